@@ -1,0 +1,24 @@
+# One way to install: a local .venv from pyproject.toml (pinned versions).
+VENV ?= .venv
+PY := $(VENV)/bin/python
+
+.PHONY: run test bench install install-test
+
+$(VENV)/bin/python:
+	python3 -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+
+install: $(VENV)/bin/python
+	$(PY) -m pip install -q -e .
+
+install-test: $(VENV)/bin/python
+	$(PY) -m pip install -q -e '.[test]'
+
+run: install
+	$(PY) -m lnexp.run --config configs/quick_compare.py
+
+test: install-test
+	$(PY) -m pytest -n 2 tests
+
+bench: install
+	$(PY) -m lnexp.bench

@@ -1,0 +1,228 @@
+"""Every config key with its default, the allowed values, and override parsing.
+
+Config files under `configs/` and `experiments/` start from `base_config()` and
+change what they need; `get_sweep()` returns a list of dotted-key override
+dicts. Anything a user types goes through `apply_overrides`/`validate`, which
+raise `ConfigError` with one line naming the key and what is allowed.
+"""
+from __future__ import annotations
+
+import importlib.util
+import os
+from typing import Any
+
+import ml_collections
+
+from lnexp.errors import ConfigError
+
+CHOICES = {
+    'model.arch': ('albert_gpt',),
+    'model.norm': ('layernorm', 'rmsnorm', 'batchnorm', 'dyt', 'none'),
+    'model.placement': ('post', 'pre', 'peri'),
+    'model.share': ('all', 'attention', 'ffn', 'none'),
+    'model.pos': ('learned', 'rope'),
+    'model.bn_axes': ('batch', 'batch_time'),
+    'model.dtype': ('float32', 'bfloat16'),
+    'optim.name': ('adamw', 'sgd'),
+    'data.source': ('synthetic', 'text', 'tfds'),
+}
+
+
+def base_config() -> ml_collections.ConfigDict:
+  """All keys with documented defaults (the seed article's post-LN ALBERT-GPT)."""
+  c = ml_collections.ConfigDict()
+  c.model = m = ml_collections.ConfigDict()
+  m.arch = 'albert_gpt'
+  m.norm = 'layernorm'        # layernorm | rmsnorm | batchnorm | dyt | none
+  m.placement = 'post'        # post: N(x+f(x)); pre: x+f(N(x)); peri: x+N(f(N(x)))
+  m.share = 'all'             # ALBERT cross-layer sharing: all | attention | ffn | none
+  m.num_layers = 4
+  m.hidden_dim = 128          # H
+  m.embed_dim = 128           # E (factorized embedding V->E->H when E != H)
+  m.num_heads = 4
+  m.mlp_dim = 512
+  m.qk_norm = False           # per-head LayerNorm on q and k (Wortsman et al. 2023)
+  m.pos = 'learned'           # learned absolute positions | rope
+  m.use_bias = True
+  m.init_scale = 1.0          # multiplies every init std (truncated normal, 1/sqrt(fan_in))
+  m.vocab_size = -1           # filled from the data source
+  m.tie_embeddings = True
+  m.norm_eps = 1e-5
+  m.bn_momentum = 0.9
+  m.bn_axes = 'batch'         # batch (causal-safe, per position) | batch_time (leaks future)
+  m.bn_share_stats = False    # ablation: one set of running stats for all depths
+  m.dyt_alpha_init = 0.5      # DyT (Zhu et al. 2025) default
+  m.dtype = 'float32'         # activation dtype; params, norms, optimizer stay float32
+
+  c.optim = o = ml_collections.ConfigDict()
+  o.name = 'adamw'            # adamw | sgd (with momentum)
+  o.lr = 3e-3                 # peak learning rate
+  o.warmup_steps = 0          # linear warm-up, then cosine decay
+  o.min_lr_ratio = 0.1        # cosine decays to min_lr_ratio * lr
+  o.b1 = 0.9
+  o.b2 = 0.98
+  o.eps = 1e-8
+  o.momentum = 0.9            # sgd only
+  o.weight_decay = 0.0
+  o.decoupled_wd = False      # True: decay = weight_decay * schedule, independent of lr
+  o.clip_norm = 1.0           # global grad-norm clip per lane; 0 disables
+  o.z_loss = 0.0              # weight of mean(log Z^2) (Wortsman et al. 2023)
+
+  c.train = t = ml_collections.ConfigDict()
+  t.steps = 300
+  t.batch_size = 32
+  t.seq_len = 128
+  t.seed = 0                  # parameter init seed (per lane)
+  t.eval_every = 100
+  t.eval_batches = 4
+  t.log_every = 10
+  t.checkpoint_every = 100
+  t.keep_checkpoints = 2
+  t.diverge_factor = 3.0      # loss > factor * init_loss counts as diverged
+  t.max_lanes_per_program = 0  # 0: a whole group in one program
+
+  c.data = d = ml_collections.ConfigDict()
+  d.source = 'synthetic'      # synthetic | text | tfds
+  d.path = ''                 # text: a UTF-8 file
+  d.tfds_name = ''
+  d.tfds_data_dir = ''
+  d.tfds_download = False
+  d.seed = 0                  # data order and synthetic language
+  d.pack = True               # pack documents (no cross-document attention) or pad
+  d.num_symbols = 32          # synthetic: alphabet size (vocab adds PAD/BOS/EOS)
+  d.order = 2                 # synthetic: Markov order
+  d.mean_doc_len = 48         # synthetic: mean document length (geometric)
+  d.concentration = 0.3       # synthetic: Dirichlet concentration of next-token rows
+
+  c.diagnostics = g = ml_collections.ConfigDict()
+  g.enabled = True
+  g.every = 0                 # 0: train.log_every
+  g.ics_every = 0             # Santurkar et al. ICS cadence; 0 disables
+  return c
+
+
+def _parse_value(key: str, text: str, default: Any) -> Any:
+  """Parses a CLI string into the type of the key's default."""
+  if isinstance(default, bool):
+    if text.lower() in ('true', '1', 'yes'):
+      return True
+    if text.lower() in ('false', '0', 'no'):
+      return False
+    raise ConfigError(f'--config.{key}={text}: expected a bool (true/false)')
+  if isinstance(default, int):
+    try:
+      return int(text)
+    except ValueError:
+      raise ConfigError(f'--config.{key}={text}: expected an int') from None
+  if isinstance(default, float):
+    try:
+      return float(text)
+    except ValueError:
+      raise ConfigError(f'--config.{key}={text}: expected a float') from None
+  return text
+
+
+def _check_type(key: str, value: Any, default: Any) -> Any:
+  if isinstance(default, bool):
+    ok = isinstance(value, bool)
+  elif isinstance(default, int):
+    ok = isinstance(value, int) and not isinstance(value, bool)
+  elif isinstance(default, float):
+    ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+    value = float(value) if ok else value
+  else:
+    ok = isinstance(value, str)
+  if not ok:
+    raise ConfigError(
+        f'{key}={value!r}: expected {type(default).__name__}, got '
+        f'{type(value).__name__}')
+  return value
+
+
+def get(cfg: ml_collections.ConfigDict, key: str) -> Any:
+  node = cfg
+  for part in key.split('.'):
+    if not isinstance(node, ml_collections.ConfigDict) or part not in node:
+      raise ConfigError(f'unknown config key {key!r}; known sections: '
+                        f'{", ".join(sorted(cfg.keys()))}')
+    node = node[part]
+  return node
+
+
+def apply_overrides(cfg: ml_collections.ConfigDict, overrides: dict[str, Any],
+                    from_cli: bool = False) -> ml_collections.ConfigDict:
+  """Returns a copy of cfg with dotted-key overrides applied and type-checked."""
+  cfg = ml_collections.ConfigDict(cfg.to_dict())
+  for key, value in overrides.items():
+    default = get(cfg, key)
+    if isinstance(default, ml_collections.ConfigDict):
+      raise ConfigError(f'{key!r} is a section, not a key')
+    value = (_parse_value(key, value, default) if from_cli and isinstance(value, str)
+             else _check_type(key, value, default))
+    section, _, leaf = key.rpartition('.')
+    get(cfg, section)[leaf] = value
+  return cfg
+
+
+def validate(cfg: ml_collections.ConfigDict) -> None:
+  """Raises ConfigError naming the first impossible value."""
+  for key, allowed in CHOICES.items():
+    value = get(cfg, key)
+    if value not in allowed:
+      raise ConfigError(f'{key}={value!r} is not one of: {", ".join(allowed)}')
+  m, o, t = cfg.model, cfg.optim, cfg.train
+  if m.hidden_dim % m.num_heads:
+    raise ConfigError(f'model.hidden_dim={m.hidden_dim} is not divisible by '
+                      f'model.num_heads={m.num_heads}')
+  if m.pos == 'rope' and (m.hidden_dim // m.num_heads) % 2:
+    raise ConfigError('model.pos=rope needs an even head dimension '
+                      '(hidden_dim / num_heads)')
+  positive = {'model.num_layers': m.num_layers, 'model.hidden_dim': m.hidden_dim,
+              'model.embed_dim': m.embed_dim, 'model.num_heads': m.num_heads,
+              'model.mlp_dim': m.mlp_dim, 'model.init_scale': m.init_scale,
+              'model.norm_eps': m.norm_eps, 'optim.lr': o.lr,
+              'train.steps': t.steps, 'train.batch_size': t.batch_size,
+              'train.seq_len': t.seq_len, 'train.eval_every': t.eval_every,
+              'train.eval_batches': t.eval_batches, 'train.log_every': t.log_every,
+              'train.checkpoint_every': t.checkpoint_every,
+              'train.keep_checkpoints': t.keep_checkpoints,
+              'train.diverge_factor': t.diverge_factor}
+  for key, value in positive.items():
+    if not value > 0:
+      raise ConfigError(f'{key}={value} must be > 0')
+  nonnegative = {'optim.warmup_steps': o.warmup_steps,
+                 'optim.weight_decay': o.weight_decay,
+                 'optim.clip_norm': o.clip_norm, 'optim.z_loss': o.z_loss,
+                 'train.max_lanes_per_program': t.max_lanes_per_program}
+  for key, value in nonnegative.items():
+    if value < 0:
+      raise ConfigError(f'{key}={value} must be >= 0')
+  if not 0 <= m.bn_momentum < 1:
+    raise ConfigError(f'model.bn_momentum={m.bn_momentum} must be in [0, 1)')
+
+
+def canonical(cfg: ml_collections.ConfigDict) -> ml_collections.ConfigDict:
+  """Maps configs that define the same model to one (norm=none: placement=pre)."""
+  if cfg.model.norm == 'none' and cfg.model.placement != 'pre':
+    cfg = apply_overrides(cfg, {'model.placement': 'pre'})
+  return cfg
+
+
+def load_config_file(spec: str):
+  """Loads `path.py[:arg]`; returns (base config, sweep overrides, name)."""
+  path, _, arg = spec.partition(':')
+  if not os.path.isfile(path):
+    raise ConfigError(f'config file not found: {path}')
+  name = os.path.splitext(os.path.basename(path))[0]
+  module_spec = importlib.util.spec_from_file_location(f'lnexp_config_{name}', path)
+  module = importlib.util.module_from_spec(module_spec)
+  try:
+    module_spec.loader.exec_module(module)
+  except Exception as e:  # a config file is user code: report, do not trace
+    raise ConfigError(f'config file {path} failed to load: {type(e).__name__}: {e}')
+  if not hasattr(module, 'get_config'):
+    raise ConfigError(f'config file {path} defines no get_config()')
+  cfg = module.get_config(arg) if arg else module.get_config()
+  sweep = list(module.get_sweep(arg) if arg else module.get_sweep()) if hasattr(
+      module, 'get_sweep') else [{}]
+  return cfg, sweep, name + (f'-{arg}' if arg else '')
