@@ -1,0 +1,257 @@
+"""AlbertAGPT: a decoder-only causal LM with ALBERT-style cross-layer sharing.
+
+Every variant lives here, read top to bottom:
+- norm (`model.norm`): see `lnexp.norms`; placement (`model.placement`):
+  post: x <- N(x + f(x))  (Vaswani et al. 2017; ALBERT; the seed article),
+  pre:  x <- x + f(N(x)), final norm (Xiong et al. 2020; GPT-2),
+  peri: x <- x + N(f(N(x))), final norm (Kim et al. 2025, "Peri-LN").
+- qk_norm: LayerNorm of queries and keys per head (Dehghani et al. 2023;
+  Wortsman et al. 2023).
+- share (`model.share`): all (ALBERT, Lan et al. 2019), attention, ffn, none
+  (GPT). Shared parameters are closed over, unshared ones stacked on a leading
+  depth axis, and the depth loop is one `lax.scan`, so compile time does not
+  grow with depth.
+- Factorized embedding V -> E -> H (ALBERT), optionally tied on the way out.
+- BatchNorm running statistics are per depth (stacked like unshared params)
+  unless `bn_share_stats`, which carries one set through the depth loop.
+"""
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+
+from lnexp import norms
+
+f32 = jnp.float32
+
+
+@dataclasses.dataclass(frozen=True)
+class ModelConfig:
+  """The `model.*` config keys (see lnexp.config.base_config for docs)."""
+  vocab_size: int
+  max_len: int
+  norm: str = 'layernorm'
+  placement: str = 'post'
+  share: str = 'all'
+  num_layers: int = 4
+  hidden_dim: int = 128
+  embed_dim: int = 128
+  num_heads: int = 4
+  mlp_dim: int = 512
+  qk_norm: bool = False
+  pos: str = 'learned'
+  use_bias: bool = True
+  init_scale: Any = 1.0       # float, or a per-lane traced scalar at init
+  tie_embeddings: bool = True
+  norm_eps: float = 1e-5
+  bn_momentum: float = 0.9
+  bn_axes: str = 'batch'
+  bn_share_stats: bool = False
+  dyt_alpha_init: Any = 0.5   # float, or a per-lane traced scalar at init
+  dtype: str = 'float32'
+
+  @classmethod
+  def from_config(cls, cfg) -> ModelConfig:
+    """Validates the full config (ConfigError on bad values) and builds."""
+    from lnexp import config as config_lib
+    config_lib.validate(cfg)
+    fields = {f.name for f in dataclasses.fields(cls)} - {'vocab_size', 'max_len'}
+    if cfg.model.vocab_size <= 0:
+      raise config_lib.ConfigError('model.vocab_size is not set (it comes from '
+                                   'the data source)')
+    return cls(vocab_size=cfg.model.vocab_size, max_len=cfg.train.seq_len,
+               **{k: cfg.model[k] for k in fields})
+
+  @property
+  def has_batchnorm(self) -> bool:
+    return self.norm == 'batchnorm'
+
+
+def dense_init(cfg: ModelConfig, fan_in: int):
+  """Truncated normal with std init_scale / sqrt(fan_in)."""
+  return nn.initializers.truncated_normal(cfg.init_scale * fan_in ** -0.5)
+
+
+def rope(x_BxTxNxK):
+  """Rotary position embedding (Su et al. 2021), rotate-half form."""
+  t, k = x_BxTxNxK.shape[1], x_BxTxNxK.shape[-1]
+  freq = 10000.0 ** (-jnp.arange(0, k, 2, dtype=f32) / k)
+  angle_TxK2 = jnp.arange(t, dtype=f32)[:, None] * freq[None]
+  sin, cos = jnp.sin(angle_TxK2)[:, None], jnp.cos(angle_TxK2)[:, None]
+  x1, x2 = jnp.split(x_BxTxNxK.astype(f32), 2, axis=-1)
+  out = jnp.concatenate([x1 * cos - x2 * sin, x2 * cos + x1 * sin], axis=-1)
+  return out.astype(x_BxTxNxK.dtype)
+
+
+class Attention(nn.Module):
+  """Causal multi-head self-attention within documents (segment ids)."""
+  cfg: ModelConfig
+
+  @nn.compact
+  def __call__(self, x_BxTxH, segment_ids_BxT):
+    c = self.cfg
+    n, k = c.num_heads, c.hidden_dim // c.num_heads
+    qkv = nn.DenseGeneral((3, n, k), use_bias=c.use_bias, dtype=c.dtype,
+                          kernel_init=dense_init(c, c.hidden_dim), name='qkv')
+    q_BxTxNxK, k_BxTxNxK, v_BxTxNxK = jnp.unstack(qkv(x_BxTxH), axis=2)
+    if c.qk_norm:
+      q_BxTxNxK = norms.LayerNorm(c.norm_eps, c.use_bias, name='q_norm')(q_BxTxNxK)
+      k_BxTxNxK = norms.LayerNorm(c.norm_eps, c.use_bias, name='k_norm')(k_BxTxNxK)
+    if c.pos == 'rope':
+      q_BxTxNxK, k_BxTxNxK = rope(q_BxTxNxK), rope(k_BxTxNxK)
+    logits_BxNxTxS = jnp.einsum('btnk,bsnk->bnts', q_BxTxNxK, k_BxTxNxK,
+                                preferred_element_type=f32) * k ** -0.5
+    t = x_BxTxH.shape[1]
+    causal_TxS = jnp.tril(jnp.ones((t, t), bool))
+    same_doc_BxTxS = segment_ids_BxT[:, :, None] == segment_ids_BxT[:, None, :]
+    allowed_Bx1xTxS = (causal_TxS & same_doc_BxTxS)[:, None]
+    logits_BxNxTxS = jnp.where(allowed_Bx1xTxS, logits_BxNxTxS, -1e30)
+    self.sow('intermediates', 'attn_logit_max',
+             jnp.where(allowed_Bx1xTxS, logits_BxNxTxS, -jnp.inf).max())
+    probs_BxNxTxS = jax.nn.softmax(logits_BxNxTxS, axis=-1)
+    self.sow('intermediates', 'attn_entropy',
+             -(probs_BxNxTxS * jnp.log(jnp.maximum(probs_BxNxTxS, 1e-30))).sum(-1).mean())
+    out_BxTxNxK = jnp.einsum('bnts,bsnk->btnk', probs_BxNxTxS.astype(c.dtype),
+                             v_BxTxNxK)
+    return nn.DenseGeneral(c.hidden_dim, axis=(-2, -1), use_bias=c.use_bias,
+                           dtype=c.dtype, kernel_init=dense_init(c, c.hidden_dim),
+                           name='out')(out_BxTxNxK)
+
+
+class Mlp(nn.Module):
+  """Position-wise GELU feed-forward layer."""
+  cfg: ModelConfig
+
+  @nn.compact
+  def __call__(self, x_BxTxH):
+    c = self.cfg
+    h = nn.Dense(c.mlp_dim, use_bias=c.use_bias, dtype=c.dtype,
+                 kernel_init=dense_init(c, c.hidden_dim), name='up')(x_BxTxH)
+    return nn.Dense(c.hidden_dim, use_bias=c.use_bias, dtype=c.dtype,
+                    kernel_init=dense_init(c, c.mlp_dim), name='down')(nn.gelu(h))
+
+
+class Block(nn.Module):
+  """One transformer block: attention and MLP sublayers with the placement.
+
+  Parameter names start with 'attn' or 'mlp' so `share=attention|ffn` can
+  split them into shared and per-depth parts.
+  """
+  cfg: ModelConfig
+
+  @nn.compact
+  def __call__(self, x_BxTxH, segment_ids_BxT, mask_BxT, train):
+    c = self.cfg
+    sublayers = (('attn', lambda h: Attention(c, name='attn')(h, segment_ids_BxT)),
+                 ('mlp', lambda h: Mlp(c, name='mlp')(h)))
+    for name, sublayer in sublayers:
+      norm = lambda suffix, h: norms.make_norm(c.norm, c, f'{name}_{suffix}')(
+          h, mask_BxT, train)
+      if c.placement == 'post':
+        self.sow('intermediates', f'{name}_norm_in', x_BxTxH)
+        x_BxTxH = norm('norm', x_BxTxH + sublayer(x_BxTxH))
+      elif c.placement == 'pre':
+        self.sow('intermediates', f'{name}_norm_in', x_BxTxH)
+        x_BxTxH = x_BxTxH + sublayer(norm('norm', x_BxTxH))
+      else:  # peri
+        self.sow('intermediates', f'{name}_norm_in', x_BxTxH)
+        x_BxTxH = x_BxTxH + norm('out_norm', sublayer(norm('norm', x_BxTxH)))
+    return x_BxTxH
+
+
+def _is_shared(path: str, share: str) -> bool:
+  return share == 'all' or (share in ('attention', 'ffn') and
+                            path.startswith('attn' if share == 'attention' else 'mlp'))
+
+
+def split_shared(tree: dict, share: str) -> tuple[dict, dict]:
+  """Splits a block's top-level param dict into (shared, per-depth) parts."""
+  shared = {k: v for k, v in tree.items() if _is_shared(k, share)}
+  return shared, {k: v for k, v in tree.items() if not _is_shared(k, share)}
+
+
+class AlbertGPT(nn.Module):
+  """Token ids [B, T] -> next-token logits [B, T, V] (float32)."""
+  cfg: ModelConfig
+
+  def _block_init(self, rng):
+    c = self.cfg
+    x = jnp.zeros((1, 1, c.hidden_dim), c.dtype)
+    ones = jnp.ones((1, 1), jnp.int32)
+    return Block(c, parent=None).init(rng, x, ones, ones, False)
+
+  @nn.compact
+  def __call__(self, tokens_BxT, segment_ids_BxT, mask_BxT, train=False):
+    c = self.cfg
+    b, t = tokens_BxT.shape
+    e, h, depth = c.embed_dim, c.hidden_dim, c.num_layers
+    embed_VxE = self.param('token_embed', nn.initializers.truncated_normal(
+        c.init_scale), (c.vocab_size, e), f32)
+    x_BxTxE = embed_VxE[tokens_BxT]
+    if c.pos == 'learned':
+      pos_LxE = self.param('pos_embed', nn.initializers.truncated_normal(
+          c.init_scale), (c.max_len, e), f32)
+      x_BxTxE = x_BxTxE + pos_LxE[:t]
+    proj_ExH = None
+    if e != h:
+      proj_ExH = self.param('embed_proj', dense_init(c, e), (e, h), f32)
+      x_BxTxE = x_BxTxE @ proj_ExH
+    x_BxTxH = x_BxTxE.astype(c.dtype)
+
+    # One block init per depth; shared parts keep depth 0's values.
+    def init_blocks(rng):
+      if c.share == 'all':  # skip the per-depth init: it compiles slowly
+        return {'shared': self._block_init(rng)['params'], 'layers': {}}
+      stacked = jax.vmap(lambda r: self._block_init(r)['params'])(
+          jax.random.split(rng, depth))
+      shared, layers = split_shared(stacked, c.share)
+      return {'shared': jax.tree.map(lambda p: p[0], shared), 'layers': layers}
+
+    blocks = self.param('blocks', init_blocks)
+    shared, layers = blocks['shared'], blocks['layers']
+    stats = None
+    if c.has_batchnorm:
+      def init_stats():
+        shapes = jax.eval_shape(self._block_init, jax.random.key(0))['batch_stats']
+        lead = () if c.bn_share_stats else (depth,)
+        return jax.tree_util.tree_map_with_path(
+            lambda path, s: jnp.full(lead + s.shape, float(path[-1].key == 'var'), f32),
+            shapes)
+      stats = self.variable('batch_stats', 'blocks', init_stats)
+
+    block = Block(c, parent=None)
+    mutable = ['batch_stats'] if (c.has_batchnorm and train) else []
+
+    def body(carry, xs):
+      x, shared_stats = carry
+      layer_params, layer_stats = xs
+      variables = {'params': {**shared, **layer_params}}
+      if c.has_batchnorm:
+        variables['batch_stats'] = shared_stats if c.bn_share_stats else layer_stats
+      x, new_vars = block.apply(variables, x, segment_ids_BxT, mask_BxT, train,
+                                mutable=mutable)
+      new_stats = new_vars.get('batch_stats') if mutable else None
+      if c.bn_share_stats:
+        return (x, new_stats if mutable else shared_stats), None
+      return (x, shared_stats), new_stats
+
+    init_carry_stats = stats.value if (stats is not None and c.bn_share_stats) else None
+    layer_stats = stats.value if (stats is not None and not c.bn_share_stats) else None
+    (x_BxTxH, carry_stats), ys_stats = jax.lax.scan(
+        body, (x_BxTxH, init_carry_stats), (layers, layer_stats), length=depth)
+    if mutable and not self.is_initializing():
+      stats.value = carry_stats if c.bn_share_stats else ys_stats
+
+    if c.placement != 'post':
+      x_BxTxH = norms.make_norm(c.norm, c, 'final_norm')(x_BxTxH, mask_BxT, train)
+    if c.tie_embeddings:
+      x_BxTxE = x_BxTxH.astype(f32) @ proj_ExH.T if proj_ExH is not None else x_BxTxH
+      logits = x_BxTxE.astype(f32) @ embed_VxE.T
+    else:
+      logits = nn.Dense(c.vocab_size, use_bias=c.use_bias, dtype=c.dtype,
+                        kernel_init=dense_init(c, h), name='unembed')(x_BxTxH)
+    return logits.astype(f32)

@@ -1,0 +1,138 @@
+"""Normalization layers, each computing in float32 whatever the activation dtype.
+
+Every norm has the same call signature `(x_BxTxD, mask_BxT, train)` so the
+block can swap them freely; only BatchNorm uses the mask and train flag.
+- LayerNorm: Ba, Kiros & Hinton 2016, "Layer Normalization".
+- RMSNorm: Zhang & Sennrich 2019, "Root Mean Square Layer Normalization".
+- BatchNorm: Ioffe & Szegedy 2015, with a padding mask and a causal-safe mode.
+- DyT: Zhu et al. 2025, "Transformers without Normalization" (Dynamic Tanh).
+"""
+from __future__ import annotations
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+
+f32 = jnp.float32
+
+
+class LayerNorm(nn.Module):
+  """(x - mean) / sqrt(var + eps) * scale + bias, statistics over features."""
+  eps: float = 1e-5
+  use_bias: bool = True
+
+  @nn.compact
+  def __call__(self, x_BxTxD, mask_BxT=None, train=False):
+    x = x_BxTxD.astype(f32)
+    mean = x.mean(-1, keepdims=True)
+    var = jnp.square(x - mean).mean(-1, keepdims=True)
+    y = (x - mean) * jax.lax.rsqrt(var + self.eps)
+    y = y * self.param('scale', nn.initializers.ones, (x.shape[-1],), f32)
+    if self.use_bias:
+      y = y + self.param('bias', nn.initializers.zeros, (x.shape[-1],), f32)
+    return y.astype(x_BxTxD.dtype)
+
+
+class RMSNorm(nn.Module):
+  """x / sqrt(mean(x^2) + eps) * scale: LayerNorm without re-centring."""
+  eps: float = 1e-5
+
+  @nn.compact
+  def __call__(self, x_BxTxD, mask_BxT=None, train=False):
+    x = x_BxTxD.astype(f32)
+    y = x * jax.lax.rsqrt(jnp.square(x).mean(-1, keepdims=True) + self.eps)
+    y = y * self.param('scale', nn.initializers.ones, (x.shape[-1],), f32)
+    return y.astype(x_BxTxD.dtype)
+
+
+class DyT(nn.Module):
+  """scale * tanh(alpha * x) + bias with a learned scalar alpha."""
+  alpha_init: float = 0.5
+  use_bias: bool = True
+
+  @nn.compact
+  def __call__(self, x_BxTxD, mask_BxT=None, train=False):
+    x = x_BxTxD.astype(f32)
+    alpha = self.param('alpha', lambda _: jnp.asarray(self.alpha_init, f32))
+    y = jnp.tanh(alpha * x)
+    y = y * self.param('scale', nn.initializers.ones, (x.shape[-1],), f32)
+    if self.use_bias:
+      y = y + self.param('bias', nn.initializers.zeros, (x.shape[-1],), f32)
+    return y.astype(x_BxTxD.dtype)
+
+
+class Identity(nn.Module):
+  @nn.compact
+  def __call__(self, x_BxTxD, mask_BxT=None, train=False):
+    return x_BxTxD
+
+
+class BatchNorm(nn.Module):
+  """BatchNorm over real (mask=1) tokens, running statistics for eval.
+
+  axes='batch_time': classic statistics over batch and time. In a causal LM
+  this leaks future tokens into earlier positions' outputs while training
+  (position t is normalized with statistics that include positions > t).
+  axes='batch': causal-safe; statistics per position over the batch only.
+  Running statistics (shape D) pool the per-position statistics weighted by
+  their token counts. A position (or batch) with fewer than 2 real samples
+  normalizes with the running statistics instead of producing NaN.
+  Sows the batch-vs-running distances (1/d)||mu_B - mu_run|| and the same for
+  the variance (Shen et al. 2020, PowerNorm) into 'intermediates'.
+  """
+  axes: str = 'batch'
+  momentum: float = 0.9
+  eps: float = 1e-5
+  use_bias: bool = True
+
+  @nn.compact
+  def __call__(self, x_BxTxD, mask_BxT, train=False):
+    x = x_BxTxD.astype(f32)
+    d = x.shape[-1]
+    run_mean = self.variable('batch_stats', 'mean', lambda: jnp.zeros(d, f32))
+    run_var = self.variable('batch_stats', 'var', lambda: jnp.ones(d, f32))
+    if train:
+      m = mask_BxT.astype(f32)[..., None]
+      red = (0, 1) if self.axes == 'batch_time' else (0,)
+      count = m.sum(red)                                    # 1 or Tx1
+      safe = jnp.maximum(count, 1.0)
+      mean = (x * m).sum(red) / safe                        # D or TxD
+      var = (jnp.square(x - mean) * m).sum(red) / safe
+      enough = count >= 2
+      weight = jnp.where(enough, count, 0.0)
+      total = weight.sum()
+      pooled_mean = (weight * mean).reshape(-1, d).sum(0) / jnp.maximum(total, 1)
+      pooled_var = (weight * var).reshape(-1, d).sum(0) / jnp.maximum(total, 1)
+      self.sow('intermediates', 'bn_mean_dist',
+               jnp.linalg.norm(pooled_mean - run_mean.value) / d)
+      self.sow('intermediates', 'bn_var_dist',
+               jnp.linalg.norm(pooled_var - run_var.value) / d)
+      mean = jnp.where(enough, mean, run_mean.value)
+      var = jnp.where(enough, var, run_var.value)
+      if not self.is_initializing():
+        mom = jnp.where(total > 0, self.momentum, 1.0)
+        run_mean.value = mom * run_mean.value + (1 - mom) * pooled_mean
+        run_var.value = mom * run_var.value + (1 - mom) * pooled_var
+    else:
+      mean, var = run_mean.value, run_var.value
+    y = (x - mean) * jax.lax.rsqrt(var + self.eps)
+    y = y * self.param('scale', nn.initializers.ones, (d,), f32)
+    if self.use_bias:
+      y = y + self.param('bias', nn.initializers.zeros, (d,), f32)
+    return y.astype(x_BxTxD.dtype)
+
+
+def make_norm(kind: str, cfg, name: str) -> nn.Module:
+  """The norm named by `model.norm`, configured from a ModelConfig."""
+  if kind == 'layernorm':
+    return LayerNorm(cfg.norm_eps, cfg.use_bias, name=name)
+  if kind == 'rmsnorm':
+    return RMSNorm(cfg.norm_eps, name=name)
+  if kind == 'batchnorm':
+    return BatchNorm(cfg.bn_axes, cfg.bn_momentum, cfg.norm_eps, cfg.use_bias,
+                     name=name)
+  if kind == 'dyt':
+    return DyT(cfg.dyt_alpha_init, cfg.use_bias, name=name)
+  if kind == 'none':
+    return Identity(name=name)
+  raise ValueError(f'model.norm={kind!r}')

@@ -1,0 +1,152 @@
+"""AlbertGPT: causality, parameter counts, depth, bad input."""
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from lnexp import config as config_lib
+from lnexp.errors import ConfigError
+from lnexp.model import AlbertGPT, ModelConfig
+from tests.conftest import tiny_config
+
+
+def _model(**overrides):
+  return AlbertGPT(ModelConfig.from_config(tiny_config(**overrides)))
+
+
+def _init(model, b=4, t=8):
+  tokens = jnp.ones((b, t), jnp.int32)
+  return jax.jit(model.init, static_argnums=4)(jax.random.key(0), tokens, tokens,
+                                                tokens, False)
+
+
+def _shapes(model, b=4, t=8):
+  tokens = jnp.ones((b, t), jnp.int32)
+  return jax.eval_shape(lambda rng: model.init(rng, tokens, tokens, tokens, False),
+                        jax.random.key(0))
+
+
+def _count(variables, prefix=''):
+  flat = jax.tree_util.tree_flatten_with_path(variables['params'])[0]
+  return sum(v.size for p, v in flat if jax.tree_util.keystr(p).startswith(prefix))
+
+
+CAUSAL_CASES = [
+    ('layernorm', 'post', 'all'), ('layernorm', 'pre', 'none'),
+    ('layernorm', 'peri', 'attention'), ('rmsnorm', 'post', 'ffn'),
+    ('rmsnorm', 'pre', 'all'), ('dyt', 'peri', 'all'), ('dyt', 'post', 'none'),
+    ('none', 'pre', 'all'), ('batchnorm', 'post', 'all'),
+    ('batchnorm', 'pre', 'none'), ('batchnorm', 'peri', 'ffn'),
+]
+
+
+def _logits(model, variables, tokens, segment_ids):
+  mask = jnp.ones(tokens.shape, jnp.float32)
+  out, _ = jax.jit(model.apply, static_argnums=4, static_argnames='mutable')(
+      variables, tokens, segment_ids, mask, True, mutable=('batch_stats',))
+  return np.asarray(out)
+
+
+def _suffix_change(model, t_cut=4):
+  variables = _init(model)
+  rng = np.random.default_rng(0)
+  tokens = rng.integers(0, 11, (4, 8)).astype(np.int32)
+  changed = tokens.copy()
+  changed[:, t_cut + 1:] = (changed[:, t_cut + 1:] + 1) % 11
+  seg = np.ones_like(tokens)
+  a, b = _logits(model, variables, tokens, seg), _logits(model, variables, changed, seg)
+  return np.abs(a[:, :t_cut + 1] - b[:, :t_cut + 1]).max(), np.abs(a - b).max()
+
+
+@pytest.mark.parametrize('norm,placement,share', CAUSAL_CASES)
+def test_changing_future_tokens_leaves_past_logits(norm, placement, share):
+  model = _model(**{'model.norm': norm, 'model.placement': placement,
+                    'model.share': share, 'model.pos': 'learned'})
+  past, total = _suffix_change(model)
+  assert total > 1e-3  # the change does reach later positions
+  assert past < 1e-5
+
+
+def test_rope_and_qk_norm_are_causal():
+  past, total = _suffix_change(_model(**{'model.pos': 'rope', 'model.qk_norm': True}))
+  assert total > 1e-3 and past < 1e-5
+
+
+def test_batchnorm_over_batch_and_time_leaks_the_future():
+  past, _ = _suffix_change(_model(**{'model.norm': 'batchnorm',
+                                     'model.bn_axes': 'batch_time'}))
+  assert past > 1e-4
+
+
+def test_attention_does_not_cross_documents():
+  model = _model(**{'model.norm': 'layernorm', 'model.placement': 'pre'})
+  variables = _init(model)
+  tokens = np.random.default_rng(1).integers(0, 11, (4, 8)).astype(np.int32)
+  seg = np.array([[1] * 3 + [2] * 5] * 4, np.int32)
+  changed = tokens.copy()
+  changed[:, :3] = (changed[:, :3] + 1) % 11   # change document 1 only
+  a, b = _logits(model, variables, tokens, seg), _logits(model, variables, changed, seg)
+  np.testing.assert_allclose(a[:, 3:], b[:, 3:], atol=1e-5)
+
+
+def test_shared_params_do_not_grow_with_depth_and_unshared_grow_linearly():
+  counts = {d: _count(_shapes(_model(**{'model.num_layers': d}))) for d in (2, 24)}
+  assert counts[2] == counts[24]
+  unshared = [_count(_shapes(_model(**{'model.num_layers': d, 'model.share': 'none'})))
+              for d in (2, 4, 6)]
+  assert unshared[1] - unshared[0] == unshared[2] - unshared[1] > 0
+  for share in ('attention', 'ffn'):
+    c = [_count(_shapes(_model(**{'model.num_layers': d, 'model.share': share})))
+         for d in (2, 4)]
+    assert counts[2] < c[0] < unshared[0] and c[0] < c[1] < unshared[1]
+
+
+def test_factorized_embedding_counts_v_e_plus_e_h():
+  variables = _shapes(_model(**{'model.embed_dim': 4, 'model.pos': 'rope'}))
+  v, e, h = 11, 4, 16
+  assert variables['params']['token_embed'].shape == (v, e)
+  assert _count(variables, "['token_embed']") + _count(variables, "['embed_proj']") == \
+      v * e + e * h
+  assert 'unembed' not in variables['params']  # tied output
+
+
+def test_depth_48_shared_compiles_forward_and_backward():
+  model = _model(**{'model.num_layers': 48})
+  variables = _init(model)
+  tokens = jnp.ones((2, 8), jnp.int32)
+
+  @jax.jit
+  def loss_and_grad(params):
+    return jax.value_and_grad(
+        lambda p: model.apply({'params': p}, tokens, tokens, tokens).mean())(params)
+
+  loss, grads = loss_and_grad(variables['params'])
+  assert np.isfinite(float(loss))
+  assert all(np.isfinite(g).all() for g in jax.tree.leaves(grads))
+
+
+def test_batchnorm_keeps_per_depth_running_stats_unless_shared():
+  per_depth = _shapes(_model(**{'model.norm': 'batchnorm', 'model.num_layers': 3}))
+  assert per_depth['batch_stats']['blocks']['attn_norm']['mean'].shape == (3, 16)
+  shared = _shapes(_model(**{'model.norm': 'batchnorm', 'model.num_layers': 3,
+                           'model.bn_share_stats': True}))
+  assert shared['batch_stats']['blocks']['attn_norm']['mean'].shape == (16,)
+
+
+@pytest.mark.parametrize('key,value', [
+    ('model.norm', 'groupnorm'), ('model.placement', 'middle'),
+    ('model.share', 'some'), ('model.bn_axes', 'time')])
+def test_unknown_choice_names_key_and_options(key, value):
+  cfg = tiny_config(**{key: value})
+  with pytest.raises(ConfigError) as e:
+    ModelConfig.from_config(cfg)
+  msg = str(e.value)
+  assert key in msg and value in msg
+  assert all(opt in msg for opt in config_lib.CHOICES[key])
+  assert '\n' not in msg
+
+
+def test_heads_must_divide_hidden_dim():
+  with pytest.raises(ConfigError, match='model.hidden_dim=16 is not divisible by '
+                     'model.num_heads=3'):
+    ModelConfig.from_config(tiny_config(**{'model.num_heads': 3}))

@@ -1,0 +1,106 @@
+"""Each norm against a NumPy implementation of its formula."""
+import jax
+import numpy as np
+import pytest
+
+from lnexp import norms
+
+EPS = 1e-5
+
+
+def _x(shape=(4, 6, 8), seed=0):
+  return np.random.default_rng(seed).normal(1.5, 2.0, shape).astype(np.float32)
+
+
+def _apply(module, x, mask=None, train=False, variables=None, mutable=False):
+  mask = np.ones(x.shape[:2], np.float32) if mask is None else mask
+  variables = variables or module.init(jax.random.key(0), x, mask, False)
+  return module.apply(variables, x, mask, train, mutable=mutable), variables
+
+
+def test_layernorm_matches_numpy():
+  x = _x()
+  y, _ = _apply(norms.LayerNorm(EPS), x)
+  ref = (x - x.mean(-1, keepdims=True)) / np.sqrt(x.var(-1, keepdims=True) + EPS)
+  np.testing.assert_allclose(y, ref, rtol=1e-5, atol=1e-5)
+
+
+def test_rmsnorm_matches_numpy():
+  x = _x()
+  y, _ = _apply(norms.RMSNorm(EPS), x)
+  ref = x / np.sqrt((x ** 2).mean(-1, keepdims=True) + EPS)
+  np.testing.assert_allclose(y, ref, rtol=1e-5, atol=1e-5)
+
+
+def test_dyt_matches_numpy_with_trained_params():
+  x = _x()
+  module = norms.DyT(alpha_init=0.7)
+  _, variables = _apply(module, x)
+  rng = np.random.default_rng(1)
+  p = {'alpha': np.float32(0.3), 'scale': rng.normal(size=8).astype(np.float32),
+       'bias': rng.normal(size=8).astype(np.float32)}
+  y = module.apply({'params': p}, x, None, False)
+  np.testing.assert_allclose(y, np.tanh(0.3 * x) * p['scale'] + p['bias'], rtol=1e-5,
+                             atol=1e-6)
+  assert float(variables['params']['alpha']) == pytest.approx(0.7)
+
+
+def _bn_reference(x, mask, axes):
+  """Masked batch statistics: per (position, feature) or per feature."""
+  m = mask[..., None]
+  red = (0, 1) if axes == 'batch_time' else (0,)
+  count = m.sum(red)
+  mean = (x * m).sum(red) / np.maximum(count, 1)
+  var = (((x - mean) ** 2) * m).sum(red) / np.maximum(count, 1)
+  return mean, var, count
+
+
+@pytest.mark.parametrize('axes', ['batch', 'batch_time'])
+def test_batchnorm_train_excludes_padding_and_updates_running_stats(axes):
+  x = _x()
+  mask = np.ones((4, 6), np.float32)
+  mask[0, 3:] = 0
+  mask[2, 1:] = 0
+  x[mask == 0] = 1e6  # padding values must not leak into statistics
+  module = norms.BatchNorm(axes, momentum=0.8, eps=EPS)
+  (y, new_vars), variables = _apply(module, x, mask, train=True,
+                                    mutable=['batch_stats'])
+  mean, var, count = _bn_reference(x.astype(np.float64), mask, axes)
+  real = mask.astype(bool)
+  ref = (x - mean) / np.sqrt(var + EPS)
+  np.testing.assert_allclose(np.asarray(y)[real], ref[real], rtol=1e-4, atol=1e-4)
+  # Running statistics: count-weighted pool of the batch statistics.
+  w = np.broadcast_to(count, mean.shape).reshape(-1, 8)
+  pooled_mean = (w * mean.reshape(-1, 8)).sum(0) / w.sum(0)
+  pooled_var = (w * var.reshape(-1, 8)).sum(0) / w.sum(0)
+  stats = new_vars['batch_stats']
+  np.testing.assert_allclose(stats['mean'], 0.2 * pooled_mean, rtol=1e-4, atol=1e-5)
+  np.testing.assert_allclose(stats['var'], 0.8 + 0.2 * pooled_var, rtol=1e-4)
+
+
+def test_batchnorm_eval_uses_running_stats():
+  x = _x()
+  module = norms.BatchNorm('batch', eps=EPS)
+  _, variables = _apply(module, x)
+  run_mean = np.linspace(-1, 1, 8).astype(np.float32)
+  run_var = np.linspace(0.5, 2, 8).astype(np.float32)
+  variables = {'params': variables['params'],
+               'batch_stats': {'mean': run_mean, 'var': run_var}}
+  y, _ = _apply(module, x, variables=variables)
+  np.testing.assert_allclose(y, (x - run_mean) / np.sqrt(run_var + EPS), rtol=1e-5,
+                             atol=1e-5)
+
+
+def test_batchnorm_position_with_one_sample_falls_back_to_running_stats():
+  x = _x()
+  mask = np.ones((4, 6), np.float32)
+  mask[1:, 4:] = 0  # positions 4 and 5 have a single real sample
+  module = norms.BatchNorm('batch', eps=EPS)
+  (y, _), _ = _apply(module, x, mask, train=True, mutable=['batch_stats'])
+  y = np.asarray(y)
+  assert np.isfinite(y).all()
+  # Initial running stats are mean 0, var 1.
+  np.testing.assert_allclose(y[0, 4:], x[0, 4:] / np.sqrt(1 + EPS), rtol=1e-5)
+  mean, var, _ = _bn_reference(x, mask, 'batch')
+  np.testing.assert_allclose(y[:, :4], ((x - mean) / np.sqrt(var + EPS))[:, :4],
+                             rtol=1e-4, atol=1e-4)
