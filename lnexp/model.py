@@ -250,7 +250,9 @@ class AlbertGPT(nn.Module):
       x_BxTxH = norms.make_norm(c.norm, c, 'final_norm')(x_BxTxH, mask_BxT, train)
     if c.tie_embeddings:
       x_BxTxE = x_BxTxH.astype(f32) @ proj_ExH.T if proj_ExH is not None else x_BxTxH
-      logits = x_BxTxE.astype(f32) @ embed_VxE.T
+      # Unit-variance embeddings reused as the output layer: scale by E^-1/2
+      # so initial logits have unit scale (as T5 does for tied embeddings).
+      logits = (x_BxTxE.astype(f32) @ embed_VxE.T) * e ** -0.5
     else:
       logits = nn.Dense(c.vocab_size, use_bias=c.use_bias, dtype=c.dtype,
                         kernel_init=dense_init(c, h), name='unembed')(x_BxTxH)

@@ -1,0 +1,33 @@
+"""Model FLOPs of a training step (Kaplan et al. 2020; PaLM, Chowdhery et al. 2022).
+
+Per token: 6 x (matmul parameters applied per token, counting a shared block
+once per depth) + 12 x L x H x T for attention scores and values (forward and
+backward). Embedding lookups and elementwise work are not counted.
+"""
+from __future__ import annotations
+
+ASSUMED_FLOPS_PER_S = 50e9  # plan estimates only; lnexp.bench measures the real rate
+
+
+def matmul_params_per_token(cfg) -> int:
+  m = cfg.model
+  h, e, v = m.hidden_dim, m.embed_dim, m.vocab_size
+  block = 4 * h * h + 2 * h * m.mlp_dim
+  embed = e * h if e != h else 0
+  unembed = (h * e if e != h else 0) + e * v if m.tie_embeddings else h * v
+  return m.num_layers * block + embed + unembed
+
+
+def flops_per_step(cfg) -> float:
+  """Training FLOPs of one step of one lane."""
+  t, b = cfg.train.seq_len, cfg.train.batch_size
+  per_token = 6 * matmul_params_per_token(cfg) + 12 * cfg.model.num_layers * \
+      cfg.model.hidden_dim * t
+  return float(per_token * b * t)
+
+
+def estimate_seconds(cfg, lanes: int) -> float:
+  vocab = cfg.model.vocab_size if cfg.model.vocab_size > 0 else 256
+  cfg = cfg.copy_and_resolve_references()
+  cfg.model.vocab_size = vocab
+  return cfg.train.steps * lanes * flops_per_step(cfg) / ASSUMED_FLOPS_PER_S

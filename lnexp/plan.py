@@ -1,0 +1,94 @@
+"""Sweep planning: points with stable ids, grouped by structure into lanes.
+
+Points that differ only in `LANE_KEYS` (scalar hyperparameters) share one
+compiled program and run as lanes of one vmapped step; anything else (norm,
+placement, widths, depth, batch size, seq len, steps, data) makes a new group.
+"""
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+from typing import Any
+
+import ml_collections
+
+from lnexp import config as config_lib
+
+# key -> name in the per-lane hp dict.
+LANE_KEYS = {
+    'optim.lr': 'lr', 'optim.warmup_steps': 'warmup_steps',
+    'optim.weight_decay': 'weight_decay', 'optim.z_loss': 'z_loss',
+    'optim.clip_norm': 'clip_norm', 'train.seed': 'seed',
+    'model.init_scale': 'init_scale', 'model.dyt_alpha_init': 'dyt_alpha_init',
+}
+
+
+def short_hash(obj: Any, n: int = 8) -> str:
+  return hashlib.sha256(json.dumps(obj, sort_keys=True).encode()).hexdigest()[:n]
+
+
+@dataclasses.dataclass(frozen=True)
+class Point:
+  point_id: str
+  overrides: dict          # the point's own dotted keys, canonical values
+  config: ml_collections.ConfigDict
+
+
+@dataclasses.dataclass(frozen=True)
+class Group:
+  group_id: str
+  points: tuple[Point, ...]
+
+  @property
+  def config(self) -> ml_collections.ConfigDict:
+    """The group's structure; lane keys come per lane from `lane_hparams`."""
+    return self.points[0].config
+
+  def lane_hparams(self) -> dict[str, list]:
+    return {name: [config_lib.get(p.config, key) for p in self.points]
+            for key, name in LANE_KEYS.items()}
+
+
+def make_points(base: ml_collections.ConfigDict, sweep: list[dict]) -> list[Point]:
+  """Validated points; duplicates (e.g. placements of norm=none) merged."""
+  points = {}
+  for overrides in sweep:
+    cfg = config_lib.canonical(config_lib.apply_overrides(base, overrides))
+    config_lib.validate(cfg)
+    canon = {k: config_lib.get(cfg, k) for k in sorted(overrides)}
+    point = Point(short_hash(canon), canon, cfg)
+    points.setdefault(point.point_id, point)
+  return list(points.values())
+
+
+def structure_key(cfg: ml_collections.ConfigDict) -> str:
+  flat = {k: v for k, v in _flatten(cfg.to_dict()).items() if k not in LANE_KEYS}
+  return short_hash(flat, 16)
+
+
+def make_groups(points: list[Point], max_lanes: int = 0) -> list[Group]:
+  """Groups by structure, in first-seen order, split into chunks of max_lanes."""
+  by_key: dict[str, list[Point]] = {}
+  for p in points:
+    by_key.setdefault(structure_key(p.config), []).append(p)
+  groups = []
+  for members in by_key.values():
+    size = max_lanes or len(members)
+    for i in range(0, len(members), size):
+      chunk = tuple(members[i:i + size])
+      groups.append(Group(short_hash([p.point_id for p in chunk]), chunk))
+  return groups
+
+
+def _flatten(d: dict, prefix: str = '') -> dict:
+  out = {}
+  for k, v in d.items():
+    key = f'{prefix}{k}'
+    out.update(_flatten(v, key + '.') if isinstance(v, dict) else {key: v})
+  return out
+
+
+def flatten(cfg: ml_collections.ConfigDict) -> dict:
+  """Dotted-key view of a config."""
+  return _flatten(cfg.to_dict())

@@ -1,0 +1,110 @@
+"""`python -m lnexp.run --config configs/NAME.py[:ARG] [--workdir DIR] [--config.k=v ...]`.
+
+Parses flags, then `train_and_evaluate`. Bad input exits 2 with one line.
+"""
+from __future__ import annotations
+
+import os
+import sys
+import time
+
+from lnexp import config as config_lib
+from lnexp.errors import ConfigError
+
+USAGE = ('usage: python -m lnexp.run --config FILE.py[:ARG] [--workdir DIR] '
+         '[--config.KEY=VALUE ...]')
+
+
+def parse_args(argv: list[str]) -> dict:
+  """Flags -> {'config', 'workdir', 'overrides'}; ConfigError on anything else."""
+  args = {'config': None, 'workdir': None, 'overrides': {}}
+  i = 0
+  while i < len(argv):
+    arg = argv[i]
+    if not arg.startswith('--'):
+      raise ConfigError(f'unexpected argument {arg!r}; {USAGE}')
+    name, eq, value = arg[2:].partition('=')
+    if not eq:
+      if i + 1 >= len(argv):
+        raise ConfigError(f'--{name} needs a value; {USAGE}')
+      value, i = argv[i + 1], i + 1
+    if name.startswith('config.'):
+      args['overrides'][name[len('config.'):]] = value
+    elif name in ('config', 'workdir'):
+      args[name] = value
+    else:
+      raise ConfigError(f'unknown flag --{name}; {USAGE}')
+    i += 1
+  if args['config'] is None:
+    raise ConfigError(f'--config is required; {USAGE}')
+  return args
+
+
+def plan_run(config_spec: str, overrides: dict, workdir: str | None = None):
+  """Loads and validates everything a run needs, writing nothing."""
+  from lnexp import plan as plan_lib
+  from lnexp.data import make_source
+  base, sweep, name = config_lib.load_config_file(config_spec)
+  base = config_lib.apply_overrides(base, overrides, from_cli=True)
+  points = plan_lib.make_points(base, sweep)
+  for p in points:  # data errors (missing file, offline TFDS) before any output
+    make_source(p.config)
+  groups = plan_lib.make_groups(points, base.train.max_lanes_per_program)
+  return base, sweep, name, points, groups, workdir or os.path.join('runs', name)
+
+
+def train_and_evaluate(config_spec: str, overrides: dict | None = None,
+                       workdir: str | None = None, out=sys.stdout) -> list[dict]:
+  """Runs every unfinished point; returns all result rows of the sweep."""
+  from lnexp import flops
+  from lnexp import plan as plan_lib
+  from lnexp.loop import run_group
+  from lnexp.workdir import Workdir
+  base, sweep, name, points, groups, workdir = plan_run(config_spec, overrides or {},
+                                                        workdir)
+  wd = Workdir(workdir)
+  wd.check_base(plan_lib.flatten(base))
+  finished = wd.finished()
+  todo = plan_lib.make_groups([p for p in points if p.point_id not in finished],
+                              base.train.max_lanes_per_program)
+  wd.start(name, plan_lib.flatten(base), sweep)
+  print(f'lnexp.run: {len(points)} points ({len(finished)} finished) in '
+        f'{len(groups)} groups; workdir {wd.path}', file=out)
+  for i, g in enumerate(todo):
+    est = flops.estimate_seconds(g.config, len(g.points))
+    print(f'  group {g.group_id}: {len(g.points)} lanes, {g.config.model.norm}/'
+          f'{g.config.model.placement}/share={g.config.model.share} '
+          f'L={g.config.model.num_layers}, ~{est:.0f}s', file=out)
+  for i, g in enumerate(todo):
+    run_group(g, wd, label=f'group {i + 1}/{len(todo)}')
+  rows = wd.finished()
+  print_table([rows[p.point_id] for p in points if p.point_id in rows], out)
+  print(f'workdir: {wd.path}', file=out)
+  return [rows[p.point_id] for p in points if p.point_id in rows]
+
+
+def print_table(rows: list[dict], out) -> None:
+  swept = sorted({k for r in rows for k in r if '.' in k})
+  head = ['point_id', *swept, 'status', 'final_eval_loss']
+  lines = [head] + [[str(r['point_id'])] + [str(r.get(k)) for k in swept] +
+                    [r['status'], 'null' if r['final_eval_loss'] is None
+                     else f"{r['final_eval_loss']:.4f}"] for r in rows]
+  widths = [max(len(line[i]) for line in lines) for i in range(len(head))]
+  for line in lines:
+    print('  '.join(c.ljust(w) for c, w in zip(line, widths)), file=out)
+
+
+def main(argv: list[str] | None = None) -> int:
+  t0 = time.time()
+  try:
+    args = parse_args(sys.argv[1:] if argv is None else argv)
+    train_and_evaluate(args['config'], args['overrides'], args['workdir'])
+  except ConfigError as e:
+    print(f'lnexp.run: error: {e}', file=sys.stderr)
+    return 2
+  print(f'lnexp.run: done in {time.time() - t0:.1f}s')
+  return 0
+
+
+if __name__ == '__main__':
+  sys.exit(main())

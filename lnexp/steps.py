@@ -1,0 +1,108 @@
+"""Pure per-lane functions: init, train step, eval; vmapped over lanes by `Program`.
+
+A lane is one sweep point. Its state is a dict of arrays (params, batch_stats,
+opt_state, step, diverged_step, init_loss); per-lane scalar hyperparameters
+(`LANE_KEYS` in lnexp.plan) come in a dict `hp` of traced scalars. Every lane
+sees the same batch. A lane whose loss or gradient norm goes non-finite, or
+whose loss exceeds `train.diverge_factor` x its initial loss, is marked
+diverged at that step and its state stops changing (divergence is data).
+"""
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import optax
+
+from lnexp import optimizer
+from lnexp.model import AlbertGPT, ModelConfig
+
+DIVERGED_NONFINITE, DIVERGED_EXPLODED = 1, 2
+
+
+def token_losses(logits_BxTxV, targets_BxT):
+  """Per-token cross-entropy and log-partition log Z (float32)."""
+  logz_BxT = jax.nn.logsumexp(logits_BxTxV, axis=-1)
+  target_logit_BxT = jnp.take_along_axis(logits_BxTxV, targets_BxT[..., None], -1)[..., 0]
+  return logz_BxT - target_logit_BxT, logz_BxT
+
+
+def masked_mean(x_BxT, mask_BxT):
+  return (x_BxT * mask_BxT).sum() / jnp.maximum(mask_BxT.sum(), 1.0)
+
+
+@dataclasses.dataclass(frozen=True)
+class LaneFns:
+  """Single-lane pure functions for one group's structure."""
+  model_cfg: ModelConfig
+  optim_cfg: Any
+  total_steps: int
+  diverge_factor: float
+
+  @property
+  def model(self) -> AlbertGPT:
+    return AlbertGPT(self.model_cfg)
+
+  def init(self, hp, batch):
+    """Fresh lane state from the lane's seed, init scale and DyT alpha."""
+    cfg = dataclasses.replace(self.model_cfg, init_scale=hp['init_scale'],
+                              dyt_alpha_init=hp['dyt_alpha_init'])
+    variables = AlbertGPT(cfg).init(jax.random.key(hp['seed']), batch['inputs'][:1],
+                                    batch['segment_ids'][:1], batch['input_mask'][:1],
+                                    False)
+    params = variables['params']
+    return {'params': params, 'batch_stats': variables.get('batch_stats', {}),
+            'opt_state': optimizer.direction(self.optim_cfg).init(params),
+            'step': jnp.zeros((), jnp.int32),
+            'diverged_step': jnp.full((), -1, jnp.int32),
+            'diverged_reason': jnp.zeros((), jnp.int32),
+            'init_loss': jnp.zeros((), jnp.float32)}
+
+  def loss(self, params, batch_stats, hp, batch, train: bool):
+    variables = {'params': params, 'batch_stats': batch_stats}
+    logits, new_vars = self.model.apply(
+        variables, batch['inputs'], batch['segment_ids'], batch['input_mask'], train,
+        mutable=['batch_stats'])
+    ce_BxT, logz_BxT = token_losses(logits, batch['targets'])
+    ce = masked_mean(ce_BxT, batch['loss_mask'])
+    z_loss = masked_mean(jnp.square(logz_BxT), batch['loss_mask'])
+    total = ce + hp['z_loss'] * z_loss
+    return total, (ce, new_vars.get('batch_stats', batch_stats))
+
+  def train_step(self, state, hp, batch):
+    (_, (ce, new_stats)), grads = jax.value_and_grad(self.loss, has_aux=True)(
+        state['params'], state['batch_stats'], hp, batch, True)
+    grad_norm = optax.global_norm(grads)
+    grads = optimizer.clip_by_global_norm(grads, grad_norm, hp['clip_norm'])
+    direction, opt_state = optimizer.direction(self.optim_cfg).update(
+        grads, state['opt_state'], state['params'])
+    params, lr = optimizer.apply_update(state['params'], direction, state['step'], hp,
+                                        self.optim_cfg, self.total_steps)
+    finite = jnp.isfinite(ce) & jnp.isfinite(grad_norm)
+    exploded = ce > self.diverge_factor * state['init_loss']
+    alive = state['diverged_step'] < 0
+    ok = alive & finite & ~exploded
+    new = {'params': params, 'batch_stats': new_stats, 'opt_state': opt_state}
+    kept = jax.tree.map(lambda n, o: jnp.where(ok, n, o), new,
+                        {k: state[k] for k in new})
+    died = alive & ~ok
+    reason = jnp.where(finite, DIVERGED_EXPLODED, DIVERGED_NONFINITE)
+    state = {**state, **kept, 'step': state['step'] + 1,
+             'diverged_step': jnp.where(died, state['step'], state['diverged_step']),
+             'diverged_reason': jnp.where(died, reason, state['diverged_reason'])}
+    return state, {'train_loss': ce, 'grad_norm': grad_norm, 'lr': lr,
+                   'diverged': state['diverged_step'] >= 0}
+
+  def eval_loss(self, state, batches):
+    """Mean loss over real tokens of stacked eval batches [NB, B, T]."""
+    def one(carry, batch):
+      variables = {'params': state['params'], 'batch_stats': state['batch_stats']}
+      logits = self.model.apply(variables, batch['inputs'], batch['segment_ids'],
+                                batch['input_mask'], False)
+      ce_BxT, _ = token_losses(logits, batch['targets'])
+      mask = batch['loss_mask']
+      return (carry[0] + (ce_BxT * mask).sum(), carry[1] + mask.sum()), None
+    (total, count), _ = jax.lax.scan(one, (0.0, 0.0), batches)
+    return total / jnp.maximum(count, 1.0)
