@@ -90,7 +90,7 @@ def base_config() -> ml_collections.ConfigDict:
   d.seed = 0                  # data order and synthetic language
   d.pack = True               # pack documents (no cross-document attention) or pad
   d.num_symbols = 32          # synthetic: alphabet size (vocab adds PAD/BOS/EOS)
-  d.order = 2                 # synthetic: Markov order
+  d.order = 1                 # synthetic: Markov order (1 or 2)
   d.mean_doc_len = 48         # synthetic: mean document length (geometric)
   d.concentration = 0.3       # synthetic: Dirichlet concentration of next-token rows
 

@@ -204,10 +204,10 @@ class AlbertGPT(nn.Module):
 
     # One block init per depth; shared parts keep depth 0's values.
     def init_blocks(rng):
-      if c.share == 'all':  # skip the per-depth init: it compiles slowly
+      if c.share == 'all':
         return {'shared': self._block_init(rng)['params'], 'layers': {}}
-      stacked = jax.vmap(lambda r: self._block_init(r)['params'])(
-          jax.random.split(rng, depth))
+      stacked = jax.lax.map(lambda r: self._block_init(r)['params'],
+                            jax.random.split(rng, depth))
       shared, layers = split_shared(stacked, c.share)
       return {'shared': jax.tree.map(lambda p: p[0], shared), 'layers': layers}
 

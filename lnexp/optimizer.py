@@ -6,11 +6,29 @@ serves every lane of a learning-rate/warm-up sweep.
 """
 from __future__ import annotations
 
+import dataclasses
+
 import jax
 import jax.numpy as jnp
 import optax
 
 DECAYED = ('kernel', 'token_embed', 'pos_embed', 'embed_proj')
+
+
+@dataclasses.dataclass(frozen=True)
+class OptimConfig:
+  """The structural `optim.*` keys (per-lane ones arrive in `hp`)."""
+  name: str = 'adamw'
+  b1: float = 0.9
+  b2: float = 0.98
+  eps: float = 1e-8
+  momentum: float = 0.9
+  decoupled_wd: bool = False
+  min_lr_ratio: float = 0.1
+
+  @classmethod
+  def from_config(cls, cfg) -> OptimConfig:
+    return cls(**{f.name: cfg.optim[f.name] for f in dataclasses.fields(cls)})
 
 
 def lr_multiplier(step, warmup_steps, total_steps: int, min_lr_ratio: float):

@@ -6,6 +6,7 @@ and one CPU runs a sweep as one program.
 """
 from __future__ import annotations
 
+import functools
 import math
 
 import jax
@@ -15,7 +16,23 @@ from jax.sharding import Mesh, NamedSharding, PartitionSpec as P
 
 from lnexp import plan as plan_lib
 from lnexp.model import ModelConfig
+from lnexp.optimizer import OptimConfig
 from lnexp.steps import LaneFns
+
+
+@functools.lru_cache(maxsize=32)
+def _compiled(fns: LaneFns, lanes: NamedSharding):
+  """Jitted lane-vmapped functions, shared by groups of identical structure.
+
+  Init maps over lanes with `lax.map` (batched RNG compiles slowly); the step
+  and eval are `vmap`-ed so lanes share each matmul.
+  """
+  init = jax.jit(lambda hp, batch: jax.lax.map(lambda h: fns.init(h, batch), hp),
+                 out_shardings=lanes)
+  train_step = jax.jit(jax.vmap(fns.train_step, in_axes=(0, 0, None)),
+                       donate_argnums=0, out_shardings=(lanes, lanes))
+  eval_loss = jax.jit(jax.vmap(fns.eval_loss, in_axes=(0, None)), out_shardings=lanes)
+  return init, train_step, eval_loss
 
 
 def mesh_shape(num_devices: int, lanes: int, batch_size: int) -> tuple[int, int]:
@@ -40,15 +57,10 @@ class Program:
     self.lane_sharding = NamedSharding(self.mesh, P('lane'))
     self.batch_sharding = NamedSharding(self.mesh, P('data'))
     self.eval_sharding = NamedSharding(self.mesh, P(None, 'data'))
-    self.fns = LaneFns(ModelConfig.from_config(cfg), cfg.optim, cfg.train.steps,
-                       cfg.train.diverge_factor)
+    self.fns = LaneFns(ModelConfig.from_config(cfg), OptimConfig.from_config(cfg),
+                       cfg.train.steps, cfg.train.diverge_factor)
     self.hp = self._lane_arrays(group.lane_hparams())
-    lanes = self.lane_sharding
-    self.init = jax.jit(jax.vmap(self.fns.init, in_axes=(0, None)), out_shardings=lanes)
-    self.train_step = jax.jit(jax.vmap(self.fns.train_step, in_axes=(0, 0, None)),
-                              donate_argnums=0, out_shardings=(lanes, lanes))
-    self.eval_loss = jax.jit(jax.vmap(self.fns.eval_loss, in_axes=(0, None)),
-                             out_shardings=lanes)
+    self.init, self.train_step, self.eval_loss = _compiled(self.fns, self.lane_sharding)
 
   def _lane_arrays(self, hp: dict[str, list]) -> dict[str, jax.Array]:
     pad = self.padded_lanes - self.num_lanes

@@ -46,6 +46,7 @@ def plan_run(config_spec: str, overrides: dict, workdir: str | None = None):
   from lnexp.data import make_source
   base, sweep, name = config_lib.load_config_file(config_spec)
   base = config_lib.apply_overrides(base, overrides, from_cli=True)
+  config_lib.validate(base)
   points = plan_lib.make_points(base, sweep)
   for p in points:  # data errors (missing file, offline TFDS) before any output
     make_source(p.config)

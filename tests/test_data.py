@@ -218,7 +218,7 @@ def test_synthetic_entropy_floor_order1_exact_start():
     ({'data.concentration': 0.0}, 'data.concentration'),
     ({'data.mean_doc_len': 0}, 'data.mean_doc_len'),
     ({'data.num_symbols': 0}, 'data.num_symbols'),
-    ({'data.num_symbols': 1000}, 'data.num_symbols'),
+    ({'data.num_symbols': 1000, 'data.order': 2}, 'data.num_symbols'),
     ({'data.seed': -1}, 'data.seed'),
     ({'train.seq_len': 0}, 'train.seq_len'),
 ])

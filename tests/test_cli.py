@@ -1,0 +1,80 @@
+"""The command line: every norm and placement end to end; bad input exits 2."""
+import json
+import os
+
+import pytest
+
+from lnexp import run
+from tests.test_run import TINY
+
+
+def test_each_norm_and_placement_trains_end_to_end(tmp_path):
+  sweep = tmp_path / 'variants.py'
+  sweep.write_text(open(TINY).read() + '''
+
+def get_sweep():
+  return [{'model.norm': n, 'model.placement': p} for n, p in [
+      ('layernorm', 'post'), ('rmsnorm', 'pre'), ('batchnorm', 'peri'), ('dyt', 'post'),
+      ('none', 'pre'), ('none', 'post'), ('layernorm', 'peri'), ('batchnorm', 'pre')]]
+''')
+  rc = run.main(['--config', str(sweep), '--workdir', str(tmp_path / 'wd'),
+                 '--config.train.steps=3', '--config.train.eval_every=3',
+                 '--config.train.log_every=1', '--config.data.pack=false'])
+  assert rc == 0
+  rows = [json.loads(line) for line in open(tmp_path / 'wd' / 'results.jsonl')]
+  assert len(rows) == 7  # norm=none is one model whatever the placement
+  for r in rows:
+    assert r['status'] == 'ok' and r['steps'] == 3
+    assert r['final_eval_loss'] < r['init_loss'] + 0.5
+
+
+@pytest.fixture
+def text_files(tmp_path):
+  (tmp_path / 'binary.txt').write_bytes(b'\xff\xfe\x00 not text' * 50)
+  (tmp_path / 'short.txt').write_text('too short')
+  return tmp_path
+
+
+BAD = {
+    'unknown key': (['--config.model.nrm=layernorm'], 'model.nrm'),
+    'wrong type': (['--config.train.steps=many'], 'train.steps'),
+    'missing config file': (['--config', 'configs/nope.py'], 'nope.py'),
+    'missing data path': (['--config.data.source=text', '--config.data.path=/no/file'],
+                          'data.path'),
+    'not utf-8': (['--config.data.source=text', '--config.data.path={tmp}/binary.txt'],
+                  'data.path'),
+    'too short': (['--config.data.source=text', '--config.data.path={tmp}/short.txt'],
+                  'data.path'),
+    'steps <= 0': (['--config.train.steps=0'], 'train.steps'),
+    'lr <= 0': (['--config.optim.lr=-0.1'], 'optim.lr'),
+    'tfds offline': (['--config.data.source=tfds', '--config.data.tfds_name=lm1b',
+                      '--config.data.tfds_data_dir={tmp}/tfds'], 'lm1b'),
+    'unknown source': (['--config.data.source=web'], 'data.source'),
+    'unknown flag': (['--wrkdir=x'], '--wrkdir'),
+}
+
+
+@pytest.mark.parametrize('case', sorted(BAD))
+def test_bad_input_is_one_line_exit_2_and_writes_nothing(case, text_files, capsys):
+  flags, needle = BAD[case]
+  flags = [f.replace('{tmp}', str(text_files)) for f in flags]
+  config = [] if '--config' in flags else ['--config', TINY]
+  workdir = text_files / 'wd'
+  rc = run.main(config + ['--workdir', str(workdir)] + flags)
+  err = capsys.readouterr().err
+  assert rc == 2
+  assert err.count('\n') == 1 and err.startswith('lnexp.run: error: ')
+  assert needle in err and 'Traceback' not in err
+  assert not os.path.exists(workdir)
+
+
+def test_different_base_config_exits_2(tmp_path, capsys):
+  wd = str(tmp_path / 'wd')
+  assert run.main(['--config', TINY, '--workdir', wd, '--config.train.steps=2',
+                   '--config.train.eval_every=1']) == 0
+  capsys.readouterr()
+  rows_before = open(os.path.join(wd, 'results.jsonl')).read()
+  assert run.main(['--config', TINY, '--workdir', wd, '--config.train.steps=3']) == 2
+  err = capsys.readouterr().err
+  assert 'different base config' in err and 'train.steps' in err
+  assert open(os.path.join(wd, 'results.jsonl')).read() == rows_before

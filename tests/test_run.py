@@ -1,0 +1,137 @@
+"""End-to-end runs through lnexp.run, in-process, on one shared tiny sweep."""
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from lnexp import loop, run
+from lnexp.errors import ConfigError
+
+HERE = os.path.dirname(__file__)
+TINY = os.path.join(HERE, 'tiny_config.py')
+LRS = (3e-3, 1e-2, 30.0)  # the last diverges
+
+
+def _run(tmp, *flags, config=TINY):
+  args = ['--config', config, '--workdir', str(tmp), *flags]
+  parsed = run.parse_args(args)
+  return run.train_and_evaluate(parsed['config'], parsed['overrides'], parsed['workdir'])
+
+
+@pytest.fixture(scope='session')
+def sweep(tmp_path_factory):
+  """The tiny 3-lane sweep every test here reuses: (workdir, rows by lr)."""
+  wd = tmp_path_factory.mktemp('sweep')
+  rows = _run(wd)
+  return wd, {r['optim.lr']: r for r in rows}
+
+
+def _losses(rows):
+  return np.array([r['final_eval_loss'] for r in rows])
+
+
+def test_rows_have_the_contract_fields_and_parse_as_strict_json(sweep):
+  wd, rows = sweep
+  with open(wd / 'results.jsonl') as f:
+    parsed = [json.loads(line, parse_constant=pytest.fail) for line in f]
+  assert len(parsed) == 3
+  for r in parsed:
+    for key in ('point_id', 'optim.lr', 'group', 'lane', 'status', 'diverged_step',
+                'init_loss', 'final_train_loss', 'final_eval_loss', 'best_eval_loss',
+                'steps', 'wall_s', 'entropy_floor'):
+      assert key in r
+  ok = rows[3e-3]
+  assert ok['status'] == 'ok' and ok['diverged_step'] is None and ok['steps'] == 40
+  assert ok['final_eval_loss'] < ok['init_loss'] - 0.2  # it learns
+  assert abs(ok['init_loss'] - np.log(35)) < 1.0
+  bad = rows[30.0]
+  assert bad['status'] == 'diverged' and 0 <= bad['diverged_step'] < 40
+  for name in ('config.json', 'meta.json'):
+    assert (wd / name).exists()
+  for r in parsed:
+    metrics = [json.loads(line) for line in open(wd / 'metrics' / f"{r['point_id']}.jsonl")]
+    assert [m['step'] for m in metrics] == [10, 20, 30, 40]
+    assert all({'train_loss', 'lr', 'grad_norm'} <= set(m) for m in metrics)
+    assert 'eval_loss' in metrics[1] and 'eval_loss' in metrics[3]
+    assert os.listdir(wd / 'tensorboard' / r['point_id'])
+
+
+def test_lanes_equal_points_run_alone_and_ignore_a_diverging_lane(sweep, tmp_path):
+  """Two groups of one lane, without the diverging point, match the 3-lane sweep."""
+  _, rows = sweep
+  tiny_without_divergence = tmp_path / 'two_lrs.py'
+  tiny_without_divergence.write_text(open(TINY).read().replace('(3e-3, 1e-2, 30.0)',
+                                                               '(3e-3, 1e-2)'))
+  alone = _run(tmp_path / 'wd', '--config.train.max_lanes_per_program=1',
+               config=str(tiny_without_divergence))
+  assert len({r['group'] for r in alone}) == 2
+  for r in alone:
+    np.testing.assert_allclose(r['final_eval_loss'], rows[r['optim.lr']]['final_eval_loss'],
+                               rtol=1e-4)
+
+
+def test_rerun_skips_finished_points_and_extension_runs_only_new_ones(sweep, tmp_path,
+                                                                    monkeypatch):
+  wd, rows = sweep
+  calls = []
+  monkeypatch.setattr(loop, 'run_group', lambda g, *a, **k: calls.append(g))
+  again = _run(wd)
+  assert calls == [] and [r['point_id'] for r in again] == [
+      rows[lr]['point_id'] for lr in LRS]
+  extended = tmp_path / 'four_lrs.py'
+  extended.write_text(open(TINY).read().replace('(3e-3, 1e-2, 30.0)',
+                                                '(3e-3, 1e-2, 30.0, 2e-2)'))
+  _run(wd, config=str(extended))
+  assert [[p.config.optim.lr for p in g.points] for g in calls] == [[2e-2]]
+  saved = json.load(open(wd / 'config.json'))
+  assert saved['sweep'][-1] == {'optim.lr': 2e-2} and len(saved['sweep']) == 4
+
+
+def test_workdir_with_different_base_config_is_refused(sweep):
+  wd, _ = sweep
+  with pytest.raises(ConfigError, match='different base config'):
+    _run(wd, '--config.model.hidden_dim=64')
+
+
+def test_killed_run_resumes_to_identical_numbers(sweep, tmp_path, monkeypatch):
+  _, rows = sweep
+  real_save = loop._save
+
+  def save_then_die(manager, step, state, host):
+    real_save(manager, step, state, host)
+    if step == 20:
+      manager.wait_until_finished()
+      raise KeyboardInterrupt  # killed right after the step-20 checkpoint
+
+  monkeypatch.setattr(loop, '_save', save_then_die)
+  with pytest.raises(KeyboardInterrupt):
+    _run(tmp_path)
+  assert not (tmp_path / 'results.jsonl').exists()
+  monkeypatch.setattr(loop, '_save', real_save)
+  resumed = {r['optim.lr']: r for r in _run(tmp_path)}
+  for lr in LRS:
+    for key in ('final_eval_loss', 'best_eval_loss', 'final_train_loss', 'init_loss',
+                'diverged_step'):
+      assert resumed[lr][key] == rows[lr][key], (lr, key)
+  metrics = [json.loads(line) for line in
+             open(tmp_path / 'metrics' / f"{rows[3e-3]['point_id']}.jsonl")]
+  assert [m['step'] for m in metrics] == [10, 20, 30, 40]
+
+
+def test_four_devices_equal_one_device(sweep, tmp_path):
+  _, rows = sweep
+  env = {**os.environ, 'XLA_FLAGS': '--xla_force_host_platform_device_count=4',
+         'PYTHONPATH': os.path.dirname(HERE)}
+  code = ('import jax, sys; assert len(jax.devices()) == 4; from lnexp import run; '
+          f'sys.exit(run.main(["--config", {TINY!r}, "--workdir", {str(tmp_path)!r}]))')
+  proc = subprocess.run([sys.executable, '-c', code], env=env, capture_output=True,
+                        text=True, timeout=240)
+  assert proc.returncode == 0, proc.stderr[-2000:]
+  sharded = {r['optim.lr']: r for r in map(json.loads, open(tmp_path / 'results.jsonl'))}
+  for lr in LRS[:2]:
+    np.testing.assert_allclose(sharded[lr]['final_eval_loss'], rows[lr]['final_eval_loss'],
+                               rtol=1e-4)
+  assert sharded[30.0]['status'] == 'diverged'
