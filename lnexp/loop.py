@@ -14,6 +14,7 @@ import time
 import jax
 import numpy as np
 
+from lnexp import diagnostics
 from lnexp import plan as plan_lib
 from lnexp import tensorboard
 from lnexp.data import make_source
@@ -92,7 +93,7 @@ def run_group(group: plan_lib.Group, workdir: Workdir, label: str = '',
     init_loss = program.eval_loss(state, eval_batches)
     state = {**state, 'init_loss': init_loss}
     host = {'init_loss': np.asarray(init_loss).tolist(), 'evals': [],
-            'last_train_loss': [None] * program.padded_lanes}
+            'last_train_loss': [None] * program.padded_lanes, 'probe_stats': {}}
     for pid in ids:
       open(workdir.metrics(pid), 'w').close()
   else:
@@ -116,10 +117,14 @@ def run_group(group: plan_lib.Group, workdir: Workdir, label: str = '',
       return
     step, metrics = pending
     metrics = jax.device_get(metrics)
+    if 'probe' in metrics:
+      metrics.update(_drift(host, metrics.pop('probe')))
     diverged = int(metrics.pop('diverged')[:len(ids)].sum())
     host['last_train_loss'] = metrics['train_loss'].tolist()
     for lane, pid in enumerate(ids):
-      buffered[pid].append({'step': step, **{k: float(v[lane]) for k, v in metrics.items()}})
+      buffered[pid].append({'step': step, **{
+          k: v[lane].tolist() for k, v in metrics.items()
+          if not k.endswith(('feat_mean', 'feat_var'))}})
     progress.update(step, metrics['train_loss'][:len(ids)], diverged)
     pending = None
 
@@ -130,12 +135,18 @@ def run_group(group: plan_lib.Group, workdir: Workdir, label: str = '',
     for pid in ids:
       buffered[pid] = []
 
+  diag_every = cfg.diagnostics.every or tc.log_every
+  probe_batch = program.put_batch(source.eval_batch(0))
   for step in range(start, tc.steps):
-    batch = program.put_batch(source.train_batch(step))
-    state, metrics = program.train_step(state, program.hp, batch)
-    flush_pending()
     done = step + 1
-    if done % tc.log_every == 0 or done == tc.steps:
+    batch = program.put_batch(source.train_batch(step))
+    diagnose = cfg.diagnostics.enabled and done % diag_every == 0
+    step_fn = program.diag_step if diagnose else program.train_step
+    state, metrics = step_fn(state, program.hp, batch)
+    flush_pending()
+    if diagnose:  # fetched with the metrics, one step late like them
+      metrics = {**metrics, 'probe': program.probe_stats(state, probe_batch)}
+    if diagnose or done % tc.log_every == 0 or done == tc.steps:
       pending = (done, metrics)
     if done % tc.eval_every == 0 or done == tc.steps:
       flush_pending()
@@ -158,6 +169,15 @@ def run_group(group: plan_lib.Group, workdir: Workdir, label: str = '',
   rows = _result_rows(group, state, host, source, time.time() - t_start)
   append_jsonl(workdir.results, rows)
   return rows
+
+
+def _drift(host: dict, stats) -> dict:
+  """ICS drift vs the previous diagnostic step; keeps this step's moments."""
+  stats = {k: np.asarray(v) for k, v in stats.items()}
+  out = diagnostics.drift({k: np.asarray(v) for k, v in host['probe_stats'].items()},
+                          stats)
+  host['probe_stats'] = {k: v.tolist() for k, v in stats.items()}
+  return out
 
 
 def _result_rows(group, state, host, source, wall_s: float) -> list[dict]:

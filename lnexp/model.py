@@ -24,7 +24,7 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
-from lnexp import norms
+from lnexp import diagnostics, norms
 
 f32 = jnp.float32
 
@@ -87,12 +87,20 @@ def rope(x_BxTxNxK):
   return out.astype(x_BxTxNxK.dtype)
 
 
+def attention_mask(segment_ids_BxT):
+  """[B, 1, T, S] True where position t may attend to s: causal, same document."""
+  t = segment_ids_BxT.shape[1]
+  causal_TxS = jnp.tril(jnp.ones((t, t), bool))
+  same_doc_BxTxS = segment_ids_BxT[:, :, None] == segment_ids_BxT[:, None, :]
+  return (causal_TxS & same_doc_BxTxS)[:, None]
+
+
 class Attention(nn.Module):
-  """Causal multi-head self-attention within documents (segment ids)."""
+  """Causal multi-head self-attention, heads-major layout (fastest on XLA CPU)."""
   cfg: ModelConfig
 
   @nn.compact
-  def __call__(self, x_BxTxH, segment_ids_BxT):
+  def __call__(self, x_BxTxH, allowed_Bx1xTxS):
     c = self.cfg
     n, k = c.num_heads, c.hidden_dim // c.num_heads
     qkv = nn.DenseGeneral((3, n, k), use_bias=c.use_bias, dtype=c.dtype,
@@ -103,23 +111,22 @@ class Attention(nn.Module):
       k_BxTxNxK = norms.LayerNorm(c.norm_eps, c.use_bias, name='k_norm')(k_BxTxNxK)
     if c.pos == 'rope':
       q_BxTxNxK, k_BxTxNxK = rope(q_BxTxNxK), rope(k_BxTxNxK)
-    logits_BxNxTxS = jnp.einsum('btnk,bsnk->bnts', q_BxTxNxK, k_BxTxNxK,
+    q_BxNxTxK, k_BxNxSxK, v_BxNxSxK = (
+        a.transpose(0, 2, 1, 3) for a in (q_BxTxNxK, k_BxTxNxK, v_BxTxNxK))
+    logits_BxNxTxS = jnp.einsum('bntk,bnsk->bnts', q_BxNxTxK, k_BxNxSxK,
                                 preferred_element_type=f32) * k ** -0.5
-    t = x_BxTxH.shape[1]
-    causal_TxS = jnp.tril(jnp.ones((t, t), bool))
-    same_doc_BxTxS = segment_ids_BxT[:, :, None] == segment_ids_BxT[:, None, :]
-    allowed_Bx1xTxS = (causal_TxS & same_doc_BxTxS)[:, None]
     logits_BxNxTxS = jnp.where(allowed_Bx1xTxS, logits_BxNxTxS, -1e30)
-    self.sow('intermediates', 'attn_logit_max',
-             jnp.where(allowed_Bx1xTxS, logits_BxNxTxS, -jnp.inf).max())
     probs_BxNxTxS = jax.nn.softmax(logits_BxNxTxS, axis=-1)
-    self.sow('intermediates', 'attn_entropy',
-             -(probs_BxNxTxS * jnp.log(jnp.maximum(probs_BxNxTxS, 1e-30))).sum(-1).mean())
-    out_BxTxNxK = jnp.einsum('bnts,bsnk->btnk', probs_BxNxTxS.astype(c.dtype),
-                             v_BxTxNxK)
+    if self.is_mutable_collection('intermediates'):
+      self.sow('intermediates', 'logit_max',
+               jnp.where(allowed_Bx1xTxS, logits_BxNxTxS, -jnp.inf).max())
+      entropy_BxNxT = -(probs_BxNxTxS * jnp.log(jnp.maximum(probs_BxNxTxS, 1e-30))).sum(-1)
+      self.sow('intermediates', 'entropy', entropy_BxNxT.mean())
+    out_BxNxTxK = jnp.einsum('bnts,bnsk->bntk', probs_BxNxTxS.astype(c.dtype),
+                             v_BxNxSxK)
     return nn.DenseGeneral(c.hidden_dim, axis=(-2, -1), use_bias=c.use_bias,
                            dtype=c.dtype, kernel_init=dense_init(c, c.hidden_dim),
-                           name='out')(out_BxTxNxK)
+                           name='out')(out_BxNxTxK.transpose(0, 2, 1, 3))
 
 
 class Mlp(nn.Module):
@@ -144,22 +151,29 @@ class Block(nn.Module):
   cfg: ModelConfig
 
   @nn.compact
-  def __call__(self, x_BxTxH, segment_ids_BxT, mask_BxT, train):
+  def __call__(self, x_BxTxH, allowed_Bx1xTxS, mask_BxT, train):
     c = self.cfg
-    sublayers = (('attn', lambda h: Attention(c, name='attn')(h, segment_ids_BxT)),
+    sublayers = (('attn', lambda h: Attention(c, name='attn')(h, allowed_Bx1xTxS)),
                  ('mlp', lambda h: Mlp(c, name='mlp')(h)))
     for name, sublayer in sublayers:
-      norm = lambda suffix, h: norms.make_norm(c.norm, c, f'{name}_{suffix}')(
-          h, mask_BxT, train)
+      def norm(suffix, h):
+        if self.is_mutable_collection('intermediates'):
+          for key, value in diagnostics.norm_input_stats(h, mask_BxT).items():
+            self.sow('intermediates', f'{name}_{suffix}_{key}', value)
+        return norms.make_norm(c.norm, c, f'{name}_{suffix}')(h, mask_BxT, train)
+
+      def measured(h):
+        out = sublayer(h)
+        if self.is_mutable_collection('intermediates'):
+          self.sow('intermediates', f'{name}_out_rms', diagnostics.rms(out, mask_BxT))
+        return out
+
       if c.placement == 'post':
-        self.sow('intermediates', f'{name}_norm_in', x_BxTxH)
-        x_BxTxH = norm('norm', x_BxTxH + sublayer(x_BxTxH))
+        x_BxTxH = norm('norm', x_BxTxH + measured(x_BxTxH))
       elif c.placement == 'pre':
-        self.sow('intermediates', f'{name}_norm_in', x_BxTxH)
-        x_BxTxH = x_BxTxH + sublayer(norm('norm', x_BxTxH))
+        x_BxTxH = x_BxTxH + measured(norm('norm', x_BxTxH))
       else:  # peri
-        self.sow('intermediates', f'{name}_norm_in', x_BxTxH)
-        x_BxTxH = x_BxTxH + norm('out_norm', sublayer(norm('norm', x_BxTxH)))
+        x_BxTxH = x_BxTxH + norm('out_norm', measured(norm('norm', x_BxTxH)))
     return x_BxTxH
 
 
@@ -181,12 +195,19 @@ class AlbertGPT(nn.Module):
   def _block_init(self, rng):
     c = self.cfg
     x = jnp.zeros((1, 1, c.hidden_dim), c.dtype)
-    ones = jnp.ones((1, 1), jnp.int32)
-    return Block(c, parent=None).init(rng, x, ones, ones, False)
+    return Block(c, parent=None).init(rng, x, jnp.ones((1, 1, 1, 1), bool),
+                                      jnp.ones((1, 1)), False)
 
   @nn.compact
-  def __call__(self, tokens_BxT, segment_ids_BxT, mask_BxT, train=False):
+  def __call__(self, tokens_BxT, segment_ids_BxT, mask_BxT, train=False,
+               grad_probes_L=None):
+    """Logits; with `grad_probes_L` (zeros [L]) their gradient is ||dLoss/dx_d||.
+
+    When the 'intermediates' collection is mutable, per-depth diagnostics
+    (see lnexp.diagnostics) are sown as 'depth/<name>' arrays with leading L.
+    """
     c = self.cfg
+    collect = self.is_mutable_collection('intermediates')
     b, t = tokens_BxT.shape
     e, h, depth = c.embed_dim, c.hidden_dim, c.num_layers
     embed_VxE = self.param('token_embed', nn.initializers.truncated_normal(
@@ -225,24 +246,35 @@ class AlbertGPT(nn.Module):
 
     block = Block(c, parent=None)
     mutable = ['batch_stats'] if (c.has_batchnorm and train) else []
+    allowed_Bx1xTxS = attention_mask(segment_ids_BxT)
+    probes_L = jnp.zeros((depth,), f32) if grad_probes_L is None else grad_probes_L
 
     def body(carry, xs):
-      x, shared_stats = carry
-      layer_params, layer_stats = xs
+      x_in, shared_stats = carry
+      layer_params, layer_stats, probe = xs
       variables = {'params': {**shared, **layer_params}}
       if c.has_batchnorm:
         variables['batch_stats'] = shared_stats if c.bn_share_stats else layer_stats
-      x, new_vars = block.apply(variables, x, segment_ids_BxT, mask_BxT, train,
-                                mutable=mutable)
+      x, new_vars = block.apply(variables, x_in, allowed_Bx1xTxS, mask_BxT, train,
+                                mutable=mutable + (['intermediates'] if collect else []))
+      if grad_probes_L is not None:
+        x = diagnostics.grad_probe(x, probe)
+      diag = {}
+      if collect:
+        diag = diagnostics.flatten_sown(new_vars['intermediates'])
+        diag['residual_rms'] = diagnostics.rms(x, mask_BxT)
+        diag.update(diagnostics.transition(x_in, x, mask_BxT))
       new_stats = new_vars.get('batch_stats') if mutable else None
       if c.bn_share_stats:
-        return (x, new_stats if mutable else shared_stats), None
-      return (x, shared_stats), new_stats
+        return (x, new_stats if mutable else shared_stats), (None, diag)
+      return (x, shared_stats), (new_stats, diag)
 
     init_carry_stats = stats.value if (stats is not None and c.bn_share_stats) else None
     layer_stats = stats.value if (stats is not None and not c.bn_share_stats) else None
-    (x_BxTxH, carry_stats), ys_stats = jax.lax.scan(
-        body, (x_BxTxH, init_carry_stats), (layers, layer_stats), length=depth)
+    (x_BxTxH, carry_stats), (ys_stats, depth_diag) = jax.lax.scan(
+        body, (x_BxTxH, init_carry_stats), (layers, layer_stats, probes_L), length=depth)
+    for name, value in depth_diag.items():
+      self.sow('intermediates', f'depth/{name}', value)
     if mutable and not self.is_initializing():
       stats.value = carry_stats if c.bn_share_stats else ys_stats
 

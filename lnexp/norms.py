@@ -103,10 +103,11 @@ class BatchNorm(nn.Module):
       total = weight.sum()
       pooled_mean = (weight * mean).reshape(-1, d).sum(0) / jnp.maximum(total, 1)
       pooled_var = (weight * var).reshape(-1, d).sum(0) / jnp.maximum(total, 1)
-      self.sow('intermediates', 'bn_mean_dist',
-               jnp.linalg.norm(pooled_mean - run_mean.value) / d)
-      self.sow('intermediates', 'bn_var_dist',
-               jnp.linalg.norm(pooled_var - run_var.value) / d)
+      if self.is_mutable_collection('intermediates'):
+        self.sow('intermediates', 'bn_mean_dist',
+                 jnp.linalg.norm(pooled_mean - run_mean.value) / d)
+        self.sow('intermediates', 'bn_var_dist',
+                 jnp.linalg.norm(pooled_var - run_var.value) / d)
       mean = jnp.where(enough, mean, run_mean.value)
       var = jnp.where(enough, var, run_var.value)
       if not self.is_initializing():

@@ -25,14 +25,19 @@ def _compiled(fns: LaneFns, lanes: NamedSharding):
   """Jitted lane-vmapped functions, shared by groups of identical structure.
 
   Init maps over lanes with `lax.map` (batched RNG compiles slowly); the step
-  and eval are `vmap`-ed so lanes share each matmul.
+  and eval are `vmap`-ed so lanes share each matmul. The diagnostic step is
+  compiled on first use only.
   """
   init = jax.jit(lambda hp, batch: jax.lax.map(lambda h: fns.init(h, batch), hp),
                  out_shardings=lanes)
-  train_step = jax.jit(jax.vmap(fns.train_step, in_axes=(0, 0, None)),
-                       donate_argnums=0, out_shardings=(lanes, lanes))
+  def step(diagnose):
+    return jax.jit(jax.vmap(functools.partial(fns.train_step, diagnose=diagnose),
+                            in_axes=(0, 0, None)),
+                   donate_argnums=0, out_shardings=(lanes, lanes))
   eval_loss = jax.jit(jax.vmap(fns.eval_loss, in_axes=(0, None)), out_shardings=lanes)
-  return init, train_step, eval_loss
+  probe_stats = jax.jit(jax.vmap(fns.probe_stats, in_axes=(0, None)),
+                        out_shardings=lanes)
+  return init, step(False), step(True), eval_loss, probe_stats
 
 
 def mesh_shape(num_devices: int, lanes: int, batch_size: int) -> tuple[int, int]:
@@ -60,7 +65,8 @@ class Program:
     self.fns = LaneFns(ModelConfig.from_config(cfg), OptimConfig.from_config(cfg),
                        cfg.train.steps, cfg.train.diverge_factor)
     self.hp = self._lane_arrays(group.lane_hparams())
-    self.init, self.train_step, self.eval_loss = _compiled(self.fns, self.lane_sharding)
+    (self.init, self.train_step, self.diag_step, self.eval_loss,
+     self.probe_stats) = _compiled(self.fns, self.lane_sharding)
 
   def _lane_arrays(self, hp: dict[str, list]) -> dict[str, jax.Array]:
     pad = self.padded_lanes - self.num_lanes

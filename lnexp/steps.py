@@ -16,7 +16,7 @@ import jax
 import jax.numpy as jnp
 import optax
 
-from lnexp import optimizer
+from lnexp import diagnostics, optimizer
 from lnexp.model import AlbertGPT, ModelConfig
 
 DIVERGED_NONFINITE, DIVERGED_EXPLODED = 1, 2
@@ -60,26 +60,45 @@ class LaneFns:
             'diverged_reason': jnp.zeros((), jnp.int32),
             'init_loss': jnp.zeros((), jnp.float32)}
 
-  def loss(self, params, batch_stats, hp, batch, train: bool):
+  def loss(self, params, batch_stats, hp, batch, train: bool, probes=None,
+           collect: bool = False):
+    """(loss incl. z-loss, (cross-entropy, new batch stats, diagnostics))."""
     variables = {'params': params, 'batch_stats': batch_stats}
     logits, new_vars = self.model.apply(
         variables, batch['inputs'], batch['segment_ids'], batch['input_mask'], train,
-        mutable=['batch_stats'])
+        grad_probes_L=probes,
+        mutable=['batch_stats'] + (['intermediates'] if collect else []))
     ce_BxT, logz_BxT = token_losses(logits, batch['targets'])
-    ce = masked_mean(ce_BxT, batch['loss_mask'])
-    z_loss = masked_mean(jnp.square(logz_BxT), batch['loss_mask'])
+    mask = batch['loss_mask']
+    ce = masked_mean(ce_BxT, mask)
+    z_loss = masked_mean(jnp.square(logz_BxT), mask)
     total = ce + hp['z_loss'] * z_loss
-    return total, (ce, new_vars.get('batch_stats', batch_stats))
+    diag = {}
+    if collect:
+      diag = diagnostics.flatten_sown(new_vars['intermediates'])
+      diag['output_logit_max'] = logits.max()
+      diag['output_log_z'] = masked_mean(logz_BxT, mask)
+    return total, (ce, new_vars.get('batch_stats', batch_stats), diag)
 
-  def train_step(self, state, hp, batch):
-    (_, (ce, new_stats)), grads = jax.value_and_grad(self.loss, has_aux=True)(
-        state['params'], state['batch_stats'], hp, batch, True)
-    grad_norm = optax.global_norm(grads)
+  def train_step(self, state, hp, batch, diagnose: bool = False):
+    """One update; with `diagnose`, also every in-step diagnostic."""
+    probes = jnp.zeros((self.model_cfg.num_layers,), jnp.float32) if diagnose else None
+    grad_fn = jax.value_and_grad(self.loss, argnums=(0, 5) if diagnose else 0,
+                                 has_aux=True)
+    (_, (ce, new_stats, diag)), grads = grad_fn(
+        state['params'], state['batch_stats'], hp, batch, True, probes, diagnose)
+    if diagnose:
+      grads, diag['depth/grad_flow'] = grads
+    grad_norm = optax.tree.norm(grads)
     grads = optimizer.clip_by_global_norm(grads, grad_norm, hp['clip_norm'])
     direction, opt_state = optimizer.direction(self.optim_cfg).update(
         grads, state['opt_state'], state['params'])
     params, lr = optimizer.apply_update(state['params'], direction, state['step'], hp,
                                         self.optim_cfg, self.total_steps)
+    if diagnose:
+      diag.update(diagnostics.group_metrics(grads, state['params'], params))
+      if self.model_cfg.share == 'none':
+        diag.update(diagnostics.layer_grad_norms(grads))
     finite = jnp.isfinite(ce) & jnp.isfinite(grad_norm)
     exploded = ce > self.diverge_factor * state['init_loss']
     alive = state['diverged_step'] < 0
@@ -93,7 +112,13 @@ class LaneFns:
              'diverged_step': jnp.where(died, state['step'], state['diverged_step']),
              'diverged_reason': jnp.where(died, reason, state['diverged_reason'])}
     return state, {'train_loss': ce, 'grad_norm': grad_norm, 'lr': lr,
-                   'diverged': state['diverged_step'] >= 0}
+                   'diverged': state['diverged_step'] >= 0, **diag}
+
+  def probe_stats(self, state, batch):
+    """Norm-input moments per depth on a fixed probe batch (for ICS drift)."""
+    _, (_, _, diag) = self.loss(state['params'], state['batch_stats'],
+                                {'z_loss': 0.0}, batch, False, None, True)
+    return {k: v for k, v in diag.items() if k.endswith(('feat_mean', 'feat_var'))}
 
   def eval_loss(self, state, batches):
     """Mean loss over real tokens of stacked eval batches [NB, B, T]."""

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 
 def write_scalars(rows_by_logdir: dict[str, list[dict]]) -> None:
-  """Writes each row's numeric fields as scalars at row['step']."""
+  """Writes each row's numbers (lists: one per depth) as scalars at row['step']."""
   from tensorboardX import SummaryWriter
   for logdir, rows in rows_by_logdir.items():
     if not rows:
@@ -15,6 +15,12 @@ def write_scalars(rows_by_logdir: dict[str, list[dict]]) -> None:
     writer = SummaryWriter(logdir, flush_secs=3600)
     for row in rows:
       for key, value in row.items():
-        if key != 'step' and isinstance(value, (int, float)):
+        if key == 'step':
+          continue
+        if isinstance(value, (int, float)):
           writer.add_scalar(key, value, row['step'])
+        elif isinstance(value, list):  # per-depth diagnostics: one scalar per depth
+          for depth, v in enumerate(value):
+            if isinstance(v, (int, float)):
+              writer.add_scalar(f'{key}/{depth}', v, row['step'])
     writer.close()

@@ -1,0 +1,150 @@
+"""In-jit measurements of what the seed article claims, per lane and per depth.
+
+Everything here runs inside the jitted diagnostic step (a separately compiled
+step used every `diagnostics.every` steps; other steps never trace it):
+- forward: residual-stream RMS after each depth, RMS of each sublayer output,
+  each norm input's feature-averaged mean and variance, ALBERT's layer
+  transition metrics (L2 distance and cosine similarity between a depth's
+  input and output, Lan et al. 2019 fig. 1);
+- backward: ||dLoss/d residual|| after each depth via an identity with a
+  custom VJP (`grad_probe`, O(depth) memory instead of L x B x T x D probes),
+  gradient norm per parameter group, and per layer for unshared blocks (Xiong
+  et al. 2020 compare the last layer's FFN weight gradient across placements);
+- attention: max logit and mean entropy per depth (Wortsman et al. 2023);
+- output: max logit and mean log Z (what z-loss controls);
+- optimizer: update RMS / parameter RMS per group;
+- BatchNorm: (1/d)||mu_batch - mu_running|| and the same for the variance,
+  per depth (Shen et al. 2020, PowerNorm);
+- internal covariate shift, two definitions:
+  * drift (`ics_drift`): on a fixed probe batch, the per-feature mean and
+    variance of each norm's input at this diagnostic step vs the previous one;
+    the host reports the RMS change per depth (`lnexp.loop`);
+  * Santurkar et al. 2018 (`ics_santurkar`, `share=none` only, own cadence
+    `diagnostics.ics_every`): ||G_i - G_i'|| where G_i is layer i's weight
+    gradient and G_i' the same gradient after the layers before i (and the
+    embeddings) took this step's update.
+"""
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+
+f32 = jnp.float32
+
+
+@jax.custom_vjp
+def grad_probe(x, probe):
+  """Identity on x; the cotangent of `probe` is ||dLoss/dx|| (Frobenius)."""
+  del probe
+  return x
+
+
+def _probe_fwd(x, probe):
+  del probe
+  return x, None
+
+
+def _probe_bwd(_, g):
+  return g, jnp.sqrt(jnp.sum(jnp.square(g.astype(f32))))
+
+
+grad_probe.defvjp(_probe_fwd, _probe_bwd)
+
+
+def masked_token_mean(v_BxT, mask_BxT):
+  return (v_BxT * mask_BxT).sum() / jnp.maximum(mask_BxT.sum(), 1.0)
+
+
+def rms(x_BxTxD, mask_BxT):
+  """Root mean square over real tokens and features."""
+  return jnp.sqrt(masked_token_mean(jnp.square(x_BxTxD.astype(f32)).mean(-1), mask_BxT))
+
+
+def norm_input_stats(x_BxTxD, mask_BxT) -> dict:
+  """Feature-averaged mean/variance of a norm's input, and per-feature moments."""
+  x = x_BxTxD.astype(f32)
+  m = mask_BxT[..., None]
+  count = jnp.maximum(mask_BxT.sum(), 1.0)
+  feat_mean_D = (x * m).sum((0, 1)) / count
+  feat_var_D = (jnp.square(x - feat_mean_D) * m).sum((0, 1)) / count
+  return {'in_mean': masked_token_mean(x.mean(-1), mask_BxT),
+          'in_var': masked_token_mean(x.var(-1), mask_BxT),
+          'feat_mean': feat_mean_D, 'feat_var': feat_var_D}
+
+
+def transition(x_in_BxTxD, x_out_BxTxD, mask_BxT) -> dict:
+  """ALBERT's layer-transition metrics: mean L2 distance and cosine similarity."""
+  a, b = x_in_BxTxD.astype(f32), x_out_BxTxD.astype(f32)
+  l2 = jnp.sqrt(jnp.square(b - a).sum(-1))
+  cos = (a * b).sum(-1) / jnp.maximum(
+      jnp.sqrt(jnp.square(a).sum(-1) * jnp.square(b).sum(-1)), 1e-30)
+  return {'transition_l2': masked_token_mean(l2, mask_BxT),
+          'transition_cos': masked_token_mean(cos, mask_BxT)}
+
+
+def flatten_sown(tree: dict, prefix: str = '') -> dict:
+  """Flax 'intermediates' {module: {name: (value,)}} -> {'module/name': value}."""
+  out = {}
+  for key, value in tree.items():
+    name = f'{prefix}{key}'
+    if isinstance(value, dict):
+      out.update(flatten_sown(value, name + '/'))
+    else:
+      out[name] = value[0] if isinstance(value, tuple) else value
+  return out
+
+
+def param_groups(tree: dict) -> dict:
+  """{group: subtree}: top-level params, and each block submodule on its own."""
+  groups = {}
+  for key, value in tree.items():
+    if key == 'blocks':
+      for part in ('shared', 'layers'):
+        for sub, subtree in value[part].items():
+          groups[f'block.{sub}'] = {**groups.get(f'block.{sub}', {}), part: subtree}
+    else:
+      groups[key] = value
+  return groups
+
+
+def tree_norm(tree) -> jax.Array:
+  leaves = jax.tree.leaves(tree)
+  return jnp.sqrt(sum(jnp.sum(jnp.square(x.astype(f32))) for x in leaves)) if leaves \
+      else jnp.zeros((), f32)
+
+
+def tree_rms(tree) -> jax.Array:
+  leaves = jax.tree.leaves(tree)
+  size = sum(x.size for x in leaves)
+  return tree_norm(tree) / jnp.sqrt(max(size, 1))
+
+
+def group_metrics(grads, params, new_params) -> dict:
+  """Grad norm and update/param RMS ratio per parameter group."""
+  out = {}
+  for name, g in param_groups(grads).items():
+    p = param_groups(params)[name]
+    update = jax.tree.map(lambda a, b: a - b, param_groups(new_params)[name], p)
+    out[f'grad_norm/{name}'] = tree_norm(g)
+    out[f'update_ratio/{name}'] = tree_rms(update) / jnp.maximum(tree_rms(p), 1e-30)
+  return out
+
+
+def layer_grad_norms(grads) -> dict:
+  """Per-layer gradient norm [L] of each unshared block submodule."""
+  return {f'layer_grad_norm/{sub}': jnp.sqrt(sum(
+      jnp.square(x.astype(f32)).reshape(x.shape[0], -1).sum(1)
+      for x in jax.tree.leaves(tree)))
+          for sub, tree in grads['blocks']['layers'].items()}
+
+
+def drift(prev: dict, cur: dict) -> dict:
+  """Host side: RMS change of per-feature norm-input moments per depth."""
+  import numpy as np
+  out = {}
+  for key in cur:
+    if key.endswith('feat_mean') or key.endswith('feat_var'):
+      if key in prev:
+        out['ics_drift/' + key] = np.sqrt(np.mean(
+            np.square(np.asarray(cur[key]) - np.asarray(prev[key])), axis=-1))
+  return out
