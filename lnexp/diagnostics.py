@@ -143,8 +143,7 @@ def drift(prev: dict, cur: dict) -> dict:
   import numpy as np
   out = {}
   for key in cur:
-    if key.endswith('feat_mean') or key.endswith('feat_var'):
-      if key in prev:
-        out['ics_drift/' + key] = np.sqrt(np.mean(
-            np.square(np.asarray(cur[key]) - np.asarray(prev[key])), axis=-1))
+    if key.endswith(('feat_mean', 'feat_var')) and key in prev:
+      name = 'ics_drift/' + key.replace('_feat_', '_')  # e.g. .../attn_norm_mean
+      out[name] = np.sqrt(np.mean(np.square(cur[key] - prev[key]), axis=-1))
   return out

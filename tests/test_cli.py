@@ -2,6 +2,7 @@
 import json
 import os
 
+import numpy as np
 import pytest
 
 from lnexp import run
@@ -26,6 +27,17 @@ def get_sweep():
   for r in rows:
     assert r['status'] == 'ok' and r['steps'] == 3
     assert r['final_eval_loss'] < r['init_loss'] + 0.5
+    metrics = [json.loads(line) for line in
+               open(tmp_path / 'wd' / 'metrics' / f"{r['point_id']}.jsonl")]
+    assert [m['step'] for m in metrics] == [1, 2, 3]
+    per_depth = {k: v for k, v in metrics[-1].items() if k.startswith('depth/')}
+    assert {'depth/grad_flow', 'depth/residual_rms', 'depth/attn/logit_max',
+            'depth/transition_cos'} <= set(per_depth)
+    assert 'ics_drift/depth/attn_norm_mean' in metrics[-1]
+    if r['model.norm'] == 'batchnorm':
+      assert 'depth/attn_norm/bn_var_dist' in per_depth
+    for value in per_depth.values():
+      assert len(value) == 2 and all(np.isfinite(value))
 
 
 @pytest.fixture

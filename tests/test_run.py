@@ -66,8 +66,10 @@ def test_lanes_equal_points_run_alone_and_ignore_a_diverging_lane(sweep, tmp_pat
   tiny_without_divergence.write_text(open(TINY).read().replace('(3e-3, 1e-2, 30.0)',
                                                                '(3e-3, 1e-2)'))
   alone = _run(tmp_path / 'wd', '--config.train.max_lanes_per_program=1',
-               config=str(tiny_without_divergence))
+               '--config.diagnostics.enabled=false', config=str(tiny_without_divergence))
   assert len({r['group'] for r in alone}) == 2
+  metrics = open(tmp_path / 'wd' / 'metrics' / f"{alone[0]['point_id']}.jsonl").read()
+  assert 'grad_norm' in metrics and 'depth/' not in metrics  # diagnostics off
   for r in alone:
     np.testing.assert_allclose(r['final_eval_loss'], rows[r['optim.lr']]['final_eval_loss'],
                                rtol=1e-4)

@@ -1,0 +1,122 @@
+"""Each diagnostic against an independent computation on a tiny model."""
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from lnexp import diagnostics
+from lnexp.data import make_source
+from lnexp.model import AlbertGPT, ModelConfig, attention_mask
+from lnexp.optimizer import OptimConfig
+from lnexp.steps import LaneFns, masked_mean, token_losses
+from tests.conftest import tiny_config
+
+HP = {'lr': 1e-3, 'warmup_steps': 0.0, 'weight_decay': 0.0, 'z_loss': 0.0,
+      'clip_norm': 1.0, 'seed': 0, 'init_scale': 1.0, 'dyt_alpha_init': 0.5}
+
+
+def _setup(**overrides):
+  cfg = tiny_config(**{'model.vocab_size': 35, **overrides})
+  source = make_source(cfg)
+  fns = LaneFns(ModelConfig.from_config(cfg), OptimConfig.from_config(cfg), 10, 1e9)
+  batch = jax.tree.map(jnp.asarray, source.train_batch(0))
+  state = fns.init(HP, batch)
+  return fns, state, batch
+
+
+def _diag(fns, state, batch):
+  new_state, metrics = jax.jit(lambda s, b: fns.train_step(s, HP, b, True))(state, batch)
+  return new_state, {k: np.asarray(v) for k, v in metrics.items()}
+
+
+def _apply(fns, state, batch, **kw):
+  return fns.model.apply({'params': state['params'], 'batch_stats': state['batch_stats']},
+                         batch['inputs'], batch['segment_ids'], batch['input_mask'],
+                         True, mutable=['batch_stats'], **kw)
+
+
+@pytest.mark.parametrize('placement,share', [('pre', 'all'), ('post', 'none')])
+def test_grad_flow_probe_equals_norm_of_full_residual_gradient(placement, share,
+                                                              monkeypatch):
+  fns, state, batch = _setup(**{'model.placement': placement, 'model.share': share,
+                                'model.num_layers': 3})
+  _, metrics = _diag(fns, state, batch)
+
+  def loss(delta):  # additive zero tensors at each depth's output: O(L*B*T*H)
+    logits, _ = _apply(fns, state, batch, grad_probes_L=delta)
+    return masked_mean(token_losses(logits, batch['targets'])[0], batch['loss_mask'])
+
+  monkeypatch.setattr(diagnostics, 'grad_probe', lambda x, d: x + d)
+  full = jax.grad(loss)(jnp.zeros((3,) + batch['inputs'].shape + (16,)))
+  expected = np.sqrt((np.asarray(full) ** 2).reshape(3, -1).sum(1))
+  np.testing.assert_allclose(metrics['depth/grad_flow'], expected, rtol=1e-4)
+
+
+def test_attention_logit_max_and_entropy_match_explicit_computation():
+  fns, state, batch = _setup(**{'model.placement': 'pre', 'model.num_layers': 1,
+                                'model.pos': 'rope'})
+  _, metrics = _diag(fns, state, batch)
+  p = state['params']
+  blk = p['blocks']['shared']
+  x = np.asarray(p['token_embed'])[np.asarray(batch['inputs'])]        # E == H
+  h = (x - x.mean(-1, keepdims=True)) / np.sqrt(x.var(-1, keepdims=True) + 1e-5)
+  qkv = np.einsum('bth,hcnk->btcnk', h, blk['attn']['qkv']['kernel']) + \
+      blk['attn']['qkv']['bias']
+  from lnexp.model import rope
+  q, k = np.asarray(rope(qkv[:, :, 0])), np.asarray(rope(qkv[:, :, 1]))
+  logits = np.einsum('btnk,bsnk->bnts', q, k) / np.sqrt(8)
+  allowed = np.asarray(attention_mask(batch['segment_ids']))
+  assert metrics['depth/attn/logit_max'][0] == pytest.approx(
+      np.where(allowed, logits, -np.inf).max(), rel=1e-4)
+  z = np.where(allowed, logits, -np.inf)
+  probs = np.exp(z - z.max(-1, keepdims=True))
+  probs /= probs.sum(-1, keepdims=True)
+  entropy = -(np.where(probs > 0, probs * np.log(np.where(probs > 0, probs, 1)), 0)).sum(-1)
+  assert metrics['depth/attn/entropy'][0] == pytest.approx(entropy.mean(), rel=1e-4)
+
+
+def test_output_log_z_and_post_ln_residual_rms():
+  fns, state, batch = _setup(**{'model.placement': 'post', 'model.num_layers': 3})
+  _, metrics = _diag(fns, state, batch)
+  logits, _ = _apply(fns, state, batch)
+  logz = jax.nn.logsumexp(logits, -1)
+  mask = np.asarray(batch['loss_mask'])
+  assert metrics['output_log_z'] == pytest.approx(
+      (np.asarray(logz) * mask).sum() / mask.sum(), rel=1e-5)
+  assert metrics['output_logit_max'] == pytest.approx(float(logits.max()), rel=1e-5)
+  # Post-LN with unit gain and zero bias at init: each depth's output has RMS 1.
+  np.testing.assert_allclose(metrics['depth/residual_rms'], 1.0, atol=1e-3)
+  assert metrics['depth/transition_cos'].shape == (3,)
+
+
+def test_batchnorm_distance_at_first_step_is_batch_mean_over_d():
+  fns, state, batch = _setup(**{'model.norm': 'batchnorm', 'model.placement': 'pre',
+                                'model.num_layers': 2})
+  _, metrics = _diag(fns, state, batch)
+  # Running mean starts at 0, so (1/d)||mu_B - mu_run|| = ||mu_B|| / d, where mu_B
+  # is the norm input's per-feature mean (a separate computation).
+  feat_mean = metrics['depth/attn_norm_feat_mean']                   # [L, D]
+  np.testing.assert_allclose(metrics['depth/attn_norm/bn_mean_dist'],
+                             np.linalg.norm(feat_mean, axis=-1) / 16, rtol=1e-4)
+
+
+def test_diagnostic_step_updates_state_like_the_plain_step():
+  fns, state, batch = _setup(**{'model.norm': 'batchnorm'})
+  plain, _ = jax.jit(lambda s, b: fns.train_step(s, HP, b))(state, batch)
+  diag, _ = _diag(fns, state, batch)
+  for a, b in zip(jax.tree.leaves(plain), jax.tree.leaves(diag)):
+    np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-7)
+
+
+def _last_ffn_grad(placement, depth):
+  fns, state, batch = _setup(**{'model.placement': placement, 'model.share': 'none',
+                                'model.num_layers': depth, 'train.batch_size': 8})
+  _, metrics = _diag(fns, state, batch)
+  return metrics['layer_grad_norm/mlp'][-1]
+
+
+def test_xiong_post_ln_last_layer_gradient_outgrows_pre_ln_with_depth():
+  """Xiong et al. 2020: post-LN's last-layer gradient does not shrink with depth,
+  pre-LN's falls like 1/sqrt(L), so their ratio grows with depth at init."""
+  ratio = {d: _last_ffn_grad('post', d) / _last_ffn_grad('pre', d) for d in (2, 12)}
+  assert ratio[12] > ratio[2]
