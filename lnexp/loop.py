@@ -136,17 +136,24 @@ def run_group(group: plan_lib.Group, workdir: Workdir, label: str = '',
       buffered[pid] = []
 
   diag_every = cfg.diagnostics.every or tc.log_every
+  ics_every = cfg.diagnostics.ics_every if (
+      cfg.diagnostics.enabled and cfg.model.share == 'none') else 0
   probe_batch = program.put_batch(source.eval_batch(0))
   for step in range(start, tc.steps):
     done = step + 1
     batch = program.put_batch(source.train_batch(step))
     diagnose = cfg.diagnostics.enabled and done % diag_every == 0
+    ics = None
+    if ics_every and done % ics_every == 0:  # before the step: it needs this state
+      ics = program.santurkar_ics(state, program.hp, batch)
     step_fn = program.diag_step if diagnose else program.train_step
     state, metrics = step_fn(state, program.hp, batch)
+    if ics is not None:
+      metrics = {**metrics, 'ics_santurkar': ics}
     flush_pending()
     if diagnose:  # fetched with the metrics, one step late like them
       metrics = {**metrics, 'probe': program.probe_stats(state, probe_batch)}
-    if diagnose or done % tc.log_every == 0 or done == tc.steps:
+    if diagnose or ics is not None or done % tc.log_every == 0 or done == tc.steps:
       pending = (done, metrics)
     if done % tc.eval_every == 0 or done == tc.steps:
       flush_pending()

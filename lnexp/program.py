@@ -26,7 +26,7 @@ def _compiled(fns: LaneFns, lanes: NamedSharding):
 
   Init maps over lanes with `lax.map` (batched RNG compiles slowly); the step
   and eval are `vmap`-ed so lanes share each matmul. The diagnostic step is
-  compiled on first use only.
+  compiled on first use only, as is Santurkar et al.'s ICS (extra passes).
   """
   init = jax.jit(lambda hp, batch: jax.lax.map(lambda h: fns.init(h, batch), hp),
                  out_shardings=lanes)
@@ -37,7 +37,8 @@ def _compiled(fns: LaneFns, lanes: NamedSharding):
   eval_loss = jax.jit(jax.vmap(fns.eval_loss, in_axes=(0, None)), out_shardings=lanes)
   probe_stats = jax.jit(jax.vmap(fns.probe_stats, in_axes=(0, None)),
                         out_shardings=lanes)
-  return init, step(False), step(True), eval_loss, probe_stats
+  ics = jax.jit(jax.vmap(fns.santurkar_ics, in_axes=(0, 0, None)), out_shardings=lanes)
+  return init, step(False), step(True), eval_loss, probe_stats, ics
 
 
 def mesh_shape(num_devices: int, lanes: int, batch_size: int) -> tuple[int, int]:
@@ -65,8 +66,8 @@ class Program:
     self.fns = LaneFns(ModelConfig.from_config(cfg), OptimConfig.from_config(cfg),
                        cfg.train.steps, cfg.train.diverge_factor)
     self.hp = self._lane_arrays(group.lane_hparams())
-    (self.init, self.train_step, self.diag_step, self.eval_loss,
-     self.probe_stats) = _compiled(self.fns, self.lane_sharding)
+    (self.init, self.train_step, self.diag_step, self.eval_loss, self.probe_stats,
+     self.santurkar_ics) = _compiled(self.fns, self.lane_sharding)
 
   def _lane_arrays(self, hp: dict[str, list]) -> dict[str, jax.Array]:
     pad = self.padded_lanes - self.num_lanes

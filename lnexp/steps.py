@@ -114,6 +114,39 @@ class LaneFns:
     return state, {'train_loss': ce, 'grad_norm': grad_norm, 'lr': lr,
                    'diverged': state['diverged_step'] >= 0, **diag}
 
+  def santurkar_ics(self, state, hp, batch):
+    """Santurkar et al. 2018 ICS per layer (`share=none`): ||G_i - G_i'||.
+
+    G_i: layer i's weight gradient now; G_i': the same after the embeddings and
+    layers < i took this step's update (layers >= i and the head unchanged).
+    """
+    def grads_of(params):
+      return jax.grad(lambda p: self.loss(p, state['batch_stats'], hp, batch, True)[0])(
+          params)
+    params = state['params']
+    g = grads_of(params)
+    clipped = optimizer.clip_by_global_norm(g, optax.tree.norm(g), hp['clip_norm'])
+    direction, _ = optimizer.direction(self.optim_cfg).update(
+        clipped, state['opt_state'], params)
+    updated, _ = optimizer.apply_update(params, direction, state['step'], hp,
+                                        self.optim_cfg, self.total_steps)
+    depth = self.model_cfg.num_layers
+
+    def for_layer(i):
+      before_L = jnp.arange(depth) < i
+      layers = jax.tree.map(
+          lambda new, old: jnp.where(before_L.reshape((-1,) + (1,) * (old.ndim - 1)),
+                                     new, old),
+          updated['blocks']['layers'], params['blocks']['layers'])
+      mixed = {k: updated[k] if k in ('token_embed', 'pos_embed', 'embed_proj')
+               else params[k] for k in params}
+      mixed['blocks'] = {'shared': params['blocks']['shared'], 'layers': layers}
+      g_mixed = grads_of(mixed)['blocks']['layers']
+      diff = jax.tree.map(lambda a, b: (a - b)[i], g_mixed, g['blocks']['layers'])
+      return diagnostics.tree_norm(diff)
+
+    return jax.lax.map(for_layer, jnp.arange(depth))
+
   def probe_stats(self, state, batch):
     """Norm-input moments per depth on a fixed probe batch (for ICS drift)."""
     _, (_, _, diag) = self.loss(state['params'], state['batch_stats'],

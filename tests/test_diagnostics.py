@@ -20,7 +20,7 @@ def _setup(**overrides):
   source = make_source(cfg)
   fns = LaneFns(ModelConfig.from_config(cfg), OptimConfig.from_config(cfg), 10, 1e9)
   batch = jax.tree.map(jnp.asarray, source.train_batch(0))
-  state = fns.init(HP, batch)
+  state = {**fns.init(HP, batch), 'init_loss': jnp.float32(1.0)}  # never 'exploded'
   return fns, state, batch
 
 
@@ -120,3 +120,22 @@ def test_xiong_post_ln_last_layer_gradient_outgrows_pre_ln_with_depth():
   pre-LN's falls like 1/sqrt(L), so their ratio grows with depth at init."""
   ratio = {d: _last_ffn_grad('post', d) / _last_ffn_grad('pre', d) for d in (2, 12)}
   assert ratio[12] > ratio[2]
+
+
+def test_santurkar_ics_of_the_first_layer_matches_a_manual_update():
+  fns, state, batch = _setup(**{'model.share': 'none', 'model.num_layers': 3,
+                                'model.placement': 'pre'})
+  ics = np.asarray(jax.jit(lambda s, b: fns.santurkar_ics(s, HP, b))(state, batch))
+  assert ics.shape == (3,) and np.all(np.isfinite(ics))
+  # Layer 0 sees only the embedding update before it.
+  new_state, _ = jax.jit(lambda s, b: fns.train_step(s, HP, b))(state, batch)
+
+  def layer_grads(params):
+    return jax.grad(lambda p: fns.loss(p, state['batch_stats'], HP, batch, True)[0])(
+        params)['blocks']['layers']
+  p, q = state['params'], new_state['params']
+  mixed = {**p, 'token_embed': q['token_embed'], 'pos_embed': q['pos_embed']}
+  diff = jax.tree.map(lambda a, b: (a - b)[0], layer_grads(mixed), layer_grads(p))
+  expected = np.sqrt(sum(float((x ** 2).sum()) for x in jax.tree.leaves(diff)))
+  assert ics[0] == pytest.approx(expected, rel=1e-3)
+  assert ics[2] > 0
