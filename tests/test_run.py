@@ -137,3 +137,26 @@ def test_four_devices_equal_one_device(sweep, tmp_path):
     np.testing.assert_allclose(sharded[lr]['final_eval_loss'], rows[lr]['final_eval_loss'],
                                rtol=1e-4)
   assert sharded[30.0]['status'] == 'diverged'
+
+
+def test_load_returns_the_trained_params_of_a_point(sweep):
+  import jax
+  import lnexp
+  from lnexp.data import make_source
+  from lnexp.model import AlbertGPT, ModelConfig
+  from lnexp.steps import token_losses
+  wd, rows = sweep
+  row = rows[1e-2]
+  cfg, params = lnexp.load(str(wd), row['point_id'])
+  assert cfg.optim.lr == 1e-2 and cfg.model.vocab_size == 35
+  source = make_source(cfg)
+  model = AlbertGPT(ModelConfig.from_config(cfg))
+  losses, counts = [], []
+  for i in range(cfg.train.eval_batches):
+    b = source.eval_batch(i)
+    logits = jax.jit(model.apply)({'params': params}, b['inputs'], b['segment_ids'],
+                                  b['input_mask'])
+    ce = token_losses(logits, b['targets'])[0]
+    losses.append(float((ce * b['loss_mask']).sum()))
+    counts.append(float(b['loss_mask'].sum()))
+  assert sum(losses) / sum(counts) == pytest.approx(row['final_eval_loss'], rel=1e-5)
