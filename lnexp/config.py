@@ -24,6 +24,7 @@ CHOICES = {
     'model.bn_axes': ('batch', 'batch_time'),
     'model.dtype': ('float32', 'bfloat16'),
     'optim.name': ('adamw', 'sgd'),
+    'train.lane_mode': ('auto', 'vmap', 'map'),
     'data.source': ('synthetic', 'text', 'tfds'),
 }
 
@@ -80,6 +81,7 @@ def base_config() -> ml_collections.ConfigDict:
   t.keep_checkpoints = 2
   t.diverge_factor = 3.0      # loss > factor * init_loss counts as diverged
   t.max_lanes_per_program = 0  # 0: a whole group in one program
+  t.lane_mode = 'auto'        # vmap | map (lanes in sequence) | auto (map on 1 CPU)
 
   c.data = d = ml_collections.ConfigDict()
   d.source = 'synthetic'      # synthetic | text | tfds

@@ -1,4 +1,4 @@
-"""One group's compiled program: lane-vmapped, jitted, sharded over a device mesh.
+"""One group's compiled program: lanes vmapped (or mapped), jitted, sharded.
 
 Lanes go on a 'lane' mesh axis (padded with copies of the last lane to fill
 it), the batch on a 'data' axis, so a TPU pod runs hundreds of points at once
@@ -20,24 +20,44 @@ from lnexp.optimizer import OptimConfig
 from lnexp.steps import LaneFns
 
 
-@functools.lru_cache(maxsize=32)
-def _compiled(fns: LaneFns, lanes: NamedSharding):
-  """Jitted lane-vmapped functions, shared by groups of identical structure.
+def over_lanes(fn, lane_args: int, mode: str):
+  """Lifts fn over the lane axis of its first `lane_args` arguments.
 
-  Init maps over lanes with `lax.map` (batched RNG compiles slowly); the step
-  and eval are `vmap`-ed so lanes share each matmul. The diagnostic step is
-  compiled on first use only, as is Santurkar et al.'s ICS (extra passes).
+  'vmap' batches lanes into every op (accelerators, where one big matmul beats
+  many small ones); 'map' runs lanes one after another inside the same
+  program, which on a CPU keeps a sweep of K lanes at K single runs' cost
+  (batched per-lane matmuls and their layout copies cost more there).
   """
-  init = jax.jit(lambda hp, batch: jax.lax.map(lambda h: fns.init(h, batch), hp),
-                 out_shardings=lanes)
+  def lifted(*args):
+    lane, shared = args[:lane_args], args[lane_args:]
+    if mode == 'vmap':
+      return jax.vmap(fn, in_axes=(0,) * lane_args + (None,) * len(shared))(*args)
+    return jax.lax.map(lambda a: fn(*a, *shared), lane)
+  return lifted
+
+
+def lane_mode(mode: str, lane_devices: int) -> str:
+  """'auto': vmap on accelerators or when lanes span devices, map on one CPU."""
+  if mode != 'auto':
+    return mode
+  return 'map' if jax.default_backend() == 'cpu' and lane_devices == 1 else 'vmap'
+
+
+@functools.lru_cache(maxsize=32)
+def _compiled(fns: LaneFns, lanes: NamedSharding, mode: str):
+  """Jitted functions over lanes, shared by groups of identical structure.
+
+  Init always maps over lanes (batched RNG compiles slowly). The diagnostic
+  step is compiled on first use only, as is Santurkar et al.'s ICS.
+  """
+  init = jax.jit(over_lanes(fns.init, 1, 'map'), out_shardings=lanes)
+
   def step(diagnose):
-    return jax.jit(jax.vmap(functools.partial(fns.train_step, diagnose=diagnose),
-                            in_axes=(0, 0, None)),
-                   donate_argnums=0, out_shardings=(lanes, lanes))
-  eval_loss = jax.jit(jax.vmap(fns.eval_loss, in_axes=(0, None)), out_shardings=lanes)
-  probe_stats = jax.jit(jax.vmap(fns.probe_stats, in_axes=(0, None)),
-                        out_shardings=lanes)
-  ics = jax.jit(jax.vmap(fns.santurkar_ics, in_axes=(0, 0, None)), out_shardings=lanes)
+    return jax.jit(over_lanes(functools.partial(fns.train_step, diagnose=diagnose), 2,
+                              mode), donate_argnums=0, out_shardings=(lanes, lanes))
+  eval_loss = jax.jit(over_lanes(fns.eval_loss, 1, mode), out_shardings=lanes)
+  probe_stats = jax.jit(over_lanes(fns.probe_stats, 1, mode), out_shardings=lanes)
+  ics = jax.jit(over_lanes(fns.santurkar_ics, 2, mode), out_shardings=lanes)
   return init, step(False), step(True), eval_loss, probe_stats, ics
 
 
@@ -66,8 +86,9 @@ class Program:
     self.fns = LaneFns(ModelConfig.from_config(cfg), OptimConfig.from_config(cfg),
                        cfg.train.steps, cfg.train.diverge_factor)
     self.hp = self._lane_arrays(group.lane_hparams())
+    self.lane_mode = lane_mode(cfg.train.lane_mode, lane_size)
     (self.init, self.train_step, self.diag_step, self.eval_loss, self.probe_stats,
-     self.santurkar_ics) = _compiled(self.fns, self.lane_sharding)
+     self.santurkar_ics) = _compiled(self.fns, self.lane_sharding, self.lane_mode)
 
   def _lane_arrays(self, hp: dict[str, list]) -> dict[str, jax.Array]:
     pad = self.padded_lanes - self.num_lanes

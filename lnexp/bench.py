@@ -1,0 +1,328 @@
+"""`python -m lnexp.bench [--quick] [--json OUT] [--sections a,b,...]`.
+
+Measures, in one process, how fast this machine runs lnexp, through the real
+code path (config -> plan.make_points/make_groups -> Program -> init ->
+train_step on make_source batches), so plans stop relying on the assumed
+FLOP rate in lnexp.flops and the lane engine's promise (a group of K lanes is
+never slower than K points run one after another) is checked, not believed.
+
+Sections run in SECTIONS order; each prints a table as it finishes. A failing
+section records an error string and the others still run; `--json` is
+rewritten after every section so an interrupted run keeps what it measured.
+`--quick` shrinks everything to tiny sizes (seconds; used by the tests).
+"""
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import math
+import os
+import platform
+import re
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import traceback
+
+import flax
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+
+from lnexp import config as config_lib
+from lnexp import flops
+from lnexp import plan as plan_lib
+from lnexp import program as program_lib
+from lnexp.data import make_source
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+DEFAULT_CONFIG = os.path.join(ROOT, 'configs', 'default.py')
+
+# The reference model: pre-LN GPT (no sharing), byte vocabulary (253 synthetic
+# symbols + PAD/BOS/EOS = 256), AdamW.
+REFERENCE = {
+    'model.num_layers': 4, 'model.hidden_dim': 128, 'model.embed_dim': 128,
+    'model.num_heads': 4, 'model.mlp_dim': 512, 'model.norm': 'layernorm',
+    'model.placement': 'pre', 'model.share': 'none', 'optim.name': 'adamw',
+    'train.seq_len': 128, 'train.batch_size': 32, 'data.num_symbols': 253}
+# The claims suite's small model, where per-step overhead matters more.
+CLAIMS = {'model.num_layers': 2, 'model.hidden_dim': 64, 'model.embed_dim': 64,
+          'model.mlp_dim': 256, 'train.seq_len': 64, 'train.batch_size': 16}
+# --quick: every model shrunk to this (compiles and steps in about a second).
+QUICK = {'model.num_layers': 2, 'model.hidden_dim': 32, 'model.embed_dim': 32,
+         'model.num_heads': 2, 'model.mlp_dim': 64, 'train.seq_len': 16,
+         'train.batch_size': 4}
+
+FLOPS_FORMULA = (
+    'flops/step/lane = B*T * (6*P + 12*L*H*T), P = L*(4*H^2 + 2*H*MLP) '
+    '+ [E!=H] E*H + (tied: [E!=H] H*E + E*V | untied: H*V)  (lnexp.flops)')
+
+
+# ------------------------------------------------------------- measurement
+
+
+def matmul_gflops(n: int, dtype, repeats: int) -> float:
+  """Best-of-repeats GFLOP/s of a jitted n x n x n `jnp.dot` (2 n^3 FLOPs)."""
+  key_a, key_b = jax.random.split(jax.random.key(n))
+  a_NxN = jax.random.normal(key_a, (n, n), dtype)
+  b_NxN = jax.random.normal(key_b, (n, n), dtype)
+  dot = jax.jit(jnp.dot)
+  dot(a_NxN, b_NxN).block_until_ready()
+  best = math.inf
+  for _ in range(repeats):
+    t0 = time.perf_counter()
+    dot(a_NxN, b_NxN).block_until_ready()
+    best = min(best, time.perf_counter() - t0)
+  return 2 * n ** 3 / best / 1e9
+
+
+def build_program(base, overrides: dict, sweep: list[dict]):
+  """(Program, source, group config) of the one group `sweep` makes over base."""
+  cfg = config_lib.apply_overrides(base, overrides)
+  groups = plan_lib.make_groups(plan_lib.make_points(cfg, sweep))
+  if len(groups) != 1:
+    raise RuntimeError(f'sweep made {len(groups)} groups, expected 1')
+  cfg = groups[0].config
+  source = make_source(cfg)
+  cfg.model.vocab_size = source.vocab_size
+  return program_lib.Program(groups[0], cfg), source, cfg
+
+
+def lr_sweep(lanes: int) -> list[dict]:
+  """`lanes` distinct learning rates: one group of `lanes` lanes."""
+  return [{'optim.lr': float(lr)} for lr in np.geomspace(1e-3, 1e-2, lanes)]
+
+
+def time_group(base, overrides: dict, lanes: int, quick: bool) -> dict:
+  """Median steady-state train-step seconds of a `lanes`-lane group.
+
+  Two real batches are put on device up front (host batch making is not the
+  step); each step blocks until ready. `init_loss` is set to ln(V), the loss
+  of a uniform model, as the loop would measure it, so no lane counts as
+  diverged (the work is the same either way).
+  """
+  warmup, repeats = (1, 3) if quick else (2, 5)
+  program, source, cfg = build_program(base, overrides, lr_sweep(lanes))
+  batches = [program.put_batch(source.train_batch(i)) for i in range(2)]
+  state = program.init(program.hp, batches[0])
+  init_loss_L = np.full(state['init_loss'].shape, math.log(source.vocab_size), np.float32)
+  state = {**state, 'init_loss': jax.device_put(init_loss_L, program.lane_sharding)}
+  times = []
+  for i in range(warmup + repeats):
+    t0 = time.perf_counter()
+    state, metrics = program.train_step(state, program.hp, batches[i % 2])
+    jax.block_until_ready((state, metrics))
+    times.append(time.perf_counter() - t0)
+  step_s = statistics.median(times[warmup:])
+  tokens = cfg.train.batch_size * cfg.train.seq_len
+  return {'lanes': lanes, 'step_s': step_s, 'tokens_per_s': lanes * tokens / step_s,
+          'flops_per_step_per_lane': flops.flops_per_step(cfg)}
+
+
+def compile_seconds(overrides: dict) -> dict:
+  """Seconds from nothing to a compiled train step: init (lower, compile,
+  run) and train step (lower = trace + MLIR, compile), all caches cleared."""
+  jax.clear_caches()
+  program, source, cfg = build_program(config_lib.base_config(), overrides, lr_sweep(1))
+  batch = program.put_batch(source.train_batch(0))
+  t0 = time.perf_counter()
+  init = program.init.lower(program.hp, batch).compile()
+  t1 = time.perf_counter()
+  state = jax.block_until_ready(init(program.hp, batch))
+  t2 = time.perf_counter()
+  lowered = program.train_step.lower(state, program.hp, batch)
+  t3 = time.perf_counter()
+  lowered.compile()
+  t4 = time.perf_counter()
+  return {'depth': cfg.model.num_layers, 'init_compile_s': t1 - t0,
+          'init_run_s': t2 - t1, 'step_lower_s': t3 - t2, 'step_compile_s': t4 - t3,
+          'total_s': t4 - t0}
+
+
+# ---------------------------------------------------------------- sections
+
+
+def bench_peak(quick: bool, done: dict) -> dict:
+  """Practical matmul peak: best GFLOP/s over a few square sizes.
+
+  Default precision, as the model uses it (on GPU that may mean TF32 for
+  float32). bfloat16 only on gpu/tpu: CPUs emulate it slowly.
+  """
+  accelerated = jax.default_backend() in ('gpu', 'tpu')
+  sizes = (128, 256) if quick else (512, 1024, 2048)
+  if accelerated and not quick:
+    sizes += (4096, 8192)
+  dtypes = (jnp.float32, jnp.bfloat16) if accelerated else (jnp.float32,)
+  repeats = 3 if quick else 5
+  rows = [{'dtype': jnp.dtype(d).name, 'n': n, 'gflops': matmul_gflops(n, d, repeats)}
+          for d in dtypes for n in sizes]
+  out = {'float32_gflops': max(r['gflops'] for r in rows if r['dtype'] == 'float32')}
+  if accelerated:
+    out['bfloat16_gflops'] = max(r['gflops'] for r in rows if r['dtype'] == 'bfloat16')
+  return {**out, 'precision': 'default', 'sizes': rows}
+
+
+def bench_step(quick: bool, done: dict) -> dict:
+  """Reference model: step time, tokens/s, model FLOP/s and MFU, 1 vs 8 lanes."""
+  peak = done.get('peak', {}).get('float32_gflops') or bench_peak(quick, done)[
+      'float32_gflops']
+  overrides = {**REFERENCE, **(QUICK if quick else {})}
+  many = 2 if quick else 8
+  runs = [time_group(config_lib.base_config(), overrides, k, quick) for k in (1, many)]
+  for r in runs:
+    r['model_gflops'] = r['flops_per_step_per_lane'] * r['lanes'] / r['step_s'] / 1e9
+    r['mfu'] = r['model_gflops'] / peak
+  ratio = runs[1]['step_s'] / (many * runs[0]['step_s'])
+  return {'config': overrides, 'flops_formula': FLOPS_FORMULA,
+          'flops_per_step_per_lane': runs[0]['flops_per_step_per_lane'],
+          'peak_float32_gflops': peak, 'runs': runs,
+          'lanes_over_sequential': ratio,
+          'never_worse_than_sequential': ratio <= 1.0}
+
+
+def bench_compile(quick: bool, done: dict) -> dict:
+  """Compile time at two depths with share=all: scan keeps it flat in depth."""
+  depths = (2, 8) if quick else (4, 48)
+  base = {**REFERENCE, **(QUICK if quick else {}), 'model.share': 'all'}
+  runs = [compile_seconds({**base, 'model.num_layers': d}) for d in depths]
+  ratio = runs[1]['total_s'] / runs[0]['total_s']
+  return {'config': base, 'runs': runs, 'deep_over_shallow': ratio, 'target': 1.5,
+          'within_target': ratio <= 1.5}
+
+
+def bench_lanes(quick: bool, done: dict) -> dict:
+  """Step time of K lanes over K x one lane, default and claims-size models."""
+  ks = (1, 2) if quick else (1, 2, 4, 8, 16)
+  base, _, _ = config_lib.load_config_file(DEFAULT_CONFIG)
+  models = {'default': {}, 'claims': CLAIMS}
+  if quick:  # the step section's tiny model: its compiled programs are reused
+    models = {name: {**REFERENCE, **QUICK} for name in models}
+  out = {}
+  for name, overrides in models.items():
+    runs = [time_group(base, overrides, k, quick) for k in ks]
+    for r in runs:
+      r['over_sequential'] = r['step_s'] / (r['lanes'] * runs[0]['step_s'])
+    out[name] = runs
+    out[f'{name}_config'] = overrides
+  return out
+
+
+def bench_first_step(quick: bool, done: dict) -> dict:
+  """Wall time of `python -m lnexp.run --config configs/default.py` for 1 step.
+
+  Measured from process start to exit, which bounds the time to the first
+  logged step (it also covers eval, checkpoint and results of that step).
+  """
+  flags = ['--config.train.steps=1', '--config.train.log_every=1',
+           '--config.train.eval_every=1', '--config.train.eval_batches=1']
+  if quick:
+    flags += [f'--config.{k}={v}' for k, v in QUICK.items()]
+  env = {**os.environ, 'PYTHONPATH': os.pathsep.join(
+      p for p in (ROOT, os.environ.get('PYTHONPATH')) if p)}
+  with tempfile.TemporaryDirectory() as workdir:
+    t0 = time.perf_counter()
+    proc = subprocess.run([sys.executable, '-m', 'lnexp.run', '--config', DEFAULT_CONFIG,
+                           '--workdir', workdir, *flags], cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=900)
+    wall_s = time.perf_counter() - t0
+  if proc.returncode:
+    raise RuntimeError(f'lnexp.run exited {proc.returncode}: '
+                       f'{(proc.stderr or proc.stdout).strip()[-500:]}')
+  reported = re.search(r'done in ([0-9.]+)s', proc.stdout)
+  return {'wall_s': wall_s,
+          'run_reported_s': float(reported.group(1)) if reported else math.nan,
+          'flags': ' '.join(flags),
+          'note': 'process start to exit; bounds the time to the first logged step'}
+
+
+# name -> section(quick, results so far) -> dict of results.
+SECTIONS = {
+    'peak': bench_peak,
+    'step': bench_step,
+    'lanes': bench_lanes,
+    'compile': bench_compile,  # clears jax's caches: after sections that share them
+    'first_step': bench_first_step,
+    # The diagnostics issue adds here: 'diagnostics' -> diagnostics overhead
+    # (step time with diagnostics at cadence 1 and 10 over without).
+}
+
+
+# ---------------------------------------------------------------- reporting
+
+
+def machine_info() -> dict:
+  device = jax.devices()[0]
+  return {'jax_version': jax.__version__, 'flax_version': flax.__version__,
+          'optax_version': optax.__version__, 'backend': jax.default_backend(),
+          'device_kind': device.device_kind, 'device_count': jax.device_count(),
+          'cpu_count': os.cpu_count(), 'python': platform.python_version(),
+          'platform': platform.platform(), 'xla_flags': os.environ.get('XLA_FLAGS', ''),
+          'date': datetime.datetime.now(datetime.timezone.utc).isoformat()}
+
+
+def _cell(value) -> str:
+  if isinstance(value, float):
+    return f'{value:.4g}'
+  if isinstance(value, dict):
+    return ' '.join(f'{k}={v}' for k, v in value.items())
+  return str(value)
+
+
+def print_section(name: str, result: dict, out) -> None:
+  """Scalars as `key value` lines, lists of records as column tables."""
+  print(f'== {name}', file=out)
+  for key, value in result.items():
+    if isinstance(value, list) and value and isinstance(value[0], dict):
+      head = list(value[0])
+      lines = [head] + [[_cell(r.get(k)) for k in head] for r in value]
+      widths = [max(len(line[i]) for line in lines) for i in range(len(head))]
+      print(f'  {key}:', file=out)
+      for line in lines:
+        print('    ' + '  '.join(c.rjust(w) for c, w in zip(line, widths)), file=out)
+    else:
+      print(f'  {key:<30} {_cell(value)}', file=out)
+  out.flush()
+
+
+def run_bench(names: list[str], quick: bool, json_path: str | None = None,
+              out=sys.stdout) -> dict:
+  """Runs the named sections in order; a failure is recorded, not raised."""
+  results = {'machine': machine_info(), 'quick': quick}
+  print_section('machine', results['machine'], out)
+  for name in names:
+    t0 = time.perf_counter()
+    try:
+      results[name] = SECTIONS[name](quick, results)
+    except Exception as e:  # pylint: disable=broad-except
+      traceback.print_exc(file=sys.stderr)
+      results[name] = {'error': f'{type(e).__name__}: {e}'}
+    results[name]['section_s'] = time.perf_counter() - t0
+    print_section(name, results[name], out)
+    if json_path:
+      with open(json_path, 'w') as f:
+        json.dump(results, f, indent=1)
+  return results
+
+
+def main(argv: list[str] | None = None) -> int:
+  parser = argparse.ArgumentParser(prog='python -m lnexp.bench', description=__doc__,
+                                   formatter_class=argparse.RawDescriptionHelpFormatter)
+  parser.add_argument('--quick', action='store_true', help='tiny sizes, seconds')
+  parser.add_argument('--json', metavar='OUT', help='also write all results here')
+  parser.add_argument('--sections', default=','.join(SECTIONS),
+                      help=f'comma-separated subset of: {",".join(SECTIONS)}')
+  args = parser.parse_args(argv)
+  names = [s for s in args.sections.split(',') if s]
+  unknown = [s for s in names if s not in SECTIONS]
+  if unknown:
+    parser.error(f'unknown section(s) {",".join(unknown)}; known: {",".join(SECTIONS)}')
+  results = run_bench(names, args.quick, args.json)
+  return 1 if any('error' in results[n] for n in names) else 0
+
+
+if __name__ == '__main__':
+  sys.exit(main())

@@ -1,0 +1,154 @@
+"""lnexp.bench: a quick run reports every field; the FLOP formula vs hand counts."""
+import json
+import math
+import subprocess
+import sys
+
+import jax
+import jax.numpy as jnp
+import pytest
+
+from lnexp import bench, flops
+from lnexp import config as config_lib
+from lnexp.model import AlbertGPT, ModelConfig
+
+
+def _positive(*values):
+  return all(isinstance(v, float) and math.isfinite(v) and v > 0 for v in values)
+
+
+# Run in a child bench, concurrently with the in-process sections: first_step
+# spawns `lnexp.run` anyway, and compile clears jax's caches.
+CHILD_SECTIONS = ('compile', 'first_step')
+
+
+def _quick_run(tmp_path):
+  """`python -m lnexp.bench --quick --json OUT` as parsed JSON, split in two.
+
+  CHILD_SECTIONS run in a child bench while the others run in-process (on two
+  cores the halves overlap); the two JSONs are merged.
+  """
+  child_json, main_json = tmp_path / 'child.json', tmp_path / 'bench.json'
+  child = subprocess.Popen(
+      [sys.executable, '-m', 'lnexp.bench', '--quick', '--sections',
+       ','.join(CHILD_SECTIONS), '--json', str(child_json)], cwd=bench.ROOT,
+      stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+  try:
+    in_process = [name for name in bench.SECTIONS if name not in CHILD_SECTIONS]
+    assert bench.main(['--quick', '--sections', ','.join(in_process),
+                       '--json', str(main_json)]) == 0
+  finally:
+    log, _ = child.communicate(timeout=300)
+  assert child.returncode == 0, log[-2000:]
+  with open(main_json) as f:
+    results = json.load(f, parse_constant=pytest.fail)
+  with open(child_json) as f:
+    child_results = json.load(f, parse_constant=pytest.fail)
+  return {**results, **{name: child_results[name] for name in CHILD_SECTIONS}}
+
+
+def test_quick_run_reports_every_field(tmp_path):
+  """One test (not a module fixture) so pytest -n 2 runs the bench once."""
+  quick = _quick_run(tmp_path)
+  assert quick['quick'] is True
+  for key in ('jax_version', 'backend', 'device_kind', 'cpu_count', 'date'):
+    assert quick['machine'][key]
+  for name in bench.SECTIONS:
+    assert 'error' not in quick[name], quick[name]
+    assert _positive(quick[name]['section_s'])
+
+  peak, step = quick['peak'], quick['step']
+  assert _positive(peak['float32_gflops'])
+  assert ('bfloat16_gflops' in peak) == (quick['machine']['backend'] in ('gpu', 'tpu'))
+  assert 'B*T' in step['flops_formula'] and _positive(step['flops_per_step_per_lane'])
+  assert [r['lanes'] for r in step['runs']] == [1, 2]
+  for r in step['runs']:
+    assert _positive(r['step_s'], r['tokens_per_s'], r['model_gflops'], r['mfu'])
+    assert math.isclose(r['model_gflops'] / step['peak_float32_gflops'], r['mfu'])
+  ratio = step['runs'][1]['step_s'] / (2 * step['runs'][0]['step_s'])
+  assert math.isclose(step['lanes_over_sequential'], ratio)
+  assert step['never_worse_than_sequential'] == (ratio <= 1.0)
+
+  comp = quick['compile']
+  assert [r['depth'] for r in comp['runs']] == [2, 8]
+  for r in comp['runs']:
+    assert _positive(r['init_compile_s'], r['init_run_s'], r['step_lower_s'],
+                     r['step_compile_s'], r['total_s'])
+  assert _positive(comp['deep_over_shallow'])
+
+  for model in ('default', 'claims'):
+    runs = quick['lanes'][model]
+    assert [r['lanes'] for r in runs] == [1, 2]
+    assert all(_positive(r['step_s'], r['tokens_per_s'], r['over_sequential'])
+               for r in runs)
+    assert runs[0]['over_sequential'] == 1.0
+
+  first = quick['first_step']
+  assert _positive(first['wall_s'], first['run_reported_s'])
+  assert first['run_reported_s'] <= first['wall_s']
+
+
+def test_a_failing_section_is_recorded_and_the_others_still_run(monkeypatch, tmp_path):
+  def boom(quick, done):
+    raise ValueError('no luck')
+  monkeypatch.setitem(bench.SECTIONS, 'boom', boom)
+  monkeypatch.setitem(bench.SECTIONS, 'fine', lambda quick, done: {'x': 1.0})
+  out = tmp_path / 'bench.json'
+  assert bench.main(['--quick', '--sections', 'boom,fine', '--json', str(out)]) == 1
+  results = json.load(open(out))
+  assert results['boom']['error'] == 'ValueError: no luck'
+  assert results['fine']['x'] == 1.0
+  with pytest.raises(SystemExit) as e:
+    bench.main(['--sections', 'peak,nope'])
+  assert e.value.code == 2
+
+
+# ------------------------------------------------------------ FLOP formula
+
+L, H, MLP, V, T, B = 2, 8, 16, 11, 4, 2
+
+
+def _cfg(embed_dim, tied, **model):
+  overrides = {'model.num_layers': L, 'model.hidden_dim': H, 'model.embed_dim': embed_dim,
+               'model.num_heads': 2, 'model.mlp_dim': MLP, 'model.vocab_size': V,
+               'model.tie_embeddings': tied, 'train.seq_len': T, 'train.batch_size': B,
+               **{f'model.{k}': v for k, v in model.items()}}
+  return config_lib.apply_overrides(config_lib.base_config(), overrides)
+
+
+# Per layer: qkv 8x24 = 192, out 8x8 = 64, up 8x16 = 128, down 16x8 = 128.
+BLOCKS = 2 * (192 + 64 + 128 + 128)
+
+
+@pytest.mark.parametrize('embed_dim, tied, matmul_params', [
+    (8, True, BLOCKS + 8 * 11),              # logits through the 8x11 embedding
+    (4, True, BLOCKS + 4 * 8 + 8 * 4 + 4 * 11),  # E->H in, H->E out, E x V tied
+    (8, False, BLOCKS + 8 * 11),             # H x V unembedding
+    (4, False, BLOCKS + 4 * 8 + 8 * 11),     # E->H in, H x V out
+])
+def test_flops_per_step_matches_a_hand_count(embed_dim, tied, matmul_params):
+  # 6 per matmul weight per token (2 forward, 4 backward); attention per layer:
+  # QK^T and AV are 2*H*T FLOPs each forward, x3 with the backward: 12*H*T.
+  per_token = 6 * matmul_params + 12 * L * H * T
+  cfg = _cfg(embed_dim, tied)
+  assert flops.matmul_params_per_token(cfg) == matmul_params
+  assert flops.flops_per_step(cfg) == float(B * T * per_token)
+
+
+@pytest.mark.parametrize('embed_dim, tied',
+                         [(8, True), (4, True), (8, False), (4, False)])
+def test_matmul_params_match_the_model_s_weight_matrices(embed_dim, tied):
+  """Kernels of the real (unshared, so depth-stacked) model, shapes only."""
+  cfg = _cfg(embed_dim, tied, share='none')
+  tokens = jnp.ones((B, T), jnp.int32)
+  shapes = jax.eval_shape(
+      lambda rng: AlbertGPT(ModelConfig.from_config(cfg)).init(rng, tokens, tokens,
+                                                               tokens, False),
+      jax.random.key(0))['params']
+  sizes = {}
+  for path, leaf in jax.tree_util.tree_flatten_with_path(shapes)[0]:
+    name = path[-1].key
+    sizes[name] = sizes.get(name, 0) + math.prod(leaf.shape)
+  proj = sizes.get('embed_proj', 0)
+  expected = sizes['kernel'] + (2 * proj + sizes['token_embed'] if tied else proj)
+  assert flops.matmul_params_per_token(cfg) == expected
