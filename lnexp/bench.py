@@ -239,6 +239,43 @@ def bench_first_step(quick: bool, done: dict) -> dict:
           'note': 'process start to exit; bounds the time to the first logged step'}
 
 
+def bench_diagnostics(quick: bool, done: dict) -> dict:
+  """Step-time overhead of in-step diagnostics at cadence 1 and 10 (default model).
+
+  Times `steps` consecutive steps as the loop runs them (the diagnostic step
+  and the probe-batch forward every `cadence` steps, the plain step between),
+  blocking only at the end, against plain steps only.
+  """
+  base, _, _ = config_lib.load_config_file(DEFAULT_CONFIG)
+  program, source, _ = build_program(base, {**REFERENCE, **QUICK} if quick else {},
+                                     lr_sweep(1))
+  batch = program.put_batch(source.train_batch(0))
+  probe = program.put_batch(source.eval_batch(0))
+  state = program.init(program.hp, batch)
+  state = {**state, 'init_loss': state['init_loss'] + math.log(source.vocab_size)}
+  steps = 10 if quick else 20
+
+  def run(cadence):
+    nonlocal state
+    t0 = time.perf_counter()
+    for i in range(1, steps + 1):
+      if cadence and i % cadence == 0:
+        state, metrics = program.diag_step(state, program.hp, batch)
+        metrics = (metrics, program.probe_stats(state, probe))
+      else:
+        state, metrics = program.train_step(state, program.hp, batch)
+    jax.block_until_ready((state, metrics))
+    return (time.perf_counter() - t0) / steps
+
+  for cadence in (0, 1):  # compile both programs first
+    run(cadence)
+  per_step = {c: min(run(c) for _ in range(2)) for c in (0, 10, 1)}
+  return {'steps': steps, 'plain_step_s': per_step[0],
+          'cadence_10_step_s': per_step[10], 'cadence_1_step_s': per_step[1],
+          'overhead_cadence_10': per_step[10] / per_step[0] - 1,
+          'overhead_cadence_1': per_step[1] / per_step[0] - 1, 'target_cadence_10': 0.15}
+
+
 # name -> section(quick, results so far) -> dict of results.
 SECTIONS = {
     'peak': bench_peak,
@@ -246,8 +283,7 @@ SECTIONS = {
     'lanes': bench_lanes,
     'compile': bench_compile,  # clears jax's caches: after sections that share them
     'first_step': bench_first_step,
-    # The diagnostics issue adds here: 'diagnostics' -> diagnostics overhead
-    # (step time with diagnostics at cadence 1 and 10 over without).
+    'diagnostics': bench_diagnostics,
 }
 
 

@@ -83,6 +83,11 @@ def test_quick_run_reports_every_field(tmp_path):
                for r in runs)
     assert runs[0]['over_sequential'] == 1.0
 
+  diag = quick['diagnostics']
+  assert _positive(diag['plain_step_s'], diag['cadence_10_step_s'], diag['cadence_1_step_s'])
+  assert math.isclose(diag['overhead_cadence_10'],
+                      diag['cadence_10_step_s'] / diag['plain_step_s'] - 1)
+
   first = quick['first_step']
   assert _positive(first['wall_s'], first['run_reported_s'])
   assert first['run_reported_s'] <= first['wall_s']
