@@ -269,7 +269,8 @@ def bench_diagnostics(quick: bool, done: dict) -> dict:
 
   for cadence in (0, 1):  # compile both programs first
     run(cadence)
-  per_step = {c: min(run(c) for _ in range(2)) for c in (0, 10, 1)}
+  rounds = [{c: run(c) for c in (0, 10, 1)} for _ in range(3)]  # interleaved: fair
+  per_step = {c: min(r[c] for r in rounds) for c in (0, 10, 1)}
   return {'steps': steps, 'plain_step_s': per_step[0],
           'cadence_10_step_s': per_step[10], 'cadence_1_step_s': per_step[1],
           'overhead_cadence_10': per_step[10] / per_step[0] - 1,

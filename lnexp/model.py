@@ -208,7 +208,7 @@ class AlbertGPT(nn.Module):
     """
     c = self.cfg
     collect = self.is_mutable_collection('intermediates')
-    b, t = tokens_BxT.shape
+    t = tokens_BxT.shape[1]
     e, h, depth = c.embed_dim, c.hidden_dim, c.num_layers
     embed_VxE = self.param('token_embed', nn.initializers.truncated_normal(
         c.init_scale), (c.vocab_size, e), f32)
