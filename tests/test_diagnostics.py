@@ -139,3 +139,15 @@ def test_santurkar_ics_of_the_first_layer_matches_a_manual_update():
   expected = np.sqrt(sum(float((x ** 2).sum()) for x in jax.tree.leaves(diff)))
   assert ics[0] == pytest.approx(expected, rel=1e-3)
   assert ics[2] > 0
+
+
+def test_z_loss_adds_weighted_mean_squared_log_partition():
+  fns, state, batch = _setup()
+  loss = lambda z: fns.loss(state['params'], state['batch_stats'], {**HP, 'z_loss': z},
+                            batch, True)
+  total0, (ce, _, _) = loss(0.0)
+  total, _ = loss(0.5)
+  logits, _ = _apply(fns, state, batch)
+  logz = np.asarray(jax.nn.logsumexp(logits, -1))
+  assert float(total0) == pytest.approx(float(ce))
+  assert float(total) == pytest.approx(float(ce) + 0.5 * np.mean(logz ** 2), rel=1e-5)

@@ -150,3 +150,12 @@ def test_heads_must_divide_hidden_dim():
   with pytest.raises(ConfigError, match='model.hidden_dim=16 is not divisible by '
                      'model.num_heads=3'):
     ModelConfig.from_config(tiny_config(**{'model.num_heads': 3}))
+
+
+def test_bfloat16_activations_keep_norms_in_float32():
+  model = _model(**{'model.dtype': 'bfloat16', 'model.placement': 'pre'})
+  variables = _init(model)
+  assert all(p.dtype == jnp.float32 for p in jax.tree.leaves(variables['params']))
+  tokens = jnp.asarray(np.random.default_rng(0).integers(0, 11, (4, 8)), jnp.int32)
+  logits = _logits(model, variables, tokens, jnp.ones_like(tokens))
+  assert logits.dtype == np.float32 and np.isfinite(logits).all()
