@@ -45,8 +45,8 @@ def _restore(manager, step: int, abstract_state):
 class Progress:
   """A tqdm bar on a terminal; plain periodic lines otherwise."""
 
-  def __init__(self, label: str, total: int, start: int, every: int):
-    self.label, self.total, self.every = label, total, every
+  def __init__(self, label: str, total: int, start: int):
+    self.label, self.total = label, total
     self.tty = sys.stderr.isatty()
     self.t0 = time.time()
     self.start = start
@@ -107,7 +107,7 @@ def run_group(group: plan_lib.Group, workdir: Workdir, label: str = '',
       workdir.keep_metrics_until(pid, latest)
 
   start = int(latest or 0)
-  progress = Progress(label or group.group_id, tc.steps, start, tc.log_every * 10)
+  progress = Progress(label or group.group_id, tc.steps, start)
   pending = None      # (step, device metrics) of the last logged step
   buffered = {pid: [] for pid in ids}
 

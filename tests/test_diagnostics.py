@@ -6,7 +6,7 @@ import pytest
 
 from lnexp import diagnostics
 from lnexp.data import make_source
-from lnexp.model import AlbertGPT, ModelConfig, attention_mask
+from lnexp.model import ModelConfig, attention_mask
 from lnexp.optimizer import OptimConfig
 from lnexp.steps import LaneFns, masked_mean, token_losses
 from tests.conftest import tiny_config
