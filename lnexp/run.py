@@ -12,12 +12,21 @@ from lnexp import config as config_lib
 from lnexp.errors import ConfigError
 
 USAGE = ('usage: python -m lnexp.run --config FILE.py[:ARG] [--workdir DIR] '
-         '[--config.KEY=VALUE ...]')
+         '[--shard I/N] [--config.KEY=VALUE ...]')
+
+
+def parse_shard(text: str) -> tuple[int, int]:
+  """'I/N' -> (I, N), 0 <= I < N: run the I-th of N slices of the groups."""
+  index, slash, count = text.partition('/')
+  if not (slash and index.isdigit() and count.isdigit()) or not \
+      0 <= int(index) < int(count):
+    raise ConfigError(f'--shard {text}: expected I/N with 0 <= I < N (e.g. 0/4)')
+  return int(index), int(count)
 
 
 def parse_args(argv: list[str]) -> dict:
   """Flags -> {'config', 'workdir', 'overrides'}; ConfigError on anything else."""
-  args = {'config': None, 'workdir': None, 'overrides': {}}
+  args = {'config': None, 'workdir': None, 'shard': None, 'overrides': {}}
   i = 0
   while i < len(argv):
     arg = argv[i]
@@ -32,6 +41,8 @@ def parse_args(argv: list[str]) -> dict:
       args['overrides'][name[len('config.'):]] = value
     elif name in ('config', 'workdir'):
       args[name] = value
+    elif name == 'shard':
+      args['shard'] = parse_shard(value)
     else:
       raise ConfigError(f'unknown flag --{name}; {USAGE}')
     i += 1
@@ -55,14 +66,23 @@ def plan_run(config_spec: str, overrides: dict, workdir: str | None = None):
 
 
 def train_and_evaluate(config_spec: str, overrides: dict | None = None,
-                       workdir: str | None = None, out=sys.stdout) -> list[dict]:
-  """Runs every unfinished point; returns all result rows of the sweep."""
+                       workdir: str | None = None, out=None,
+                       shard: tuple[int, int] | None = None) -> list[dict]:
+  """Runs every unfinished point (of `shard`'s groups); returns their rows.
+
+  Shard I/N takes groups I, I+N, I+2N, ... of the full plan, so machines that
+  do not talk can split a grid; `lnexp.merge` joins their workdirs.
+  """
   from lnexp import flops
   from lnexp import plan as plan_lib
   from lnexp.loop import run_group
   from lnexp.workdir import Workdir
+  out = out or sys.stdout
   base, sweep, name, points, groups, workdir = plan_run(config_spec, overrides or {},
                                                         workdir)
+  if shard is not None:
+    groups = groups[shard[0]::shard[1]]
+    points = [p for g in groups for p in g.points]
   wd = Workdir(workdir)
   wd.check_base(plan_lib.flatten(base))
   finished = wd.finished()
@@ -99,7 +119,8 @@ def main(argv: list[str] | None = None) -> int:
   t0 = time.time()
   try:
     args = parse_args(sys.argv[1:] if argv is None else argv)
-    train_and_evaluate(args['config'], args['overrides'], args['workdir'])
+    train_and_evaluate(args['config'], args['overrides'], args['workdir'],
+                       shard=args['shard'])
   except ConfigError as e:
     print(f'lnexp.run: error: {e}', file=sys.stderr)
     return 2

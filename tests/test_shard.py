@@ -1,0 +1,60 @@
+"""--shard I/N slices and lnexp.merge: all shards merged equal the unsharded run."""
+import json
+
+import numpy as np
+import pytest
+
+from lnexp import merge, run
+from tests.test_run import TINY
+
+# Single-lane groups without diagnostics: every run here reuses one compiled program.
+FLAGS = ['--config', TINY, '--config.train.max_lanes_per_program=1',
+         '--config.diagnostics.enabled=false']
+
+
+def _rows(path):
+  return {r['optim.lr']: r for r in map(json.loads, open(path / 'results.jsonl'))}
+
+
+def test_shards_merged_equal_the_unsharded_sweep(tmp_path, capsys):
+  flags = FLAGS
+  assert run.main(flags + ['--workdir', str(tmp_path / 'whole')]) == 0
+  rows = _rows(tmp_path / 'whole')
+  for i in range(2):  # 3 groups of one lane: shard 0 runs groups 0 and 2, shard 1 group 1
+    assert run.main(flags + ['--workdir', str(tmp_path / f's{i}'), f'--shard={i}/2']) == 0
+  assert len(_rows(tmp_path / 's0')) == 2 and len(_rows(tmp_path / 's1')) == 1
+  assert merge.main(['--out', str(tmp_path / 'all'), str(tmp_path / 's0'),
+                     str(tmp_path / 's1')]) == 0
+  merged = _rows(tmp_path / 'all')
+  assert sorted(merged) == sorted(rows)
+  for lr, row in rows.items():
+    assert merged[lr]['status'] == row['status']
+    if row['status'] == 'ok':
+      np.testing.assert_allclose(merged[lr]['final_eval_loss'], row['final_eval_loss'],
+                                 rtol=1e-4)
+    assert (tmp_path / 'all' / 'metrics' / f"{row['point_id']}.jsonl").exists()
+  capsys.readouterr()
+  # The merged workdir is a finished run: rerunning the unsharded command skips it.
+  assert run.main(flags + ['--workdir', str(tmp_path / 'all')]) == 0
+  assert '3 points (3 finished)' in capsys.readouterr().out
+
+
+@pytest.mark.parametrize('shard', ['3/2', 'x', '1', '-1/2', '2/2'])
+def test_bad_shard_exits_2(shard, tmp_path, capsys):
+  assert run.main(['--config', TINY, '--workdir', str(tmp_path / 'w'),
+                   f'--shard={shard}']) == 2
+  err = capsys.readouterr().err
+  assert err.count('\n') == 1 and '--shard' in err and not (tmp_path / 'w').exists()
+
+
+def test_merging_different_configs_exits_2(tmp_path, capsys):
+  """Same structure as the test above (its compiled program is reused)."""
+  for name, log_every in (('a', 10), ('b', 20)):
+    assert run.main(FLAGS + ['--workdir', str(tmp_path / name),
+                             f'--config.train.log_every={log_every}']) == 0
+  capsys.readouterr()
+  assert merge.main(['--out', str(tmp_path / 'm'), str(tmp_path / 'a'),
+                     str(tmp_path / 'b')]) == 2
+  err = capsys.readouterr().err
+  assert err.count('\n') == 1 and 'different base config' in err
+  assert not (tmp_path / 'm' / 'results.jsonl').exists()
