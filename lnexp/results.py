@@ -1,0 +1,151 @@
+"""Workdirs as pandas tables: the one loader notebooks and `lnexp.report` share.
+
+Reads config.json, results.jsonl and metrics/<point_id>.jsonl (see
+`lnexp.workdir`) so that every table and figure starts from the same parsing:
+a torn last line is skipped, a point without a row is missing, not guessed.
+"""
+from __future__ import annotations
+
+import json
+import os
+
+import pandas as pd
+
+from lnexp.errors import ConfigError
+from lnexp.workdir import Workdir, read_jsonl
+
+LR_KEY = 'optim.lr'
+SEED_KEYS = ('train.seed', 'data.seed')
+NUMERIC = ('lane', 'diverged_step', 'init_loss', 'final_train_loss', 'final_eval_loss',
+           'best_eval_loss', 'steps', 'wall_s', 'entropy_floor', 'vocab_size')
+
+
+def load_config(workdir: str) -> dict:
+  """A workdir's config.json ({'name', 'base', 'sweep'}); ConfigError if absent."""
+  if not os.path.isdir(workdir):
+    raise ConfigError(f'no such workdir: {workdir}')
+  path = Workdir(workdir).config_file
+  if not os.path.isfile(path):
+    raise ConfigError(f'{workdir} has no config.json (not an lnexp workdir)')
+  try:
+    with open(path) as f:
+      config = json.load(f)
+  except (OSError, json.JSONDecodeError) as e:
+    raise ConfigError(f'cannot read {path}: {e}') from None
+  if not isinstance(config, dict) or not {'base', 'sweep'} <= set(config):
+    raise ConfigError(f'{path} lacks "base" or "sweep" (not an lnexp workdir)')
+  return config
+
+
+def swept_keys(config: dict) -> list[str]:
+  """Dotted keys any sweep point of a config.json overrides."""
+  return sorted({k for point in config['sweep'] for k in point})
+
+
+def load_results(workdirs: str | os.PathLike | list) -> pd.DataFrame:
+  """One row per finished point of one or several workdirs.
+
+  Every swept key is a column, filled from the workdir's base config where a
+  point did not override it, so rows compare without knowing the sweep. With
+  several workdirs, base keys that differ between them are filled in too (they
+  tell variants apart). `workdir` is the absolute path the row came from.
+  """
+  paths = [workdirs] if isinstance(workdirs, (str, os.PathLike)) else list(workdirs)
+  configs = [(os.path.abspath(p), load_config(p)) for p in paths]
+  keys = set().union(*(swept_keys(c) for _, c in configs))
+  if len(configs) > 1:
+    bases = [c['base'] for _, c in configs]
+    keys |= {k for k in set().union(*bases)
+             if len({json.dumps(b.get(k)) for b in bases}) > 1}
+  rows = []
+  for path, config in configs:
+    for row in Workdir(path).finished().values():
+      rows.append({**{k: config['base'].get(k) for k in keys}, **row, 'workdir': path})
+  head = ['point_id', *sorted(keys)]
+  columns = head + sorted({k for r in rows for k in r} - set(head) - {'workdir'},
+                          key=_field_order) + ['workdir']
+  df = pd.DataFrame(rows, columns=columns)
+  for key in NUMERIC:
+    if key in df:
+      df[key] = pd.to_numeric(df[key], errors='coerce')
+  return df
+
+
+def _field_order(key: str):
+  """Result fields in the order `lnexp.loop` writes them, unknown ones last."""
+  order = ('group', 'lane', 'status', 'diverged_step', 'diverged_reason', *NUMERIC[2:])
+  return (order.index(key), key) if key in order else (len(order), key)
+
+
+def load_metrics(workdir: str, point_id: str) -> pd.DataFrame:
+  """A point's metrics file, one row per logged step, sorted by step.
+
+  Per-depth diagnostics (`depth/...`) stay lists over depth (None where a value
+  was non-finite); keys logged only on some steps (eval, diagnostics) are NaN
+  elsewhere. Empty (only a `step` column) when the point logged nothing.
+  """
+  rows = read_jsonl(Workdir(workdir).metrics(point_id))
+  if not rows:
+    return pd.DataFrame({'step': pd.Series([], dtype=int)})
+  df = pd.DataFrame(rows)
+  return df.drop_duplicates('step', keep='last').sort_values('step').reset_index(drop=True)
+
+
+def missing_points(workdir: str) -> list[dict]:
+  """Sweep points without a result row (still running, killed, or never run).
+
+  Each is {'point_id', **its overrides}. Point ids are recomputed with
+  `lnexp.plan` from config.json; if this code can no longer build that config,
+  sweep entries are matched to rows by their override values instead.
+  """
+  config = load_config(workdir)
+  finished = Workdir(workdir).finished()
+  try:
+    from lnexp import config as config_lib
+    from lnexp import plan
+    base = config_lib.apply_overrides(config_lib.base_config(), config['base'])
+    points = [{'point_id': p.point_id, **p.overrides}
+              for p in plan.make_points(base, config['sweep'])]
+    return [p for p in points if p['point_id'] not in finished]
+  except ConfigError:
+    rows = list(finished.values())
+    return [{'point_id': None, **p} for p in config['sweep']
+            if not any(all(r.get(k) == v for k, v in p.items()) for r in rows)]
+
+
+def variant_keys(df: pd.DataFrame) -> list[str]:
+  """Swept keys that define a variant: all but the learning rate and seeds.
+
+  `workdir` joins them when several workdirs hold the same variant, LR and
+  seed (repeats of one sweep are not silently pooled).
+  """
+  keys = [c for c in df.columns if '.' in c and c != LR_KEY and c not in SEED_KEYS]
+  if 'workdir' in df and df['workdir'].nunique() > 1:
+    point = keys + [k for k in (LR_KEY, *SEED_KEYS) if k in df]
+    if df.duplicated(point).any():
+      keys.append('workdir')
+  return keys
+
+
+def variant_labels(df: pd.DataFrame, keys: list[str] | None = None) -> pd.Series:
+  """A short readable label per row, e.g. 'norm=batchnorm placement=pre'."""
+  keys = variant_keys(df) if keys is None else keys
+  if not keys:
+    return pd.Series('all points', index=df.index, dtype=object)
+  leaves = [k.rpartition('.')[2] for k in keys]
+  names = [leaf if leaves.count(leaf) == 1 else k for k, leaf in zip(keys, leaves)]
+
+  def label(row) -> str:
+    return ' '.join(f'{n}={_short(row[k], k)}' for n, k in zip(names, keys))
+  return df.apply(label, axis=1).astype(object)
+
+
+def _short(value, key: str) -> str:
+  if key == 'workdir':
+    return os.path.basename(str(value))
+  return f'{value:g}' if isinstance(value, float) else str(value)
+
+
+def seed_keys(df: pd.DataFrame) -> list[str]:
+  """The seed columns present in df (a 'seed' is one combination of them)."""
+  return [k for k in SEED_KEYS if k in df]
