@@ -18,7 +18,7 @@ from lnexp import diagnostics
 from lnexp import plan as plan_lib
 from lnexp import tensorboard
 from lnexp.data import make_source
-from lnexp.program import Program
+from lnexp.program import Program, fetch
 from lnexp.steps import DIVERGED_EXPLODED
 from lnexp.workdir import Workdir, append_jsonl
 
@@ -86,15 +86,16 @@ def run_group(group: plan_lib.Group, workdir: Workdir, label: str = '',
   eval_batches = program.put_eval_batches(
       [source.eval_batch(i) for i in range(tc.eval_batches)])
   manager = _checkpoint_manager(workdir.checkpoints(group.group_id), tc.keep_checkpoints)
+  primary = jax.process_index() == 0
 
   latest = manager.latest_step()
   if latest is None:
     state = program.init(program.hp, program.put_batch(source.train_batch(0)))
     init_loss = program.eval_loss(state, eval_batches)
     state = {**state, 'init_loss': init_loss}
-    host = {'init_loss': np.asarray(init_loss).tolist(), 'evals': [],
+    host = {'init_loss': fetch(init_loss).tolist(), 'evals': [],
             'last_train_loss': [None] * program.padded_lanes, 'probe_stats': {}}
-    for pid in ids:
+    for pid in ids if primary else ():
       open(workdir.metrics(pid), 'w').close()
   else:
     abstract = jax.eval_shape(program.init, program.hp,
@@ -103,7 +104,7 @@ def run_group(group: plan_lib.Group, workdir: Workdir, label: str = '',
         lambda a: jax.ShapeDtypeStruct(a.shape, a.dtype, sharding=program.lane_sharding),
         abstract)
     state, host = _restore(manager, latest, abstract)
-    for pid in ids:
+    for pid in ids if primary else ():
       workdir.keep_metrics_until(pid, latest)
 
   start = int(latest or 0)
@@ -116,7 +117,7 @@ def run_group(group: plan_lib.Group, workdir: Workdir, label: str = '',
     if pending is None:
       return
     step, metrics = pending
-    metrics = jax.device_get(metrics)
+    metrics = fetch(metrics)
     if 'probe' in metrics:
       metrics.update(_drift(host, metrics.pop('probe')))
     diverged = int(metrics.pop('diverged')[:len(ids)].sum())
@@ -129,6 +130,8 @@ def run_group(group: plan_lib.Group, workdir: Workdir, label: str = '',
     pending = None
 
   def write_buffered():
+    if not primary:  # only process 0 writes metrics, TensorBoard and results
+      return
     for pid in ids:
       append_jsonl(workdir.metrics(pid), buffered[pid])
     tensorboard.write_scalars({workdir.tensorboard(pid): buffered[pid] for pid in ids})
@@ -157,7 +160,7 @@ def run_group(group: plan_lib.Group, workdir: Workdir, label: str = '',
       pending = (done, metrics)
     if done % tc.eval_every == 0 or done == tc.steps:
       flush_pending()
-      losses = np.asarray(program.eval_loss(state, eval_batches)).tolist()
+      losses = fetch(program.eval_loss(state, eval_batches)).tolist()
       host['evals'].append([done, losses])
       for lane, pid in enumerate(ids):
         if buffered[pid] and buffered[pid][-1]['step'] == done:
@@ -174,7 +177,8 @@ def run_group(group: plan_lib.Group, workdir: Workdir, label: str = '',
   manager.close()
   progress.close()
   rows = _result_rows(group, state, host, source, time.time() - t_start)
-  append_jsonl(workdir.results, rows)
+  if primary:
+    append_jsonl(workdir.results, rows)
   return rows
 
 
@@ -188,8 +192,9 @@ def _drift(host: dict, stats) -> dict:
 
 
 def _result_rows(group, state, host, source, wall_s: float) -> list[dict]:
-  diverged_step = np.asarray(state['diverged_step'])
-  reason = np.asarray(state['diverged_reason'])
+  diverged_step = fetch(state['diverged_step'])
+  reason = fetch(state['diverged_reason'])
+  steps = fetch(state['step'])
   evals = host['evals']
   rows = []
   for lane, point in enumerate(group.points):
@@ -207,7 +212,7 @@ def _result_rows(group, state, host, source, wall_s: float) -> list[dict]:
         'final_train_loss': host['last_train_loss'][lane],
         'final_eval_loss': lane_evals[-1] if lane_evals else None,
         'best_eval_loss': min(lane_evals) if lane_evals else None,
-        'steps': int(np.asarray(state['step'])[lane]),
+        'steps': int(steps[lane]),
         'wall_s': wall_s, 'entropy_floor': source.entropy_floor,
         'vocab_size': source.vocab_size})
   return rows

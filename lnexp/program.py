@@ -20,6 +20,19 @@ from lnexp.optimizer import OptimConfig
 from lnexp.steps import LaneFns
 
 
+def put(x: np.ndarray, sharding: NamedSharding) -> jax.Array:
+  """Host array (the same on every process) -> global array, each host its shards."""
+  return jax.make_array_from_callback(x.shape, sharding, lambda index: x[index])
+
+
+def fetch(tree):
+  """Device -> host NumPy, gathering lanes held by other processes (multi-host)."""
+  if jax.process_count() == 1:
+    return jax.device_get(tree)
+  from jax.experimental import multihost_utils
+  return multihost_utils.process_allgather(tree, tiled=True)
+
+
 def over_lanes(fn, lane_args: int, mode: str):
   """Lifts fn over the lane axis of its first `lane_args` arguments.
 
@@ -95,16 +108,12 @@ class Program:
     out = {}
     for name, values in hp.items():
       dtype = jnp.int32 if name == 'seed' else jnp.float32
-      out[name] = jax.device_put(np.asarray(values + values[-1:] * pad, dtype),
-                                 self.lane_sharding)
+      out[name] = put(np.asarray(values + values[-1:] * pad, dtype), self.lane_sharding)
     return out
 
   def put_batch(self, batch: dict[str, np.ndarray]) -> dict[str, jax.Array]:
-    return jax.device_put(batch, self.batch_sharding)
+    return jax.tree.map(lambda x: put(x, self.batch_sharding), batch)
 
   def put_eval_batches(self, batches: list[dict[str, np.ndarray]]):
     stacked = {k: np.stack([b[k] for b in batches]) for k in batches[0]}
-    return jax.device_put(stacked, self.eval_sharding)
-
-  def put_state(self, state):
-    return jax.device_put(state, self.lane_sharding)
+    return jax.tree.map(lambda x: put(x, self.eval_sharding), stacked)

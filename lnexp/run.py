@@ -12,7 +12,15 @@ from lnexp import config as config_lib
 from lnexp.errors import ConfigError
 
 USAGE = ('usage: python -m lnexp.run --config FILE.py[:ARG] [--workdir DIR] '
-         '[--shard I/N] [--config.KEY=VALUE ...]')
+         '[--shard I/N] [--multihost [--coordinator HOST:PORT --num_processes N '
+         '--process_id I]] [--config.KEY=VALUE ...]')
+MULTIHOST_FLAGS = ('coordinator', 'num_processes', 'process_id', 'init_timeout')
+
+
+def _int_flag(name: str, value: str) -> int:
+  if not value.isdigit():
+    raise ConfigError(f'--{name}={value}: expected a non-negative integer')
+  return int(value)
 
 
 def parse_shard(text: str) -> tuple[int, int]:
@@ -26,13 +34,18 @@ def parse_shard(text: str) -> tuple[int, int]:
 
 def parse_args(argv: list[str]) -> dict:
   """Flags -> {'config', 'workdir', 'overrides'}; ConfigError on anything else."""
-  args = {'config': None, 'workdir': None, 'shard': None, 'overrides': {}}
+  args = {'config': None, 'workdir': None, 'shard': None, 'multihost': False,
+          'coordinator': None, 'num_processes': None, 'process_id': None,
+          'init_timeout': 60, 'overrides': {}}
   i = 0
   while i < len(argv):
     arg = argv[i]
     if not arg.startswith('--'):
       raise ConfigError(f'unexpected argument {arg!r}; {USAGE}')
     name, eq, value = arg[2:].partition('=')
+    if name == 'multihost' and not eq:
+      args['multihost'], i = True, i + 1
+      continue
     if not eq:
       if i + 1 >= len(argv):
         raise ConfigError(f'--{name} needs a value; {USAGE}')
@@ -43,6 +56,8 @@ def parse_args(argv: list[str]) -> dict:
       args[name] = value
     elif name == 'shard':
       args['shard'] = parse_shard(value)
+    elif name in MULTIHOST_FLAGS:
+      args[name] = value if name == 'coordinator' else _int_flag(name, value)
     else:
       raise ConfigError(f'unknown flag --{name}; {USAGE}')
     i += 1
@@ -88,7 +103,11 @@ def train_and_evaluate(config_spec: str, overrides: dict | None = None,
   finished = wd.finished()
   todo = plan_lib.make_groups([p for p in points if p.point_id not in finished],
                               base.train.max_lanes_per_program)
-  wd.start(name, plan_lib.flatten(base), sweep)
+  import jax
+  if jax.process_index() != 0:  # process 0 alone writes the workdir and prints
+    out = open(os.devnull, 'w')
+  else:
+    wd.start(name, plan_lib.flatten(base), sweep)
   print(f'lnexp.run: {len(points)} points ({len(finished)} finished) in '
         f'{len(groups)} groups; workdir {wd.path}', file=out)
   for i, g in enumerate(todo):
@@ -119,6 +138,10 @@ def main(argv: list[str] | None = None) -> int:
   t0 = time.time()
   try:
     args = parse_args(sys.argv[1:] if argv is None else argv)
+    if args['multihost']:
+      from lnexp import distributed
+      distributed.initialize(args['coordinator'], args['num_processes'],
+                             args['process_id'], args['init_timeout'])
     train_and_evaluate(args['config'], args['overrides'], args['workdir'],
                        shard=args['shard'])
   except ConfigError as e:
