@@ -4,6 +4,7 @@ Parses flags, then `train_and_evaluate`. Bad input exits 2 with one line.
 """
 from __future__ import annotations
 
+import math
 import os
 import sys
 import time
@@ -91,6 +92,7 @@ def train_and_evaluate(config_spec: str, overrides: dict | None = None,
   from lnexp import flops
   from lnexp import plan as plan_lib
   from lnexp.loop import run_group
+  from lnexp.program import mesh_shape
   from lnexp.workdir import Workdir
   out = out or sys.stdout
   base, sweep, name, points, groups, workdir = plan_run(config_spec, overrides or {},
@@ -112,9 +114,12 @@ def train_and_evaluate(config_spec: str, overrides: dict | None = None,
         f'{len(groups)} groups; workdir {wd.path}', file=out)
   for i, g in enumerate(todo):
     est = flops.estimate_seconds(g.config, len(g.points))
-    print(f'  group {g.group_id}: {len(g.points)} lanes, {g.config.model.norm}/'
-          f'{g.config.model.placement}/share={g.config.model.share} '
-          f'L={g.config.model.num_layers}, ~{est:.0f}s', file=out)
+    lane_devices, _ = mesh_shape(jax.device_count(), len(g.points),
+                                 g.config.train.batch_size)
+    print(f'  group {g.group_id}: {len(g.points)} lanes '
+          f'({math.ceil(len(g.points) / lane_devices)} per device on {lane_devices}), '
+          f'{g.config.model.norm}/{g.config.model.placement}/share='
+          f'{g.config.model.share} L={g.config.model.num_layers}, ~{est:.0f}s', file=out)
   for i, g in enumerate(todo):
     run_group(g, wd, label=f'group {i + 1}/{len(todo)}')
   rows = wd.finished()
@@ -147,6 +152,13 @@ def main(argv: list[str] | None = None) -> int:
   except ConfigError as e:
     print(f'lnexp.run: error: {e}', file=sys.stderr)
     return 2
+  except RuntimeError as e:  # XLA's out-of-memory is a RuntimeError subclass
+    if 'RESOURCE_EXHAUSTED' not in str(e) and 'out of memory' not in str(e).lower():
+      raise
+    print('lnexp.run: error: out of memory running a group; set '
+          '--config.train.max_lanes_per_program to fewer lanes (finished points are '
+          'kept; rerun the same command to resume)', file=sys.stderr)
+    return 1
   print(f'lnexp.run: done in {time.time() - t0:.1f}s')
   return 0
 

@@ -90,3 +90,21 @@ def test_different_base_config_exits_2(tmp_path, capsys):
   err = capsys.readouterr().err
   assert 'different base config' in err and 'train.steps' in err
   assert open(os.path.join(wd, 'results.jsonl')).read() == rows_before
+
+
+def test_out_of_memory_names_max_lanes_per_program(tmp_path, capsys, monkeypatch):
+  from lnexp import loop
+
+  def oom(*args, **kwargs):
+    raise RuntimeError('RESOURCE_EXHAUSTED: Out of memory while trying to allocate')
+  monkeypatch.setattr(loop, 'run_group', oom)
+  assert run.main(['--config', TINY, '--workdir', str(tmp_path / 'w')]) == 1
+  err = capsys.readouterr().err
+  assert err.count('\n') == 1 and 'train.max_lanes_per_program' in err
+
+
+def test_plan_shows_lanes_per_device(tmp_path, capsys, monkeypatch):
+  from lnexp import loop
+  monkeypatch.setattr(loop, 'run_group', lambda *a, **k: None)
+  assert run.main(['--config', TINY, '--workdir', str(tmp_path / 'w')]) == 0
+  assert '3 lanes (3 per device on 1)' in capsys.readouterr().out
