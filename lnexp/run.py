@@ -89,6 +89,7 @@ def train_and_evaluate(config_spec: str, overrides: dict | None = None,
   Shard I/N takes groups I, I+N, I+2N, ... of the full plan, so machines that
   do not talk can split a grid; `lnexp.merge` joins their workdirs.
   """
+  import jax
   from lnexp import flops
   from lnexp import plan as plan_lib
   from lnexp.loop import run_group
@@ -105,14 +106,13 @@ def train_and_evaluate(config_spec: str, overrides: dict | None = None,
   finished = wd.finished()
   todo = plan_lib.make_groups([p for p in points if p.point_id not in finished],
                               base.train.max_lanes_per_program)
-  import jax
   if jax.process_index() != 0:  # process 0 alone writes the workdir and prints
     out = open(os.devnull, 'w')
   else:
     wd.start(name, plan_lib.flatten(base), sweep)
   print(f'lnexp.run: {len(points)} points ({len(finished)} finished) in '
         f'{len(groups)} groups; workdir {wd.path}', file=out)
-  for i, g in enumerate(todo):
+  for g in todo:
     est = flops.estimate_seconds(g.config, len(g.points))
     lane_devices, _ = mesh_shape(jax.device_count(), len(g.points),
                                  g.config.train.batch_size)
