@@ -1,15 +1,13 @@
 """Two processes on loopback (jax.distributed, CPU collectives) equal one process."""
-import json
 import os
 import socket
 import subprocess
 import sys
 import time
 
-import numpy as np
 
 from lnexp import run
-from tests.test_run import HERE, TINY
+from tests.test_run import HERE, TINY, assert_same_results, rows_by_lr
 
 FLAGS = ['--config', TINY, '--config.diagnostics.enabled=false']
 
@@ -19,10 +17,6 @@ def _free_port() -> int:
     s.bind(('127.0.0.1', 0))
     return s.getsockname()[1]
 
-
-def _rows(workdir):
-  return {r['optim.lr']: r for r in map(json.loads, open(os.path.join(workdir,
-                                                                      'results.jsonl')))}
 
 
 def test_two_processes_equal_one_process(tmp_path):
@@ -36,13 +30,7 @@ def test_two_processes_equal_one_process(tmp_path):
   outputs = [p.communicate(timeout=240)[0] for p in procs]
   assert [p.returncode for p in procs] == [0, 0], outputs[0][-2000:] + outputs[1][-2000:]
   assert run.main(FLAGS + ['--workdir', str(tmp_path / 'single')]) == 0
-  multi, single = _rows(tmp_path / 'multi'), _rows(tmp_path / 'single')
-  assert sorted(multi) == sorted(single)
-  for lr, row in single.items():
-    assert multi[lr]['status'] == row['status']
-    if row['status'] == 'ok':
-      np.testing.assert_allclose(multi[lr]['final_eval_loss'], row['final_eval_loss'],
-                                 rtol=1e-4)
+  assert_same_results(rows_by_lr(tmp_path / 'multi'), rows_by_lr(tmp_path / 'single'))
   assert 'workdir:' in outputs[0] and 'workdir:' not in outputs[1]  # process 0 reports
 
 

@@ -1,37 +1,27 @@
 """--shard I/N slices and lnexp.merge: all shards merged equal the unsharded run."""
-import json
 
-import numpy as np
 import pytest
 
 from lnexp import merge, run
-from tests.test_run import TINY
+from tests.test_run import TINY, assert_same_results, rows_by_lr
 
 # Single-lane groups without diagnostics: every run here reuses one compiled program.
 FLAGS = ['--config', TINY, '--config.train.max_lanes_per_program=1',
          '--config.diagnostics.enabled=false']
 
 
-def _rows(path):
-  return {r['optim.lr']: r for r in map(json.loads, open(path / 'results.jsonl'))}
-
 
 def test_shards_merged_equal_the_unsharded_sweep(tmp_path, capsys):
   flags = FLAGS
   assert run.main(flags + ['--workdir', str(tmp_path / 'whole')]) == 0
-  rows = _rows(tmp_path / 'whole')
+  rows = rows_by_lr(tmp_path / 'whole')
   for i in range(2):  # 3 groups of one lane: shard 0 runs groups 0 and 2, shard 1 group 1
     assert run.main(flags + ['--workdir', str(tmp_path / f's{i}'), f'--shard={i}/2']) == 0
-  assert len(_rows(tmp_path / 's0')) == 2 and len(_rows(tmp_path / 's1')) == 1
+  assert len(rows_by_lr(tmp_path / 's0')) == 2 and len(rows_by_lr(tmp_path / 's1')) == 1
   assert merge.main(['--out', str(tmp_path / 'all'), str(tmp_path / 's0'),
                      str(tmp_path / 's1')]) == 0
-  merged = _rows(tmp_path / 'all')
-  assert sorted(merged) == sorted(rows)
-  for lr, row in rows.items():
-    assert merged[lr]['status'] == row['status']
-    if row['status'] == 'ok':
-      np.testing.assert_allclose(merged[lr]['final_eval_loss'], row['final_eval_loss'],
-                                 rtol=1e-4)
+  assert_same_results(rows_by_lr(tmp_path / 'all'), rows)
+  for row in rows.values():
     assert (tmp_path / 'all' / 'metrics' / f"{row['point_id']}.jsonl").exists()
   capsys.readouterr()
   # The merged workdir is a finished run: rerunning the unsharded command skips it.
