@@ -54,6 +54,8 @@ def base_config() -> ml_collections.ConfigDict:
   m.bn_share_stats = False    # ablation: one set of running stats for all depths
   m.dyt_alpha_init = 0.5      # DyT (Zhu et al. 2025) default
   m.dtype = 'float32'         # activation dtype; params, norms, optimizer stay float32
+  m.scan_unroll = 4           # layers per scan iteration (depth <= 4: no loop). Speed
+                              # only: 0.62 -> 0.51 s reference step; compile grows with it
 
   c.optim = o = ml_collections.ConfigDict()
   o.name = 'adamw'            # adamw | sgd (with momentum)
@@ -181,7 +183,7 @@ def validate(cfg: ml_collections.ConfigDict) -> None:
                       '(hidden_dim / num_heads)')
   positive = {'model.num_layers': m.num_layers, 'model.hidden_dim': m.hidden_dim,
               'model.embed_dim': m.embed_dim, 'model.num_heads': m.num_heads,
-              'model.mlp_dim': m.mlp_dim, 'model.init_scale': m.init_scale,
+              'model.mlp_dim': m.mlp_dim, 'model.scan_unroll': m.scan_unroll, 'model.init_scale': m.init_scale,
               'model.norm_eps': m.norm_eps, 'optim.lr': o.lr,
               'train.steps': t.steps, 'train.batch_size': t.batch_size,
               'train.seq_len': t.seq_len, 'train.eval_every': t.eval_every,

@@ -53,6 +53,7 @@ class ModelConfig:
   bn_share_stats: bool = False
   dyt_alpha_init: Any = 0.5   # float, or a per-lane traced scalar at init
   dtype: str = 'float32'
+  scan_unroll: int = 4
 
   @classmethod
   def from_config(cls, cfg) -> ModelConfig:
@@ -272,7 +273,8 @@ class AlbertGPT(nn.Module):
     init_carry_stats = stats.value if (stats is not None and c.bn_share_stats) else None
     layer_stats = stats.value if (stats is not None and not c.bn_share_stats) else None
     (x_BxTxH, carry_stats), (ys_stats, depth_diag) = jax.lax.scan(
-        body, (x_BxTxH, init_carry_stats), (layers, layer_stats, probes_L), length=depth)
+        body, (x_BxTxH, init_carry_stats), (layers, layer_stats, probes_L), length=depth,
+        unroll=min(c.scan_unroll, depth))
     for name, value in depth_diag.items():
       self.sow('intermediates', f'depth/{name}', value)
     if mutable and not self.is_initializing():
