@@ -25,7 +25,7 @@ CHOICES = {
     'model.dtype': ('float32', 'bfloat16'),
     'optim.name': ('adamw', 'sgd'),
     'train.lane_mode': ('auto', 'vmap', 'map'),
-    'data.source': ('synthetic', 'text', 'tfds'),
+    'data.source': ('synthetic', 'text', 'python_docs', 'tfds'),
 }
 
 
@@ -86,8 +86,9 @@ def base_config() -> ml_collections.ConfigDict:
   t.lane_mode = 'auto'        # vmap | map (lanes in sequence) | auto (map on 1 CPU)
 
   c.data = d = ml_collections.ConfigDict()
-  d.source = 'synthetic'      # synthetic | text | tfds
+  d.source = 'synthetic'      # synthetic | text | python_docs | tfds
   d.path = ''                 # text: a UTF-8 file
+  d.max_bytes = 0             # text, python_docs: keep the first N bytes (0: all)
   d.tfds_name = ''
   d.tfds_data_dir = ''
   d.tfds_download = False

@@ -1,4 +1,4 @@
-"""Data sources: a seeded synthetic Markov language, a local UTF-8 file, TFDS.
+"""Data sources: synthetic Markov language, a UTF-8 file, CPython's docs, TFDS.
 
 Every batch is a pure function of (data.seed, split, index): there is no
 iterator state, so resuming a run means calling `train_batch(step)` again and
@@ -312,24 +312,10 @@ class TextSource(DataSource):
   paragraph (blank-line separated) each, as `BOS bytes EOS`.
   """
 
-  def __init__(self, *, path: str, **kwargs):
+  def __init__(self, *, data: bytes, name: str, path: str, **kwargs):
     super().__init__(**kwargs)
     self.vocab_size = BYTE_VOCAB_SIZE
-    if not path:
-      raise ConfigError("data.path is empty; data.source='text' needs a UTF-8 "
-                        'text file')
-    full = os.path.expanduser(path)
-    if not os.path.isfile(full):
-      raise ConfigError(f'data.path={path!r} does not exist or is not a file')
-    with open(full, 'rb') as f:
-      data = f.read()
-    try:
-      data.decode('utf-8')
-    except UnicodeDecodeError as e:
-      raise ConfigError(f'data.path={path!r} is not UTF-8 text: byte '
-                        f'0x{data[e.start]:02x} at offset {e.start} '
-                        f'({e.reason})') from None
-    self.name = f'text:{os.path.basename(full)}'
+    self.name = name
     need = self.seq_len + 1
     cut = int(len(data) * TRAIN_FRACTION)
     parts = {_TRAIN: data[:cut], _EVAL: data[cut:]}
@@ -369,6 +355,35 @@ class TextSource(DataSource):
     rows_BxL = np.where(pos_L == len_Bx1 + 1, EOS, rows_BxL)
     rows_BxL[:, 0] = BOS
     return rows_BxL.astype(np.int32)
+
+
+def read_text_file(path: str) -> bytes:
+  """The bytes of a UTF-8 file (ConfigError naming the problem otherwise)."""
+  if not path:
+    raise ConfigError("data.path is empty; data.source='text' needs a UTF-8 "
+                      'text file')
+  full = os.path.expanduser(path)
+  if not os.path.isfile(full):
+    raise ConfigError(f'data.path={path!r} does not exist or is not a file')
+  with open(full, 'rb') as f:
+    data = f.read()
+  try:
+    data.decode('utf-8')
+  except UnicodeDecodeError as e:
+    raise ConfigError(f'data.path={path!r} is not UTF-8 text: byte '
+                      f'0x{data[e.start]:02x} at offset {e.start} '
+                      f'({e.reason})') from None
+  return data
+
+
+def python_docs() -> bytes:
+  """The English reference prose CPython ships (`pydoc_data.topics`, ~465 kB).
+
+  Offline on every machine with Python; topics in sorted order, one per
+  paragraph block. The text differs slightly between Python versions.
+  """
+  from pydoc_data import topics
+  return '\n\n'.join(topics.topics[k].strip() for k in sorted(topics.topics)).encode()
 
 
 # ---------------------------------------------------------------------- tfds
@@ -591,10 +606,17 @@ def make_source(cfg) -> DataSource:
     return SyntheticSource(num_symbols=d.num_symbols, order=d.order,
                            mean_doc_len=float(d.mean_doc_len),
                            concentration=float(d.concentration), **common)
-  if d.source == 'text':
-    return TextSource(path=d.path, **common)
+  if d.source in ('text', 'python_docs'):
+    _require(d.max_bytes >= 0, f'data.max_bytes={d.max_bytes} must be >= 0')
+    if d.source == 'text':
+      data, name = read_text_file(d.path), f'text:{os.path.basename(d.path)}'
+    else:
+      data, name = python_docs(), 'python_docs'
+    if d.max_bytes:
+      data, name = data[:d.max_bytes], f'{name}[:{d.max_bytes}]'
+    return TextSource(data=data, name=name, path=d.path or name, **common)
   if d.source == 'tfds':
     return TfdsSource(tfds_name=d.tfds_name, data_dir=d.tfds_data_dir,
                       download=bool(d.tfds_download), **common)
   raise ConfigError(f'data.source={d.source!r} is not one of: synthetic, text, '
-                    'tfds')
+                    'python_docs, tfds')

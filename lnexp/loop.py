@@ -145,7 +145,7 @@ def run_group(group: plan_lib.Group, workdir: Workdir, label: str = '',
   for step in range(start, tc.steps):
     done = step + 1
     batch = program.put_batch(source.train_batch(step))
-    diagnose = cfg.diagnostics.enabled and done % diag_every == 0
+    diagnose = cfg.diagnostics.enabled and (done % diag_every == 0 or done == 1)
     ics = None
     if ics_every and done % ics_every == 0:  # before the step: it needs this state
       ics = program.santurkar_ics(state, program.hp, batch)
@@ -160,13 +160,16 @@ def run_group(group: plan_lib.Group, workdir: Workdir, label: str = '',
       pending = (done, metrics)
     if done % tc.eval_every == 0 or done == tc.steps:
       flush_pending()
-      losses = fetch(program.eval_loss(state, eval_batches)).tolist()
-      host['evals'].append([done, losses])
+      losses = {'eval_loss': fetch(program.eval_loss(state, eval_batches)).tolist()}
+      if cfg.model.norm == 'batchnorm':
+        losses['eval_loss_batch_stats'] = fetch(
+            program.eval_loss_batch_stats(state, eval_batches)).tolist()
+      host['evals'].append([done, losses['eval_loss']])
+      host['last_eval_batch_stats'] = losses.get('eval_loss_batch_stats')
       for lane, pid in enumerate(ids):
-        if buffered[pid] and buffered[pid][-1]['step'] == done:
-          buffered[pid][-1]['eval_loss'] = losses[lane]
-        else:
-          buffered[pid].append({'step': done, 'eval_loss': losses[lane]})
+        if not (buffered[pid] and buffered[pid][-1]['step'] == done):
+          buffered[pid].append({'step': done})
+        buffered[pid][-1].update({k: v[lane] for k, v in losses.items()})
     if done % tc.checkpoint_every == 0 or done == tc.steps:
       flush_pending()
       write_buffered()
@@ -196,6 +199,7 @@ def _result_rows(group, state, host, source, wall_s: float) -> list[dict]:
   reason = fetch(state['diverged_reason'])
   steps = fetch(state['step'])
   evals = host['evals']
+  batch_stats_losses = host.get('last_eval_batch_stats')  # BatchNorm only
   rows = []
   for lane, point in enumerate(group.points):
     lane_evals = [e[1][lane] for e in evals if e[1][lane] is not None
@@ -212,6 +216,8 @@ def _result_rows(group, state, host, source, wall_s: float) -> list[dict]:
         'final_train_loss': host['last_train_loss'][lane],
         'final_eval_loss': lane_evals[-1] if lane_evals else None,
         'best_eval_loss': min(lane_evals) if lane_evals else None,
+        'final_eval_loss_batch_stats': batch_stats_losses[lane] if batch_stats_losses
+                                       else None,
         'steps': int(steps[lane]),
         'wall_s': wall_s, 'entropy_floor': source.entropy_floor,
         'vocab_size': source.vocab_size})

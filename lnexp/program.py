@@ -69,9 +69,12 @@ def _compiled(fns: LaneFns, lanes: NamedSharding, mode: str):
     return jax.jit(over_lanes(functools.partial(fns.train_step, diagnose=diagnose), 2,
                               mode), donate_argnums=0, out_shardings=(lanes, lanes))
   eval_loss = jax.jit(over_lanes(fns.eval_loss, 1, mode), out_shardings=lanes)
+  eval_batch_stats = jax.jit(over_lanes(
+      functools.partial(fns.eval_loss, batch_statistics=True), 1, mode),
+                             out_shardings=lanes)
   probe_stats = jax.jit(over_lanes(fns.probe_stats, 1, mode), out_shardings=lanes)
   ics = jax.jit(over_lanes(fns.santurkar_ics, 2, mode), out_shardings=lanes)
-  return init, step(False), step(True), eval_loss, probe_stats, ics
+  return init, step(False), step(True), eval_loss, eval_batch_stats, probe_stats, ics
 
 
 def mesh_shape(num_devices: int, lanes: int, batch_size: int) -> tuple[int, int]:
@@ -100,8 +103,8 @@ class Program:
                        cfg.train.steps, cfg.train.diverge_factor)
     self.hp = self._lane_arrays(group.lane_hparams())
     self.lane_mode = lane_mode(cfg.train.lane_mode, lane_size)
-    (self.init, self.train_step, self.diag_step, self.eval_loss, self.probe_stats,
-     self.santurkar_ics) = _compiled(self.fns, self.lane_sharding, self.lane_mode)
+    (self.init, self.train_step, self.diag_step, self.eval_loss,
+     self.eval_loss_batch_stats, self.probe_stats, self.santurkar_ics) = _compiled(self.fns, self.lane_sharding, self.lane_mode)
 
   def _lane_arrays(self, hp: dict[str, list]) -> dict[str, jax.Array]:
     pad = self.padded_lanes - self.num_lanes

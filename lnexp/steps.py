@@ -153,12 +153,18 @@ class LaneFns:
                                 {'z_loss': 0.0}, batch, False, None, True)
     return {k: v for k, v in diag.items() if k.endswith(('feat_mean', 'feat_var'))}
 
-  def eval_loss(self, state, batches):
-    """Mean loss over real tokens of stacked eval batches [NB, B, T]."""
+  def eval_loss(self, state, batches, batch_statistics: bool = False):
+    """Mean loss over real tokens of stacked eval batches [NB, B, T].
+
+    `batch_statistics`: BatchNorm normalizes with each eval batch's own
+    statistics (its train-mode forward, running stats left alone) instead of
+    the running ones; the difference is the train/inference mismatch.
+    """
     def one(carry, batch):
       variables = {'params': state['params'], 'batch_stats': state['batch_stats']}
       logits = self.model.apply(variables, batch['inputs'], batch['segment_ids'],
-                                batch['input_mask'], False)
+                                batch['input_mask'], batch_statistics,
+                                mutable=['batch_stats'])[0]
       ce_BxT, _ = token_losses(logits, batch['targets'])
       mask = batch['loss_mask']
       return (carry[0] + (ce_BxT * mask).sum(), carry[1] + mask.sum()), None

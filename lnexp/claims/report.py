@@ -1,0 +1,142 @@
+"""Writes OUT/REPORT.md: per claim the article's sentence, the experiment and its
+rule, the evidence (tables, figures) and the verdict the rule gives."""
+from __future__ import annotations
+
+import ast
+import datetime
+import os
+import platform
+
+from lnexp import results
+from lnexp.claims import analyses, suite
+
+SEED_ARTICLE = 'the seed article (../shared/seed/layer-normalization-albertagpt.txt)'
+
+# claim -> (title, the article's words, experiment)
+CLAIMS = {
+    '1': ('Gradient flow', 'By standardizing activations within each layer, layer '
+          'normalization helps maintain the gradients within a reasonable range during '
+          'backpropagation.', 'depth'),
+    '1b': ('Gradient scaling with depth (Xiong et al. 2020)', 'In transformer '
+           'architectures, layer normalization is applied after the self-attention and '
+           'feedforward sub-layers, ensuring that the gradients do not vary wildly '
+           'between layers.', 'gradient_scaling'),
+    '2': ('Learning-rate sensitivity', 'Experimental results from models like AlbertAGPT '
+          'demonstrate that with layer normalization, training can proceed smoothly '
+          'across a wider range of learning rates, reducing the trial-and-error process '
+          'often associated with deep learning.', 'lr_sensitivity'),
+    '3': ('Warm-up, initialization and batch size', 'Layer normalization also reduces '
+          'sensitivity to hyperparameters such as learning rates, weight '
+          'initialization, and batch sizes.', 'hyperparams'),
+    '4': ('Error accumulation across depth', 'As information flows through the layers of '
+          'a deep network, small errors can compound, leading to significant deviations '
+          'in the model’s output. This problem, particularly acute in architectures with '
+          'many layers, is alleviated by layer normalization.', 'depth'),
+    '5': ('Internal covariate shift', 'Layer normalization addresses the issue of '
+          'internal covariate shift—the change in the distribution of layer inputs as '
+          'network parameters are updated. This shift forces the model to continually '
+          'adapt to new data distributions, slowing down the training process.',
+          'lr_sensitivity'),
+    '6': ('Generalization and regularization', 'Layer normalization has an implicit '
+          'regularization effect, which can enhance the generalization of neural '
+          'networks.', 'generalization'),
+    '7': ('LayerNorm vs BatchNorm on variable-length text', 'BatchNorm normalizes '
+          'activations using statistics computed across the entire batch, making it less '
+          'effective in sequential tasks where each input can differ significantly in '
+          'size or structure. [...] This independence allows for more reliable training, '
+          'particularly in low-resource settings where batch sizes cannot be '
+          'guaranteed.', 'batchnorm_text'),
+}
+ORDER = ('1', '1b', '2', '3', '4', '5', '6', '7')
+
+
+def experiment_doc(name: str) -> tuple[str, str]:
+  """(summary paragraph, verdict-rule paragraphs) of experiments/NAME.py's docstring."""
+  path = os.path.join(suite.ROOT, 'experiments', f'{name}.py')
+  with open(path) as f:
+    doc = ast.get_docstring(ast.parse(f.read())) or ''
+  paragraphs = doc.split('\n\n')
+  rule_at = next((i for i, p in enumerate(paragraphs)
+                  if p.lstrip().startswith(('Verdict rule', 'Rule'))), len(paragraphs))
+  summary = ' '.join(paragraphs[2].split()) if len(paragraphs) > 2 else ''
+  return summary, '\n\n'.join(paragraphs[rule_at:])
+
+
+def write(out: str, size: str, names) -> str:
+  """Analyses every finished experiment in `names`; writes OUT/REPORT.md."""
+  findings, status = {}, []
+  for name in names:
+    workdir = suite.workdir(out, name)
+    if not os.path.isfile(os.path.join(workdir, 'results.jsonl')):
+      status.append([name, '0', '-', 'not run'])
+      continue
+    missing = results.missing_points(workdir)
+    df = results.load_results(workdir)
+    status.append([name, str(len(df)), str(len(missing)),
+                   f"{df.groupby('group')['wall_s'].first().sum() / 60:.1f} min"])
+    if missing:
+      continue  # a verdict never rests on a partial grid
+    for finding in analyses.ANALYSES[name](workdir, os.path.join(out, 'figures', name)):
+      findings[finding.claim] = finding
+  path = os.path.join(out, 'REPORT.md')
+  with open(path + '.tmp', 'w') as f:
+    f.write(_markdown(out, size, findings, status))
+  os.replace(path + '.tmp', path)
+  return path
+
+
+def _markdown(out, size, findings, status) -> str:
+  now = datetime.datetime.now(datetime.timezone.utc).strftime('%Y-%m-%d %H:%M UTC')
+  md = [
+      '# Layer normalization in an ALBERT-style GPT: the claims, tested',
+      '',
+      f'Made by `python -m lnexp.claims{"" if size == "core" else " --" + size}` on '
+      f'{now} ({platform.machine()}, {os.cpu_count()} CPUs, Python '
+      f'{platform.python_version()}). Each claim of {SEED_ARTICLE} is an experiment '
+      'under `experiments/` whose docstring fixed the metric and the verdict rule '
+      'before it ran; the verdicts below are those rules applied to the committed '
+      'results (`experiments/results/NAME/results.jsonl`, one row per run), never '
+      'tuned afterwards. Seeds vary both the initialization (`train.seed`) and the '
+      'data (`data.seed`: order, and for synthetic data the language itself).',
+      '',
+      'Model (lnexp.claims.sizes): AlbertAGPT, 2 ALBERT-shared layers unless depth is '
+      'the variable, hidden 64, 4 heads, MLP 256, tied embeddings, AdamW (b2 0.98), '
+      'gradient clip 1, 5% linear warm-up then cosine decay to 10%, batch 16 x 64 '
+      'tokens. Data: the synthetic Markov language (32 symbols, order 1; its entropy '
+      'floor is the best possible loss) and CPython\'s reference docs '
+      '(`data.source=python_docs`, byte-level, 90/10 train/eval split), both offline.',
+      '',
+      '## Verdicts',
+      '',
+      analyses.table('', ['claim', 'the article says', 'verdict', 'effect'], [
+          [c, CLAIMS[c][0], f'**{findings[c].verdict}**' if c in findings else 'not run',
+           findings[c].effect if c in findings else '-'] for c in ORDER]).strip(),
+      '',
+      'Literature checks (rules in the experiments\' docstrings):',
+      '',
+  ]
+  for key in sorted(k for k in findings if '-' in k):
+    md.append(f'- **{findings[key].verdict}**: {findings[key].effect}.')
+  md += ['', '## Runs', '',
+         analyses.table('', ['experiment', 'points finished', 'missing', 'compute'],
+                        status).strip(), '']
+  for claim in ORDER:
+    title, quote, name = CLAIMS[claim]
+    summary, rule = experiment_doc(name)
+    md += [f'## Claim {claim}: {title}', '', f'> {quote}', '',
+           f'**Experiment** `experiments/{name}.py` '
+           f'(`python -m lnexp.run --config experiments/{name}.py`). {summary}', '',
+           '**Rule, as stated before the run:**', '', rule, '']
+    finding = findings.get(claim)
+    if finding is None:
+      md += ['*Not run yet, or its grid is incomplete: no verdict.*', '']
+      continue
+    md += [f'**Verdict: {finding.verdict}.** {finding.effect}.', '']
+    for t in finding.tables:
+      md += [t, '']
+    for fig in dict.fromkeys(finding.figures):
+      rel = os.path.relpath(fig, out)
+      md += [f'![{os.path.basename(fig)}]({rel})', '']
+    for note in finding.notes:
+      md += [f'- {note}', '']
+  return '\n'.join(md) + '\n'

@@ -1,0 +1,54 @@
+"""The claims suite's shared model and its four sizes.
+
+Every experiment is `experiments/NAME.py:SIZE` with SIZE one of
+smoke (the test suite: seconds), quick (~5 min for all), core (the default,
+~60 min for all on a 2-core CPU) or full (more seeds, depths, data).
+The core model: 2 shared post-LN layers, hidden 64, 4 heads, MLP 256, batch
+16 x 64 tokens, 300 AdamW steps with 5% warm-up then cosine decay.
+"""
+from __future__ import annotations
+
+from lnexp.config import base_config
+from lnexp.errors import ConfigError
+
+SIZES = ('smoke', 'quick', 'core', 'full')
+LRS = (3e-4, 1e-3, 3e-3, 1e-2, 3e-2, 1e-1, 3e-1)
+
+
+def size_of(arg: str) -> str:
+  size = arg or 'core'
+  if size not in SIZES:
+    raise ConfigError(f'experiment size {size!r} is not one of: {", ".join(SIZES)}')
+  return size
+
+
+def seeds(size: str) -> list[dict]:
+  """Seed overrides: each varies the init (train.seed) and the data (data.seed)."""
+  n = {'smoke': 1, 'quick': 1, 'core': 3, 'full': 5}[size]
+  return [{'train.seed': s, 'data.seed': s} for s in range(n)]
+
+
+def lrs(size: str) -> tuple[float, ...]:
+  return {'smoke': (1e-2, 3e-1), 'quick': (1e-3, 1e-2, 1e-1)}.get(size, LRS)
+
+
+def claims_config(size: str, steps: int = 300):
+  """The claims model at `size`; `steps` is the core length (warm-up 5%)."""
+  c = base_config()
+  m, t = c.model, c.train
+  m.num_layers, m.hidden_dim, m.embed_dim, m.num_heads, m.mlp_dim = 2, 64, 64, 4, 256
+  t.batch_size, t.seq_len = 16, 64
+  if size == 'smoke':
+    m.hidden_dim = m.embed_dim = 16
+    m.num_heads, m.mlp_dim = 2, 32
+    t.batch_size, t.seq_len = 4, 16
+    steps = 6
+  elif size == 'quick':
+    steps = max(steps // 3, 10)
+  t.steps = steps
+  t.eval_every = max(steps // 6, 1)
+  t.log_every = t.eval_every if size == 'smoke' else 10
+  t.checkpoint_every = max(steps // 3, 1)
+  t.eval_batches = 2 if size == 'smoke' else 4
+  c.optim.warmup_steps = round(0.05 * steps)
+  return c

@@ -1,0 +1,115 @@
+"""The claims suite: the smoke suite end to end, and the verdict rules by hand."""
+import io
+import json
+import os
+import re
+
+import numpy as np
+import pytest
+
+from lnexp import plan
+from lnexp.claims import __main__ as claims_main
+from lnexp.claims import analyses, suite
+from lnexp.config import base_config
+
+
+def test_smoke_suite_runs_every_experiment_and_reports_every_claim(tmp_path):
+  out = io.StringIO()
+  path = suite.run_suite('smoke', str(tmp_path), None, False, stream=out)
+  report = open(path).read()
+  for claim in ('1', '1b', '2', '3', '4', '5', '6', '7'):
+    assert f'## Claim {claim}:' in report
+  for name in suite.EXPERIMENTS:
+    rows = [json.loads(line) for line in open(tmp_path / 'results' / name / 'results.jsonl')]
+    assert rows and all(r['steps'] == r['steps'] for r in rows)
+    assert re.search(rf'\| {name} \| {len(rows)} \| 0 \|', report), name
+    assert f'experiments/{name}.py' in report
+  for figure in re.findall(r'!\[[^]]*\]\(([^)]+)\)', report):
+    assert (tmp_path / figure).is_file(), figure
+  # Every rule is quoted from the experiment's docstring, not restated.
+  assert 'Verdict rules, fixed before running' in report
+  # Rerunning resumes: nothing is trained again, no row is duplicated.
+  suite.run_suite('smoke', str(tmp_path), ['depth'], False, stream=io.StringIO())
+  assert len(open(tmp_path / 'results' / 'depth' / 'results.jsonl').readlines()) == 1
+
+
+def test_decide_and_seeds_held_follow_the_rule_per_seed():
+  assert analyses.decide([True, True, True]) == 'supported'
+  assert analyses.decide([False, False]) == 'not supported'
+  assert analyses.decide([True, False]) == 'mixed'
+  assert analyses.decide([]) == 'no data'
+  # Not held but also not reversed (a tie) is not evidence against.
+  assert analyses.decide([False], against=[False]) == 'mixed'
+  import pandas as pd
+  frame = pd.DataFrame({'seed': ['0', '0', '0', '1', '1', '1'],
+                        'variant': ['none', 'layernorm-post', 'layernorm-pre'] * 2,
+                        'x': [1.0, 0.5, 0.7, 1.0, 0.5, 1.5]})
+  held, against = analyses.seeds_held(frame, 'x', ['layernorm-post', 'layernorm-pre'])
+  assert held == [True, False] and against == [False, False]
+
+
+def test_spearman_matches_the_rank_formula():
+  rng = np.random.default_rng(1)
+  x, y = rng.normal(size=12), rng.normal(size=12)
+  rx, ry = np.argsort(np.argsort(x)), np.argsort(np.argsort(y))
+  expected = 1 - 6 * np.sum((rx - ry) ** 2) / (12 * (12 ** 2 - 1))  # no ties
+  rho, p, n = analyses.spearman(x, y)
+  assert rho == pytest.approx(expected) and n == 12 and 0 <= p <= 1
+  rho, p, _ = analyses.spearman(np.arange(10), np.arange(10) ** 3)
+  assert rho == pytest.approx(1.0) and p < 0.001
+
+
+def _fabricate(path, sensitivity_like: dict[str, list[float]]):
+  """An lr_sensitivity-like workdir: 3 LRs x 2 seeds per variant; final eval
+  loss = 2 + offset * |log10(lr / 1e-2)|, drift = offset (made-up rows)."""
+  base = plan.flatten(base_config())
+  sweep, rows = [], []
+  variants = {'none': {'model.norm': 'none'},
+              'layernorm-post': {'model.norm': 'layernorm', 'model.placement': 'post'},
+              'layernorm-pre': {'model.norm': 'layernorm', 'model.placement': 'pre'}}
+  os.makedirs(path / 'metrics')
+  for name, offsets in sensitivity_like.items():
+    for seed, offset in enumerate(offsets):
+      for lr in (1e-3, 1e-2, 1e-1):
+        point = {**variants[name], 'data.source': 'synthetic', 'train.seed': seed,
+                 'data.seed': seed, 'optim.lr': lr}
+        pid = plan.short_hash(point)
+        sweep.append(point)
+        loss = 2 + offset * abs(np.log10(lr / 1e-2))
+        rows.append({'point_id': pid, **point, 'group': 'g', 'lane': 0, 'status': 'ok',
+                     'init_loss': 4.0, 'final_train_loss': loss, 'final_eval_loss': loss,
+                     'best_eval_loss': loss, 'steps': 10, 'wall_s': 1.0,
+                     'entropy_floor': 1.9})
+        with open(path / 'metrics' / f'{pid}.jsonl', 'w') as f:
+          for step in (5, 10):
+            f.write(json.dumps({'step': step, 'train_loss': loss, 'eval_loss': loss,
+                                'ics_drift/depth/attn_norm_mean': [offset, offset]}) + '\n')
+  (path / 'config.json').write_text(json.dumps({'name': 'x', 'base': base, 'sweep': sweep}))
+  (path / 'results.jsonl').write_text(''.join(json.dumps(r) + '\n' for r in rows))
+
+
+def test_lr_sensitivity_rule_on_fabricated_results(tmp_path):
+  # LR sensitivity of a grid = mean(loss) - min(loss) = offset * 2/3 (by hand).
+  _fabricate(tmp_path / 'a', {'none': [0.9, 0.9], 'layernorm-post': [0.3, 0.6],
+                              'layernorm-pre': [0.6, 0.3]})
+  findings = {f.claim: f for f in analyses.lr_sensitivity(str(tmp_path / 'a'),
+                                                          str(tmp_path / 'figs'))}
+  assert findings['2'].verdict == 'supported'
+  assert 'none 0.600, post-LN 0.300, pre-LN 0.300' in findings['2'].effect
+  assert findings['5'].verdict == 'supported'  # drift = offset, LN below none
+  _fabricate(tmp_path / 'b', {'none': [0.9, 0.5], 'layernorm-post': [0.3, 0.6],
+                              'layernorm-pre': [0.6, 0.3]})
+  findings = {f.claim: f for f in analyses.lr_sensitivity(str(tmp_path / 'b'),
+                                                          str(tmp_path / 'figs'))}
+  assert findings['2'].verdict == 'mixed'  # seed 1: post-LN 0.6 > none 0.5
+
+
+@pytest.mark.parametrize('argv, message', [
+    (['--only', 'bogus'], "unknown experiment 'bogus'"),
+    (['--size', 'big'], "unexpected argument '--size'"),
+    (['--out'], '--out needs a value'),
+])
+def test_bad_claims_arguments_exit_2_with_one_line(argv, message, capsys):
+  assert claims_main.main(argv) == 2
+  err = capsys.readouterr().err
+  assert message in err and err.count('\n') == 1
