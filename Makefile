@@ -2,7 +2,7 @@
 VENV ?= .venv
 PY := $(VENV)/bin/python
 
-.PHONY: run test bench install install-test
+.PHONY: run test bench claims install install-test
 
 $(VENV)/bin/python:
 	python3 -m venv $(VENV)
@@ -22,3 +22,6 @@ test: install-test
 
 bench: install
 	$(PY) -m lnexp.bench
+
+claims: install
+	$(PY) -m lnexp.claims

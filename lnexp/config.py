@@ -16,8 +16,8 @@ import ml_collections
 from lnexp.errors import ConfigError
 
 CHOICES = {
-    'model.arch': ('albert_gpt',),
-    'model.norm': ('layernorm', 'rmsnorm', 'batchnorm', 'dyt', 'none'),
+    'model.arch': ('albert_gpt', 'lstm', 'cnn'),
+    'model.norm': ('layernorm', 'rmsnorm', 'batchnorm', 'dyt', 'groupnorm', 'none'),
     'model.placement': ('post', 'pre', 'peri'),
     'model.share': ('all', 'attention', 'ffn', 'none'),
     'model.pos': ('learned', 'rope'),
@@ -25,7 +25,7 @@ CHOICES = {
     'model.dtype': ('float32', 'bfloat16'),
     'optim.name': ('adamw', 'sgd'),
     'train.lane_mode': ('auto', 'vmap', 'map'),
-    'data.source': ('synthetic', 'text', 'python_docs', 'tfds'),
+    'data.source': ('synthetic', 'text', 'python_docs', 'tfds', 'digits'),
 }
 
 
@@ -33,8 +33,8 @@ def base_config() -> ml_collections.ConfigDict:
   """All keys with documented defaults (the seed article's post-LN ALBERT-GPT)."""
   c = ml_collections.ConfigDict()
   c.model = m = ml_collections.ConfigDict()
-  m.arch = 'albert_gpt'
-  m.norm = 'layernorm'        # layernorm | rmsnorm | batchnorm | dyt | none
+  m.arch = 'albert_gpt'       # albert_gpt | lstm (lnexp.lstm) | cnn (lnexp.cnn, images)
+  m.norm = 'layernorm'        # layernorm | rmsnorm | batchnorm | dyt | none | groupnorm (cnn)
   m.placement = 'post'        # post: N(x+f(x)); pre: x+f(N(x)); peri: x+N(f(N(x)))
   m.share = 'all'             # ALBERT cross-layer sharing: all | attention | ffn | none
   m.num_layers = 4
@@ -53,6 +53,7 @@ def base_config() -> ml_collections.ConfigDict:
   m.bn_axes = 'batch'         # batch (causal-safe, per position) | batch_time (leaks future)
   m.bn_share_stats = False    # ablation: one set of running stats for all depths
   m.dyt_alpha_init = 0.5      # DyT (Zhu et al. 2025) default
+  m.groups = 4                # cnn groupnorm: channel groups (Wu & He 2018)
   m.dtype = 'float32'         # activation dtype; params, norms, optimizer stay float32
   m.scan_unroll = 4           # layers per scan iteration (depth <= 4: no loop). Speed
                               # only: 0.62 -> 0.51 s reference step; compile grows with it
@@ -86,7 +87,7 @@ def base_config() -> ml_collections.ConfigDict:
   t.lane_mode = 'auto'        # vmap | map (lanes in sequence) | auto (map on 1 CPU)
 
   c.data = d = ml_collections.ConfigDict()
-  d.source = 'synthetic'      # synthetic | text | python_docs | tfds
+  d.source = 'synthetic'      # synthetic | text | python_docs | tfds | digits (images)
   d.path = ''                 # text: a UTF-8 file
   d.max_bytes = 0             # text, python_docs: keep the first N bytes (0: all)
   d.tfds_name = ''
@@ -184,7 +185,8 @@ def validate(cfg: ml_collections.ConfigDict) -> None:
                       '(hidden_dim / num_heads)')
   positive = {'model.num_layers': m.num_layers, 'model.hidden_dim': m.hidden_dim,
               'model.embed_dim': m.embed_dim, 'model.num_heads': m.num_heads,
-              'model.mlp_dim': m.mlp_dim, 'model.scan_unroll': m.scan_unroll, 'model.init_scale': m.init_scale,
+              'model.mlp_dim': m.mlp_dim, 'model.scan_unroll': m.scan_unroll,
+              'model.groups': m.groups, 'model.init_scale': m.init_scale,
               'model.norm_eps': m.norm_eps, 'optim.lr': o.lr,
               'train.steps': t.steps, 'train.batch_size': t.batch_size,
               'train.seq_len': t.seq_len, 'train.eval_every': t.eval_every,
@@ -204,13 +206,43 @@ def validate(cfg: ml_collections.ConfigDict) -> None:
       raise ConfigError(f'{key}={value} must be >= 0')
   if not 0 <= m.bn_momentum < 1:
     raise ConfigError(f'model.bn_momentum={m.bn_momentum} must be in [0, 1)')
+  _validate_arch(cfg)
+
+
+ARCH_NORMS = {'albert_gpt': ('layernorm', 'rmsnorm', 'batchnorm', 'dyt', 'none'),
+              'lstm': ('layernorm', 'rmsnorm', 'batchnorm', 'none'),
+              'cnn': ('layernorm', 'rmsnorm', 'batchnorm', 'dyt', 'groupnorm', 'none')}
+IMAGE_SOURCES = ('digits',)  # and tfds with model.arch=cnn
+
+
+def _validate_arch(cfg) -> None:
+  m, source = cfg.model, cfg.data.source
+  if m.norm not in ARCH_NORMS[m.arch]:
+    raise ConfigError(f'model.norm={m.norm!r} is not available with model.arch='
+                      f'{m.arch!r}; choose one of: {", ".join(ARCH_NORMS[m.arch])}')
+  if m.arch == 'cnn':
+    if source not in IMAGE_SOURCES + ('tfds',):
+      raise ConfigError(f'model.arch=cnn needs an image source; data.source={source!r} '
+                        'is text (use digits, or tfds with an image dataset)')
+    if m.hidden_dim % m.groups:
+      raise ConfigError(f'model.hidden_dim={m.hidden_dim} is not divisible by '
+                        f'model.groups={m.groups}')
+  elif source in IMAGE_SOURCES:
+    raise ConfigError(f'data.source={source!r} is an image source; model.arch='
+                      f'{m.arch!r} is a language model (use model.arch=cnn)')
 
 
 def canonical(cfg: ml_collections.ConfigDict) -> ml_collections.ConfigDict:
-  """Maps configs that define the same model to one (norm=none: placement=pre)."""
-  if cfg.model.norm == 'none' and cfg.model.placement != 'pre':
-    cfg = apply_overrides(cfg, {'model.placement': 'pre'})
-  return cfg
+  """Maps configs that define the same model to one: a transformer without norm
+  (placement=pre); an LSTM (placement=pre, share=all: neither applies); a CNN
+  (share=all). A CNN's placement matters even without norm (where its ReLU is)."""
+  m, fixed = cfg.model, {}
+  if m.arch == 'lstm' or (m.arch == 'albert_gpt' and m.norm == 'none'):
+    fixed['model.placement'] = 'pre'
+  if m.arch != 'albert_gpt':
+    fixed['model.share'] = 'all'
+  fixed = {k: v for k, v in fixed.items() if get(cfg, k) != v}
+  return apply_overrides(cfg, fixed) if fixed else cfg
 
 
 def load_config_file(spec: str):

@@ -615,8 +615,13 @@ def make_source(cfg) -> DataSource:
     if d.max_bytes:
       data, name = data[:d.max_bytes], f'{name}[:{d.max_bytes}]'
     return TextSource(data=data, name=name, path=d.path or name, **common)
+  if d.source == 'digits' or (d.source == 'tfds' and cfg.model.arch == 'cnn'):
+    from lnexp import images  # pylint: disable=g-import-not-at-top
+    return (images.digits(**common) if d.source == 'digits' else
+            images.tfds_images(d.tfds_name, d.tfds_data_dir, bool(d.tfds_download),
+                               **common))
   if d.source == 'tfds':
     return TfdsSource(tfds_name=d.tfds_name, data_dir=d.tfds_data_dir,
                       download=bool(d.tfds_download), **common)
   raise ConfigError(f'data.source={d.source!r} is not one of: synthetic, text, '
-                    'python_docs, tfds')
+                    'python_docs, tfds, digits')

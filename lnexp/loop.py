@@ -140,7 +140,8 @@ def run_group(group: plan_lib.Group, workdir: Workdir, label: str = '',
 
   diag_every = cfg.diagnostics.every or tc.log_every
   ics_every = cfg.diagnostics.ics_every if (
-      cfg.diagnostics.enabled and cfg.model.share == 'none') else 0
+      cfg.diagnostics.enabled and cfg.model.share == 'none'
+      and cfg.model.arch == 'albert_gpt') else 0
   probe_batch = program.put_batch(source.eval_batch(0))
   for step in range(start, tc.steps):
     done = step + 1
@@ -164,8 +165,11 @@ def run_group(group: plan_lib.Group, workdir: Workdir, label: str = '',
       if cfg.model.norm == 'batchnorm':
         losses['eval_loss_batch_stats'] = fetch(
             program.eval_loss_batch_stats(state, eval_batches)).tolist()
+      if cfg.model.arch == 'cnn':
+        losses['eval_accuracy'] = fetch(program.eval_accuracy(state, eval_batches)).tolist()
       host['evals'].append([done, losses['eval_loss']])
       host['last_eval_batch_stats'] = losses.get('eval_loss_batch_stats')
+      host['last_eval_accuracy'] = losses.get('eval_accuracy')
       for lane, pid in enumerate(ids):
         if not (buffered[pid] and buffered[pid][-1]['step'] == done):
           buffered[pid].append({'step': done})
@@ -200,6 +204,7 @@ def _result_rows(group, state, host, source, wall_s: float) -> list[dict]:
   steps = fetch(state['step'])
   evals = host['evals']
   batch_stats_losses = host.get('last_eval_batch_stats')  # BatchNorm only
+  accuracy = host.get('last_eval_accuracy')  # classification only
   rows = []
   for lane, point in enumerate(group.points):
     lane_evals = [e[1][lane] for e in evals if e[1][lane] is not None
@@ -218,6 +223,7 @@ def _result_rows(group, state, host, source, wall_s: float) -> list[dict]:
         'best_eval_loss': min(lane_evals) if lane_evals else None,
         'final_eval_loss_batch_stats': batch_stats_losses[lane] if batch_stats_losses
                                        else None,
+        'final_eval_accuracy': accuracy[lane] if accuracy else None,
         'steps': int(steps[lane]),
         'wall_s': wall_s, 'entropy_floor': source.entropy_floor,
         'vocab_size': source.vocab_size})

@@ -54,6 +54,8 @@ class ModelConfig:
   dyt_alpha_init: Any = 0.5   # float, or a per-lane traced scalar at init
   dtype: str = 'float32'
   scan_unroll: int = 4
+  arch: str = 'albert_gpt'
+  groups: int = 4
 
   @classmethod
   def from_config(cls, cfg) -> ModelConfig:

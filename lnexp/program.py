@@ -72,9 +72,11 @@ def _compiled(fns: LaneFns, lanes: NamedSharding, mode: str):
   eval_batch_stats = jax.jit(over_lanes(
       functools.partial(fns.eval_loss, batch_statistics=True), 1, mode),
                              out_shardings=lanes)
+  eval_accuracy = jax.jit(over_lanes(fns.eval_accuracy, 1, mode), out_shardings=lanes)
   probe_stats = jax.jit(over_lanes(fns.probe_stats, 1, mode), out_shardings=lanes)
   ics = jax.jit(over_lanes(fns.santurkar_ics, 2, mode), out_shardings=lanes)
-  return init, step(False), step(True), eval_loss, eval_batch_stats, probe_stats, ics
+  return (init, step(False), step(True), eval_loss, eval_batch_stats, eval_accuracy,
+          probe_stats, ics)
 
 
 def mesh_shape(num_devices: int, lanes: int, batch_size: int) -> tuple[int, int]:
@@ -104,7 +106,8 @@ class Program:
     self.hp = self._lane_arrays(group.lane_hparams())
     self.lane_mode = lane_mode(cfg.train.lane_mode, lane_size)
     (self.init, self.train_step, self.diag_step, self.eval_loss,
-     self.eval_loss_batch_stats, self.probe_stats, self.santurkar_ics) = _compiled(self.fns, self.lane_sharding, self.lane_mode)
+     self.eval_loss_batch_stats, self.eval_accuracy, self.probe_stats,
+     self.santurkar_ics) = _compiled(self.fns, self.lane_sharding, self.lane_mode)
 
   def _lane_arrays(self, hp: dict[str, list]) -> dict[str, jax.Array]:
     pad = self.padded_lanes - self.num_lanes

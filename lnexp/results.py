@@ -17,8 +17,8 @@ from lnexp.workdir import Workdir, read_jsonl
 LR_KEY = 'optim.lr'
 SEED_KEYS = ('train.seed', 'data.seed')
 NUMERIC = ('lane', 'diverged_step', 'init_loss', 'final_train_loss', 'final_eval_loss',
-           'best_eval_loss', 'final_eval_loss_batch_stats', 'steps', 'wall_s',
-           'entropy_floor', 'vocab_size')
+           'best_eval_loss', 'final_eval_loss_batch_stats', 'final_eval_accuracy', 'steps',
+           'wall_s', 'entropy_floor', 'vocab_size')
 
 
 def load_config(workdir: str) -> dict:

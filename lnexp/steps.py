@@ -16,10 +16,18 @@ import jax
 import jax.numpy as jnp
 import optax
 
+import flax.linen as nn
+
 from lnexp import diagnostics, optimizer
 from lnexp.model import AlbertGPT, ModelConfig
 
 DIVERGED_NONFINITE, DIVERGED_EXPLODED = 1, 2
+
+
+def make_model(cfg: ModelConfig) -> nn.Module:
+  """The `model.arch` module; every one maps a batch's inputs to [B, T, V] logits."""
+  from lnexp import cnn, lstm
+  return {'albert_gpt': AlbertGPT, 'lstm': lstm.LSTMLM, 'cnn': cnn.CNN}[cfg.arch](cfg)
 
 
 def token_losses(logits_BxTxV, targets_BxT):
@@ -42,14 +50,14 @@ class LaneFns:
   diverge_factor: float
 
   @property
-  def model(self) -> AlbertGPT:
-    return AlbertGPT(self.model_cfg)
+  def model(self) -> nn.Module:
+    return make_model(self.model_cfg)
 
   def init(self, hp, batch):
     """Fresh lane state from the lane's seed, init scale and DyT alpha."""
     cfg = dataclasses.replace(self.model_cfg, init_scale=hp['init_scale'],
                               dyt_alpha_init=hp['dyt_alpha_init'])
-    variables = AlbertGPT(cfg).init(jax.random.key(hp['seed']), batch['inputs'][:1],
+    variables = make_model(cfg).init(jax.random.key(hp['seed']), batch['inputs'][:1],
                                     batch['segment_ids'][:1], batch['input_mask'][:1],
                                     False)
     params = variables['params']
@@ -82,12 +90,13 @@ class LaneFns:
 
   def train_step(self, state, hp, batch, diagnose: bool = False):
     """One update; with `diagnose`, also every in-step diagnostic."""
-    probes = jnp.zeros((self.model_cfg.num_layers,), jnp.float32) if diagnose else None
-    grad_fn = jax.value_and_grad(self.loss, argnums=(0, 5) if diagnose else 0,
+    probed = diagnose and self.model_cfg.arch != 'lstm'  # LSTM: no depth to probe
+    probes = jnp.zeros((self.model_cfg.num_layers,), jnp.float32) if probed else None
+    grad_fn = jax.value_and_grad(self.loss, argnums=(0, 5) if probed else 0,
                                  has_aux=True)
     (_, (ce, new_stats, diag)), grads = grad_fn(
         state['params'], state['batch_stats'], hp, batch, True, probes, diagnose)
-    if diagnose:
+    if probed:
       grads, diag['depth/grad_flow'] = grads
     grad_norm = optax.tree.norm(grads)
     grads = optimizer.clip_by_global_norm(grads, grad_norm, hp['clip_norm'])
@@ -97,7 +106,7 @@ class LaneFns:
                                         self.optim_cfg, self.total_steps)
     if diagnose:
       diag.update(diagnostics.group_metrics(grads, state['params'], params))
-      if self.model_cfg.share == 'none':
+      if self.model_cfg.share == 'none' and self.model_cfg.arch == 'albert_gpt':
         diag.update(diagnostics.layer_grad_norms(grads))
     finite = jnp.isfinite(ce) & jnp.isfinite(grad_norm)
     exploded = ce > self.diverge_factor * state['init_loss']
@@ -152,6 +161,17 @@ class LaneFns:
     _, (_, _, diag) = self.loss(state['params'], state['batch_stats'],
                                 {'z_loss': 0.0}, batch, False, None, True)
     return {k: v for k, v in diag.items() if k.endswith(('feat_mean', 'feat_var'))}
+
+  def eval_accuracy(self, state, batches):
+    """Fraction of real targets whose logit is the largest (classification)."""
+    def one(carry, batch):
+      variables = {'params': state['params'], 'batch_stats': state['batch_stats']}
+      logits = self.model.apply(variables, batch['inputs'], batch['segment_ids'],
+                                batch['input_mask'], False)
+      hit = (logits.argmax(-1) == batch['targets']) * batch['loss_mask']
+      return (carry[0] + hit.sum(), carry[1] + batch['loss_mask'].sum()), None
+    (hits, count), _ = jax.lax.scan(one, (0.0, 0.0), batches)
+    return hits / jnp.maximum(count, 1.0)
 
   def eval_loss(self, state, batches, batch_statistics: bool = False):
     """Mean loss over real tokens of stacked eval batches [NB, B, T].

@@ -17,7 +17,7 @@ def test_smoke_suite_runs_every_experiment_and_reports_every_claim(tmp_path):
   out = io.StringIO()
   path = suite.run_suite('smoke', str(tmp_path), None, False, stream=out)
   report = open(path).read()
-  for claim in ('1', '1b', '2', '3', '4', '5', '6', '7'):
+  for claim in ('1', '1b', '2', '3', '4', '5', '6', '7', '8', '9'):
     assert f'## Claim {claim}:' in report
   for name in suite.EXPERIMENTS:
     rows = [json.loads(line) for line in open(tmp_path / 'results' / name / 'results.jsonl')]

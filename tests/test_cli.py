@@ -63,6 +63,12 @@ BAD = {
                       '--config.data.tfds_data_dir={tmp}/tfds'], 'lm1b'),
     'unknown source': (['--config.data.source=web'], 'data.source'),
     'unknown flag': (['--wrkdir=x'], '--wrkdir'),
+    'unknown arch': (['--config.model.arch=transformerx'], 'model.arch'),
+    'image source, lstm': (['--config.model.arch=lstm', '--config.data.source=digits'],
+                           'image source'),
+    'text source, cnn': (['--config.model.arch=cnn'], 'model.arch=cnn needs an image'),
+    'groupnorm, lstm': (['--config.model.arch=lstm', '--config.model.norm=groupnorm'],
+                        'not available with model.arch'),
 }
 
 

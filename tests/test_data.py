@@ -272,6 +272,21 @@ def test_text_errors(tmp_path, content, key, words):
     assert word in message, message
 
 
+def test_python_docs_is_cpython_reference_text_cut_to_max_bytes():
+  from pydoc_data import topics
+  raw = data.python_docs()
+  assert topics.topics['assert'].strip().encode() in raw and len(raw) > 300_000
+  source = data.make_source(_cfg({'data.source': 'python_docs', 'data.max_bytes': 5000}))
+  assert source.vocab_size == data.BYTE_VOCAB_SIZE and source.name == 'python_docs[:5000]'
+  cut = int(5000 * data.TRAIN_FRACTION)
+  for batch, part in ((source.train_batch(0), raw[:cut]), (source.eval_batch(0),
+                                                             raw[cut:5000])):
+    for row in batch['inputs']:
+      assert bytes((row - data.NUM_SPECIAL).astype(np.uint8).tolist()) in part
+  with pytest.raises(ConfigError, match='data.max_bytes=-1 must be >= 0'):
+    data.make_source(_cfg({'data.source': 'python_docs', 'data.max_bytes': -1}))
+
+
 def test_text_without_paragraphs_padded(tmp_path):
   path = tmp_path / 'blank.txt'
   path.write_text('word\n\n' + ' \n' * 400)

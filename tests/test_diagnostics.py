@@ -151,3 +151,19 @@ def test_z_loss_adds_weighted_mean_squared_log_partition():
   logz = np.asarray(jax.nn.logsumexp(logits, -1))
   assert float(total0) == pytest.approx(float(ce))
   assert float(total) == pytest.approx(float(ce) + 0.5 * np.mean(logz ** 2), rel=1e-5)
+
+
+def test_batch_statistics_eval_is_the_train_mode_forward_without_updating_stats():
+  fns, state, batch = _setup(**{'model.norm': 'batchnorm', 'model.placement': 'pre'})
+  batches = jax.tree.map(lambda x: x[None], batch)
+  with_batch = float(fns.eval_loss(state, batches, batch_statistics=True))
+  logits, _ = _apply(fns, state, batch)  # train=True: the batch's own statistics
+  ce_BxT, _ = token_losses(logits, batch['targets'])
+  assert with_batch == pytest.approx(float(masked_mean(ce_BxT, batch['loss_mask'])),
+                                     rel=1e-5)
+  # Fresh running statistics (mean 0, var 1) differ from the batch's.
+  assert abs(with_batch - float(fns.eval_loss(state, batches))) > 1e-3
+  fns, state, batch = _setup()  # LayerNorm has no batch statistics: same loss
+  batches = jax.tree.map(lambda x: x[None], batch)
+  assert float(fns.eval_loss(state, batches, batch_statistics=True)) == pytest.approx(
+      float(fns.eval_loss(state, batches)))

@@ -69,9 +69,10 @@ def test_rows_have_the_contract_fields_and_parse_as_strict_json(sweep):
     assert (wd / name).exists()
   for r in parsed:
     metrics = [json.loads(line) for line in open(wd / 'metrics' / f"{r['point_id']}.jsonl")]
-    assert [m['step'] for m in metrics] == [10, 20, 30, 40]
+    assert [m['step'] for m in metrics] == [1, 10, 20, 30, 40]  # step 1: diagnostics at init
     assert all({'train_loss', 'lr', 'grad_norm'} <= set(m) for m in metrics)
-    assert 'eval_loss' in metrics[1] and 'eval_loss' in metrics[3]
+    assert 'depth/grad_flow' in metrics[0] and 'eval_loss' not in metrics[0]
+    assert 'eval_loss' in metrics[2] and 'eval_loss' in metrics[4]
     assert os.listdir(wd / 'tensorboard' / r['point_id'])
 
 
@@ -136,7 +137,7 @@ def test_killed_run_resumes_to_identical_numbers(sweep, tmp_path, monkeypatch):
       assert resumed[lr][key] == rows[lr][key], (lr, key)
   metrics = [json.loads(line) for line in
              open(tmp_path / 'metrics' / f"{rows[3e-3]['point_id']}.jsonl")]
-  assert [m['step'] for m in metrics] == [10, 20, 30, 40]
+  assert [m['step'] for m in metrics] == [1, 10, 20, 30, 40]
 
 
 def test_four_devices_equal_one_device(sweep, tmp_path):

@@ -35,6 +35,8 @@ class Finding:
 
 def variant_name(row) -> str:
   """'none', 'layernorm-post', 'layernorm-pre+qk_norm', 'batchnorm-post/batch_time'."""
+  if row.get('model.arch') in ('lstm', 'cnn'):  # no placement variants compared
+    return row['model.norm']
   if row['model.norm'] == 'none':
     return 'none'
   name = f"{row['model.norm']}-{row['model.placement']}"
@@ -50,8 +52,8 @@ def variant_name(row) -> str:
 def load(workdir: str) -> pd.DataFrame:
   """Results rows with `variant` (variant_name) and `seed` labels."""
   df = results.load_results(workdir)
-  for key in ('model.norm', 'model.placement', 'model.qk_norm', 'optim.z_loss',
-              'model.bn_axes'):
+  for key in ('model.arch', 'model.norm', 'model.placement', 'model.qk_norm',
+              'optim.z_loss', 'model.bn_axes'):
     if key not in df:
       df[key] = results.load_config(workdir)['base'].get(key)
   df['variant'] = df.apply(variant_name, axis=1).astype(object)
@@ -511,6 +513,107 @@ def _bn_distance(m: pd.DataFrame) -> float:
   return float(np.mean(values)) if values else math.nan
 
 
+def _best_lr_rows(df: pd.DataFrame, keys=('variant', 'seed')) -> pd.DataFrame:
+  """Per (variant, seed, ...): the non-diverged point with the lowest final eval loss."""
+  ok = df[df['status'].eq('ok') & df['final_eval_loss'].notna()]
+  return ok.loc[ok.groupby(list(keys))['final_eval_loss'].idxmin()]
+
+
+def lstm_covariate_shift(workdir: str, figdir: str) -> list[Finding]:
+  """Claim 8: hidden-state variance over time, speed to a target loss, drift."""
+  df = load(workdir)
+  metrics = metrics_of(workdir, df)
+  for pid, m in metrics.items():
+    var_T = depth_value(m, 'time/hidden_var')
+    df.loc[df['point_id'] == pid, 'hidden_var_cv'] = (
+        float(np.std(var_T) / np.mean(var_T)) if var_T is not None else math.nan)
+    drift = [np.nanmean(np.asarray(v, float)) for v in
+             m.get('ics_drift/input_gates_mean', pd.Series(dtype=object)).dropna()]
+    df.loc[df['point_id'] == pid, 'input_drift'] = np.mean(drift) if drift else math.nan
+  best = _best_lr_rows(df).copy()
+  curves = {p: _smoothed(metrics[p]) for p in best['point_id']}
+  for seed, s in best.groupby('seed'):
+    target = max(curves[p]['train'].iloc[-1] for p in s['point_id'])
+    for pid in s['point_id']:
+      hit = curves[pid][curves[pid]['train'] <= target]
+      best.loc[best['point_id'] == pid, 'steps_to_target'] = (
+          hit['step'].iloc[0] if len(hit) else math.nan)
+  per_seed = lr_report.seed_metrics(df)
+  sens = per_seed.groupby('variant')['lr_sensitivity']
+  h_cv, a_cv = seeds_held(best, 'hidden_var_cv', ['layernorm'])
+  h_steps, a_steps = seeds_held(best, 'steps_to_target', ['layernorm'])
+  held = [a and b for a, b in zip(h_cv, h_steps)]
+  against = [not a and not b for a, b in zip(h_cv, h_steps)]
+  rows = [[v, stat(g['hidden_var_cv']), stat(g['steps_to_target'], 0),
+           stat(g['input_drift'], 4), stat(g['final_eval_loss']),
+           lr_report._lrs(sorted(set(g['optim.lr']))), stat(sens.get_group(v))]
+          for v, g in best.groupby('variant', sort=False)]
+  means = best.groupby('variant')[['hidden_var_cv', 'steps_to_target']].mean()
+  pick = lambda v, k: means[k].get(v, math.nan)  # noqa: E731
+  return [Finding(
+      '8', decide(held, against=against),
+      f"hidden-variance CV over time: none {pick('none', 'hidden_var_cv'):.3f}, "
+      f"LayerNorm {pick('layernorm', 'hidden_var_cv'):.3f}, BatchNorm "
+      f"{pick('batchnorm', 'hidden_var_cv'):.3f}; steps to the target loss: none "
+      f"{pick('none', 'steps_to_target'):.0f}, LayerNorm "
+      f"{pick('layernorm', 'steps_to_target'):.0f}, BatchNorm "
+      f"{pick('batchnorm', 'steps_to_target'):.0f}; rule held in {sum(held)}/"
+      f"{len(held)} seeds",
+      [table('At each variant\'s best LR per seed: coefficient of variation over time '
+             'steps of the hidden-state variance (last diagnostic step), steps to the '
+             'seed\'s target train loss, input pre-activation drift, final eval loss; '
+             'LR sensitivity over the whole LR grid; mean ± sd [95% t-interval] over '
+             'seeds.',
+             ['variant', 'hidden-variance CV', 'steps to target', 'input drift',
+              'final eval loss', 'best LRs', 'LR sensitivity'], rows)],
+      plots.time_profiles(best, metrics, os.path.join(figdir, 'hidden_variance.png')))]
+
+
+def cnn_depth(workdir: str, figdir: str) -> list[Finding]:
+  """Claim 9: activation growth with depth, accuracy and LR sensitivity per norm."""
+  df = load(workdir)
+  metrics = metrics_of(workdir, df)
+  for pid, m in metrics.items():
+    rms = depth_value(m, 'depth/residual_rms')
+    df.loc[df['point_id'] == pid, 'growth'] = rms[-1] / rms[0] if rms is not None \
+        else math.nan
+  depths = sorted(df['model.num_layers'].unique())
+  deepest = df[df['model.num_layers'] == depths[-1]]
+  at = deepest[np.isclose(deepest['optim.lr'], 1e-2)]
+  held, against = seeds_held(at, 'growth', ['layernorm'])
+  best = _best_lr_rows(df, ('variant', 'model.num_layers', 'seed'))
+  rows = []
+  for (variant, depth), g in df.groupby(['variant', 'model.num_layers'], sort=False):
+    b = best[(best['variant'] == variant) & (best['model.num_layers'] == depth)]
+    grid = lr_report.seed_metrics(g)
+    rows.append([variant, str(depth),
+                 stat(g[np.isclose(g['optim.lr'], 1e-2)]['growth'], 2),
+                 stat(b['final_eval_accuracy']), stat(b['final_eval_loss']),
+                 lr_report._lrs(sorted(set(b['optim.lr']))), stat(grid['lr_sensitivity'])])
+  acc = best[best['model.num_layers'] == depths[-1]].set_index(['variant', 'seed'])[
+      'final_eval_accuracy']
+  seeds = sorted(best['seed'].unique())
+  bn_wins = sum(acc.get(('batchnorm', s), math.nan) > acc.get(('layernorm', s), math.nan)
+                for s in seeds)
+  growth = at.groupby('variant')['growth'].mean()
+  return [Finding(
+      '9', decide(held, against=against),
+      f"depth {depths[-1]}, LR 1e-2: activation growth none {growth.get('none', math.nan):.2f},"
+      f" LayerNorm {growth.get('layernorm', math.nan):.2f}, BatchNorm "
+      f"{growth.get('batchnorm', math.nan):.2f}, GroupNorm "
+      f"{growth.get('groupnorm', math.nan):.2f} (rule held in {sum(held)}/{len(held)} "
+      f"seeds); BatchNorm's test accuracy beats LayerNorm's in {bn_wins}/{len(seeds)} "
+      f"seeds at depth {depths[-1]}",
+      [table('Per norm and depth: activation growth (RMS after the last block / after the '
+             'first) at LR 1e-2; test accuracy and loss at the best LR per seed; LR '
+             'sensitivity; mean ± sd [95% t-interval] over seeds.',
+             ['norm', 'depth', 'activation growth', 'test accuracy', 'test loss',
+              'best LRs', 'LR sensitivity'], rows)],
+      plots.lr_curves(deepest, os.path.join(figdir, 'cnn_lr.png'),
+                      f'Digits test loss vs peak LR, depth {depths[-1]}'))]
+
+
 ANALYSES = {'gradient_scaling': gradient_scaling, 'depth': depth,
             'generalization': generalization, 'batchnorm_text': batchnorm_text,
-            'hyperparams': hyperparams, 'lr_sensitivity': lr_sensitivity}
+            'hyperparams': hyperparams, 'lr_sensitivity': lr_sensitivity,
+            'lstm_covariate_shift': lstm_covariate_shift, 'cnn_depth': cnn_depth}

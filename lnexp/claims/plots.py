@@ -185,3 +185,23 @@ def batch_curves(best: pd.DataFrame, path: str) -> list[str]:
   ax.legend(fontsize=7)
   ax.grid(True, alpha=0.3)
   return _save(fig, path)
+
+
+def time_profiles(best: pd.DataFrame, metrics: dict, path: str) -> list[str]:
+  """LSTM hidden-state variance vs time step at the end, each variant's best LR."""
+  from lnexp.claims.analyses import depth_value
+  fig, (ax,) = _figure()
+  styles = _styles(best)
+  for variant, d in best.groupby('variant', sort=False):
+    for i, pid in enumerate(d.sort_values('seed')['point_id']):
+      var_T = depth_value(metrics[pid], 'time/hidden_var')
+      if var_T is not None:
+        ax.plot(np.arange(len(var_T)), var_T, color=styles[variant]['color'],
+                alpha=1.0 if i == FIRST else 0.4, label=variant if i == FIRST else None)
+  ax.set_xlabel('time step (bytes into the window)')
+  ax.set_ylabel('variance of the hidden state h_t')
+  ax.set_title('LSTM hidden-state variance over time, end of training, best LR',
+               fontsize=10)
+  ax.legend(fontsize=8)
+  ax.grid(True, alpha=0.3)
+  return _save(fig, path)

@@ -46,8 +46,20 @@ CLAIMS = {
           'size or structure. [...] This independence allows for more reliable training, '
           'particularly in low-resource settings where batch sizes cannot be '
           'guaranteed.', 'batchnorm_text'),
+    '8': ('LSTMs: covariate shift and hidden-state variance', 'For example, in recurrent '
+          'neural networks (RNNs) like LSTMs, where hidden state dynamics evolve over '
+          'time, LayerNorm can dramatically reduce the covariate shift, stabilizing the '
+          'learning process. [...] Without normalization, the hidden states can exhibit '
+          'high variance across time, complicating the learning of long-term '
+          'dependencies. [...] This results in more efficient training, as evidenced by '
+          'faster convergence rates', 'lstm_covariate_shift'),
+    '9': ('CNNs: activation growth with depth', 'Without normalization, the activations '
+          'of deeper layers can grow disproportionately, leading to sharp gradients that '
+          'destabilize the training. LayerNorm mitigates this by maintaining consistent '
+          'activations across all neurons in each layer, thereby reducing the potential '
+          'for error accumulation.', 'cnn_depth'),
 }
-ORDER = ('1', '1b', '2', '3', '4', '5', '6', '7')
+ORDER = ('1', '1b', '2', '3', '4', '5', '6', '7', '8', '9')
 
 
 def experiment_doc(name: str) -> tuple[str, str]:

@@ -42,13 +42,13 @@ def claims_config(size: str, steps: int = 300):
     m.hidden_dim = m.embed_dim = 16
     m.num_heads, m.mlp_dim = 2, 32
     t.batch_size, t.seq_len = 4, 16
-    steps = 6
+    steps = 4
   elif size == 'quick':
     steps = max(steps // 3, 10)
   t.steps = steps
   t.eval_every = max(steps // 6, 1)
   t.log_every = t.eval_every if size == 'smoke' else 10
-  t.checkpoint_every = max(steps // 3, 1)
+  t.checkpoint_every = steps if size == 'smoke' else max(steps // 3, 1)
   t.eval_batches = 2 if size == 'smoke' else 4
   c.optim.warmup_steps = round(0.05 * steps)
   return c

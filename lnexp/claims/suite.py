@@ -10,7 +10,7 @@ from lnexp import flops
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 # Cheapest first, so a cut-short suite still has whole experiments.
 EXPERIMENTS = ('gradient_scaling', 'depth', 'generalization', 'batchnorm_text',
-               'hyperparams', 'lr_sensitivity')
+               'hyperparams', 'lr_sensitivity', 'lstm_covariate_shift', 'cnn_depth')
 COMPILE_S, GROUP_S = 10.0, 2.0   # first group of a structure; every group (estimates)
 
 

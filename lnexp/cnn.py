@@ -1,0 +1,98 @@
+"""A small residual CNN image classifier with every norm of the seed's CNN claim.
+
+post: ResNet v1 (He et al. 2016), relu(x + N2(conv2(relu(N1(conv1(x)))))).
+pre: ResNet v2 pre-activation (He et al. 2016b), x + conv2(relu(N2(conv1(relu(N1(x)))))).
+Norms on [B, H, W, C] (`ImageNorm`): batchnorm over batch, height and width
+per channel (Ioffe & Szegedy 2015); layernorm over channels, height and width
+of each example (Ba et al. 2016), i.e. GroupNorm with one group; groupnorm
+with `model.groups` groups (Wu & He 2018); rmsnorm over the same axes as
+layernorm without centring; dyt elementwise (Zhu et al. 2025). Logits come as
+[B, 1, classes] so the language-model loss, eval and lanes apply unchanged.
+"""
+from __future__ import annotations
+
+import dataclasses
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+
+from lnexp import diagnostics, norms
+from lnexp.model import ModelConfig, dense_init
+
+f32 = jnp.float32
+
+
+class ImageNorm(nn.Module):
+  """`model.norm` on [B, H, W, C], float32 statistics."""
+  cfg: ModelConfig
+
+  @nn.compact
+  def __call__(self, x_BxHxWxC, train):
+    c, (b, h, w, ch) = self.cfg, x_BxHxWxC.shape
+    x = x_BxHxWxC.astype(f32)
+    if c.norm in ('layernorm', 'groupnorm'):
+      groups = 1 if c.norm == 'layernorm' else c.groups
+      y = nn.GroupNorm(num_groups=groups, epsilon=c.norm_eps, use_bias=c.use_bias,
+                       dtype=f32, param_dtype=f32, name='norm')(x)
+    elif c.norm == 'rmsnorm':
+      y = x * jax.lax.rsqrt(jnp.square(x).mean((1, 2, 3), keepdims=True) + c.norm_eps)
+      y = y * self.param('scale', nn.initializers.ones, (ch,), f32)
+    elif c.norm in ('batchnorm', 'dyt', 'none'):
+      flat = x.reshape(b, h * w, ch)  # BatchNorm 'batch_time': over batch and pixels
+      cfg = dataclasses.replace(c, bn_axes='batch_time')
+      y = norms.make_norm(c.norm, cfg, 'norm')(flat, jnp.ones((b, h * w), f32),
+                                               train).reshape(b, h, w, ch)
+    else:
+      raise ValueError(f'model.norm={c.norm!r}')
+    return y.astype(x_BxHxWxC.dtype)
+
+
+class ResBlock(nn.Module):
+  cfg: ModelConfig
+
+  @nn.compact
+  def __call__(self, x_BxHxWxC, train):
+    c = self.cfg
+    conv = lambda name: nn.Conv(c.hidden_dim, (3, 3), use_bias=c.use_bias, dtype=c.dtype,  # noqa: E731
+                                kernel_init=conv_init(c, c.hidden_dim), name=name)
+    norm = lambda name: ImageNorm(c, name=name)  # noqa: E731
+    x = x_BxHxWxC
+    if c.placement == 'pre':
+      y = conv('conv1')(nn.relu(norm('norm1')(x, train)))
+      return x + conv('conv2')(nn.relu(norm('norm2')(y, train)))
+    y = nn.relu(norm('norm1')(conv('conv1')(x), train))
+    return nn.relu(x + norm('norm2')(conv('conv2')(y), train))
+
+
+def conv_init(cfg: ModelConfig, channels_in: int):
+  """Truncated normal with std init_scale / sqrt(3 * 3 * channels_in)."""
+  return nn.initializers.truncated_normal(cfg.init_scale * (9 * channels_in) ** -0.5)
+
+
+class CNN(nn.Module):
+  """Images [B, H, W, C] -> class logits [B, 1, classes] (classes = vocab_size).
+
+  `model.num_layers` residual blocks of `model.hidden_dim` channels after a
+  3x3 stem, global average pooling, one dense layer. With `grad_probes_L`
+  (zeros [L]) their gradient is ||dLoss/dx|| after each block.
+  """
+  cfg: ModelConfig
+
+  @nn.compact
+  def __call__(self, images_BxHxWxC, segment_ids=None, mask=None, train=False,
+               grad_probes_L=None):
+    c = self.cfg
+    x = nn.Conv(c.hidden_dim, (3, 3), dtype=c.dtype, name='stem',
+                kernel_init=conv_init(c, images_BxHxWxC.shape[-1]))(images_BxHxWxC)
+    rms_L = []
+    for depth in range(c.num_layers):
+      x = ResBlock(c, name=f'block{depth}')(x, train)
+      if grad_probes_L is not None:
+        x = diagnostics.grad_probe(x, grad_probes_L[depth])
+      rms_L.append(jnp.sqrt(jnp.square(x.astype(f32)).mean()))
+    if self.is_mutable_collection('intermediates'):
+      self.sow('intermediates', 'depth/residual_rms', jnp.stack(rms_L))
+    pooled_BxC = x.astype(f32).mean((1, 2))
+    return nn.Dense(c.vocab_size, kernel_init=dense_init(c, c.hidden_dim),
+                    name='head')(pooled_BxC)[:, None, :].astype(f32)

@@ -1,0 +1,86 @@
+"""Image classification sources: scikit-learn's 8x8 digits (offline) and TFDS.
+
+Batches use the language-model batch keys so lanes, eval and the loss apply
+unchanged: inputs float32 [B, H, W, C] in [0, 1], targets int32 [B, 1] (the
+class), and all-ones masks [B, 1]. A fixed seeded split (80/20 for digits,
+TFDS's own train/test otherwise); training batches are a pure function of
+(data.seed, step), eval batches are fixed slices of the test split.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from lnexp.data import Batch, DataSource
+from lnexp.errors import ConfigError
+
+DIGITS_TRAIN_FRACTION = 0.8
+
+
+def image_batch(images_BxHxWxC: np.ndarray, labels_B: np.ndarray) -> Batch:
+  b = len(labels_B)
+  ones = np.ones((b, 1), np.float32)
+  return {'inputs': np.ascontiguousarray(images_BxHxWxC, np.float32),
+          'targets': np.asarray(labels_B, np.int32)[:, None],
+          'input_mask': ones, 'loss_mask': ones.copy(),
+          'segment_ids': np.ones((b, 1), np.int32)}
+
+
+class ImageSource(DataSource):
+  """Arrays in memory: train/test images [N, H, W, C] float32 and labels [N]."""
+
+  def __init__(self, *, name: str, train, test, num_classes: int, **kwargs):
+    super().__init__(**kwargs)
+    self.name, self.vocab_size = name, num_classes
+    self._train, self._test = train, test
+    need = self.batch_size * self.eval_batches
+    if len(test[1]) < self.batch_size:
+      raise ConfigError(f'data.source={name!r}: the test split has {len(test[1])} '
+                        f'images, fewer than train.batch_size={self.batch_size}')
+    self._eval_starts = np.arange(self.eval_batches) * self.batch_size % max(
+        len(test[1]) - self.batch_size + 1, 1) if need else np.zeros(0, int)
+
+  @property
+  def image_shape(self) -> tuple[int, ...]:
+    return self._train[0].shape[1:]
+
+  def train_batch(self, step: int) -> Batch:
+    pick = self._rng(0, int(step)).integers(0, len(self._train[1]), self.batch_size)
+    return image_batch(self._train[0][pick], self._train[1][pick])
+
+  def eval_batch(self, index: int) -> Batch:
+    if not 0 <= int(index) < self.eval_batches:
+      raise IndexError(f'eval_batch: index={index} not in [0, {self.eval_batches})')
+    start = self._eval_starts[int(index)]
+    images, labels = self._test
+    return image_batch(images[start:start + self.batch_size],
+                       labels[start:start + self.batch_size])
+
+
+def digits(**kwargs) -> ImageSource:
+  """scikit-learn's 1,797 8x8 handwritten digits, shipped inside the package."""
+  try:
+    from sklearn.datasets import load_digits
+  except ImportError:
+    raise ConfigError("data.source='digits' needs scikit-learn: pip install -e "
+                      "'.[images]'") from None
+  bunch = load_digits()
+  images = (bunch.images / 16.0).astype(np.float32)[..., None]
+  order = np.random.default_rng(0).permutation(len(images))  # the fixed split
+  cut = int(len(images) * DIGITS_TRAIN_FRACTION)
+  train, test = order[:cut], order[cut:]
+  return ImageSource(name='digits', train=(images[train], bunch.target[train]),
+                     test=(images[test], bunch.target[test]), num_classes=10, **kwargs)
+
+
+def tfds_images(name: str, data_dir: str, download: bool, **kwargs) -> ImageSource:
+  """A TFDS image dataset ('image', 'label' features: mnist, cifar10) in memory."""
+  from lnexp.data import _open_tfds
+  sources = _open_tfds(name, data_dir, download)  # (train, test or validation)
+  splits = []
+  for source in sources:
+    records = [source[i] for i in range(len(source))]
+    images = np.stack([np.asarray(r['image']) for r in records]).astype(np.float32)
+    splits.append((images / 255.0, np.asarray([r['label'] for r in records])))
+  classes = sources[0].dataset_info.features['label'].num_classes
+  return ImageSource(name=f'tfds:{name}', train=splits[0], test=splits[1],
+                     num_classes=classes, **kwargs)

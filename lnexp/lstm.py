@@ -1,0 +1,88 @@
+"""Byte-level LSTM language model with the norms of the seed's RNN claim.
+
+- layernorm / rmsnorm: Ba et al. 2016 (layer-normalized LSTM, their eq. 20-22):
+  the input-to-hidden and hidden-to-hidden pre-activations are normalized
+  separately, each with its own gain and bias, and the cell state before the
+  output tanh.
+- batchnorm: Cooijmans et al. 2016 (Recurrent Batch Normalization): the same
+  three places, statistics over the batch at each time step and running
+  statistics kept per time step.
+The time loop is one `nn.scan` (a `lax.scan`); state resets to zero at every
+document start, so packed rows hold independent documents.
+"""
+from __future__ import annotations
+
+import flax.linen as nn
+import jax.numpy as jnp
+
+from lnexp import diagnostics, norms
+from lnexp.model import ModelConfig, dense_init
+
+f32 = jnp.float32
+
+
+class LSTMCell(nn.Module):
+  """One time step: (h, c), (x-gates, mask, reset) -> (h, c), (h, diagnostics)."""
+  cfg: ModelConfig
+  train: bool
+
+  @nn.compact
+  def __call__(self, carry, xs):
+    c, hidden = self.cfg, self.cfg.hidden_dim
+    h_BxH, c_BxH = carry
+    gates_x_Bx4H, mask_B, reset_B = xs
+    keep = (1.0 - reset_B)[:, None]
+    h_BxH, c_BxH = h_BxH * keep, c_BxH * keep
+    gates_h_Bx4H = nn.Dense(4 * hidden, use_bias=False, kernel_init=dense_init(c, hidden),
+                            name='hidden')(h_BxH)
+
+    def norm(name, x_BxD):  # norms take [B, T, D]: one time step is T = 1
+      return norms.make_norm(c.norm, c, name)(x_BxD[:, None], mask_B[:, None],
+                                              self.train)[:, 0]
+
+    gates = (norm('x_norm', gates_x_Bx4H) + norm('h_norm', gates_h_Bx4H)
+             + self.param('bias', nn.initializers.zeros, (4 * hidden,), f32))
+    i, f, o, g = jnp.split(gates, 4, axis=-1)
+    c_BxH = nn.sigmoid(f + 1.0) * c_BxH + nn.sigmoid(i) * jnp.tanh(g)  # forget bias 1
+    h_BxH = nn.sigmoid(o) * jnp.tanh(norm('c_norm', c_BxH))
+    m = mask_B[:, None]
+    count = jnp.maximum(mask_B.sum() * hidden, 1.0)
+    mean = (h_BxH * m).sum() / count
+    var = (jnp.square(h_BxH - mean) * m).sum() / count
+    return (h_BxH, c_BxH), (h_BxH, {'hidden_var': var, 'hidden_rms': jnp.sqrt(
+        (jnp.square(h_BxH) * m).sum() / count)})
+
+
+class LSTMLM(nn.Module):
+  """Token ids [B, T] -> next-token logits [B, T, V]; `model.num_layers` is unused
+  (one LSTM layer), `model.hidden_dim` its width, `model.embed_dim` the input."""
+  cfg: ModelConfig
+
+  @nn.compact
+  def __call__(self, tokens_BxT, segment_ids_BxT, mask_BxT, train=False,
+               grad_probes_L=None):
+    c = self.cfg
+    embed_VxE = self.param('token_embed', nn.initializers.truncated_normal(
+        c.init_scale), (c.vocab_size, c.embed_dim), f32)
+    x_BxTxE = embed_VxE[tokens_BxT]
+    gates_x_BxTx4H = nn.Dense(4 * c.hidden_dim, use_bias=False,
+                              kernel_init=dense_init(c, c.embed_dim),
+                              name='input')(x_BxTxE)
+    starts_BxT = jnp.concatenate([jnp.ones_like(segment_ids_BxT[:, :1]),
+                                  segment_ids_BxT[:, 1:] != segment_ids_BxT[:, :-1]],
+                                 axis=1).astype(f32)
+    scan = nn.scan(LSTMCell, variable_broadcast='params', split_rngs={'params': False},
+                   variable_axes={'batch_stats': 0, 'intermediates': 0},
+                   in_axes=1, out_axes=0)
+    b = tokens_BxT.shape[0]
+    zeros = jnp.zeros((b, c.hidden_dim), f32)
+    _, (h_TxBxH, per_step) = scan(c, train, name='cell')(
+        (zeros, zeros), (gates_x_BxTx4H, mask_BxT.astype(f32), starts_BxT))
+    h_BxTxH = h_TxBxH.transpose(1, 0, 2)
+    if self.is_mutable_collection('intermediates'):
+      for name, value_T in per_step.items():
+        self.sow('intermediates', f'time/{name}', value_T)
+      for key, value in diagnostics.norm_input_stats(gates_x_BxTx4H, mask_BxT).items():
+        self.sow('intermediates', f'input_gates_{key}', value)
+    return nn.Dense(c.vocab_size, kernel_init=dense_init(c, c.hidden_dim),
+                    name='unembed')(h_BxTxH).astype(f32)
