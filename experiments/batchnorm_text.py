@@ -40,7 +40,7 @@ def get_config(arg=''):
 
 def get_sweep(arg=''):
   size = sizes.size_of(arg)
-  batches = (4,) if size == 'smoke' else (2, 8, 32)
+  batches = {'smoke': (4,), 'quick': (2, 32)}.get(size, (2, 8, 32))
   lrs = (1e-2, 3e-2) if size in ('smoke', 'quick') else (3e-3, 1e-2, 3e-2)
   variants = VARIANTS[1:2] if size == 'smoke' else VARIANTS
   return [{**v, 'train.batch_size': b, 'optim.lr': lr, **seed} for v in variants

@@ -38,6 +38,6 @@ def get_sweep(arg=''):
   size = sizes.size_of(arg)
   depths = {'smoke': (2,), 'quick': (4, 16), 'full': (4, 8, 16)}.get(size, (4, 16))
   lrs = {'smoke': (1e-2,), 'quick': (1e-2,)}.get(size, (1e-3, 1e-2, 1e-1))
-  norms = ('layernorm',) if size == 'smoke' else NORMS
+  norms = {'smoke': ('layernorm',), 'quick': NORMS[:3]}.get(size, NORMS)
   return [{'model.norm': n, 'model.num_layers': d, 'optim.lr': lr, **seed}
           for n in norms for d in depths for seed in sizes.seeds(size) for lr in lrs]

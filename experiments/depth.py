@@ -49,9 +49,10 @@ def variants(size):
   if size == 'smoke':
     return [{'model.norm': 'layernorm', 'model.placement': 'post'}]
   norms = NORMS if size in ('core', 'full') else ('layernorm',)
+  peri = [] if size == 'quick' else [{'model.norm': 'layernorm', 'model.placement': 'peri'}]
   return ([{'model.norm': 'none'}]
           + [{'model.norm': n, 'model.placement': p} for n in norms for p in ('post', 'pre')]
-          + [{'model.norm': 'layernorm', 'model.placement': 'peri'}])
+          + peri)
 
 
 def get_sweep(arg=''):

@@ -36,5 +36,5 @@ def get_config(arg=''):
 
 def get_sweep(arg=''):
   size = sizes.size_of(arg)
-  variants = VARIANTS[1:2] if size == 'smoke' else VARIANTS
+  variants = {'smoke': VARIANTS[1:2], 'quick': VARIANTS[:3]}.get(size, VARIANTS)
   return [{**v, **seed} for v in variants for seed in sizes.seeds(size)]

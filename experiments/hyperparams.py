@@ -31,7 +31,7 @@ def factors(size):
   return {'optim.warmup_steps': sorted({0, round(0.02 * steps), round(0.05 * steps),
                                         round(0.1 * steps)}),
           'model.init_scale': [0.5, 1.0, 2.0],
-          'train.batch_size': [4] if size == 'smoke' else [8, 16, 32]}
+          'train.batch_size': {'smoke': [4], 'quick': [8, 16]}.get(size, [8, 16, 32])}
 
 
 def get_config(arg=''):

@@ -52,8 +52,10 @@ def variants(size):
           {'model.norm': 'layernorm', 'model.placement': 'pre', 'optim.z_loss': 1e-4}]
   if size == 'smoke':  # one group: the test suite's run of the whole suite
     return [({'data.source': 'synthetic'}, {'model.norm': 'layernorm'})]
+  if size == 'quick':  # LayerNorm post and pre against no norm, synthetic only
+    return [({'data.source': 'synthetic'}, v) for v in main[:3]]
   synthetic = [({'data.source': 'synthetic'}, v) for v in main + arms]
-  text = main if size == 'full' else TEXT if size == 'core' else main[:2]
+  text = main if size == 'full' else TEXT
   return synthetic + [({'data.source': 'python_docs'}, v) for v in text]
 
 

@@ -283,9 +283,11 @@ def depth(workdir: str, figdir: str) -> list[Finding]:
   depths = sorted(df['model.num_layers'].unique())
   deepest = depths[-1]
   tables = []
-  for key, caption in (('spread_init', 'Gradient spread at initialization (step 1): max '
-                        '/ min over depth of the gradient norm after each block'),
-                       ('spread_end', 'Gradient spread at the last diagnostic step'),
+  for key, caption in (('spread_init', 'Gradient spread at initialization (step 1): '
+                        'log10(max / min) over depth of the gradient norm after each '
+                        'block, in decades (0: every block sees the same gradient norm)'),
+                       ('spread_end', 'Gradient spread (decades) at the last diagnostic '
+                        'step'),
                        ('growth', 'Residual growth at the last diagnostic step: '
                         'residual-stream RMS after the last block / after the first')):
     rows = [[v] + [stat(g[g['model.num_layers'] == L][key], 2) for L in depths]
@@ -307,7 +309,8 @@ def depth(workdir: str, figdir: str) -> list[Finding]:
   pick = lambda v, k: means[k].get(v, math.nan)  # noqa: E731
   return [
       Finding('1', decide(held1, against=against1),
-              f'depth {deepest}: gradient spread post-LN {pick("layernorm-post", "spread_init"):.2f}'
+              f'depth {deepest}: gradient spread (decades) post-LN '
+              f'{pick("layernorm-post", "spread_init"):.2f}'
               f' (init) / {pick("layernorm-post", "spread_end"):.2f} (end) vs none '
               f'{pick("none", "spread_init"):.2f} / {pick("none", "spread_end"):.2f}; '
               f'pre-LN {pick("layernorm-pre", "spread_init"):.2f} / '
@@ -321,9 +324,10 @@ def depth(workdir: str, figdir: str) -> list[Finding]:
 
 
 def _spread(values) -> float:
+  """log10(max / min) over depth: decades between the largest and smallest."""
   if values is None or not np.all(np.isfinite(values)) or values.min() <= 0:
     return math.nan
-  return float(values.max() / values.min())
+  return float(np.log10(values.max() / values.min()))
 
 
 def gradient_scaling(workdir: str, figdir: str) -> list[Finding]:

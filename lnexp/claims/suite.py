@@ -6,6 +6,7 @@ import sys
 import time
 
 from lnexp import flops
+from lnexp.errors import ConfigError
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 # Cheapest first, so a cut-short suite still has whole experiments.
@@ -42,6 +43,8 @@ def run_suite(size: str, out: str | None, only: list[str] | None,
   stream = stream or sys.stdout
   out = out or default_out(size)
   names = only or EXPERIMENTS
+  if report_only and not os.path.isdir(os.path.join(out, 'results')):
+    raise ConfigError(f'--report-only: {out} holds no results yet; run the suite first')
   plans = {name: run_lib.plan_run(spec(name, size), {}, workdir(out, name))
            for name in names}  # every config checked before anything runs
   total = sum(estimate_seconds(p[4]) for p in plans.values())
