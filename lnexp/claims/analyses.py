@@ -49,9 +49,12 @@ def variant_name(row) -> str:
   return name
 
 
-def load(workdir: str) -> pd.DataFrame:
-  """Results rows with `variant` (variant_name) and `seed` labels."""
+def load(workdir: str, point_ids=None) -> pd.DataFrame:
+  """Results rows (of `point_ids` only, if given: the sweep being reported) with
+  `variant` (variant_name) and `seed` labels."""
   df = results.load_results(workdir)
+  if point_ids is not None:
+    df = df[df['point_id'].isin(set(point_ids))].reset_index(drop=True)
   for key in ('model.arch', 'model.norm', 'model.placement', 'model.qk_norm',
               'optim.z_loss', 'model.bn_axes'):
     if key not in df:
@@ -139,9 +142,9 @@ def seeds_held(frame: pd.DataFrame, value: str, better: list[str],
 # ------------------------------------------------------------ experiments
 
 
-def lr_sensitivity(workdir: str, figdir: str) -> list[Finding]:
+def lr_sensitivity(workdir: str, figdir: str, point_ids=None) -> list[Finding]:
   """Claims 2 (LR sensitivity) and 5 (internal covariate shift)."""
-  df = load(workdir)
+  df = load(workdir, point_ids)
   metrics = metrics_of(workdir, df)
   df['ics_drift'] = [_mean_drift(metrics[p]) for p in df['point_id']]
   tables2, tables5, figures, held2, against2, held5, against5 = [], [], [], [], [], [], []
@@ -170,6 +173,7 @@ def lr_sensitivity(workdir: str, figdir: str) -> list[Finding]:
     figures += plots.best_lr_curves(d, metrics, os.path.join(figdir, f'curves_{source}.png'),
                                     f'Eval loss vs step at each variant\'s best LR ({source})')
     notes.append(_flattening(d, metrics, source))
+    notes += [f'{source}: {n}' for n in edge_note(_best_lr_rows(d), set(d['optim.lr']))]
     # Claim 5: drift at LR 1e-2, every variant; rank correlation over all points.
     at = d[np.isclose(d['optim.lr'], 1e-2)]
     drift_rows = [[v, stat(g['ics_drift'], 4), stat(g['final_eval_loss'])]
@@ -203,10 +207,12 @@ def lr_sensitivity(workdir: str, figdir: str) -> list[Finding]:
 
 def _wortsman(df: pd.DataFrame, metrics: dict) -> list[Finding]:
   """qk_norm vs plain pre-LN: LR sensitivity per seed, final max attention logit."""
-  arms = df[df['variant'].isin(['layernorm-pre', 'layernorm-pre+qk_norm'])]
+  qk = df[df['variant'].eq('layernorm-pre+qk_norm')]
+  arms = df[df['variant'].isin(['layernorm-pre', 'layernorm-pre+qk_norm'])
+            & df['data.source'].isin(set(qk['data.source']))]  # where the arm ran
   if arms['variant'].nunique() < 2:
     return []
-  per_seed = lr_report.seed_metrics(arms[arms['data.source'].eq(arms['data.source'].iloc[0])])
+  per_seed = lr_report.seed_metrics(arms)
   held, against = seeds_held(per_seed, 'lr_sensitivity', ['layernorm-pre+qk_norm'],
                              than='layernorm-pre')
   finished = arms.groupby('optim.lr')['status'].agg(lambda s: s.eq('ok').all())
@@ -270,16 +276,14 @@ def _flattening(d: pd.DataFrame, metrics, source: str) -> str:
           f'(seed {d["seed"].iloc[0]}): ' + ', '.join(drops) + ' nats') if drops else ''
 
 
-def depth(workdir: str, figdir: str) -> list[Finding]:
+def depth(workdir: str, figdir: str, point_ids=None) -> list[Finding]:
   """Claims 1 (gradient spread over depth) and 4 (residual growth)."""
-  df = load(workdir)
+  df = load(workdir, point_ids)
   metrics = metrics_of(workdir, df)
-  for pid, m in metrics.items():
-    first, last = depth_value(m, 'depth/grad_flow', 'first'), depth_value(m, 'depth/grad_flow')
-    rms = depth_value(m, 'depth/residual_rms')
-    df.loc[df['point_id'] == pid, 'spread_init'] = _spread(first)
-    df.loc[df['point_id'] == pid, 'spread_end'] = _spread(last)
-    df.loc[df['point_id'] == pid, 'growth'] = rms[-1] / rms[0] if rms is not None else math.nan
+  ms = [metrics[p] for p in df['point_id']]
+  df['spread_init'] = [_spread(depth_value(m, 'depth/grad_flow', 'first')) for m in ms]
+  df['spread_end'] = [_spread(depth_value(m, 'depth/grad_flow')) for m in ms]
+  df['growth'] = [_growth(depth_value(m, 'depth/residual_rms')) for m in ms]
   depths = sorted(df['model.num_layers'].unique())
   deepest = depths[-1]
   tables = []
@@ -323,6 +327,13 @@ def depth(workdir: str, figdir: str) -> list[Finding]:
   ]
 
 
+def _growth(rms) -> float:
+  """RMS after the last block / after the first (NaN if either is not finite)."""
+  if rms is None or not np.isfinite(rms[[0, -1]]).all() or rms[0] <= 0:
+    return math.nan
+  return float(rms[-1] / rms[0])
+
+
 def _spread(values) -> float:
   """log10(max / min) over depth: decades between the largest and smallest."""
   if values is None or not np.all(np.isfinite(values)) or values.min() <= 0:
@@ -330,9 +341,9 @@ def _spread(values) -> float:
   return float(np.log10(values.max() / values.min()))
 
 
-def gradient_scaling(workdir: str, figdir: str) -> list[Finding]:
+def gradient_scaling(workdir: str, figdir: str, point_ids=None) -> list[Finding]:
   """Claim 1b: Xiong et al. 2020's last-layer gradient norm vs depth."""
-  df = load(workdir)
+  df = load(workdir, point_ids)
   metrics = metrics_of(workdir, df)
   df['last_layer_grad'] = [_last_layer_grad(metrics[p]) for p in df['point_id']]
   depths = sorted(df['model.num_layers'].unique())
@@ -374,9 +385,9 @@ def _last_layer_grad(m: pd.DataFrame) -> float:
   return float(np.sqrt(sum(float(first[c][-1]) ** 2 for c in cols)))
 
 
-def hyperparams(workdir: str, figdir: str) -> list[Finding]:
+def hyperparams(workdir: str, figdir: str, point_ids=None) -> list[Finding]:
   """Claim 3: spread of final eval loss over warm-up, init scale, batch size."""
-  df = load(workdir)
+  df = load(workdir, point_ids)
   config = results.load_config(workdir)
   factors = ('optim.warmup_steps', 'model.init_scale', 'train.batch_size')
   # The centre is the one value of each factor that every other factor's points share.
@@ -413,9 +424,9 @@ def hyperparams(workdir: str, figdir: str) -> list[Finding]:
       plots.factor_curves(df, factors, centre, os.path.join(figdir, 'hyperparams.png')))]
 
 
-def generalization(workdir: str, figdir: str) -> list[Finding]:
+def generalization(workdir: str, figdir: str, point_ids=None) -> list[Finding]:
   """Claim 6: eval-minus-train gap at matched train loss on a small corpus."""
-  df = load(workdir)
+  df = load(workdir, point_ids)
   metrics = metrics_of(workdir, df)
   curves = {p: _smoothed(metrics[p]) for p in df['point_id']}
   for seed, s in df.groupby('seed'):
@@ -454,9 +465,9 @@ def _smoothed(m: pd.DataFrame) -> pd.DataFrame:
                        'eval': both['eval_loss'].to_numpy()})
 
 
-def batchnorm_text(workdir: str, figdir: str) -> list[Finding]:
+def batchnorm_text(workdir: str, figdir: str, point_ids=None) -> list[Finding]:
   """Claim 7: LayerNorm vs causal BatchNorm over batch sizes; BN mismatch and leak."""
-  df = load(workdir)
+  df = load(workdir, point_ids)
   metrics = metrics_of(workdir, df)
   df['mismatch'] = df['final_eval_loss'] - df['final_eval_loss_batch_stats']
   df['bn_dist'] = [_bn_distance(metrics[p]) for p in df['point_id']]
@@ -517,15 +528,23 @@ def _bn_distance(m: pd.DataFrame) -> float:
   return float(np.mean(values)) if values else math.nan
 
 
+def edge_note(best: pd.DataFrame, grid) -> list[str]:
+  """A warning when a best LR sits at the edge of the grid (the optimum may lie beyond)."""
+  edges = {min(grid), max(grid)}
+  at_edge = sorted({v for v, lr in zip(best['variant'], best['optim.lr']) if lr in edges})
+  return [f'best LR at the edge of the grid ({min(grid):g}..{max(grid):g}) for: '
+          f'{", ".join(at_edge)}; the optimum may lie outside it'] if at_edge else []
+
+
 def _best_lr_rows(df: pd.DataFrame, keys=('variant', 'seed')) -> pd.DataFrame:
   """Per (variant, seed, ...): the non-diverged point with the lowest final eval loss."""
   ok = df[df['status'].eq('ok') & df['final_eval_loss'].notna()]
   return ok.loc[ok.groupby(list(keys))['final_eval_loss'].idxmin()]
 
 
-def lstm_covariate_shift(workdir: str, figdir: str) -> list[Finding]:
+def lstm_covariate_shift(workdir: str, figdir: str, point_ids=None) -> list[Finding]:
   """Claim 8: hidden-state variance over time, speed to a target loss, drift."""
-  df = load(workdir)
+  df = load(workdir, point_ids)
   metrics = metrics_of(workdir, df)
   for pid, m in metrics.items():
     var_T = depth_value(m, 'time/hidden_var')
@@ -570,17 +589,16 @@ def lstm_covariate_shift(workdir: str, figdir: str) -> list[Finding]:
              'seeds.',
              ['variant', 'hidden-variance CV', 'steps to target', 'input drift',
               'final eval loss', 'best LRs', 'LR sensitivity'], rows)],
-      plots.time_profiles(best, metrics, os.path.join(figdir, 'hidden_variance.png')))]
+      plots.time_profiles(best, metrics, os.path.join(figdir, 'hidden_variance.png')),
+      edge_note(best, set(df['optim.lr'])))]
 
 
-def cnn_depth(workdir: str, figdir: str) -> list[Finding]:
+def cnn_depth(workdir: str, figdir: str, point_ids=None) -> list[Finding]:
   """Claim 9: activation growth with depth, accuracy and LR sensitivity per norm."""
-  df = load(workdir)
+  df = load(workdir, point_ids)
   metrics = metrics_of(workdir, df)
-  for pid, m in metrics.items():
-    rms = depth_value(m, 'depth/residual_rms')
-    df.loc[df['point_id'] == pid, 'growth'] = rms[-1] / rms[0] if rms is not None \
-        else math.nan
+  df['growth'] = [_growth(depth_value(metrics[p], 'depth/residual_rms'))
+                  for p in df['point_id']]
   depths = sorted(df['model.num_layers'].unique())
   deepest = df[df['model.num_layers'] == depths[-1]]
   at = deepest[np.isclose(deepest['optim.lr'], 1e-2)]
@@ -614,7 +632,8 @@ def cnn_depth(workdir: str, figdir: str) -> list[Finding]:
              ['norm', 'depth', 'activation growth', 'test accuracy', 'test loss',
               'best LRs', 'LR sensitivity'], rows)],
       plots.lr_curves(deepest, os.path.join(figdir, 'cnn_lr.png'),
-                      f'Digits test loss vs peak LR, depth {depths[-1]}'))]
+                      f'Digits test loss vs peak LR, depth {depths[-1]}'),
+      edge_note(best, set(df['optim.lr'])))]
 
 
 ANALYSES = {'gradient_scaling': gradient_scaling, 'depth': depth,

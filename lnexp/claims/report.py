@@ -8,6 +8,7 @@ import os
 import platform
 
 from lnexp import results
+from lnexp import run as run_lib
 from lnexp.claims import analyses, suite
 
 SEED_ARTICLE = 'the seed article (../shared/seed/layer-normalization-albertagpt.txt)'
@@ -76,20 +77,26 @@ def experiment_doc(name: str) -> tuple[str, str]:
 
 def write(out: str, size: str, names) -> str:
   """Analyses every finished experiment in `names`; writes OUT/REPORT.md."""
-  findings, status = {}, []
+  findings, status, total_s = {}, [], 0.0
   for name in names:
     workdir = suite.workdir(out, name)
     if not os.path.isfile(os.path.join(workdir, 'results.jsonl')):
       status.append([name, '0', '-', 'not run'])
       continue
-    missing = results.missing_points(workdir)
+    points = run_lib.plan_run(suite.spec(name, size), {}, workdir)[3]
+    ids = [p.point_id for p in points]
     df = results.load_results(workdir)
-    status.append([name, str(len(df)), str(len(missing)),
-                   f"{df.groupby('group')['wall_s'].first().sum() / 60:.1f} min"])
+    df = df[df['point_id'].isin(ids)]
+    missing = len(ids) - len(df)
+    seconds = df.groupby('group')['wall_s'].first().sum()
+    total_s += seconds
+    status.append([name, str(len(df)), str(missing), f'{seconds / 60:.1f} min'])
     if missing:
       continue  # a verdict never rests on a partial grid
-    for finding in analyses.ANALYSES[name](workdir, os.path.join(out, 'figures', name)):
+    for finding in analyses.ANALYSES[name](workdir, os.path.join(out, 'figures', name),
+                                           ids):
       findings[finding.claim] = finding
+  status.append(['total', '', '', f'{total_s / 60:.1f} min'])
   path = os.path.join(out, 'REPORT.md')
   with open(path + '.tmp', 'w') as f:
     f.write(_markdown(out, size, findings, status))
@@ -130,6 +137,8 @@ def _markdown(out, size, findings, status) -> str:
   for key in sorted(k for k in findings if '-' in k):
     md.append(f'- **{findings[key].verdict}**: {findings[key].effect}.')
   md += ['', '## Runs', '',
+         'Compute is the wall time of each experiment\'s groups (compile included) on '
+         'the machine above, from the result rows.', '',
          analyses.table('', ['experiment', 'points finished', 'missing', 'compute'],
                         status).strip(), '']
   for claim in ORDER:
