@@ -22,15 +22,20 @@ f32 = jnp.float32
 
 
 class LSTMCell(nn.Module):
-  """One time step: (h, c), (x-gates, mask, reset) -> (h, c), (h, diagnostics)."""
+  """One time step: (h, c), (x-gates, mask, reset, probe) -> (h, c), (h, diagnostics).
+
+  With `probed`, h_t passes through `diagnostics.grad_probe`, so the probe's
+  gradient is ||dLoss/dh_t|| (through the output and every later step).
+  """
   cfg: ModelConfig
   train: bool
+  probed: bool = False
 
   @nn.compact
   def __call__(self, carry, xs):
     c, hidden = self.cfg, self.cfg.hidden_dim
     h_BxH, c_BxH = carry
-    gates_x_Bx4H, mask_B, reset_B = xs
+    gates_x_Bx4H, mask_B, reset_B, probe_B = xs
     keep = (1.0 - reset_B)[:, None]
     h_BxH, c_BxH = h_BxH * keep, c_BxH * keep
     gates_h_Bx4H = nn.Dense(4 * hidden, use_bias=False, kernel_init=dense_init(c, hidden),
@@ -45,6 +50,8 @@ class LSTMCell(nn.Module):
     i, f, o, g = jnp.split(gates, 4, axis=-1)
     c_BxH = nn.sigmoid(f + 1.0) * c_BxH + nn.sigmoid(i) * jnp.tanh(g)  # forget bias 1
     h_BxH = nn.sigmoid(o) * jnp.tanh(norm('c_norm', c_BxH))
+    if self.probed:  # row 0's probe stands for the step (see LSTMLM)
+      h_BxH = diagnostics.grad_probe(h_BxH, probe_B[0])
     m = mask_B[:, None]
     count = jnp.maximum(mask_B.sum() * hidden, 1.0)
     mean = (h_BxH * m).sum() / count
@@ -55,7 +62,8 @@ class LSTMCell(nn.Module):
 
 class LSTMLM(nn.Module):
   """Token ids [B, T] -> next-token logits [B, T, V]; `model.num_layers` is unused
-  (one LSTM layer), `model.hidden_dim` its width, `model.embed_dim` the input."""
+  (one LSTM layer), `model.hidden_dim` its width, `model.embed_dim` the input.
+  `grad_probes_L` here has one probe per time step ([T]), not per layer."""
   cfg: ModelConfig
 
   @nn.compact
@@ -74,10 +82,14 @@ class LSTMLM(nn.Module):
     scan = nn.scan(LSTMCell, variable_broadcast='params', split_rngs={'params': False},
                    variable_axes={'batch_stats': 0, 'intermediates': 0},
                    in_axes=1, out_axes=0)
-    b = tokens_BxT.shape[0]
+    b, t = tokens_BxT.shape
     zeros = jnp.zeros((b, c.hidden_dim), f32)
-    _, (h_TxBxH, per_step) = scan(c, train, name='cell')(
-        (zeros, zeros), (gates_x_BxTx4H, mask_BxT.astype(f32), starts_BxT))
+    # Probes [T] ride along the time axis; broadcast over rows, only row 0's is
+    # used, so each step's probe gradient is ||dLoss/dh_t||.
+    probes_BxT = jnp.broadcast_to((jnp.zeros((t,), f32) if grad_probes_L is None
+                                   else grad_probes_L)[None], (b, t))
+    _, (h_TxBxH, per_step) = scan(c, train, grad_probes_L is not None, name='cell')(
+        (zeros, zeros), (gates_x_BxTx4H, mask_BxT.astype(f32), starts_BxT, probes_BxT))
     h_BxTxH = h_TxBxH.transpose(1, 0, 2)
     if self.is_mutable_collection('intermediates'):
       for name, value_T in per_step.items():

@@ -90,14 +90,15 @@ class LaneFns:
 
   def train_step(self, state, hp, batch, diagnose: bool = False):
     """One update; with `diagnose`, also every in-step diagnostic."""
-    probed = diagnose and self.model_cfg.arch != 'lstm'  # LSTM: no depth to probe
-    probes = jnp.zeros((self.model_cfg.num_layers,), jnp.float32) if probed else None
-    grad_fn = jax.value_and_grad(self.loss, argnums=(0, 5) if probed else 0,
+    lstm = self.model_cfg.arch == 'lstm'  # probes per time step, not per layer
+    size = self.model_cfg.max_len if lstm else self.model_cfg.num_layers
+    probes = jnp.zeros((size,), jnp.float32) if diagnose else None
+    grad_fn = jax.value_and_grad(self.loss, argnums=(0, 5) if diagnose else 0,
                                  has_aux=True)
     (_, (ce, new_stats, diag)), grads = grad_fn(
         state['params'], state['batch_stats'], hp, batch, True, probes, diagnose)
-    if probed:
-      grads, diag['depth/grad_flow'] = grads
+    if diagnose:
+      grads, diag['time/grad_flow' if lstm else 'depth/grad_flow'] = grads
     grad_norm = optax.tree.norm(grads)
     grads = optimizer.clip_by_global_norm(grads, grad_norm, hp['clip_norm'])
     direction, opt_state = optimizer.direction(self.optim_cfg).update(

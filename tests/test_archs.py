@@ -154,3 +154,26 @@ def test_each_arch_trains_end_to_end_through_lnexp_run(arch, extra, tmp_path):
                                                f"{rows[0]['point_id']}.jsonl")]
   key = 'time/hidden_var' if arch == 'lstm' else 'depth/residual_rms'
   assert key in metrics[0]
+
+
+def test_lstm_time_probes_measure_the_hidden_state_gradient():
+  from lnexp.optimizer import OptimConfig
+  from lnexp.steps import LaneFns, token_losses
+  cfg = config_lib.canonical(tiny_config(**{'model.arch': 'lstm', 'model.vocab_size': 35}))
+  fns = LaneFns(ModelConfig.from_config(cfg), OptimConfig.from_config(cfg), 10, 1e9)
+  batch = jax.tree.map(jnp.asarray, make_source(cfg).train_batch(0))
+  hp = {'lr': 1e-3, 'warmup_steps': 0.0, 'weight_decay': 0.0, 'z_loss': 0.0,
+        'clip_norm': 0.0, 'seed': 0, 'init_scale': 1.0, 'dyt_alpha_init': 0.5}
+  state = {**fns.init(hp, batch), 'init_loss': jnp.float32(1e9)}
+  _, metrics = fns.train_step(state, hp, batch, diagnose=True)
+  flow_T = np.asarray(metrics['time/grad_flow'])
+  assert flow_T.shape == (8,) and np.all(flow_T > 0)
+  # The last hidden state reaches the loss only through the last output layer.
+  params = state['params']
+  logits = fns.model.apply({'params': params}, batch['inputs'], batch['segment_ids'],
+                           batch['input_mask'], False)
+  mask = batch['loss_mask']
+  dlogits = jax.grad(lambda z: (token_losses(z, batch['targets'])[0] * mask).sum()
+                     / mask.sum())(logits)[:, -1]
+  expected = np.linalg.norm(np.asarray(dlogits) @ np.asarray(params['unembed']['kernel']).T)
+  assert flow_T[-1] == pytest.approx(expected, rel=1e-4)

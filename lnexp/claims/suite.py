@@ -35,6 +35,15 @@ def estimate_seconds(groups) -> float:
           + COMPILE_S * len(structures) + GROUP_S * len(groups))
 
 
+def release_compiled() -> None:
+  """Drops every compiled program: one process runs hundreds of structures, and
+  holding all of them exhausted a 24 GB machine midway through the core suite."""
+  import jax
+  from lnexp import program
+  program._compiled.cache_clear()
+  jax.clear_caches()
+
+
 def run_suite(size: str, out: str | None, only: list[str] | None,
               report_only: bool, stream=None) -> str:
   """Runs (or resumes) each experiment, then writes OUT/REPORT.md; returns its path."""
@@ -57,6 +66,7 @@ def run_suite(size: str, out: str | None, only: list[str] | None,
       print(f'== {name}: {len(plans[name][3])} points, ~'
             f'{estimate_seconds(plans[name][4]) / 60:.1f} min', file=stream, flush=True)
       run_lib.train_and_evaluate(spec(name, size), {}, workdir(out, name), out=stream)
+      release_compiled()
       print(f'== {name} done in {(time.time() - t0) / 60:.1f} min', file=stream,
             flush=True)
   path = report.write(out, size, names)
