@@ -429,16 +429,13 @@ def generalization(workdir: str, figdir: str, point_ids=None) -> list[Finding]:
   df = load(workdir, point_ids)
   metrics = metrics_of(workdir, df)
   curves = {p: _smoothed(metrics[p]) for p in df['point_id']}
-  for seed, s in df.groupby('seed'):
-    target = max(curves[p]['train'].iloc[-1] for p in s['point_id'])
-    for pid in s['point_id']:
-      c = curves[pid]
-      hit = c[c['train'] <= target]
-      at = hit.iloc[0] if len(hit) else c.iloc[-1]
-      df.loc[df['point_id'] == pid, ['matched_step', 'matched_gap', 'final_gap',
-                                     'final_train']] = [
-          at['step'], at['eval'] - at['train'], c['eval'].iloc[-1] - c['train'].iloc[-1],
-          c['train'].iloc[-1]]
+  for pid, hit in _matched(df, curves).items():
+    c = curves[pid]
+    at = hit if hit is not None else c.iloc[-1]
+    df.loc[df['point_id'] == pid, ['matched_step', 'matched_gap', 'final_gap',
+                                   'final_train']] = [
+        at['step'], at['eval'] - at['train'], c['eval'].iloc[-1] - c['train'].iloc[-1],
+        c['train'].iloc[-1]]
   h, a = seeds_held(df, 'matched_gap', list(LN))
   rows = [[v, stat(g['matched_gap']), stat(g['matched_step'], 0), stat(g['final_gap']),
            stat(g['final_train']), stat(g['final_eval_loss'])]
@@ -455,6 +452,19 @@ def generalization(workdir: str, figdir: str, point_ids=None) -> list[Finding]:
              ['variant', 'gap at matched train loss', 'matched at step', 'final gap',
               'final train loss', 'final eval loss'], rows)],
       plots.gap_curves(df, curves, os.path.join(figdir, 'generalization.png')))]
+
+
+def _matched(df: pd.DataFrame, curves: dict) -> dict:
+  """Per point: the first log row of its smoothed curve at or below its seed's
+  target, the highest final smoothed train loss among the seed's points (None
+  if never reached)."""
+  hits = {}
+  for _, s in df.groupby('seed'):
+    target = max(curves[p]['train'].iloc[-1] for p in s['point_id'])
+    for pid in s['point_id']:
+      hit = curves[pid][curves[pid]['train'] <= target]
+      hits[pid] = hit.iloc[0] if len(hit) else None
+  return hits
 
 
 def _smoothed(m: pd.DataFrame) -> pd.DataFrame:
@@ -555,12 +565,9 @@ def lstm_covariate_shift(workdir: str, figdir: str, point_ids=None) -> list[Find
     df.loc[df['point_id'] == pid, 'input_drift'] = np.mean(drift) if drift else math.nan
   best = _best_lr_rows(df).copy()
   curves = {p: _smoothed(metrics[p]) for p in best['point_id']}
-  for seed, s in best.groupby('seed'):
-    target = max(curves[p]['train'].iloc[-1] for p in s['point_id'])
-    for pid in s['point_id']:
-      hit = curves[pid][curves[pid]['train'] <= target]
-      best.loc[best['point_id'] == pid, 'steps_to_target'] = (
-          hit['step'].iloc[0] if len(hit) else math.nan)
+  hits = _matched(best, curves)
+  best['steps_to_target'] = [hits[p]['step'] if hits[p] is not None else math.nan
+                             for p in best['point_id']]
   per_seed = lr_report.seed_metrics(df)
   sens = per_seed.groupby('variant')['lr_sensitivity']
   h_cv, a_cv = seeds_held(best, 'hidden_var_cv', ['layernorm'])
