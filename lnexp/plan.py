@@ -14,6 +14,7 @@ from typing import Any
 import ml_collections
 
 from lnexp import config as config_lib
+from lnexp import flops
 
 # key -> name in the per-lane hp dict.
 LANE_KEYS = {
@@ -65,6 +66,55 @@ def make_points(base: ml_collections.ConfigDict, sweep: list[dict]) -> list[Poin
 def structure_key(cfg: ml_collections.ConfigDict) -> str:
   flat = {k: v for k, v in _flatten(cfg.to_dict()).items() if k not in LANE_KEYS}
   return short_hash(flat, 16)
+
+
+def compile_key(cfg: ml_collections.ConfigDict) -> str:
+  """Groups with equal keys run the same compiled programs (they differ in data order only)."""
+  flat = {k: v for k, v in _flatten(cfg.to_dict()).items()
+          if k not in LANE_KEYS and k != 'data.seed'}
+  return short_hash(flat, 16)
+
+
+COMPILE_S, GROUP_S = 10.0, 2.0   # first group of a compiled structure; every group
+
+
+def _group_seconds(group: Group) -> float:
+  return flops.estimate_seconds(group.config, len(group.points)) + GROUP_S
+
+
+def estimate_seconds(groups: list[Group]) -> float:
+  """Planning estimate: model FLOPs at lnexp.flops' rate plus compile and group costs."""
+  return (sum(map(_group_seconds, groups))
+          + COMPILE_S * len({compile_key(g.config) for g in groups}))
+
+
+def shard_groups(groups: list[Group], index: int, count: int) -> list[Group]:
+  """Shard `index` of `count`, deterministic and balanced by estimated time.
+
+  Groups that share compiled programs (seeds of one variant) form a bucket;
+  largest first, a bucket goes whole to the least-loaded shard, unless it alone
+  outweighs a shard's fair share: then its groups go one by one to where they
+  finish soonest, counting a compile where that shard lacks it.
+  """
+  by_key: dict[str, list[Group]] = {}
+  for g in groups:
+    by_key.setdefault(compile_key(g.config), []).append(g)
+  fair = estimate_seconds(groups) / count
+  loads, compiled, mine = [0.0] * count, [set() for _ in range(count)], set()
+  for key, members in sorted(by_key.items(), key=lambda kv: -estimate_seconds(kv[1])):
+    if estimate_seconds(members) <= fair:
+      target = loads.index(min(loads))
+      loads[target] += estimate_seconds(members)
+      mine.update(g.group_id for g in members if target == index)
+      continue
+    for g in sorted(members, key=_group_seconds, reverse=True):
+      finish = [loads[s] + _group_seconds(g) + (key not in compiled[s]) * COMPILE_S
+                for s in range(count)]
+      target = finish.index(min(finish))
+      loads[target] = finish[target]
+      compiled[target].add(key)
+      mine.update([g.group_id] if target == index else [])
+  return [g for g in groups if g.group_id in mine]
 
 
 def make_groups(points: list[Point], max_lanes: int = 0) -> list[Group]:

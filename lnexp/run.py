@@ -86,8 +86,9 @@ def train_and_evaluate(config_spec: str, overrides: dict | None = None,
                        shard: tuple[int, int] | None = None) -> list[dict]:
   """Runs every unfinished point (of `shard`'s groups); returns their rows.
 
-  Shard I/N takes groups I, I+N, I+2N, ... of the full plan, so machines that
-  do not talk can split a grid; `lnexp.merge` joins their workdirs.
+  Shard I/N takes the I-th of N slices of the plan's groups
+  (`plan.shard_groups`), so machines that do not talk can split a grid and
+  `lnexp.merge` joins their workdirs; shards may also share one workdir.
   """
   import jax
   from lnexp import flops
@@ -99,7 +100,7 @@ def train_and_evaluate(config_spec: str, overrides: dict | None = None,
   base, sweep, name, points, groups, workdir = plan_run(config_spec, overrides or {},
                                                         workdir)
   if shard is not None:
-    groups = groups[shard[0]::shard[1]]
+    groups = plan_lib.shard_groups(groups, *shard)
     points = [p for g in groups for p in g.points]
   wd = Workdir(workdir)
   wd.check_base(plan_lib.flatten(base))

@@ -119,7 +119,7 @@ class Workdir:
         'start_time': datetime.datetime.now(datetime.timezone.utc).isoformat()})
 
   def _write_json(self, path: str, obj) -> None:
-    tmp = path + '.tmp'
+    tmp = f'{path}.{os.getpid()}.tmp'  # shards of one run may share the workdir
     with open(tmp, 'w') as f:
       json.dump(clean(obj), f, indent=1)
     os.replace(tmp, path)

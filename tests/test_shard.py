@@ -2,7 +2,8 @@
 
 import pytest
 
-from lnexp import merge, run
+from lnexp import config as config_lib
+from lnexp import merge, plan, run
 from tests.test_run import TINY, assert_same_results, rows_by_lr
 
 # Single-lane groups without diagnostics: every run here reuses one compiled program.
@@ -15,7 +16,9 @@ def test_shards_merged_equal_the_unsharded_sweep(tmp_path, capsys):
   flags = FLAGS
   assert run.main(flags + ['--workdir', str(tmp_path / 'whole')]) == 0
   rows = rows_by_lr(tmp_path / 'whole')
-  for i in range(2):  # 3 groups of one lane: shard 0 runs groups 0 and 2, shard 1 group 1
+  # 3 one-lane groups of one structure, ~2 s each plus a 10 s compile per shard
+  # (plan.estimate_seconds): shard 0 runs groups 0 and 2, shard 1 group 1.
+  for i in range(2):
     assert run.main(flags + ['--workdir', str(tmp_path / f's{i}'), f'--shard={i}/2']) == 0
   assert len(rows_by_lr(tmp_path / 's0')) == 2 and len(rows_by_lr(tmp_path / 's1')) == 1
   assert merge.main(['--out', str(tmp_path / 'all'), str(tmp_path / 's0'),
@@ -27,6 +30,22 @@ def test_shards_merged_equal_the_unsharded_sweep(tmp_path, capsys):
   # The merged workdir is a finished run: rerunning the unsharded command skips it.
   assert run.main(flags + ['--workdir', str(tmp_path / 'all')]) == 0
   assert '3 points (3 finished)' in capsys.readouterr().out
+
+
+def test_shards_partition_groups_and_keep_seeds_of_a_variant_together():
+  base = config_lib.base_config()
+  base.train.steps = 10  # a group costs less than a compile: buckets stay whole
+  sweep = [{'model.norm': n, 'data.seed': s, 'train.seed': s}
+           for n in ('layernorm', 'rmsnorm', 'none') for s in range(3)]
+  groups = plan.make_groups(plan.make_points(base, sweep))
+  assert len(groups) == 9  # data.seed is part of a group's structure
+  shards = [plan.shard_groups(groups, i, 2) for i in range(2)]
+  ids = [g.group_id for s in shards for g in s]
+  assert sorted(ids) == sorted(g.group_id for g in groups)  # each group exactly once
+  for shard in shards:  # a variant's seeds share compiled programs: one shard each
+    norms = [g.config.model.norm for g in shard]
+    assert all(norms.count(n) in (0, 3) for n in norms)
+  assert {len(s) for s in shards} == {3, 6}
 
 
 @pytest.mark.parametrize('shard', ['3/2', 'x', '1', '-1/2', '2/2'])

@@ -1,8 +1,10 @@
-"""`python -m lnexp.claims [--quick|--full|--smoke] [--out DIR] [--only A,B] [--report-only]`.
+"""`python -m lnexp.claims [--quick|--full|--smoke] [--out DIR] [--only A,B] [--jobs N|auto] [--report-only]`.
 
 Runs every experiment of the claims suite (resuming finished points), then
 writes DIR/REPORT.md from the results. Default DIR: `experiments` for the
 core suite (workdirs in experiments/results/NAME), runs/claims_SIZE otherwise.
+`--jobs` (default auto: one per CPU core on a CPU host, 1 on an accelerator)
+splits each experiment over that many single-threaded processes.
 """
 from __future__ import annotations
 
@@ -12,24 +14,27 @@ from lnexp.claims import suite
 from lnexp.errors import ConfigError
 
 USAGE = ('usage: python -m lnexp.claims [--quick|--full|--smoke] [--out DIR] '
-         '[--only NAME,...] [--report-only]')
+         '[--only NAME,...] [--jobs N|auto] [--report-only]')
 
 
 def parse_args(argv: list[str]) -> dict:
-  args = {'size': 'core', 'out': None, 'only': None, 'report_only': False}
+  args = {'size': 'core', 'out': None, 'only': None, 'report_only': False,
+          'jobs': 'auto'}
   it = iter(argv)
   for arg in it:
     if arg in ('--quick', '--full', '--smoke'):
       args['size'] = arg[2:]
     elif arg == '--report-only':
       args['report_only'] = True
-    elif arg in ('--out', '--only'):
+    elif arg in ('--out', '--only', '--jobs'):
       value = next(it, None)
       if value is None:
         raise ConfigError(f'{arg} needs a value; {USAGE}')
       args[arg[2:]] = value
     else:
       raise ConfigError(f'unexpected argument {arg!r}; {USAGE}')
+  if args['jobs'] != 'auto' and not (args['jobs'].isdigit() and int(args['jobs']) > 0):
+    raise ConfigError(f"--jobs {args['jobs']}: expected a positive integer or auto")
   if args['only'] is not None:
     args['only'] = args['only'].split(',')
     unknown = sorted(set(args['only']) - set(suite.EXPERIMENTS))
@@ -42,7 +47,9 @@ def parse_args(argv: list[str]) -> dict:
 def main(argv: list[str] | None = None) -> int:
   try:
     args = parse_args(sys.argv[1:] if argv is None else argv)
-    suite.run_suite(args['size'], args['out'], args['only'], args['report_only'])
+    jobs = suite.auto_jobs() if args['jobs'] == 'auto' else int(args['jobs'])
+    suite.run_suite(args['size'], args['out'], args['only'], args['report_only'],
+                    jobs=jobs)
   except ConfigError as e:
     print(f'lnexp.claims: error: {e}', file=sys.stderr)
     return 2

@@ -2,17 +2,22 @@
 from __future__ import annotations
 
 import os
+import subprocess
 import sys
+import threading
 import time
 
-from lnexp import flops
+from lnexp import plan as plan_lib
 from lnexp.errors import ConfigError
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 # Cheapest first, so a cut-short suite still has whole experiments.
 EXPERIMENTS = ('gradient_scaling', 'depth', 'generalization', 'batchnorm_text',
                'hyperparams', 'lr_sensitivity', 'lstm_covariate_shift', 'cnn_depth')
-COMPILE_S, GROUP_S = 10.0, 2.0   # first group of a structure; every group (estimates)
+# A single-threaded XLA CPU process: on the 2-core machine two of them side by
+# side do 1.47x the work of one two-threaded process (small matmuls and compiles
+# use a second thread poorly); see the README's performance section.
+SINGLE_THREAD_XLA = '--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1'
 
 
 def default_out(size: str) -> str:
@@ -28,11 +33,40 @@ def workdir(out: str, name: str) -> str:
   return os.path.join(out, 'results', name)
 
 
-def estimate_seconds(groups) -> float:
-  """Planning estimate: model FLOPs at lnexp.flops' rate plus compile and group costs."""
-  structures = {(g.config.model.to_json(), g.config.train.batch_size) for g in groups}
-  return (sum(flops.estimate_seconds(g.config, len(g.points)) for g in groups)
-          + COMPILE_S * len(structures) + GROUP_S * len(groups))
+def auto_jobs() -> int:
+  """Worker processes for `--jobs auto`: one per CPU core on a CPU-only host
+  (at most 8), one where an accelerator runs the lanes."""
+  import jax
+  if jax.default_backend() != 'cpu':
+    return 1
+  return max(1, min(len(os.sched_getaffinity(0)), 8))
+
+
+def run_sharded(name: str, size: str, out: str, jobs: int, stream) -> None:
+  """One experiment as `jobs` single-threaded `lnexp.run --shard i/jobs`
+  processes sharing its workdir; their lines are copied to `stream`, prefixed."""
+  env = {**os.environ,
+         'XLA_FLAGS': f"{os.environ.get('XLA_FLAGS', '')} {SINGLE_THREAD_XLA}".strip()}
+  procs = [subprocess.Popen(
+      [sys.executable, '-m', 'lnexp.run', '--config', spec(name, size),
+       '--workdir', workdir(out, name), '--shard', f'{i}/{jobs}'],
+      env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+           for i in range(jobs)]
+  tails = [[] for _ in procs]
+
+  def copy(i):
+    for line in procs[i].stdout:
+      tails[i] = (tails[i] + [line])[-20:]
+      print(f'[{i}/{jobs}] {line}', end='', file=stream, flush=True)
+  threads = [threading.Thread(target=copy, args=(i,)) for i in range(jobs)]
+  for t in threads:
+    t.start()
+  for t in threads:
+    t.join()
+  for i, p in enumerate(procs):
+    if p.wait() != 0:
+      raise RuntimeError(f'{name} shard {i}/{jobs} exited {p.returncode}:\n'
+                         + ''.join(tails[i]))
 
 
 def release_compiled() -> None:
@@ -45,8 +79,12 @@ def release_compiled() -> None:
 
 
 def run_suite(size: str, out: str | None, only: list[str] | None,
-              report_only: bool, stream=None) -> str:
-  """Runs (or resumes) each experiment, then writes OUT/REPORT.md; returns its path."""
+              report_only: bool, stream=None, jobs: int = 1) -> str:
+  """Runs (or resumes) each experiment, then writes OUT/REPORT.md; returns its path.
+
+  With jobs > 1 each experiment's groups are split over that many processes
+  (`run_sharded`); otherwise they run here, one after another.
+  """
   from lnexp import run as run_lib
   from lnexp.claims import report
   stream = stream or sys.stdout
@@ -56,17 +94,22 @@ def run_suite(size: str, out: str | None, only: list[str] | None,
     raise ConfigError(f'--report-only: {out} holds no results yet; run the suite first')
   plans = {name: run_lib.plan_run(spec(name, size), {}, workdir(out, name))
            for name in names}  # every config checked before anything runs
-  total = sum(estimate_seconds(p[4]) for p in plans.values())
+  total = sum(plan_lib.estimate_seconds(p[4]) for p in plans.values())
   print(f'lnexp.claims: {size} suite, {len(names)} experiments, '
         f'{sum(len(p[3]) for p in plans.values())} points, estimated '
-        f'{total / 60:.0f} min on this machine class; out {out}', file=stream)
+        f'{total / 60:.0f} min of one process on this machine class, {jobs} '
+        f'job(s); out {out}', file=stream)
   if not report_only:
     for name in names:
       t0 = time.time()
       print(f'== {name}: {len(plans[name][3])} points, ~'
-            f'{estimate_seconds(plans[name][4]) / 60:.1f} min', file=stream, flush=True)
-      run_lib.train_and_evaluate(spec(name, size), {}, workdir(out, name), out=stream)
-      release_compiled()
+            f'{plan_lib.estimate_seconds(plans[name][4]) / 60:.1f} min',
+            file=stream, flush=True)
+      if jobs > 1:
+        run_sharded(name, size, out, jobs, stream)
+      else:
+        run_lib.train_and_evaluate(spec(name, size), {}, workdir(out, name), out=stream)
+        release_compiled()
       print(f'== {name} done in {(time.time() - t0) / 60:.1f} min', file=stream,
             flush=True)
   path = report.write(out, size, names)
