@@ -211,6 +211,56 @@ def bench_lanes(quick: bool, done: dict) -> dict:
   return out
 
 
+def _steps_in_window(overrides: dict, window_s: float, barrier: str | None) -> dict:
+  """Steps of one claims-size lane finished in `window_s`, after compiling and,
+  if `barrier` (a directory), after every process of the run has compiled."""
+  program, source, _ = build_program(config_lib.base_config(), overrides, lr_sweep(1))
+  batch = program.put_batch(source.train_batch(0))
+  state = program.init(program.hp, batch)
+  state = {**state, 'init_loss': state['init_loss'] + math.log(source.vocab_size)}
+  state, _ = jax.block_until_ready(program.train_step(state, program.hp, batch))
+  if barrier:
+    open(os.path.join(barrier, str(os.getpid())), 'w').close()
+    count = int(open(os.path.join(barrier, 'count')).read())
+    while len(os.listdir(barrier)) < count + 1:
+      time.sleep(0.01)
+  steps, t0 = 0, time.perf_counter()
+  while time.perf_counter() - t0 < window_s:
+    state, _ = jax.block_until_ready(program.train_step(state, program.hp, batch))
+    steps += 1
+  return {'steps': steps, 'seconds': time.perf_counter() - t0}
+
+
+def bench_processes(quick: bool, done: dict) -> dict:
+  """Claims-size steps per second: this process (all cores' threads) against
+  one single-threaded process per core side by side (`lnexp.claims --jobs`)."""
+  from lnexp.claims.suite import SINGLE_THREAD_XLA
+  overrides = {**REFERENCE, **QUICK} if quick else CLAIMS
+  window_s = 1.0 if quick else 10.0
+  one = _steps_in_window(overrides, window_s, None)
+  jobs = max(2, len(os.sched_getaffinity(0)))
+  env = {**os.environ, 'XLA_FLAGS': f"{os.environ.get('XLA_FLAGS', '')} "
+                                    f'{SINGLE_THREAD_XLA}'.strip()}
+  code = ('import json, sys; from lnexp import bench; print(json.dumps('
+          'bench._steps_in_window(json.loads(sys.argv[1]), float(sys.argv[2]), sys.argv[3])))')
+  with tempfile.TemporaryDirectory() as barrier:
+    with open(os.path.join(barrier, 'count'), 'w') as f:
+      f.write(str(jobs))
+    procs = [subprocess.Popen([sys.executable, '-c', code, json.dumps(overrides),
+                               str(window_s), barrier], env=env, cwd=ROOT,
+                              stdout=subprocess.PIPE, text=True) for _ in range(jobs)]
+    outs = [p.communicate(timeout=900)[0] for p in procs]
+  if any(p.returncode for p in procs):
+    raise RuntimeError(f'a single-threaded process failed: {outs}')
+  each = [json.loads(o.strip().splitlines()[-1]) for o in outs]
+  one_rate = one['steps'] / one['seconds']
+  jobs_rate = sum(r['steps'] / r['seconds'] for r in each)
+  return {'config': overrides, 'one_process_steps_per_s': one_rate,
+          'processes': jobs, 'single_threaded_steps_per_s': [
+              r['steps'] / r['seconds'] for r in each],
+          'processes_over_one': jobs_rate / one_rate}
+
+
 def bench_first_step(quick: bool, done: dict) -> dict:
   """Wall time of `python -m lnexp.run --config configs/default.py` for 1 step.
 
@@ -282,6 +332,7 @@ SECTIONS = {
     'peak': bench_peak,
     'step': bench_step,
     'lanes': bench_lanes,
+    'processes': bench_processes,
     'compile': bench_compile,  # clears jax's caches: after sections that share them
     'first_step': bench_first_step,
     'diagnostics': bench_diagnostics,

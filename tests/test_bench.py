@@ -83,6 +83,14 @@ def test_quick_run_reports_every_field(tmp_path):
                for r in runs)
     assert runs[0]['over_sequential'] == 1.0
 
+  procs = quick['processes']
+  assert procs['processes'] >= 2 and len(procs['single_threaded_steps_per_s']) == \
+      procs['processes']
+  assert _positive(procs['one_process_steps_per_s'], procs['processes_over_one'],
+                   *procs['single_threaded_steps_per_s'])
+  assert math.isclose(procs['processes_over_one'], sum(
+      procs['single_threaded_steps_per_s']) / procs['one_process_steps_per_s'])
+
   diag = quick['diagnostics']
   assert _positive(diag['plain_step_s'], diag['cadence_10_step_s'], diag['cadence_1_step_s'])
   assert math.isclose(diag['overhead_cadence_10'],

@@ -137,8 +137,10 @@ def _markdown(out, size, findings, status) -> str:
   for key in sorted(k for k in findings if '-' in k):
     md.append(f'- **{findings[key].verdict}**: {findings[key].effect}.')
   md += ['', '## Runs', '',
-         'Compute is the wall time of each experiment\'s groups (compile included) on '
-         'the machine above, from the result rows.', '',
+         'Compute is the sum of the wall times of each experiment\'s groups (compile '
+         'included) on the machine above, from the result rows; with `--jobs N` '
+         'N groups run at once, so the elapsed time is shorter (README: claims suite).',
+         '',
          analyses.table('', ['experiment', 'points finished', 'missing', 'compute'],
                         status).strip(), '']
   for claim in ORDER:

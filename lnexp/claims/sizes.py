@@ -4,10 +4,7 @@ Every experiment is `experiments/NAME.py:SIZE` with SIZE one of
 smoke (the test suite: seconds), quick (~5 min for all), core (the default,
 ~60 min for all on a 2-core CPU) or full (more seeds, depths, data).
 The core model: 2 shared post-LN layers, hidden 64, 4 heads, MLP 256, batch
-16 x 64 tokens, 300 AdamW steps with 5% warm-up then cosine decay. Shared
-layers scan two at a time (`model.scan_unroll=2`): depth 2 runs without a loop,
-and deep models compile about 1.4x faster than with the default 4 at the same
-step time.
+16 x 64 tokens, 300 AdamW steps with 5% warm-up then cosine decay.
 """
 from __future__ import annotations
 
@@ -40,7 +37,6 @@ def claims_config(size: str, steps: int = 300):
   c = base_config()
   m, t = c.model, c.train
   m.num_layers, m.hidden_dim, m.embed_dim, m.num_heads, m.mlp_dim = 2, 64, 64, 4, 256
-  m.scan_unroll = 2
   t.batch_size, t.seq_len = 16, 64
   if size == 'smoke':
     m.hidden_dim = m.embed_dim = 16
