@@ -36,6 +36,7 @@ import optax
 from lnexp import config as config_lib
 from lnexp import flops
 from lnexp import plan as plan_lib
+from lnexp import processes
 from lnexp import program as program_lib
 from lnexp.data import make_source
 
@@ -234,20 +235,18 @@ def _steps_in_window(overrides: dict, window_s: float, barrier: str | None) -> d
 def bench_processes(quick: bool, done: dict) -> dict:
   """Claims-size steps per second: this process (all cores' threads) against
   one single-threaded process per core side by side (`lnexp.claims --jobs`)."""
-  from lnexp.claims.suite import SINGLE_THREAD_XLA
   overrides = {**REFERENCE, **QUICK} if quick else CLAIMS
   window_s = 1.0 if quick else 10.0
   one = _steps_in_window(overrides, window_s, None)
   jobs = max(2, len(os.sched_getaffinity(0)))
-  env = {**os.environ, 'XLA_FLAGS': f"{os.environ.get('XLA_FLAGS', '')} "
-                                    f'{SINGLE_THREAD_XLA}'.strip()}
   code = ('import json, sys; from lnexp import bench; print(json.dumps('
           'bench._steps_in_window(json.loads(sys.argv[1]), float(sys.argv[2]), sys.argv[3])))')
   with tempfile.TemporaryDirectory() as barrier:
     with open(os.path.join(barrier, 'count'), 'w') as f:
       f.write(str(jobs))
     procs = [subprocess.Popen([sys.executable, '-c', code, json.dumps(overrides),
-                               str(window_s), barrier], env=env, cwd=ROOT,
+                               str(window_s), barrier], env=processes.single_thread_env(),
+                              cwd=ROOT,
                               stdout=subprocess.PIPE, text=True) for _ in range(jobs)]
     outs = [p.communicate(timeout=900)[0] for p in procs]
   if any(p.returncode for p in procs):

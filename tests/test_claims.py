@@ -39,26 +39,6 @@ def test_smoke_suite_runs_experiments_and_reports_every_claim(tmp_path):
   assert len(open(tmp_path / 'results' / 'depth' / 'results.jsonl').readlines()) == 1
 
 
-def test_parallel_shards_equal_one_process(tmp_path):
-  """--jobs 2: two single-threaded `lnexp.run --shard` processes, one workdir."""
-  rows = {}
-  for jobs in (1, 2):
-    out = tmp_path / f'jobs{jobs}'
-    log = io.StringIO()
-    if jobs == 1:
-      suite.run_suite('smoke', str(out), ['gradient_scaling'], False, stream=log)
-    else:
-      suite.run_sharded('gradient_scaling', 'smoke', str(out), jobs, log)
-      assert '[0/2] ' in log.getvalue() and '[1/2] ' in log.getvalue()
-    lines = open(out / 'results' / 'gradient_scaling' / 'results.jsonl').readlines()
-    rows[jobs] = {r['point_id']: r for r in map(json.loads, lines)}
-  assert len(rows[2]) == len(rows[1]) == 2  # two groups: one per shard
-  for pid, row in rows[1].items():
-    np.testing.assert_allclose(rows[2][pid]['final_train_loss'], row['final_train_loss'],
-                               rtol=1e-4)
-    assert rows[2][pid]['group'] == row['group']
-
-
 def test_decide_and_seeds_held_follow_the_rule_per_seed():
   assert analyses.decide([True, True, True]) == 'supported'
   assert analyses.decide([False, False]) == 'not supported'

@@ -1,9 +1,11 @@
 """--shard I/N slices and lnexp.merge: all shards merged equal the unsharded run."""
 
+import io
+
 import pytest
 
 from lnexp import config as config_lib
-from lnexp import merge, plan, run
+from lnexp import merge, plan, processes, run
 from tests.test_run import TINY, assert_same_results, rows_by_lr
 
 # Single-lane groups without diagnostics: every run here reuses one compiled program.
@@ -30,6 +32,11 @@ def test_shards_merged_equal_the_unsharded_sweep(tmp_path, capsys):
   # The merged workdir is a finished run: rerunning the unsharded command skips it.
   assert run.main(flags + ['--workdir', str(tmp_path / 'all')]) == 0
   assert '3 points (3 finished)' in capsys.readouterr().out
+  # Both shards at once, single-threaded processes sharing one workdir.
+  log = io.StringIO()
+  processes.run_sharded(flags + ['--workdir', str(tmp_path / 'parallel')], 2, log)
+  assert '[0/2] ' in log.getvalue() and '[1/2] ' in log.getvalue()
+  assert_same_results(rows_by_lr(tmp_path / 'parallel'), rows)
 
 
 def test_shards_partition_groups_and_keep_seeds_of_a_variant_together():

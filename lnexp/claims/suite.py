@@ -2,22 +2,17 @@
 from __future__ import annotations
 
 import os
-import subprocess
 import sys
-import threading
 import time
 
 from lnexp import plan as plan_lib
+from lnexp import processes
 from lnexp.errors import ConfigError
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 # Cheapest first, so a cut-short suite still has whole experiments.
 EXPERIMENTS = ('gradient_scaling', 'depth', 'generalization', 'batchnorm_text',
                'hyperparams', 'lr_sensitivity', 'lstm_covariate_shift', 'cnn_depth')
-# A single-threaded XLA CPU process: on the 2-core machine two of them side by
-# side do 1.47x the work of one two-threaded process (small matmuls and compiles
-# use a second thread poorly); see the README's performance section.
-SINGLE_THREAD_XLA = '--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1'
 
 
 def default_out(size: str) -> str:
@@ -42,33 +37,6 @@ def auto_jobs() -> int:
   return max(1, min(len(os.sched_getaffinity(0)), 8))
 
 
-def run_sharded(name: str, size: str, out: str, jobs: int, stream) -> None:
-  """One experiment as `jobs` single-threaded `lnexp.run --shard i/jobs`
-  processes sharing its workdir; their lines are copied to `stream`, prefixed."""
-  env = {**os.environ,
-         'XLA_FLAGS': f"{os.environ.get('XLA_FLAGS', '')} {SINGLE_THREAD_XLA}".strip()}
-  procs = [subprocess.Popen(
-      [sys.executable, '-m', 'lnexp.run', '--config', spec(name, size),
-       '--workdir', workdir(out, name), '--shard', f'{i}/{jobs}'],
-      env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-           for i in range(jobs)]
-  tails = [[] for _ in procs]
-
-  def copy(i):
-    for line in procs[i].stdout:
-      tails[i] = (tails[i] + [line])[-20:]
-      print(f'[{i}/{jobs}] {line}', end='', file=stream, flush=True)
-  threads = [threading.Thread(target=copy, args=(i,)) for i in range(jobs)]
-  for t in threads:
-    t.start()
-  for t in threads:
-    t.join()
-  for i, p in enumerate(procs):
-    if p.wait() != 0:
-      raise RuntimeError(f'{name} shard {i}/{jobs} exited {p.returncode}:\n'
-                         + ''.join(tails[i]))
-
-
 def release_compiled() -> None:
   """Drops every compiled program: one process runs hundreds of structures, and
   holding all of them exhausted a 24 GB machine midway through the core suite."""
@@ -82,8 +50,8 @@ def run_suite(size: str, out: str | None, only: list[str] | None,
               report_only: bool, stream=None, jobs: int = 1) -> str:
   """Runs (or resumes) each experiment, then writes OUT/REPORT.md; returns its path.
 
-  With jobs > 1 each experiment's groups are split over that many processes
-  (`run_sharded`); otherwise they run here, one after another.
+  With jobs > 1 each experiment's groups are split over that many
+  single-threaded processes (`lnexp.processes`); otherwise they run here.
   """
   from lnexp import run as run_lib
   from lnexp.claims import report
@@ -106,7 +74,8 @@ def run_suite(size: str, out: str | None, only: list[str] | None,
             f'{plan_lib.estimate_seconds(plans[name][4]) / 60:.1f} min',
             file=stream, flush=True)
       if jobs > 1:
-        run_sharded(name, size, out, jobs, stream)
+        processes.run_sharded(['--config', spec(name, size), '--workdir',
+                               workdir(out, name)], jobs, stream)
       else:
         run_lib.train_and_evaluate(spec(name, size), {}, workdir(out, name), out=stream)
         release_compiled()
