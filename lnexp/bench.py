@@ -245,19 +245,18 @@ def bench_processes(quick: bool, done: dict) -> dict:
     with open(os.path.join(barrier, 'count'), 'w') as f:
       f.write(str(jobs))
     procs = [subprocess.Popen([sys.executable, '-c', code, json.dumps(overrides),
-                               str(window_s), barrier], env=processes.single_thread_env(),
-                              cwd=ROOT,
-                              stdout=subprocess.PIPE, text=True) for _ in range(jobs)]
+                                str(window_s), barrier], env=processes.single_thread_env(),
+                              cwd=ROOT, stdout=subprocess.PIPE, text=True)
+             for _ in range(jobs)]
     outs = [p.communicate(timeout=900)[0] for p in procs]
   if any(p.returncode for p in procs):
     raise RuntimeError(f'a single-threaded process failed: {outs}')
-  each = [json.loads(o.strip().splitlines()[-1]) for o in outs]
+  rates = [r['steps'] / r['seconds']
+           for r in (json.loads(o.strip().splitlines()[-1]) for o in outs)]
   one_rate = one['steps'] / one['seconds']
-  jobs_rate = sum(r['steps'] / r['seconds'] for r in each)
   return {'config': overrides, 'one_process_steps_per_s': one_rate,
-          'processes': jobs, 'single_threaded_steps_per_s': [
-              r['steps'] / r['seconds'] for r in each],
-          'processes_over_one': jobs_rate / one_rate}
+          'processes': jobs, 'single_threaded_steps_per_s': rates,
+          'processes_over_one': sum(rates) / one_rate}
 
 
 def bench_first_step(quick: bool, done: dict) -> dict:

@@ -35,7 +35,7 @@ class LSTMCell(nn.Module):
   def __call__(self, carry, xs):
     c, hidden = self.cfg, self.cfg.hidden_dim
     h_BxH, c_BxH = carry
-    gates_x_Bx4H, mask_B, reset_B, probe_B = xs
+    gates_x_Bx4H, mask_B, reset_B, probe_1 = xs
     keep = (1.0 - reset_B)[:, None]
     h_BxH, c_BxH = h_BxH * keep, c_BxH * keep
     gates_h_Bx4H = nn.Dense(4 * hidden, use_bias=False, kernel_init=dense_init(c, hidden),
@@ -50,8 +50,8 @@ class LSTMCell(nn.Module):
     i, f, o, g = jnp.split(gates, 4, axis=-1)
     c_BxH = nn.sigmoid(f + 1.0) * c_BxH + nn.sigmoid(i) * jnp.tanh(g)  # forget bias 1
     h_BxH = nn.sigmoid(o) * jnp.tanh(norm('c_norm', c_BxH))
-    if self.probed:  # row 0's probe stands for the step (see LSTMLM)
-      h_BxH = diagnostics.grad_probe(h_BxH, probe_B[0])
+    if self.probed:
+      h_BxH = diagnostics.grad_probe(h_BxH, probe_1[0])
     m = mask_B[:, None]
     count = jnp.maximum(mask_B.sum() * hidden, 1.0)
     mean = (h_BxH * m).sum() / count
@@ -84,12 +84,10 @@ class LSTMLM(nn.Module):
                    in_axes=1, out_axes=0)
     b, t = tokens_BxT.shape
     zeros = jnp.zeros((b, c.hidden_dim), f32)
-    # Probes [T] ride along the time axis; broadcast over rows, only row 0's is
-    # used, so each step's probe gradient is ||dLoss/dh_t||.
-    probes_BxT = jnp.broadcast_to((jnp.zeros((t,), f32) if grad_probes_L is None
-                                   else grad_probes_L)[None], (b, t))
+    # Probes [T] ride along the time axis (as [1, T], like the other inputs' [B, T]).
+    probes_1xT = (jnp.zeros((t,), f32) if grad_probes_L is None else grad_probes_L)[None]
     _, (h_TxBxH, per_step) = scan(c, train, grad_probes_L is not None, name='cell')(
-        (zeros, zeros), (gates_x_BxTx4H, mask_BxT.astype(f32), starts_BxT, probes_BxT))
+        (zeros, zeros), (gates_x_BxTx4H, mask_BxT.astype(f32), starts_BxT, probes_1xT))
     h_BxTxH = h_TxBxH.transpose(1, 0, 2)
     if self.is_mutable_collection('intermediates'):
       for name, value_T in per_step.items():

@@ -8,7 +8,6 @@ import os
 import platform
 
 from lnexp import results
-from lnexp import run as run_lib
 from lnexp.claims import analyses, suite
 
 SEED_ARTICLE = 'the seed article (../shared/seed/layer-normalization-albertagpt.txt)'
@@ -75,16 +74,15 @@ def experiment_doc(name: str) -> tuple[str, str]:
   return summary, '\n\n'.join(paragraphs[rule_at:])
 
 
-def write(out: str, size: str, names) -> str:
-  """Analyses every finished experiment in `names`; writes OUT/REPORT.md."""
+def write(out: str, size: str, point_ids: dict[str, list[str]]) -> str:
+  """Analyses every finished experiment of `point_ids` (name -> the ids its
+  current sweep plans; rows of other points are ignored); writes OUT/REPORT.md."""
   findings, status, total_s = {}, [], 0.0
-  for name in names:
+  for name, ids in point_ids.items():
     workdir = suite.workdir(out, name)
     if not os.path.isfile(os.path.join(workdir, 'results.jsonl')):
       status.append([name, '0', '-', 'not run'])
       continue
-    points = run_lib.plan_run(suite.spec(name, size), {}, workdir)[3]
-    ids = [p.point_id for p in points]
     df = results.load_results(workdir)
     df = df[df['point_id'].isin(ids)]
     missing = len(ids) - len(df)

@@ -81,6 +81,7 @@ def run_suite(size: str, out: str | None, only: list[str] | None,
         release_compiled()
       print(f'== {name} done in {(time.time() - t0) / 60:.1f} min', file=stream,
             flush=True)
-  path = report.write(out, size, names)
+  path = report.write(out, size, {name: [p.point_id for p in plan[3]]
+                                   for name, plan in plans.items()})
   print(f'lnexp.claims: report {path}', file=stream)
   return path
