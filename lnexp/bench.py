@@ -241,22 +241,28 @@ def bench_processes(quick: bool, done: dict) -> dict:
   jobs = max(2, len(os.sched_getaffinity(0)))
   code = ('import json, sys; from lnexp import bench; print(json.dumps('
           'bench._steps_in_window(json.loads(sys.argv[1]), float(sys.argv[2]), sys.argv[3])))')
-  with tempfile.TemporaryDirectory() as barrier:
-    with open(os.path.join(barrier, 'count'), 'w') as f:
-      f.write(str(jobs))
-    procs = [subprocess.Popen([sys.executable, '-c', code, json.dumps(overrides),
-                                str(window_s), barrier], env=processes.single_thread_env(),
-                              cwd=ROOT, stdout=subprocess.PIPE, text=True)
-             for _ in range(jobs)]
-    outs = [p.communicate(timeout=900)[0] for p in procs]
-  if any(p.returncode for p in procs):
-    raise RuntimeError(f'a single-threaded process failed: {outs}')
-  rates = [r['steps'] / r['seconds']
-           for r in (json.loads(o.strip().splitlines()[-1]) for o in outs)]
+
+  def side_by_side(pin: bool) -> list[float]:
+    with tempfile.TemporaryDirectory() as barrier:
+      with open(os.path.join(barrier, 'count'), 'w') as f:
+        f.write(str(jobs))
+      procs = [subprocess.Popen([sys.executable, '-c', code, json.dumps(overrides),
+                                  str(window_s), barrier], env=processes.single_thread_env(),
+                                cwd=ROOT, stdout=subprocess.PIPE, text=True)
+               for _ in range(jobs)]
+      for i, p in enumerate(procs if pin else ()):
+        processes.pin_to_core(p.pid, i)
+      outs = [p.communicate(timeout=900)[0] for p in procs]
+    if any(p.returncode for p in procs):
+      raise RuntimeError(f'a single-threaded process failed: {outs}')
+    return [r['steps'] / r['seconds']
+            for r in (json.loads(o.strip().splitlines()[-1]) for o in outs)]
   one_rate = one['steps'] / one['seconds']
-  return {'config': overrides, 'one_process_steps_per_s': one_rate,
-          'processes': jobs, 'single_threaded_steps_per_s': rates,
-          'processes_over_one': sum(rates) / one_rate}
+  pinned, unpinned = side_by_side(True), side_by_side(False)
+  return {'config': overrides, 'one_process_steps_per_s': one_rate, 'processes': jobs,
+          'single_threaded_steps_per_s': pinned, 'unpinned_steps_per_s': unpinned,
+          'processes_over_one': sum(pinned) / one_rate,
+          'unpinned_over_one': sum(unpinned) / one_rate}
 
 
 def bench_first_step(quick: bool, done: dict) -> dict:

@@ -121,3 +121,17 @@ def test_bad_claims_arguments_exit_2_with_one_line(argv, message, capsys):
   assert claims_main.main(argv) == 2
   err = capsys.readouterr().err
   assert message in err and err.count('\n') == 1
+
+
+def test_parallel_suite_runs_every_shard_of_every_experiment_longest_first(tmp_path):
+  from lnexp import run as run_lib
+  names = ['depth', 'lstm_covariate_shift']
+  plans = {n: run_lib.plan_run(suite.spec(n, 'core'), {}, suite.workdir(str(tmp_path), n))
+           for n in names}
+  units = suite._units(plans, 'core', str(tmp_path), 2)
+  assert sorted(label for label, _ in units) == [f'{n} {i}/2' for n in names for i in (0, 1)]
+  estimates = [plan.estimate_seconds(plan.shard_groups(plans[label.split()[0]][4],
+                                                       int(label[-3]), 2))
+               for label, _ in units]
+  assert estimates == sorted(estimates, reverse=True)
+  assert all(args[-2:] == ['--shard', label.split()[1]] for label, args in units)

@@ -34,7 +34,8 @@ def test_shards_merged_equal_the_unsharded_sweep(tmp_path, capsys):
   assert '3 points (3 finished)' in capsys.readouterr().out
   # Both shards at once, single-threaded processes sharing one workdir.
   log = io.StringIO()
-  processes.run_sharded(flags + ['--workdir', str(tmp_path / 'parallel')], 2, log)
+  processes.run_pool(processes.shard_units(flags + ['--workdir', str(tmp_path / 'parallel')], 2),
+                     2, log)
   assert '[0/2] ' in log.getvalue() and '[1/2] ' in log.getvalue()
   assert_same_results(rows_by_lr(tmp_path / 'parallel'), rows)
 

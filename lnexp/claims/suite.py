@@ -46,12 +46,25 @@ def release_compiled() -> None:
   jax.clear_caches()
 
 
+def _units(plans: dict, size: str, out: str, jobs: int) -> list[tuple[str, list[str]]]:
+  """Every experiment's `jobs` shards as lnexp.run units, longest estimate first."""
+  units = []
+  for name, plan in plans.items():
+    groups = plan[4]
+    for i, unit in enumerate(processes.shard_units(
+        ['--config', spec(name, size), '--workdir', workdir(out, name)], jobs, f'{name} ')):
+      units.append((plan_lib.estimate_seconds(plan_lib.shard_groups(groups, i, jobs)), unit))
+  return [unit for _, unit in sorted(units, key=lambda u: -u[0])]
+
+
 def run_suite(size: str, out: str | None, only: list[str] | None,
               report_only: bool, stream=None, jobs: int = 1) -> str:
   """Runs (or resumes) each experiment, then writes OUT/REPORT.md; returns its path.
 
-  With jobs > 1 each experiment's groups are split over that many
-  single-threaded processes (`lnexp.processes`); otherwise they run here.
+  With jobs > 1 each experiment is split into `jobs` shards and all shards of
+  all experiments run longest first on `jobs` single-threaded processes
+  (`lnexp.processes`), so no core waits for another experiment's last shard;
+  otherwise the experiments run here one after another.
   """
   from lnexp import run as run_lib
   from lnexp.claims import report
@@ -68,19 +81,21 @@ def run_suite(size: str, out: str | None, only: list[str] | None,
         f'{total / 60:.0f} min of one process on this machine class, {jobs} '
         f'job(s); out {out}', file=stream)
   if not report_only:
-    for name in names:
-      t0 = time.time()
-      print(f'== {name}: {len(plans[name][3])} points, ~'
-            f'{plan_lib.estimate_seconds(plans[name][4]) / 60:.1f} min',
-            file=stream, flush=True)
-      if jobs > 1:
-        processes.run_sharded(['--config', spec(name, size), '--workdir',
-                               workdir(out, name)], jobs, stream)
-      else:
+    t0 = time.time()
+    if jobs > 1:
+      processes.run_pool(_units(plans, size, out, jobs), jobs, stream)
+    else:
+      for name in names:
+        t1 = time.time()
+        print(f'== {name}: {len(plans[name][3])} points, ~'
+              f'{plan_lib.estimate_seconds(plans[name][4]) / 60:.1f} min',
+              file=stream, flush=True)
         run_lib.train_and_evaluate(spec(name, size), {}, workdir(out, name), out=stream)
         release_compiled()
-      print(f'== {name} done in {(time.time() - t0) / 60:.1f} min', file=stream,
-            flush=True)
+        print(f'== {name} done in {(time.time() - t1) / 60:.1f} min', file=stream,
+              flush=True)
+    print(f'lnexp.claims: ran in {(time.time() - t0) / 60:.1f} min', file=stream,
+          flush=True)
   path = report.write(out, size, {name: [p.point_id for p in plan[3]]
                                    for name, plan in plans.items()})
   print(f'lnexp.claims: report {path}', file=stream)
