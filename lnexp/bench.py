@@ -234,7 +234,8 @@ def _steps_in_window(overrides: dict, window_s: float, barrier: str | None) -> d
 
 def bench_processes(quick: bool, done: dict) -> dict:
   """Claims-size steps per second: this process (all cores' threads) against
-  one single-threaded process per core side by side (`lnexp.claims --jobs`)."""
+  one single-threaded process per core side by side, pinned one per core
+  (as `lnexp.claims --jobs` runs them) and, for comparison, unpinned."""
   overrides = {**REFERENCE, **QUICK} if quick else CLAIMS
   window_s = 1.0 if quick else 10.0
   one = _steps_in_window(overrides, window_s, None)
@@ -260,9 +261,8 @@ def bench_processes(quick: bool, done: dict) -> dict:
   one_rate = one['steps'] / one['seconds']
   pinned, unpinned = side_by_side(True), side_by_side(False)
   return {'config': overrides, 'one_process_steps_per_s': one_rate, 'processes': jobs,
-          'single_threaded_steps_per_s': pinned, 'unpinned_steps_per_s': unpinned,
-          'processes_over_one': sum(pinned) / one_rate,
-          'unpinned_over_one': sum(unpinned) / one_rate}
+          'pinned_steps_per_s': pinned, 'pinned_over_one': sum(pinned) / one_rate,
+          'unpinned_steps_per_s': unpinned, 'unpinned_over_one': sum(unpinned) / one_rate}
 
 
 def bench_first_step(quick: bool, done: dict) -> dict:

@@ -18,16 +18,24 @@ import threading
 import time
 
 SINGLE_THREAD_XLA = '--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1'
+RUN = (sys.executable, '-m', 'lnexp.run')
+
+
+def usable_cores() -> list[int]:
+  return sorted(os.sched_getaffinity(0)) if hasattr(os, 'sched_getaffinity') else []
 
 
 def pin_to_core(pid: int, index: int) -> None:
-  """Pins process `pid` to one core (index mod this process's cores), where the
-  OS allows; done right after the spawn, before the child's XLA threads exist
-  (they inherit it). Not a `preexec_fn`: forking a multithreaded JAX process
-  to run Python in the child can deadlock."""
-  if hasattr(os, 'sched_setaffinity'):
-    cores = sorted(os.sched_getaffinity(0))
-    os.sched_setaffinity(pid, {cores[index % len(cores)]})
+  """Pins process `pid` to usable core `index` (mod their count) where the OS
+  allows. Called right after the spawn: the child's XLA threads, started later
+  by its main thread, inherit the pin. (Not a `preexec_fn`: forking a
+  multithreaded JAX process to run Python in the child can deadlock.)"""
+  cores = usable_cores()
+  try:
+    if cores:
+      os.sched_setaffinity(pid, {cores[index % len(cores)]})
+  except OSError:  # a restricted cpuset, or the child already exited
+    pass
 
 
 def single_thread_env() -> dict[str, str]:
@@ -41,39 +49,72 @@ def shard_units(run_args: list[str], jobs: int, label: str = '') -> list[tuple[s
           for i in range(jobs)]
 
 
-def run_pool(units: list[tuple[str, list[str]]], jobs: int, stream) -> None:
-  """Runs `python -m lnexp.run ARGS` for every (label, ARGS) unit, in order, on
-  `jobs` workers (worker w's processes pinned to core w), copying their lines
-  to `stream` prefixed `[label]`. A failed unit does not stop the others;
-  afterwards the first failure raises with its last lines."""
+def run_pool(units: list[tuple[str, list[str]]], jobs: int, stream,
+             command: tuple[str, ...] = RUN) -> None:
+  """Runs `COMMAND ARGS` for every (label, ARGS) unit, in order, on `jobs`
+  workers, copying lines to `stream` prefixed `[label]`. Worker w's processes
+  are pinned to core w when there are no more workers than cores. A failed
+  unit does not stop the others; afterwards a RuntimeError names every failed
+  unit with the last lines of the first. Ctrl-C stops every unit."""
   todo: queue.SimpleQueue = queue.SimpleQueue()
   for unit in units:
     todo.put(unit)
-  failures = []
+  pin = jobs <= len(usable_cores())
+  failures: list[tuple[str, str]] = []
+  running: dict[int, subprocess.Popen] = {}
+  stop = threading.Event()
 
-  def worker(slot: int):
-    while True:
+  def say(label: str, line: str) -> None:
+    stream.write(f'[{label}] {line.rstrip(chr(10))}\n')  # one write: lines stay whole
+    stream.flush()
+
+  def run_unit(slot: int, label: str, args: list[str]) -> None:
+    t0, tail = time.time(), []
+    proc = subprocess.Popen([*command, *args], env=single_thread_env(),
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            text=True, errors='replace')
+    running[slot] = proc
+    try:
+      if pin:
+        pin_to_core(proc.pid, slot)
+      for line in proc.stdout:
+        tail = (tail + [line])[-20:]
+        say(label, line)
+    except BaseException:
+      proc.kill()
+      raise
+    finally:
+      proc.wait()
+      running.pop(slot, None)
+    if proc.returncode:
+      failures.append((label, f'exited {proc.returncode}:\n' + ''.join(tail)))
+    say(label, f'{"failed" if proc.returncode else "finished"} in '
+               f'{(time.time() - t0) / 60:.1f} min')
+
+  def worker(slot: int) -> None:
+    while not stop.is_set():
       try:
         label, args = todo.get_nowait()
       except queue.Empty:
         return
-      t0, tail = time.time(), []
-      proc = subprocess.Popen([sys.executable, '-m', 'lnexp.run', *args],
-                              env=single_thread_env(), stdout=subprocess.PIPE,
-                              stderr=subprocess.STDOUT, text=True)
-      pin_to_core(proc.pid, slot)
-      for line in proc.stdout:
-        tail = (tail + [line])[-20:]
-        print(f'[{label}] {line}', end='', file=stream, flush=True)
-      if proc.wait() != 0:
-        failures.append(f'lnexp.run {label} exited {proc.returncode}:\n' + ''.join(tail))
-      print(f'[{label}] finished in {(time.time() - t0) / 60:.1f} min', file=stream,
-            flush=True)
+      try:
+        run_unit(slot, label, args)
+      except Exception as e:  # pylint: disable=broad-except
+        failures.append((label, f'could not run: {e!r}'))
 
-  threads = [threading.Thread(target=worker, args=(slot,)) for slot in range(jobs)]
+  threads = [threading.Thread(target=worker, args=(slot,), daemon=True)
+             for slot in range(jobs)]
   for t in threads:
     t.start()
-  for t in threads:
-    t.join()
+  try:
+    for t in threads:
+      t.join()
+  except BaseException:
+    stop.set()
+    for proc in list(running.values()):
+      proc.kill()
+    raise
   if failures:
-    raise RuntimeError(failures[0])
+    label, detail = failures[0]
+    raise RuntimeError(f'{len(failures)} of {len(units)} units failed '
+                       f'({", ".join(f[0] for f in failures)}); {label} {detail}')

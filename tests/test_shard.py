@@ -18,7 +18,7 @@ def test_shards_merged_equal_the_unsharded_sweep(tmp_path, capsys):
   flags = FLAGS
   assert run.main(flags + ['--workdir', str(tmp_path / 'whole')]) == 0
   rows = rows_by_lr(tmp_path / 'whole')
-  # 3 one-lane groups of one structure, ~2 s each plus a 10 s compile per shard
+  # 3 one-lane groups of one structure, ~2 s each plus a compile (plan.COMPILE_S) per shard
   # (plan.estimate_seconds): shard 0 runs groups 0 and 2, shard 1 group 1.
   for i in range(2):
     assert run.main(flags + ['--workdir', str(tmp_path / f's{i}'), f'--shard={i}/2']) == 0

@@ -3,8 +3,9 @@
 Runs every experiment of the claims suite (resuming finished points), then
 writes DIR/REPORT.md from the results. Default DIR: `experiments` for the
 core suite (workdirs in experiments/results/NAME), runs/claims_SIZE otherwise.
-`--jobs` (default auto: one per CPU core on a CPU host, 1 on an accelerator)
-splits each experiment over that many single-threaded processes.
+`--jobs N` (default auto: one per CPU core on a CPU host, 1 on an
+accelerator) splits each experiment into N shards and runs the shards of all
+experiments, longest first, on N single-threaded processes pinned one per core.
 """
 from __future__ import annotations
 

@@ -10,7 +10,8 @@ from lnexp import processes
 from lnexp.errors import ConfigError
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-# Cheapest first, so a cut-short suite still has whole experiments.
+# Cheapest first, so a cut-short `--jobs 1` suite still has whole experiments
+# (with more jobs, shards of all experiments run longest first).
 EXPERIMENTS = ('gradient_scaling', 'depth', 'generalization', 'batchnorm_text',
                'hyperparams', 'lr_sensitivity', 'lstm_covariate_shift', 'cnn_depth')
 
@@ -47,13 +48,19 @@ def release_compiled() -> None:
 
 
 def _units(plans: dict, size: str, out: str, jobs: int) -> list[tuple[str, list[str]]]:
-  """Every experiment's `jobs` shards as lnexp.run units, longest estimate first."""
+  """Every experiment's `jobs` shards with unfinished points, as lnexp.run
+  units, longest estimate (of what is left) first."""
+  from lnexp.workdir import Workdir
   units = []
   for name, plan in plans.items():
-    groups = plan[4]
-    for i, unit in enumerate(processes.shard_units(
-        ['--config', spec(name, size), '--workdir', workdir(out, name)], jobs, f'{name} ')):
-      units.append((plan_lib.estimate_seconds(plan_lib.shard_groups(groups, i, jobs)), unit))
+    finished = Workdir(workdir(out, name)).finished()
+    shards = processes.shard_units(
+        ['--config', spec(name, size), '--workdir', workdir(out, name)], jobs, f'{name} ')
+    for i, unit in enumerate(shards):
+      left = [g for g in plan_lib.shard_groups(plan[4], i, jobs)
+              if any(p.point_id not in finished for p in g.points)]
+      if left:
+        units.append((plan_lib.estimate_seconds(left), unit))
   return [unit for _, unit in sorted(units, key=lambda u: -u[0])]
 
 
