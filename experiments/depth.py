@@ -6,7 +6,8 @@ Core: none, and layernorm, rmsnorm, batchnorm, dyt in post and pre placement,
 plus layernorm peri (Kim et al. 2025), at ALBERT-shared depth 2, 8, 16
 (--full: 2, 4, 8, 16, 32) x 3 seeds, LR 3e-3, 100 steps of batch 8;
 diagnostics at step 1 (initialization) and every 10 steps. 90 points; about
-25 minutes in one process on a 2-core CPU, 16 with `--jobs 2`.
+26 minutes in one process on a 2-core CPU (two ~14-minute shards under
+`lnexp.claims --jobs 2`).
 
 Metrics, per point, from the diagnostics (lnexp.diagnostics):
 - gradient spread: max over depth / min over depth of the backprop gradient
