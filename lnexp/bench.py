@@ -235,7 +235,7 @@ def _steps_in_window(overrides: dict, window_s: float, barrier: str | None) -> d
 def bench_processes(quick: bool, done: dict) -> dict:
   """Claims-size steps per second: this process (all cores' threads) against
   one single-threaded process per core side by side, pinned one per core
-  (as `lnexp.claims --jobs` runs them) and, for comparison, unpinned."""
+  (as `lnexp.claims --jobs` runs them) and, except with --quick, unpinned."""
   overrides = {**REFERENCE, **QUICK} if quick else CLAIMS
   window_s = 1.0 if quick else 10.0
   one = _steps_in_window(overrides, window_s, None)
@@ -259,10 +259,11 @@ def bench_processes(quick: bool, done: dict) -> dict:
     return [r['steps'] / r['seconds']
             for r in (json.loads(o.strip().splitlines()[-1]) for o in outs)]
   one_rate = one['steps'] / one['seconds']
-  pinned, unpinned = side_by_side(True), side_by_side(False)
-  return {'config': overrides, 'one_process_steps_per_s': one_rate, 'processes': jobs,
-          'pinned_steps_per_s': pinned, 'pinned_over_one': sum(pinned) / one_rate,
-          'unpinned_steps_per_s': unpinned, 'unpinned_over_one': sum(unpinned) / one_rate}
+  out = {'config': overrides, 'one_process_steps_per_s': one_rate, 'processes': jobs}
+  for kind in ('pinned',) if quick else ('pinned', 'unpinned'):  # --quick: the one used
+    rates = side_by_side(kind == 'pinned')
+    out.update({f'{kind}_steps_per_s': rates, f'{kind}_over_one': sum(rates) / one_rate})
+  return out
 
 
 def bench_first_step(quick: bool, done: dict) -> dict:
