@@ -65,7 +65,8 @@ def run_pool(units: list[tuple[str, list[str]]], jobs: int, stream,
   stop = threading.Event()
 
   def say(label: str, line: str) -> None:
-    stream.write(f'[{label}] {line.rstrip(chr(10))}\n')  # one write: lines stay whole
+    text = line.rstrip('\n')
+    stream.write(f'[{label}] {text}\n')  # one write: threads' lines stay whole
     stream.flush()
 
   def run_unit(slot: int, label: str, args: list[str]) -> None:
