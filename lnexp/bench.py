@@ -239,7 +239,7 @@ def bench_processes(quick: bool, done: dict) -> dict:
   overrides = {**REFERENCE, **QUICK} if quick else CLAIMS
   window_s = 1.0 if quick else 10.0
   one = _steps_in_window(overrides, window_s, None)
-  jobs = max(2, len(os.sched_getaffinity(0)))
+  jobs = max(2, len(processes.usable_cores()))
   code = ('import json, sys; from lnexp import bench; print(json.dumps('
           'bench._steps_in_window(json.loads(sys.argv[1]), float(sys.argv[2]), sys.argv[3])))')
 

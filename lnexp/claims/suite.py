@@ -35,7 +35,7 @@ def auto_jobs() -> int:
   import jax
   if jax.default_backend() != 'cpu':
     return 1
-  return max(1, min(len(os.sched_getaffinity(0)), 8))
+  return max(1, min(len(processes.usable_cores()), 8))
 
 
 def release_compiled() -> None:
