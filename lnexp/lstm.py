@@ -16,6 +16,7 @@ import flax.linen as nn
 import jax.numpy as jnp
 
 from lnexp import diagnostics, norms
+from lnexp.dense import Dense
 from lnexp.model import ModelConfig, dense_init
 
 f32 = jnp.float32
@@ -73,9 +74,8 @@ class LSTMLM(nn.Module):
     embed_VxE = self.param('token_embed', nn.initializers.truncated_normal(
         c.init_scale), (c.vocab_size, c.embed_dim), f32)
     x_BxTxE = embed_VxE[tokens_BxT]
-    gates_x_BxTx4H = nn.Dense(4 * c.hidden_dim, use_bias=False,
-                              kernel_init=dense_init(c, c.embed_dim),
-                              name='input')(x_BxTxE)
+    gates_x_BxTx4H = Dense(4 * c.hidden_dim, use_bias=False,
+                           kernel_init=dense_init(c, c.embed_dim), name='input')(x_BxTxE)
     starts_BxT = jnp.concatenate([jnp.ones_like(segment_ids_BxT[:, :1]),
                                   segment_ids_BxT[:, 1:] != segment_ids_BxT[:, :-1]],
                                  axis=1).astype(f32)
@@ -94,5 +94,5 @@ class LSTMLM(nn.Module):
         self.sow('intermediates', f'time/{name}', value_T)
       for key, value in diagnostics.norm_input_stats(gates_x_BxTx4H, mask_BxT).items():
         self.sow('intermediates', f'input_gates_{key}', value)
-    return nn.Dense(c.vocab_size, kernel_init=dense_init(c, c.hidden_dim),
-                    name='unembed')(h_BxTxH).astype(f32)
+    return Dense(c.vocab_size, kernel_init=dense_init(c, c.hidden_dim),
+                 name='unembed')(h_BxTxH).astype(f32)

@@ -25,6 +25,7 @@ import jax
 import jax.numpy as jnp
 
 from lnexp import diagnostics, norms
+from lnexp.dense import Dense, matmul_tokens
 
 f32 = jnp.float32
 
@@ -106,8 +107,8 @@ class Attention(nn.Module):
   def __call__(self, x_BxTxH, allowed_Bx1xTxS):
     c = self.cfg
     n, k = c.num_heads, c.hidden_dim // c.num_heads
-    qkv = nn.DenseGeneral((3, n, k), use_bias=c.use_bias, dtype=c.dtype,
-                          kernel_init=dense_init(c, c.hidden_dim), name='qkv')
+    qkv = Dense((3, n, k), use_bias=c.use_bias, dtype=c.dtype,
+                kernel_init=dense_init(c, c.hidden_dim), name='qkv')
     q_BxTxNxK, k_BxTxNxK, v_BxTxNxK = jnp.unstack(qkv(x_BxTxH), axis=2)
     if c.qk_norm:
       q_BxTxNxK = norms.LayerNorm(c.norm_eps, c.use_bias, name='q_norm')(q_BxTxNxK)
@@ -127,9 +128,9 @@ class Attention(nn.Module):
       self.sow('intermediates', 'entropy', entropy_BxNxT.mean())
     out_BxNxTxK = jnp.einsum('bnts,bnsk->bntk', probs_BxNxTxS.astype(c.dtype),
                              v_BxNxSxK)
-    return nn.DenseGeneral(c.hidden_dim, axis=(-2, -1), use_bias=c.use_bias,
-                           dtype=c.dtype, kernel_init=dense_init(c, c.hidden_dim),
-                           name='out')(out_BxNxTxK.transpose(0, 2, 1, 3))
+    return Dense(c.hidden_dim, axes=2, use_bias=c.use_bias, dtype=c.dtype,
+                 kernel_init=dense_init(c, c.hidden_dim),
+                 name='out')(out_BxNxTxK.transpose(0, 2, 1, 3))
 
 
 class Mlp(nn.Module):
@@ -139,10 +140,10 @@ class Mlp(nn.Module):
   @nn.compact
   def __call__(self, x_BxTxH):
     c = self.cfg
-    h = nn.Dense(c.mlp_dim, use_bias=c.use_bias, dtype=c.dtype,
-                 kernel_init=dense_init(c, c.hidden_dim), name='up')(x_BxTxH)
-    return nn.Dense(c.hidden_dim, use_bias=c.use_bias, dtype=c.dtype,
-                    kernel_init=dense_init(c, c.mlp_dim), name='down')(nn.gelu(h))
+    h = Dense(c.mlp_dim, use_bias=c.use_bias, dtype=c.dtype,
+              kernel_init=dense_init(c, c.hidden_dim), name='up')(x_BxTxH)
+    return Dense(c.hidden_dim, use_bias=c.use_bias, dtype=c.dtype,
+                 kernel_init=dense_init(c, c.mlp_dim), name='down')(nn.gelu(h))
 
 
 class Block(nn.Module):
@@ -223,7 +224,7 @@ class AlbertGPT(nn.Module):
     proj_ExH = None
     if e != h:
       proj_ExH = self.param('embed_proj', dense_init(c, e), (e, h), f32)
-      x_BxTxE = x_BxTxE @ proj_ExH
+      x_BxTxE = matmul_tokens(x_BxTxE, proj_ExH)
     x_BxTxH = x_BxTxE.astype(c.dtype)
 
     # One block init per depth; shared parts keep depth 0's values.
@@ -285,11 +286,12 @@ class AlbertGPT(nn.Module):
     if c.placement != 'post':
       x_BxTxH = norms.make_norm(c.norm, c, 'final_norm')(x_BxTxH, mask_BxT, train)
     if c.tie_embeddings:
-      x_BxTxE = x_BxTxH.astype(f32) @ proj_ExH.T if proj_ExH is not None else x_BxTxH
+      x_BxTxE = (matmul_tokens(x_BxTxH.astype(f32), proj_ExH.T) if proj_ExH is not None
+                 else x_BxTxH)
       # Unit-variance embeddings reused as the output layer: scale by E^-1/2
       # so initial logits have unit scale (as T5 does for tied embeddings).
-      logits = (x_BxTxE.astype(f32) @ embed_VxE.T) * e ** -0.5
+      logits = matmul_tokens(x_BxTxE.astype(f32), embed_VxE.T) * e ** -0.5
     else:
-      logits = nn.Dense(c.vocab_size, use_bias=c.use_bias, dtype=c.dtype,
-                        kernel_init=dense_init(c, h), name='unembed')(x_BxTxH)
+      logits = Dense(c.vocab_size, use_bias=c.use_bias, dtype=c.dtype,
+                     kernel_init=dense_init(c, h), name='unembed')(x_BxTxH)
     return logits.astype(f32)

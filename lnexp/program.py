@@ -60,10 +60,15 @@ def lane_mode(mode: str, lane_devices: int) -> str:
 def _compiled(fns: LaneFns, lanes: NamedSharding, mode: str):
   """Jitted functions over lanes, shared by groups of identical structure.
 
-  Init always maps over lanes (batched RNG compiles slowly). The diagnostic
-  step is compiled on first use only, as is Santurkar et al.'s ICS.
+  Init always maps over lanes (batched RNG compiles slowly) and, on CPU, is
+  compiled without LLVM optimisation: it runs once per group, and compiles in
+  half the time (3.5 -> 1.7 s at the claims size). The diagnostic step is
+  compiled on first use only, as is Santurkar et al.'s ICS.
   """
-  init = jax.jit(over_lanes(fns.init, 1, 'map'), out_shardings=lanes)
+  init_options = {'xla_backend_optimization_level': 0} if (
+      jax.default_backend() == 'cpu') else None
+  init = jax.jit(over_lanes(fns.init, 1, 'map'), out_shardings=lanes,
+                 compiler_options=init_options)
 
   def step(diagnose):
     return jax.jit(over_lanes(functools.partial(fns.train_step, diagnose=diagnose), 2,

@@ -1,0 +1,48 @@
+"""Dense layers computed as one [tokens, in] x [in, out] matmul.
+
+Same parameters (names, shapes, initial values) as flax's `nn.Dense` and
+`nn.DenseGeneral`, but the input's leading (batch, time) axes are flattened
+first. Differentiating a dot that contracts over two token axes makes XLA CPU
+run each weight gradient as a transposed-operand dot at ~27 GFLOP/s (a plain
+one runs at ~85 on one core); flattened, the claims-size train step is 20-25%
+faster (15 vs 19-21 ms on one core).
+"""
+from __future__ import annotations
+
+import math
+from typing import Any, Callable
+
+import flax.linen as nn
+import jax.numpy as jnp
+
+
+def matmul_tokens(x_NxD, w_DxF):
+  """x [..., D] @ w [D, F] -> [..., F], as one 2-D matmul over all tokens."""
+  y = x_NxD.reshape(-1, x_NxD.shape[-1]) @ w_DxF
+  return y.reshape(*x_NxD.shape[:-1], w_DxF.shape[-1])
+
+
+class Dense(nn.Module):
+  """Contracts the last `axes` input axes into `features` (an int or a shape)."""
+  features: int | tuple[int, ...]
+  axes: int = 1
+  use_bias: bool = True
+  dtype: Any = None
+  kernel_init: Callable = nn.initializers.lecun_normal()
+
+  @nn.compact
+  def __call__(self, x):
+    out_shape = (self.features,) if isinstance(self.features, int) else tuple(self.features)
+    in_shape = x.shape[x.ndim - self.axes:]
+    n_in, n_out = math.prod(in_shape), math.prod(out_shape)
+    # Initialised flat, as nn.DenseGeneral does, so fan-in and values match it.
+    kernel = self.param('kernel', lambda rng, shape: self.kernel_init(
+        rng, (n_in, n_out), jnp.float32).reshape(shape), in_shape + out_shape)
+    bias = self.param('bias', nn.initializers.zeros, out_shape, jnp.float32) \
+        if self.use_bias else None
+    x, kernel, bias = nn.dtypes.promote_dtype(x, kernel, bias, dtype=self.dtype)
+    y = matmul_tokens(x.reshape(*x.shape[:x.ndim - self.axes], n_in),
+                      kernel.reshape(n_in, n_out))
+    if bias is not None:
+      y = y + bias.reshape(n_out)
+    return y.reshape(*y.shape[:-1], *out_shape)
