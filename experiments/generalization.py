@@ -5,7 +5,7 @@
 The first 30,000 bytes of CPython's docs (27 kB train, 3 kB eval), 1,200
 steps of 16 x 64 bytes (about 36 epochs), peak LR 3e-3; no norm, post-LN,
 pre-LN, pre-RMSNorm and post-BatchNorm, 3 seeds. 15 points; about 9 minutes
-in one process on a 2-core CPU (shards of 4 and 6 minutes under --jobs 2).
+in one process on a 2-core CPU (shards of 3 and 5 minutes under --jobs 2).
 
 Metric: the generalization gap, eval loss minus train loss, at matched train
 loss: at the first logged step where each point's train loss (smoothed over

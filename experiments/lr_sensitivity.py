@@ -7,7 +7,7 @@ bn_axes=batch, dyt) x placement (post, pre; `none` once) x 7 peak LRs
 3e-4..3e-1 x 3 seeds on synthetic data, plus pre-LN with qk_norm (Wortsman et
 al. 2023) and pre-LN with z-loss 1e-4 arms; none / post-LN / pre-LN again on
 CPython's docs (python_docs). 294 points of the claims model (lnexp.claims.sizes),
-300 steps; about 37 minutes in one process on a 2-core CPU (two ~21-minute
+300 steps; about 37 minutes in one process on a 2-core CPU (two ~18-minute
 shards under `lnexp.claims --jobs 2`). --full adds every norm on
 python_docs and 5 seeds.
 
