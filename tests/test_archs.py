@@ -159,8 +159,8 @@ def test_lstm_time_probes_measure_the_hidden_state_gradient():
   batch = jax.tree.map(jnp.asarray, make_source(cfg).train_batch(0))
   hp = {'lr': 1e-3, 'warmup_steps': 0.0, 'weight_decay': 0.0, 'z_loss': 0.0,
         'clip_norm': 0.0, 'seed': 0, 'init_scale': 1.0, 'dyt_alpha_init': 0.5}
-  state = {**fns.init(hp, batch), 'init_loss': jnp.float32(1e9)}
-  _, metrics = fns.train_step(state, hp, batch, diagnose=True)
+  state = {**jax.jit(fns.init)(hp, batch), 'init_loss': jnp.float32(1e9)}
+  _, metrics = jax.jit(lambda s, h, b: fns.train_step(s, h, b, diagnose=True))(state, hp, batch)
   flow_T = np.asarray(metrics['time/grad_flow'])
   assert flow_T.shape == (8,) and np.all(flow_T > 0)
   # The last hidden state reaches the loss only through the last output layer.
