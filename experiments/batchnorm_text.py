@@ -7,8 +7,8 @@ row, PAD after its end), post placement, batch 2, 8 and 32, peak LR 3e-3,
 1e-2 and 3e-2, 300 steps, 3 seeds: LayerNorm; BatchNorm with causal-safe
 statistics per position over the batch (bn_axes=batch); and BatchNorm with
 statistics over batch and time (bn_axes=batch_time), which leaks future
-tokens into the past and is reported apart. 81 points; about 12 minutes in one process on a
-2-core CPU (two ~7-minute shards under `lnexp.claims --jobs 2`).
+tokens into the past and is reported apart. 81 points; about 12 minutes in
+one process on a 2-core CPU (two ~7-minute shards under `lnexp.claims --jobs 2`).
 
 Metrics: best final eval loss over the three LRs (running statistics for
 BatchNorm); the train/inference mismatch, eval loss with running statistics

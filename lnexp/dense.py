@@ -33,7 +33,7 @@ class Dense(nn.Module):
   @nn.compact
   def __call__(self, x):
     out_shape = (self.features,) if isinstance(self.features, int) else tuple(self.features)
-    in_shape = x.shape[x.ndim - self.axes:]
+    lead, in_shape = x.shape[:x.ndim - self.axes], x.shape[x.ndim - self.axes:]
     n_in, n_out = math.prod(in_shape), math.prod(out_shape)
     # Initialised flat, as nn.DenseGeneral does, so fan-in and values match it.
     kernel = self.param('kernel', lambda rng, shape: self.kernel_init(
@@ -41,8 +41,7 @@ class Dense(nn.Module):
     bias = self.param('bias', nn.initializers.zeros, out_shape, jnp.float32) \
         if self.use_bias else None
     x, kernel, bias = nn.dtypes.promote_dtype(x, kernel, bias, dtype=self.dtype)
-    y = matmul_tokens(x.reshape(*x.shape[:x.ndim - self.axes], n_in),
-                      kernel.reshape(n_in, n_out))
+    y_NxF = x.reshape(-1, n_in) @ kernel.reshape(n_in, n_out)
     if bias is not None:
-      y = y + bias.reshape(n_out)
-    return y.reshape(*y.shape[:-1], *out_shape)
+      y_NxF = y_NxF + bias.reshape(n_out)
+    return y_NxF.reshape(lead + out_shape)

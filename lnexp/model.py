@@ -286,11 +286,12 @@ class AlbertGPT(nn.Module):
     if c.placement != 'post':
       x_BxTxH = norms.make_norm(c.norm, c, 'final_norm')(x_BxTxH, mask_BxT, train)
     if c.tie_embeddings:
-      x_BxTxE = (matmul_tokens(x_BxTxH.astype(f32), proj_ExH.T) if proj_ExH is not None
-                 else x_BxTxH)
+      x_BxTxE = x_BxTxH.astype(f32)
+      if proj_ExH is not None:
+        x_BxTxE = matmul_tokens(x_BxTxE, proj_ExH.T)
       # Unit-variance embeddings reused as the output layer: scale by E^-1/2
       # so initial logits have unit scale (as T5 does for tied embeddings).
-      logits = matmul_tokens(x_BxTxE.astype(f32), embed_VxE.T) * e ** -0.5
+      logits = matmul_tokens(x_BxTxE, embed_VxE.T) * e ** -0.5
     else:
       logits = Dense(c.vocab_size, use_bias=c.use_bias, dtype=c.dtype,
                      kernel_init=dense_init(c, h), name='unembed')(x_BxTxH)
