@@ -14,8 +14,9 @@ from lnexp.config import base_config
 
 
 # One experiment per engine path (transformer diagnostics, BatchNorm statistics,
-# LSTM, CNN): each group compiles ~4 programs (~2 s each), so all 8 experiments
-# (`python -m lnexp.claims --smoke`, ~95 s here) would not fit the test budget.
+# LSTM, CNN): ~20 s here. Each group traces and compiles ~4 programs (~1 s
+# each with the smoke size's `train.fast_compile`), so all 8 experiments
+# (`python -m lnexp.claims --smoke`: 37 s with 2 jobs) would not fit 30 s.
 SMOKE = ['depth', 'batchnorm_text', 'lstm_covariate_shift', 'cnn_depth']
 
 

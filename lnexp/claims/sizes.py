@@ -42,6 +42,7 @@ def claims_config(size: str, steps: int = 300):
     m.hidden_dim = m.embed_dim = 16
     m.num_heads, m.mlp_dim = 2, 32
     t.batch_size, t.seq_len = 4, 16
+    t.fast_compile = True  # 4 steps: compiling is most of the run
     steps = 4
   elif size == 'quick':
     steps = max(steps // 3, 10)
