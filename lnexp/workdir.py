@@ -16,6 +16,8 @@ from importlib import metadata
 import jax
 import numpy as np
 
+from lnexp import config as config_lib
+from lnexp import plan
 from lnexp.errors import ConfigError
 
 PACKAGES = ('jax', 'jaxlib', 'flax', 'optax', 'orbax-checkpoint', 'ml-collections',
@@ -91,14 +93,19 @@ class Workdir:
     return os.path.join(self.path, 'checkpoints', group_id)
 
   def check_base(self, base: dict) -> dict | None:
-    """Raises ConfigError if the workdir holds a different base config."""
+    """Raises ConfigError if the workdir holds a different base config.
+
+    A key lnexp gained after the run started counts at its default, so older
+    workdirs (the committed claims results) still resume.
+    """
     if not os.path.exists(self.config_file):
       return None
     with open(self.config_file) as f:
       saved = json.load(f)
-    if saved['base'] != clean(base):
-      diff = sorted(k for k in set(saved['base']) | set(base)
-                    if saved['base'].get(k) != clean(base).get(k))
+    then = {**clean(plan.flatten(config_lib.base_config())), **saved['base']}
+    now = clean(base)
+    diff = sorted(k for k in set(then) | set(now) if then.get(k) != now.get(k))
+    if diff:
       raise ConfigError(f'workdir {self.path} holds a run of a different base config '
                         f'(differs in {", ".join(diff[:5])}); use another --workdir')
     return saved

@@ -9,6 +9,7 @@ import pytest
 
 from lnexp import loop, run
 from lnexp.errors import ConfigError
+from lnexp.workdir import Workdir
 
 HERE = os.path.dirname(__file__)
 TINY = os.path.join(HERE, 'tiny_config.py')
@@ -116,10 +117,19 @@ def test_rerun_skips_finished_points_and_extension_runs_only_new_ones(sweep, tmp
   assert saved['sweep'][-1] == {'optim.lr': 2e-2} and len(saved['sweep']) == 4
 
 
-def test_workdir_with_different_base_config_is_refused(sweep):
+def test_workdir_with_different_base_config_is_refused(sweep, tmp_path):
   wd, _ = sweep
   with pytest.raises(ConfigError, match='different base config'):
     _run(wd, '--config.model.hidden_dim=64')
+  # A workdir from before lnexp had a key resumes when the key is at its default.
+  saved = json.load(open(wd / 'config.json'))
+  del saved['base']['train.fast_compile']
+  old = tmp_path / 'old'
+  old.mkdir()
+  (old / 'config.json').write_text(json.dumps(saved))
+  assert Workdir(str(old)).check_base(saved['base'] | {'train.fast_compile': False})
+  with pytest.raises(ConfigError, match='differs in train.fast_compile'):
+    Workdir(str(old)).check_base(saved['base'] | {'train.fast_compile': True})
 
 
 def test_killed_run_resumes_to_identical_numbers(sweep, tmp_path, monkeypatch):
