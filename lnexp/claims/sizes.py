@@ -1,8 +1,8 @@
 """The claims suite's shared model and its four sizes.
 
-Every experiment is `experiments/NAME.py:SIZE` with SIZE one of
-smoke (the test suite: seconds), quick (~5 min for all), core (the default,
-56 min for all with --jobs 2 on a 2-core CPU) or full (more seeds, depths, data).
+Every experiment is `experiments/NAME.py:SIZE` with SIZE one of smoke (the
+test suite; 37 s for all), quick (7.5 min for all), core (the default, 56 min
+for all) or full (more seeds, depths, data); times with --jobs 2 on a 2-core CPU.
 The core model: 2 shared post-LN layers, hidden 64, 4 heads, MLP 256, batch
 16 x 64 tokens, 300 AdamW steps with 5% warm-up then cosine decay.
 """
