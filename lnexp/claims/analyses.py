@@ -364,7 +364,9 @@ def gradient_scaling(workdir: str, figdir: str, point_ids=None) -> list[Finding]
   verdict = decide(held, yes='reproduced', no='not reproduced',
                    against=[not a and not b for a, b in zip(post, pre)])
   verdict = 'partly reproduced' if verdict == 'mixed' else verdict
-  mean = lambda v: np.mean([s for (w, _), s in slopes.items() if w == v])  # noqa: E731
+  def mean(variant):  # nan, without numpy's empty-mean warning, for an unrun variant
+    values = [s for (w, _), s in slopes.items() if w == variant]
+    return float(np.mean(values)) if values else math.nan
   return [Finding(
       '1b', verdict,
       f'slope of log(last-layer gradient norm) on log(depth): post-LN '
