@@ -93,13 +93,6 @@ def test_lanes_equal_points_run_alone_and_ignore_a_diverging_lane(sweep, tmp_pat
                                rtol=1e-4)
 
 
-def test_fast_compile_changes_speed_not_results(sweep, tmp_path):
-  """Unoptimised CPU programs (the smoke suite's setting) train the same lanes."""
-  _, rows = sweep
-  _run(tmp_path, '--config.train.fast_compile=true')
-  assert_same_results(rows_by_lr(tmp_path), rows)
-
-
 def test_rerun_skips_finished_points_and_extension_runs_only_new_ones(sweep, tmp_path,
                                                                     monkeypatch):
   wd, rows = sweep
