@@ -85,8 +85,8 @@ def base_config() -> ml_collections.ConfigDict:
   t.diverge_factor = 3.0      # loss > factor * init_loss counts as diverged
   t.max_lanes_per_program = 0  # 0: a whole group in one program
   t.lane_mode = 'auto'        # vmap | map (lanes in sequence) | auto (map on 1 CPU)
-  t.fast_compile = False      # CPU: every program without LLVM optimisation (compiles
-                              # 2-3x faster, steps ~1.5x slower): runs of a few steps
+  t.fast_compile = False      # CPU: every program unoptimised, classic emitters (compiles
+                              # 2-4x faster, steps ~2x slower): runs of a few steps
 
   c.data = d = ml_collections.ConfigDict()
   d.source = 'synthetic'      # synthetic | text | python_docs | tfds | digits (images)

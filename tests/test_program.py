@@ -20,10 +20,10 @@ def test_fast_compile_changes_speed_not_results():
           # key bias's: softmax ignores a constant shift) up to full-size steps.
           'optim.name': 'sgd'}
   program, source, _ = bench.build_program(base_config(), tiny, bench.lr_sweep(2))
-  optimised = jax.jit(program_lib.over_lanes(
-      program.fns.train_step, 2, program.lane_mode),
-                      compiler_options={'xla_backend_optimization_level': 3,
-                                        'xla_cpu_use_fusion_emitters': True})
+  optimised = jax.jit(
+      program_lib.over_lanes(program.fns.train_step, 2, program.lane_mode),
+      compiler_options={'xla_backend_optimization_level': 3,
+                        'xla_cpu_use_fusion_emitters': True})
   state = program.init(program.hp, program.put_batch(source.train_batch(0)))
   state['init_loss'] += np.log(source.vocab_size)  # as measured: no lane counts as diverged
   states = {'fast': state, 'optimised': jax.tree.map(jnp.copy, state)}
