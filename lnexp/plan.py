@@ -75,19 +75,31 @@ def compile_key(cfg: ml_collections.ConfigDict) -> str:
   return short_hash(flat, 16)
 
 
-# Seconds of compiling a structure (its first group; 17-25 s measured for a claims
-# structure: init, train and diagnostic steps, eval, probes) and of every group.
-COMPILE_S, GROUP_S = 20.0, 2.0
+# Planning constants, least-squares fitted (with the FLOP time at lnexp.flops'
+# assumed rate) to the measured process-minutes of the core and quick claims
+# suites' transformer, LSTM and CNN experiments (one single-threaded process
+# per core, 2026-11-29; within 25% for each of the 14): seconds of compiling a
+# structure's programs, and of each group beyond its FLOPs (init, evals,
+# diagnostic steps, checkpoints, metrics, small-model step overhead). With 20
+# and 2 the core suite's estimate was 83 min for 112 process-minutes. With
+# `train.fast_compile` compiling takes ~3 s and steps ~2.5x longer.
+COMPILE_S, GROUP_S = 10.0, 12.0
+FAST_COMPILE_S, FAST_STEP_SLOWDOWN = 3.0, 2.5
+
+
+def _compile_seconds(cfg: ml_collections.ConfigDict) -> float:
+  return FAST_COMPILE_S if cfg.train.fast_compile else COMPILE_S
 
 
 def _group_seconds(group: Group) -> float:
-  return flops.estimate_seconds(group.config, len(group.points)) + GROUP_S
+  slowdown = FAST_STEP_SLOWDOWN if group.config.train.fast_compile else 1.0
+  return slowdown * flops.estimate_seconds(group.config, len(group.points)) + GROUP_S
 
 
 def estimate_seconds(groups: list[Group]) -> float:
   """Planning estimate: model FLOPs at lnexp.flops' rate plus compile and group costs."""
-  return (sum(map(_group_seconds, groups))
-          + COMPILE_S * len({compile_key(g.config) for g in groups}))
+  structures = {compile_key(g.config): g.config for g in groups}
+  return sum(map(_group_seconds, groups)) + sum(map(_compile_seconds, structures.values()))
 
 
 def shard_groups(groups: list[Group], index: int, count: int) -> list[Group]:
@@ -110,7 +122,8 @@ def shard_groups(groups: list[Group], index: int, count: int) -> list[Group]:
       mine.update(g.group_id for g in members if target == index)
       continue
     for g in sorted(members, key=_group_seconds, reverse=True):
-      finish = [loads[s] + _group_seconds(g) + (key not in compiled[s]) * COMPILE_S
+      finish = [loads[s] + _group_seconds(g)
+                + (key not in compiled[s]) * _compile_seconds(g.config)
                 for s in range(count)]
       target = finish.index(min(finish))
       loads[target] = finish[target]

@@ -85,8 +85,8 @@ def run_suite(size: str, out: str | None, only: list[str] | None,
   total = sum(plan_lib.estimate_seconds(p[4]) for p in plans.values())
   print(f'lnexp.claims: {size} suite, {len(names)} experiments, '
         f'{sum(len(p[3]) for p in plans.values())} points, estimated '
-        f'{total / 60:.0f} min of one process on this machine class, {jobs} '
-        f'job(s); out {out}', file=stream)
+        f'{total / 60:.0f} min of one process on this machine class (~'
+        f'{total / 60 / jobs:.0f} min with {jobs} job(s)); out {out}', file=stream)
   if not report_only:
     t0 = time.time()
     if jobs > 1:
