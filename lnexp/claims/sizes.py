@@ -1,7 +1,7 @@
 """The claims suite's shared model and its four sizes.
 
 Every experiment is `experiments/NAME.py:SIZE` with SIZE one of smoke (the
-test suite; 37 s for all), quick (7.5 min for all), core (the default, 56 min
+test suite; 37 s for all), quick (7.5 min for all), core (the default, 51-56 min
 for all) or full (more seeds, depths, data); times with --jobs 2 on a 2-core CPU.
 The core model: 2 shared post-LN layers, hidden 64, 4 heads, MLP 256, batch
 16 x 64 tokens, 300 AdamW steps with 5% warm-up then cosine decay.
