@@ -53,6 +53,12 @@ REFERENCE = {
 # The claims suite's small model, where per-step overhead matters more.
 CLAIMS = {'model.num_layers': 2, 'model.hidden_dim': 64, 'model.embed_dim': 64,
           'model.mlp_dim': 256, 'train.seq_len': 64, 'train.batch_size': 16}
+# On GPU/TPU the step section uses a model large enough to fill the chip, in
+# bfloat16 activations (norm statistics, params and optimizer stay float32),
+# and reports MFU against the bfloat16 matmul peak.
+ACCELERATOR = {'model.num_layers': 12, 'model.hidden_dim': 1024,
+               'model.embed_dim': 1024, 'model.num_heads': 16, 'model.mlp_dim': 4096,
+               'train.seq_len': 1024, 'train.batch_size': 16, 'model.dtype': 'bfloat16'}
 # --quick: every model shrunk to this (compiles and steps in about a second).
 QUICK = {'model.num_layers': 2, 'model.hidden_dim': 32, 'model.embed_dim': 32,
          'model.num_heads': 2, 'model.mlp_dim': 64, 'train.seq_len': 16,
@@ -99,7 +105,8 @@ def lr_sweep(lanes: int) -> list[dict]:
 
 
 def time_group(base, overrides: dict, lanes: int, quick: bool) -> dict:
-  """Median steady-state train-step seconds of a `lanes`-lane group.
+  """Median steady-state train-step seconds of a `lanes`-lane group, and
+  lane 0's loss and gradient norm at the first step (to compare variants).
 
   Two real batches are put on device up front (host batch making is not the
   step); each step blocks until ready. `init_loss` is set to ln(V), the loss
@@ -118,10 +125,13 @@ def time_group(base, overrides: dict, lanes: int, quick: bool) -> dict:
     state, metrics = program.train_step(state, program.hp, batches[i % 2])
     jax.block_until_ready((state, metrics))
     times.append(time.perf_counter() - t0)
+    if i == 0:
+      first = {k: float(metrics[k][0]) for k in ('train_loss', 'grad_norm')}
   step_s = statistics.median(times[warmup:])
   tokens = cfg.train.batch_size * cfg.train.seq_len
   return {'lanes': lanes, 'step_s': step_s, 'tokens_per_s': lanes * tokens / step_s,
-          'flops_per_step_per_lane': flops.flops_per_step(cfg)}
+          'flops_per_step_per_lane': flops.flops_per_step(cfg),
+          **{f'first_{k}': v for k, v in first.items()}}
 
 
 def compile_seconds(overrides: dict) -> dict:
@@ -147,42 +157,65 @@ def compile_seconds(overrides: dict) -> dict:
 # ---------------------------------------------------------------- sections
 
 
+def accelerated() -> bool:
+  return jax.default_backend() in ('gpu', 'tpu')
+
+
 def bench_peak(quick: bool, done: dict) -> dict:
   """Practical matmul peak: best GFLOP/s over a few square sizes.
 
   Default precision, as the model uses it (on GPU that may mean TF32 for
   float32). bfloat16 only on gpu/tpu: CPUs emulate it slowly.
   """
-  accelerated = jax.default_backend() in ('gpu', 'tpu')
+  on_accelerator = accelerated()
   sizes = (128, 256) if quick else (512, 1024, 2048)
-  if accelerated and not quick:
+  if on_accelerator and not quick:
     sizes += (4096, 8192)
-  dtypes = (jnp.float32, jnp.bfloat16) if accelerated else (jnp.float32,)
+  dtypes = (jnp.float32, jnp.bfloat16) if on_accelerator else (jnp.float32,)
   repeats = 3 if quick else 5
   rows = [{'dtype': jnp.dtype(d).name, 'n': n, 'gflops': matmul_gflops(n, d, repeats)}
           for d in dtypes for n in sizes]
   out = {'float32_gflops': max(r['gflops'] for r in rows if r['dtype'] == 'float32')}
-  if accelerated:
+  if on_accelerator:
     out['bfloat16_gflops'] = max(r['gflops'] for r in rows if r['dtype'] == 'bfloat16')
   return {**out, 'precision': 'default', 'sizes': rows}
 
 
 def bench_step(quick: bool, done: dict) -> dict:
-  """Reference model: step time, tokens/s, model FLOP/s and MFU, 1 vs 8 lanes."""
-  peak = done.get('peak', {}).get('float32_gflops') or bench_peak(quick, done)[
-      'float32_gflops']
-  overrides = {**REFERENCE, **(QUICK if quick else {})}
-  many = 2 if quick else 8
-  runs = [time_group(config_lib.base_config(), overrides, k, quick) for k in (1, many)]
-  for r in runs:
+  """Reference model: step time, tokens/s, model FLOP/s and MFU, 1 vs 8 lanes.
+
+  On GPU/TPU (not --quick): the ACCELERATOR model in bfloat16, 1 vs 2 lanes
+  (8 lanes of it do not fit), MFU against the bfloat16 peak; on GPU with
+  cuDNN flash attention, and once with the einsum attention to compare.
+  """
+  big = accelerated() and not quick
+  cudnn = big and jax.default_backend() == 'gpu'
+  peak_dtype = 'bfloat16' if big else 'float32'
+  peak = done.get('peak', {}).get(f'{peak_dtype}_gflops') or bench_peak(quick, done)[
+      f'{peak_dtype}_gflops']
+  overrides = {**REFERENCE, **(QUICK if quick else {}), **(ACCELERATOR if big else {}),
+               **({'model.attention': 'cudnn'} if cudnn else {})}
+  many = 2 if quick or big else 8
+
+  def timed(lanes, **changes):
+    r = time_group(config_lib.base_config(), {**overrides, **changes}, lanes, quick)
     r['model_gflops'] = r['flops_per_step_per_lane'] * r['lanes'] / r['step_s'] / 1e9
     r['mfu'] = r['model_gflops'] / peak
+    return r
+  runs = [timed(k) for k in (1, many)]
   ratio = runs[1]['step_s'] / (many * runs[0]['step_s'])
-  return {'config': overrides, 'flops_formula': FLOPS_FORMULA,
-          'flops_per_step_per_lane': runs[0]['flops_per_step_per_lane'],
-          'peak_float32_gflops': peak, 'runs': runs,
-          'lanes_over_sequential': ratio,
-          'never_worse_than_sequential': ratio <= 1.0}
+  out = {'config': overrides, 'flops_formula': FLOPS_FORMULA,
+         'flops_per_step_per_lane': runs[0]['flops_per_step_per_lane'],
+         'peak_dtype': peak_dtype, 'peak_gflops': peak, 'runs': runs,
+         'lanes_over_sequential': ratio,
+         'never_worse_than_sequential': ratio <= 1.0}
+  if cudnn:  # the einsum attention for comparison: speed, and the same first step
+    xla = timed(1, **{'model.attention': 'xla'})
+    out['xla_attention_run'] = xla
+    for k in ('train_loss', 'grad_norm'):
+      out[f'cudnn_vs_xla_first_{k}_rel'] = abs(
+          runs[0][f'first_{k}'] / xla[f'first_{k}'] - 1)
+  return out
 
 
 def bench_compile(quick: bool, done: dict) -> dict:
@@ -236,6 +269,8 @@ def bench_processes(quick: bool, done: dict) -> dict:
   """Claims-size steps per second: this process (all cores' threads) against
   one single-threaded process per core side by side, pinned one per core
   (as `lnexp.claims --jobs` runs them) and, except with --quick, unpinned."""
+  if accelerated():
+    return {'skipped': 'one process per CPU core: a CPU-only comparison'}
   overrides = {**REFERENCE, **QUICK} if quick else CLAIMS
   window_s = 1.0 if quick else 10.0
   one = _steps_in_window(overrides, window_s, None)

@@ -54,6 +54,7 @@ class ModelConfig:
   bn_share_stats: bool = False
   dyt_alpha_init: Any = 0.5   # float, or a per-lane traced scalar at init
   dtype: str = 'float32'
+  attention: str = 'xla'
   scan_unroll: int = 4
   arch: str = 'albert_gpt'
   groups: int = 4
@@ -64,6 +65,9 @@ class ModelConfig:
     from lnexp import config as config_lib
     config_lib.validate(cfg)
     fields = {f.name for f in dataclasses.fields(cls)} - {'vocab_size', 'max_len'}
+    if cfg.model.attention == 'cudnn' and jax.default_backend() != 'gpu':
+      raise config_lib.ConfigError('model.attention=cudnn needs a GPU; this backend is '
+                                   f'{jax.default_backend()} (use model.attention=xla)')
     if cfg.model.vocab_size <= 0:
       raise config_lib.ConfigError('model.vocab_size is not set (it comes from '
                                    'the data source)')
@@ -100,7 +104,12 @@ def attention_mask(segment_ids_BxT):
 
 
 class Attention(nn.Module):
-  """Causal multi-head self-attention, heads-major layout (fastest on XLA CPU)."""
+  """Causal multi-head self-attention, heads-major layout (fastest on XLA CPU).
+
+  attention=cudnn: the same function through cuDNN's fused flash attention,
+  which never writes the T x S scores to memory (diagnostic steps, which read
+  the scores, take the einsum path).
+  """
   cfg: ModelConfig
 
   @nn.compact
@@ -109,12 +118,21 @@ class Attention(nn.Module):
     n, k = c.num_heads, c.hidden_dim // c.num_heads
     qkv = Dense((3, n, k), use_bias=c.use_bias, dtype=c.dtype,
                 kernel_init=dense_init(c, c.hidden_dim), name='qkv')
+    out = Dense(c.hidden_dim, axes=2, use_bias=c.use_bias, dtype=c.dtype,
+                kernel_init=dense_init(c, c.hidden_dim), name='out')
     q_BxTxNxK, k_BxTxNxK, v_BxTxNxK = jnp.unstack(qkv(x_BxTxH), axis=2)
     if c.qk_norm:
       q_BxTxNxK = norms.LayerNorm(c.norm_eps, c.use_bias, name='q_norm')(q_BxTxNxK)
       k_BxTxNxK = norms.LayerNorm(c.norm_eps, c.use_bias, name='k_norm')(k_BxTxNxK)
     if c.pos == 'rope':
       q_BxTxNxK, k_BxTxNxK = rope(q_BxTxNxK), rope(k_BxTxNxK)
+    if c.attention == 'cudnn' and not self.is_mutable_collection('intermediates'):
+      b, t = allowed_Bx1xTxS.shape[:3:2]  # cuDNN's vmap rule needs the heads axis
+      allowed_BxNxTxS = jnp.broadcast_to(allowed_Bx1xTxS, (b, n, t, t))
+      out_BxTxNxK = jax.nn.dot_product_attention(
+          q_BxTxNxK, k_BxTxNxK, v_BxTxNxK, mask=allowed_BxNxTxS, is_causal=True,
+          implementation='cudnn')
+      return out(out_BxTxNxK)
     q_BxNxTxK, k_BxNxSxK, v_BxNxSxK = (
         a.transpose(0, 2, 1, 3) for a in (q_BxTxNxK, k_BxTxNxK, v_BxTxNxK))
     logits_BxNxTxS = jnp.einsum('bntk,bnsk->bnts', q_BxNxTxK, k_BxNxSxK,
@@ -128,9 +146,7 @@ class Attention(nn.Module):
       self.sow('intermediates', 'entropy', entropy_BxNxT.mean())
     out_BxNxTxK = jnp.einsum('bnts,bnsk->bntk', probs_BxNxTxS.astype(c.dtype),
                              v_BxNxSxK)
-    return Dense(c.hidden_dim, axes=2, use_bias=c.use_bias, dtype=c.dtype,
-                 kernel_init=dense_init(c, c.hidden_dim),
-                 name='out')(out_BxNxTxK.transpose(0, 2, 1, 3))
+    return out(out_BxNxTxK.transpose(0, 2, 1, 3))
 
 
 class Mlp(nn.Module):

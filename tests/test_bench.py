@@ -64,7 +64,8 @@ def test_quick_run_reports_every_field(tmp_path):
   assert [r['lanes'] for r in step['runs']] == [1, 2]
   for r in step['runs']:
     assert _positive(r['step_s'], r['tokens_per_s'], r['model_gflops'], r['mfu'])
-    assert math.isclose(r['model_gflops'] / step['peak_float32_gflops'], r['mfu'])
+    assert math.isclose(r['model_gflops'] / step['peak_gflops'], r['mfu'])
+  assert step['peak_dtype'] == 'float32' and step['peak_gflops'] == peak['float32_gflops']
   ratio = step['runs'][1]['step_s'] / (2 * step['runs'][0]['step_s'])
   assert math.isclose(step['lanes_over_sequential'], ratio)
   assert step['never_worse_than_sequential'] == (ratio <= 1.0)

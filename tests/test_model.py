@@ -1,4 +1,6 @@
 """AlbertGPT: causality, parameter counts, depth, bad input."""
+import dataclasses
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -159,3 +161,35 @@ def test_bfloat16_activations_keep_norms_in_float32():
   tokens = jnp.asarray(np.random.default_rng(0).integers(0, 11, (4, 8)), jnp.int32)
   logits = _logits(model, variables, tokens, jnp.ones_like(tokens))
   assert logits.dtype == np.float32 and np.isfinite(logits).all()
+
+
+def test_cudnn_attention_call_matches_the_einsum_path(monkeypatch):
+  """The fused call (its layout, mask, causal flag, scale), run here through
+  jax.nn.dot_product_attention's XLA implementation, gives the einsum path's
+  logits on packed documents; cuDNN itself is checked on GPU by the bench."""
+  calls, fused_attention = [], jax.nn.dot_product_attention
+
+  def through_xla(*args, implementation, **kwargs):
+    calls.append(implementation)
+    return fused_attention(*args, implementation='xla', **kwargs)
+  model_cfg = ModelConfig.from_config(
+      tiny_config(**{'model.placement': 'pre', 'model.dtype': 'bfloat16'}))
+  einsum_model = AlbertGPT(model_cfg)
+  fused_model = AlbertGPT(dataclasses.replace(model_cfg, attention='cudnn'))
+  variables = _init(einsum_model)
+  rng = np.random.default_rng(2)
+  tokens = rng.integers(0, 11, (4, 8)).astype(np.int32)
+  seg = np.array([[1] * 3 + [2] * 5, [1] * 8, [1, 2, 2, 2, 3, 3, 3, 3], [1] * 8], np.int32)
+  monkeypatch.setattr(jax.nn, 'dot_product_attention', through_xla)
+  fused = _logits(fused_model, variables, tokens, seg)
+  assert calls == ['cudnn'] * 2  # layers 0 and 1 (scan_unroll: no loop at depth 2)
+  np.testing.assert_allclose(fused, _logits(einsum_model, variables, tokens, seg),
+                             atol=1e-6)  # XLA's formula here is the einsum path's
+
+
+def test_cudnn_attention_needs_bfloat16_and_a_gpu():
+  with pytest.raises(ConfigError, match='model.attention=cudnn needs model.dtype=bfloat16'):
+    ModelConfig.from_config(tiny_config(**{'model.attention': 'cudnn'}))
+  with pytest.raises(ConfigError, match='needs a GPU; this backend is cpu'):
+    ModelConfig.from_config(tiny_config(**{'model.attention': 'cudnn',
+                                           'model.dtype': 'bfloat16'}))
