@@ -245,6 +245,51 @@ def bench_lanes(quick: bool, done: dict) -> dict:
   return out
 
 
+def _host_device_runs(quick: bool) -> dict:
+  """Run in a child process that has several CPU host devices: the reference
+  model's one-lane step (batch split over the devices) and claims-size groups
+  of K lanes (each device maps over its lanes)."""
+  ks = (1, 2) if quick else (1, 2, 4, 8, 16)
+  base, _, _ = config_lib.load_config_file(DEFAULT_CONFIG)
+  claims = {**REFERENCE, **QUICK} if quick else CLAIMS
+  return {'devices': jax.device_count(),
+          'reference': time_group(config_lib.base_config(),
+                                  {**REFERENCE, **(QUICK if quick else {})}, 1, quick),
+          'claims': [time_group(base, claims, k, quick) for k in ks]}
+
+
+def bench_host_devices(quick: bool, done: dict) -> dict:
+  """The step and lanes sections again with one CPU host device per core
+  (`XLA_FLAGS=--xla_force_host_platform_device_count=N`, set in a child
+  process): against this process's single device, where step, lanes and
+  peak ran before."""
+  if accelerated():
+    return {'skipped': 'host devices are a CPU setting'}
+  n = max(2, len(processes.usable_cores()))
+  flags = f'--xla_force_host_platform_device_count={n}'
+  env = {**os.environ, 'XLA_FLAGS': f"{os.environ.get('XLA_FLAGS', '')} {flags}".strip()}
+  code = ('import json, sys; from lnexp import bench; '
+          'print(json.dumps(bench._host_device_runs(sys.argv[1] == "quick")))')
+  proc = subprocess.run([sys.executable, '-c', code, 'quick' if quick else 'full'],
+                        env=env, cwd=ROOT, capture_output=True, text=True, timeout=900)
+  if proc.returncode:
+    raise RuntimeError(f'host-device child failed: {proc.stderr.strip()[-500:]}')
+  out = {'xla_flags': flags, **json.loads(proc.stdout.strip().splitlines()[-1])}
+  ref, claims = out['reference'], out['claims']
+  peak = done.get('peak', {}).get('float32_gflops')
+  if peak:
+    ref['mfu'] = ref['flops_per_step_per_lane'] / ref['step_s'] / 1e9 / peak
+  one_device = done.get('step', {}).get('runs', [{}])[0].get('step_s')
+  if one_device:
+    out['reference_one_device_over_host_devices'] = one_device / ref['step_s']
+  one_lane = done.get('lanes', {}).get('claims', [{}])[0].get('step_s')
+  for r in claims:
+    r['over_sequential'] = r['step_s'] / (r['lanes'] * claims[0]['step_s'])
+    if one_lane:
+      r['over_one_device_sequential'] = r['step_s'] / (r['lanes'] * one_lane)
+  return out
+
+
 def _steps_in_window(overrides: dict, window_s: float, barrier: str | None) -> dict:
   """Steps of one claims-size lane finished in `window_s`, after compiling and,
   if `barrier` (a directory), after every process of the run has compiled."""
@@ -373,6 +418,7 @@ SECTIONS = {
     'step': bench_step,
     'lanes': bench_lanes,
     'processes': bench_processes,
+    'host_devices': bench_host_devices,
     'compile': bench_compile,  # clears jax's caches: after sections that share them
     'first_step': bench_first_step,
     'diagnostics': bench_diagnostics,

@@ -87,7 +87,7 @@ def base_config() -> ml_collections.ConfigDict:
   t.keep_checkpoints = 2
   t.diverge_factor = 3.0      # loss > factor * init_loss counts as diverged
   t.max_lanes_per_program = 0  # 0: a whole group in one program
-  t.lane_mode = 'auto'        # vmap | map (lanes in sequence) | auto (map on 1 CPU)
+  t.lane_mode = 'auto'        # vmap | map (lanes in sequence, per device) | auto (map on CPU)
   t.fast_compile = False      # CPU: every program unoptimised, classic emitters (compiles
                               # 2-4x faster, steps ~2x slower): runs of a few steps
 

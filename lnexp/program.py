@@ -33,27 +33,37 @@ def fetch(tree):
   return multihost_utils.process_allgather(tree, tiled=True)
 
 
-def over_lanes(fn, lane_args: int, mode: str):
+def over_lanes(fn, lane_args: int, mode: str, mesh: Mesh | None = None):
   """Lifts fn over the lane axis of its first `lane_args` arguments.
 
   'vmap' batches lanes into every op (accelerators, where one big matmul beats
   many small ones); 'map' runs lanes one after another inside the same
   program, which on a CPU keeps a sweep of K lanes at K single runs' cost
-  (batched per-lane matmuls and their layout copies cost more there).
+  (batched per-lane matmuls and their layout copies cost more there). With
+  'map' and lanes on several devices (CPU host devices), each device maps
+  over its own lanes (`shard_map`, the 'lane' mesh axis manual): at the claims
+  size 8 lanes on 2 host devices cost 0.59 x 8 single steps, where vmap across
+  the devices cost 1.3 x.
   """
   def lifted(*args):
     lane, shared = args[:lane_args], args[lane_args:]
     if mode == 'vmap':
       return jax.vmap(fn, in_axes=(0,) * lane_args + (None,) * len(shared))(*args)
     return jax.lax.map(lambda a: fn(*a, *shared), lane)
+  if mode == 'map' and mesh is not None and mesh.shape['lane'] > 1:
+    return lambda *args: jax.shard_map(
+        lifted, mesh=mesh, axis_names={'lane'}, check_vma=False,
+        in_specs=(P('lane'),) * lane_args + (P(),) * (len(args) - lane_args),
+        out_specs=P('lane'))(*args)
   return lifted
 
 
-def lane_mode(mode: str, lane_devices: int) -> str:
-  """'auto': vmap on accelerators or when lanes span devices, map on one CPU."""
+def lane_mode(mode: str) -> str:
+  """'auto': map on CPU (per device when lanes span host devices), vmap on
+  accelerators."""
   if mode != 'auto':
     return mode
-  return 'map' if jax.default_backend() == 'cpu' and lane_devices == 1 else 'vmap'
+  return 'map' if jax.default_backend() == 'cpu' else 'vmap'
 
 
 @functools.lru_cache(maxsize=32)
@@ -72,11 +82,12 @@ def _compiled(fns: LaneFns, lanes: NamedSharding, mode: str, fast_compile: bool)
   unoptimised = {'xla_backend_optimization_level': 0,
                  'xla_cpu_use_fusion_emitters': False} if cpu else None
   options = unoptimised if fast_compile else None
-  init = jax.jit(over_lanes(fns.init, 1, 'map'), out_shardings=lanes,
+  init = jax.jit(over_lanes(fns.init, 1, 'map', lanes.mesh), out_shardings=lanes,
                  compiler_options=unoptimised)
 
   def jit(fn, lane_args, **kwargs):
-    return jax.jit(over_lanes(fn, lane_args, mode), compiler_options=options, **kwargs)
+    return jax.jit(over_lanes(fn, lane_args, mode, lanes.mesh), compiler_options=options,
+                   **kwargs)
 
   def step(diagnose):
     return jit(functools.partial(fns.train_step, diagnose=diagnose), 2, donate_argnums=0,
@@ -116,7 +127,7 @@ class Program:
     self.fns = LaneFns(ModelConfig.from_config(cfg), OptimConfig.from_config(cfg),
                        cfg.train.steps, cfg.train.diverge_factor)
     self.hp = self._lane_arrays(group.lane_hparams())
-    self.lane_mode = lane_mode(cfg.train.lane_mode, lane_size)
+    self.lane_mode = lane_mode(cfg.train.lane_mode)
     (self.init, self.train_step, self.diag_step, self.eval_loss,
      self.eval_loss_batch_stats, self.eval_accuracy, self.probe_stats,
      self.santurkar_ics) = _compiled(

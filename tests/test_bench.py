@@ -84,6 +84,19 @@ def test_quick_run_reports_every_field(tmp_path):
                for r in runs)
     assert runs[0]['over_sequential'] == 1.0
 
+  hosts = quick['host_devices']  # a child with one CPU host device per core
+  assert hosts['devices'] >= 2 and [r['lanes'] for r in hosts['claims']] == [1, 2]
+  assert math.isclose(hosts['reference_one_device_over_host_devices'],
+                      step['runs'][0]['step_s'] / hosts['reference']['step_s'])
+  assert math.isclose(hosts['reference']['mfu'], hosts['reference']['flops_per_step_per_lane']
+                      / hosts['reference']['step_s'] / 1e9 / peak['float32_gflops'])
+  for r, alone in zip(hosts['claims'], quick['lanes']['claims']):
+    assert math.isclose(r['over_one_device_sequential'],
+                        r['step_s'] / (r['lanes'] * quick['lanes']['claims'][0]['step_s']))
+    # lanes mapped per host device compute what one device computes
+    assert r['first_train_loss'] == pytest.approx(alone['first_train_loss'], rel=1e-5)
+    assert r['first_grad_norm'] == pytest.approx(alone['first_grad_norm'], rel=1e-5)
+
   procs = quick['processes']  # --quick measures the pinned processes lnexp.claims uses
   rates = procs['pinned_steps_per_s']
   assert procs['processes'] >= 2 and len(rates) == procs['processes']
