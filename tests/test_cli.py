@@ -64,6 +64,10 @@ BAD = {
                       '--config.data.tfds_data_dir={tmp}/tfds'], 'lm1b'),
     'unknown source': (['--config.data.source=web'], 'data.source'),
     'unknown flag': (['--wrkdir=x'], '--wrkdir'),
+    'host devices 0': (['--host_devices=0'], '--host_devices=0'),
+    'host devices x': (['--host_devices', 'x'], '--host_devices=x'),
+    'cudnn in float32': (['--config.model.attention=cudnn'],
+                         'model.attention=cudnn needs model.dtype=bfloat16'),
     'unknown arch': (['--config.model.arch=transformerx'], 'model.arch'),
     'image source, lstm': (['--config.model.arch=lstm', '--config.data.source=digits'],
                            'image source'),
@@ -85,6 +89,16 @@ def test_bad_input_is_one_line_exit_2_and_writes_nothing(case, text_files, capsy
   assert err.count('\n') == 1 and err.startswith('lnexp.run: error: ')
   assert needle in err and 'Traceback' not in err
   assert not os.path.exists(workdir)
+
+
+def test_host_devices_after_jax_started_exits_2(tmp_path, capsys):
+  import jax
+  jax.devices()  # the backend exists now: its device count is fixed
+  assert run.main(['--config', TINY, '--workdir', str(tmp_path / 'wd'),
+                   '--host_devices=2']) == 2
+  err = capsys.readouterr().err
+  assert err.count('\n') == 1 and 'before JAX starts' in err
+  assert not os.path.exists(tmp_path / 'wd')
 
 
 def test_different_base_config_exits_2(tmp_path, capsys):

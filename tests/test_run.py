@@ -152,10 +152,10 @@ def test_killed_run_resumes_to_identical_numbers(sweep, tmp_path, monkeypatch):
 
 def test_four_devices_equal_one_device(sweep, tmp_path):
   _, rows = sweep
-  env = {**os.environ, 'XLA_FLAGS': '--xla_force_host_platform_device_count=4',
-         'PYTHONPATH': os.path.dirname(HERE)}
-  code = ('import jax, sys; assert len(jax.devices()) == 4; from lnexp import run; '
-          f'sys.exit(run.main(["--config", {TINY!r}, "--workdir", {str(tmp_path)!r}]))')
+  env = {**os.environ, 'PYTHONPATH': os.path.dirname(HERE)}
+  code = ('import jax, sys; from lnexp import run; '
+          f'rc = run.main(["--config", {TINY!r}, "--workdir", {str(tmp_path)!r}, '
+          '"--host_devices", "4"]); assert len(jax.devices()) == 4; sys.exit(rc)')
   proc = subprocess.run([sys.executable, '-c', code], env=env, capture_output=True,
                         text=True, timeout=240)
   assert proc.returncode == 0, proc.stderr[-2000:]
