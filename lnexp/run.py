@@ -13,8 +13,8 @@ from lnexp import config as config_lib
 from lnexp.errors import ConfigError
 
 USAGE = ('usage: python -m lnexp.run --config FILE.py[:ARG] [--workdir DIR] '
-         '[--shard I/N] [--host_devices N] [--multihost [--coordinator HOST:PORT --num_processes N '
-         '--process_id I]] [--config.KEY=VALUE ...]')
+         '[--shard I/N] [--host_devices N] [--multihost [--coordinator HOST:PORT '
+         '--num_processes N --process_id I]] [--config.KEY=VALUE ...]')
 MULTIHOST_FLAGS = ('coordinator', 'num_processes', 'process_id', 'init_timeout')
 
 
@@ -36,8 +36,7 @@ def parse_shard(text: str) -> tuple[int, int]:
 def parse_args(argv: list[str]) -> dict:
   """Flags -> {'config', 'workdir', 'overrides'}; ConfigError on anything else."""
   args = {'config': None, 'workdir': None, 'shard': None, 'host_devices': None,
-          'multihost': False,
-          'coordinator': None, 'num_processes': None, 'process_id': None,
+          'multihost': False, 'coordinator': None, 'num_processes': None, 'process_id': None,
           'init_timeout': 60, 'overrides': {}}
   i = 0
   while i < len(argv):
@@ -82,7 +81,8 @@ def set_host_devices(count: int) -> None:
     jax.config.update('jax_num_cpu_devices', count)
   except RuntimeError:
     raise ConfigError('--host_devices must be given before JAX starts in this process '
-                      '(from a notebook: set it right after `import jax`)') from None
+                      "(in a notebook: jax.config.update('jax_num_cpu_devices', N) right "
+                      'after `import jax`)') from None
 
 
 def plan_run(config_spec: str, overrides: dict, workdir: str | None = None):
