@@ -20,6 +20,7 @@ import math
 import os
 import platform
 import re
+import resource
 import statistics
 import subprocess
 import sys
@@ -35,6 +36,7 @@ import optax
 
 from lnexp import config as config_lib
 from lnexp import flops
+from lnexp import host_memory
 from lnexp import plan as plan_lib
 from lnexp import processes
 from lnexp import program as program_lib
@@ -105,8 +107,9 @@ def lr_sweep(lanes: int) -> list[dict]:
 
 
 def time_group(base, overrides: dict, lanes: int, quick: bool) -> dict:
-  """Median steady-state train-step seconds of a `lanes`-lane group, and
-  lane 0's loss and gradient norm at the first step (to compare variants).
+  """Median steady-state train-step seconds of a `lanes`-lane group, minor
+  page faults per timed step (lnexp.host_memory), and lane 0's loss and
+  gradient norm at the first step (to compare variants).
 
   Two real batches are put on device up front (host batch making is not the
   step); each step blocks until ready. `init_loss` is set to ln(V), the loss
@@ -121,16 +124,20 @@ def time_group(base, overrides: dict, lanes: int, quick: bool) -> dict:
   state = {**state, 'init_loss': jax.device_put(init_loss_L, program.lane_sharding)}
   times = []
   for i in range(warmup + repeats):
+    if i == warmup:
+      faults = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
     t0 = time.perf_counter()
     state, metrics = program.train_step(state, program.hp, batches[i % 2])
     jax.block_until_ready((state, metrics))
     times.append(time.perf_counter() - t0)
     if i == 0:
       first = {k: float(metrics[k][0]) for k in ('train_loss', 'grad_norm')}
+  faults = resource.getrusage(resource.RUSAGE_SELF).ru_minflt - faults
   step_s = statistics.median(times[warmup:])
   tokens = cfg.train.batch_size * cfg.train.seq_len
   return {'lanes': lanes, 'step_s': step_s, 'tokens_per_s': lanes * tokens / step_s,
           'flops_per_step_per_lane': flops.flops_per_step(cfg),
+          'page_faults_per_step': faults / repeats,
           **{f'first_{k}': v for k, v in first.items()}}
 
 
@@ -428,6 +435,14 @@ SECTIONS = {
 # ---------------------------------------------------------------- reporting
 
 
+def _read(path: str) -> str:
+  try:
+    with open(path) as f:
+      return f.read().strip()
+  except OSError:
+    return ''
+
+
 def machine_info() -> dict:
   device = jax.devices()[0]
   return {'jax_version': jax.__version__, 'flax_version': flax.__version__,
@@ -435,6 +450,8 @@ def machine_info() -> dict:
           'device_kind': device.device_kind, 'device_count': jax.device_count(),
           'cpu_count': os.cpu_count(), 'python': platform.python_version(),
           'platform': platform.platform(), 'xla_flags': os.environ.get('XLA_FLAGS', ''),
+          'glibc_tunables': os.environ.get('GLIBC_TUNABLES', ''),
+          'transparent_hugepage': _read('/sys/kernel/mm/transparent_hugepage/enabled'),
           'date': datetime.datetime.now(datetime.timezone.utc).isoformat()}
 
 
@@ -499,4 +516,5 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == '__main__':
+  host_memory.reexec_with_huge_pages()
   sys.exit(main())

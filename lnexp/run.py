@@ -10,6 +10,7 @@ import sys
 import time
 
 from lnexp import config as config_lib
+from lnexp import host_memory
 from lnexp.errors import ConfigError
 
 USAGE = ('usage: python -m lnexp.run --config FILE.py[:ARG] [--workdir DIR] '
@@ -185,4 +186,5 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == '__main__':
+  host_memory.reexec_with_huge_pages()
   sys.exit(main())

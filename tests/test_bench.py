@@ -44,7 +44,8 @@ def _quick_run(tmp_path):
     results = json.load(f, parse_constant=pytest.fail)
   with open(child_json) as f:
     child_results = json.load(f, parse_constant=pytest.fail)
-  return {**results, **{name: child_results[name] for name in CHILD_SECTIONS}}
+  return {**results, **{name: child_results[name] for name in CHILD_SECTIONS},
+          'child_machine': child_results['machine']}
 
 
 def test_quick_run_reports_every_field(tmp_path):
@@ -53,6 +54,8 @@ def test_quick_run_reports_every_field(tmp_path):
   assert quick['quick'] is True
   for key in ('jax_version', 'backend', 'device_kind', 'cpu_count', 'date'):
     assert quick['machine'][key]
+  # `python -m lnexp.bench` re-ran itself with huge pages (lnexp.host_memory)
+  assert 'glibc.malloc.hugetlb=1' in quick['child_machine']['glibc_tunables'].split(':')
   for name in bench.SECTIONS:
     assert 'error' not in quick[name], quick[name]
     assert _positive(quick[name]['section_s'])
@@ -64,6 +67,7 @@ def test_quick_run_reports_every_field(tmp_path):
   assert [r['lanes'] for r in step['runs']] == [1, 2]
   for r in step['runs']:
     assert _positive(r['step_s'], r['tokens_per_s'], r['model_gflops'], r['mfu'])
+    assert r['page_faults_per_step'] >= 0
     assert math.isclose(r['model_gflops'] / step['peak_gflops'], r['mfu'])
   assert step['peak_dtype'] == 'float32' and step['peak_gflops'] == peak['float32_gflops']
   ratio = step['runs'][1]['step_s'] / (2 * step['runs'][0]['step_s'])

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import sys
 
+from lnexp import host_memory
 from lnexp.claims import suite
 from lnexp.errors import ConfigError
 
@@ -58,4 +59,5 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == '__main__':
+  host_memory.reexec_with_huge_pages()
   sys.exit(main())
