@@ -106,39 +106,70 @@ def lr_sweep(lanes: int) -> list[dict]:
   return [{'optim.lr': float(lr)} for lr in np.geomspace(1e-3, 1e-2, lanes)]
 
 
-def time_group(base, overrides: dict, lanes: int, quick: bool) -> dict:
-  """Median steady-state train-step seconds of a `lanes`-lane group, minor
-  page faults per timed step (lnexp.host_memory), and lane 0's loss and
-  gradient norm at the first step (to compare variants).
-
-  Two real batches are put on device up front (host batch making is not the
-  step); each step blocks until ready. `init_loss` is set to ln(V), the loss
+class _Group:
+  """One compiled group, stepping on two real batches put on device up front
+  (host batch making is not the step). `init_loss` is set to ln(V), the loss
   of a uniform model, as the loop would measure it, so no lane counts as
-  diverged (the work is the same either way).
-  """
-  warmup, repeats = (1, 3) if quick else (2, 5)
-  program, source, cfg = build_program(base, overrides, lr_sweep(lanes))
-  batches = [program.put_batch(source.train_batch(i)) for i in range(2)]
-  state = program.init(program.hp, batches[0])
-  init_loss_L = np.full(state['init_loss'].shape, math.log(source.vocab_size), np.float32)
-  state = {**state, 'init_loss': jax.device_put(init_loss_L, program.lane_sharding)}
-  times = []
-  for i in range(warmup + repeats):
-    if i == warmup:
-      faults = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+  diverged (the work is the same either way)."""
+
+  def __init__(self, base, overrides: dict, lanes: int):
+    self.program, source, self.cfg = build_program(base, overrides, lr_sweep(lanes))
+    self.lanes = lanes
+    self.batches = [self.program.put_batch(source.train_batch(i)) for i in range(2)]
+    state = self.program.init(self.program.hp, self.batches[0])
+    init_loss_L = np.full(state['init_loss'].shape, math.log(source.vocab_size), np.float32)
+    self.state = {**state, 'init_loss': jax.device_put(init_loss_L,
+                                                       self.program.lane_sharding)}
+    self.steps = 0
+
+  def step(self) -> dict:
+    """One blocking train step; its metrics."""
+    self.state, metrics = self.program.train_step(
+        self.state, self.program.hp, self.batches[self.steps % 2])
+    jax.block_until_ready((self.state, metrics))
+    self.steps += 1
+    return metrics
+
+  def seconds_per_step(self, steps: int) -> float:
     t0 = time.perf_counter()
-    state, metrics = program.train_step(state, program.hp, batches[i % 2])
-    jax.block_until_ready((state, metrics))
-    times.append(time.perf_counter() - t0)
-    if i == 0:
-      first = {k: float(metrics[k][0]) for k in ('train_loss', 'grad_norm')}
-  faults = resource.getrusage(resource.RUSAGE_SELF).ru_minflt - faults
-  step_s = statistics.median(times[warmup:])
-  tokens = cfg.train.batch_size * cfg.train.seq_len
-  return {'lanes': lanes, 'step_s': step_s, 'tokens_per_s': lanes * tokens / step_s,
-          'flops_per_step_per_lane': flops.flops_per_step(cfg),
-          'page_faults_per_step': faults / repeats,
-          **{f'first_{k}': v for k, v in first.items()}}
+    for _ in range(steps):
+      self.step()
+    return (time.perf_counter() - t0) / steps
+
+
+def time_groups(base, overrides: dict, lane_counts: tuple[int, ...],
+                quick: bool) -> list[dict]:
+  """Steady-state train-step seconds of one group per lane count, timed in
+  interleaved rounds: this VM's speed drifts 20-30% within minutes, so each
+  group's step is compared with the first group's step of the same round
+  (`over_sequential`: the median over rounds of t_K / ((K / K_first) t_first),
+  each round ~0.3 s of steps per group).
+  Also minor page faults per timed step (lnexp.host_memory) and lane 0's loss
+  and gradient norm at the first step (to compare variants)."""
+  groups = [_Group(base, overrides, k) for k in lane_counts]
+  firsts = [{k: float(g.step()[k][0]) for k in ('train_loss', 'grad_norm')} for g in groups]
+  round_s = 0.05 if quick else 0.3
+  steps = [max(1, round(round_s / g.seconds_per_step(1))) for g in groups]  # warm-up
+  rounds = 2 if quick else 5
+  times = [[] for _ in groups]
+  faults = [0] * len(groups)
+  for _ in range(rounds):
+    for i, g in enumerate(groups):
+      f0 = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+      times[i].append(g.seconds_per_step(steps[i]))
+      faults[i] += resource.getrusage(resource.RUSAGE_SELF).ru_minflt - f0
+  out = []
+  for i, g in enumerate(groups):
+    step_s = statistics.median(times[i])
+    tokens = g.cfg.train.batch_size * g.cfg.train.seq_len
+    scale = g.lanes / groups[0].lanes
+    out.append({'lanes': g.lanes, 'step_s': step_s, 'tokens_per_s': g.lanes * tokens / step_s,
+                'flops_per_step_per_lane': flops.flops_per_step(g.cfg),
+                'over_sequential': statistics.median(
+                    t / (scale * t0) for t, t0 in zip(times[i], times[0])),
+                'page_faults_per_step': faults[i] / (rounds * steps[i]),
+                **{f'first_{k}': v for k, v in firsts[i].items()}})
+  return out
 
 
 def compile_seconds(overrides: dict) -> dict:
@@ -204,20 +235,22 @@ def bench_step(quick: bool, done: dict) -> dict:
                **({'model.attention': 'cudnn'} if cudnn else {})}
   many = 2 if quick or big else 8
 
-  def timed(lanes, **changes):
-    r = time_group(config_lib.base_config(), {**overrides, **changes}, lanes, quick)
-    r['model_gflops'] = r['flops_per_step_per_lane'] * r['lanes'] / r['step_s'] / 1e9
-    r['mfu'] = r['model_gflops'] / peak
-    return r
-  runs = [timed(k) for k in (1, many)]
-  ratio = runs[1]['step_s'] / (many * runs[0]['step_s'])
+  def timed(lane_counts, **changes):
+    runs = time_groups(config_lib.base_config(), {**overrides, **changes}, lane_counts,
+                       quick)
+    for r in runs:
+      r['model_gflops'] = r['flops_per_step_per_lane'] * r['lanes'] / r['step_s'] / 1e9
+      r['mfu'] = r['model_gflops'] / peak
+    return runs
+  runs = timed((1, many))
+  ratio = runs[1]['over_sequential']
   out = {'config': overrides, 'flops_formula': FLOPS_FORMULA,
          'flops_per_step_per_lane': runs[0]['flops_per_step_per_lane'],
          'peak_dtype': peak_dtype, 'peak_gflops': peak, 'runs': runs,
          'lanes_over_sequential': ratio,
          'never_worse_than_sequential': ratio <= 1.0}
   if cudnn:  # the einsum attention for comparison: speed, and the same first step
-    xla = timed(1, **{'model.attention': 'xla'})
+    xla, = timed((1,), **{'model.attention': 'xla'})
     out['xla_attention_run'] = xla
     for k in ('train_loss', 'grad_norm'):
       out[f'cudnn_vs_xla_first_{k}_rel'] = abs(
@@ -244,10 +277,7 @@ def bench_lanes(quick: bool, done: dict) -> dict:
     models = {name: {**REFERENCE, **QUICK} for name in models}
   out = {}
   for name, overrides in models.items():
-    runs = [time_group(base, overrides, k, quick) for k in ks]
-    for r in runs:
-      r['over_sequential'] = r['step_s'] / (r['lanes'] * runs[0]['step_s'])
-    out[name] = runs
+    out[name] = time_groups(base, overrides, ks, quick)
     out[f'{name}_config'] = overrides
   return out
 
@@ -260,9 +290,9 @@ def _host_device_runs(quick: bool) -> dict:
   base, _, _ = config_lib.load_config_file(DEFAULT_CONFIG)
   claims = {**REFERENCE, **QUICK} if quick else CLAIMS
   return {'devices': jax.device_count(),
-          'reference': time_group(config_lib.base_config(),
-                                  {**REFERENCE, **(QUICK if quick else {})}, 1, quick),
-          'claims': [time_group(base, claims, k, quick) for k in ks]}
+          'reference': time_groups(config_lib.base_config(),
+                                   {**REFERENCE, **(QUICK if quick else {})}, (1,), quick)[0],
+          'claims': time_groups(base, claims, ks, quick)}
 
 
 def bench_host_devices(quick: bool, done: dict) -> dict:
@@ -291,7 +321,6 @@ def bench_host_devices(quick: bool, done: dict) -> dict:
     out['reference_one_device_over_host_devices'] = one_device / ref['step_s']
   one_lane = done.get('lanes', {}).get('claims', [{}])[0].get('step_s')
   for r in claims:
-    r['over_sequential'] = r['step_s'] / (r['lanes'] * claims[0]['step_s'])
     if one_lane:
       r['over_one_device_sequential'] = r['step_s'] / (r['lanes'] * one_lane)
   return out
