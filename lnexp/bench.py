@@ -147,7 +147,8 @@ def time_groups(base, overrides: dict, lane_counts: tuple[int, ...],
   Also minor page faults per timed step (lnexp.host_memory) and lane 0's loss
   and gradient norm at the first step (to compare variants)."""
   groups = [_Group(base, overrides, k) for k in lane_counts]
-  firsts = [{k: float(g.step()[k][0]) for k in ('train_loss', 'grad_norm')} for g in groups]
+  firsts = [{k: float(v[0]) for k, v in g.step().items() if k in ('train_loss', 'grad_norm')}
+            for g in groups]
   round_s = 0.05 if quick else 0.3
   steps = [max(1, round(round_s / g.seconds_per_step(1))) for g in groups]  # warm-up
   rounds = 2 if quick else 5

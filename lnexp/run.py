@@ -75,7 +75,7 @@ def parse_args(argv: list[str]) -> dict:
 def set_host_devices(count: int) -> None:
   """Splits the CPU into `count` JAX devices. Lanes then spread over them,
   each device mapping over its own; a one-lane group splits its batch. On
-  this 2-core machine with 2: claims-size lanes 0.46-0.63 x sequential
+  this 2-core machine with 2: claims-size lanes 0.53-0.70 x sequential
   (lnexp.bench host_devices), one device's lane loop ~1.0 x. Other backends
   ignore it."""
   import jax

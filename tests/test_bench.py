@@ -182,3 +182,14 @@ def test_matmul_params_match_the_model_s_weight_matrices(embed_dim, tied):
   proj = sizes.get('embed_proj', 0)
   expected = sizes['kernel'] + (2 * proj + sizes['token_embed'] if tied else proj)
   assert flops.matmul_params_per_token(cfg) == expected
+
+
+def test_first_step_metrics_are_those_of_one_plain_first_step():
+  overrides = {**bench.REFERENCE, **bench.QUICK}
+  timed, = bench.time_groups(config_lib.base_config(), overrides, (1,), quick=True)
+  program, source, _ = bench.build_program(config_lib.base_config(), overrides,
+                                           bench.lr_sweep(1))
+  batch = program.put_batch(source.train_batch(0))
+  _, metrics = program.train_step(program.init(program.hp, batch), program.hp, batch)
+  assert timed['first_train_loss'] == float(metrics['train_loss'][0])
+  assert timed['first_grad_norm'] == float(metrics['grad_norm'][0])
