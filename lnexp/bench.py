@@ -546,5 +546,5 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == '__main__':
-  host_memory.reexec_with_huge_pages()
+  host_memory.reexec_with_huge_pages('lnexp.bench')
   sys.exit(main())

@@ -27,9 +27,13 @@ def with_huge_pages(env: dict[str, str]) -> dict[str, str]:
   return {**env, 'GLIBC_TUNABLES': ':'.join(tunables)}
 
 
-def reexec_with_huge_pages() -> None:
-  """Replaces this process by the same command with TUNABLE set, unless it is
-  set already or this is not glibc on Linux. Call before any work starts."""
+def reexec_with_huge_pages(module: str) -> None:
+  """Replaces this process by the same command with TUNABLE set, if it was
+  started as `python ... -m module` (never a notebook kernel running the
+  module), runs glibc on Linux and lacks the tunable. Call before any work."""
+  argv = sys.orig_argv
+  if module not in argv or argv[argv.index(module) - 1] != '-m':
+    return
   if sys.platform != 'linux' or platform.libc_ver()[0] != 'glibc':
     return
   env = with_huge_pages(dict(os.environ))
