@@ -113,11 +113,12 @@ class _Group:
   diverged (the work is the same either way)."""
 
   def __init__(self, base, overrides: dict, lanes: int):
-    self.program, source, self.cfg = build_program(base, overrides, lr_sweep(lanes))
+    self.program, self.source, self.cfg = build_program(base, overrides, lr_sweep(lanes))
     self.lanes = lanes
-    self.batches = [self.program.put_batch(source.train_batch(i)) for i in range(2)]
+    self.batches = [self.program.put_batch(self.source.train_batch(i)) for i in range(2)]
     state = self.program.init(self.program.hp, self.batches[0])
-    init_loss_L = np.full(state['init_loss'].shape, math.log(source.vocab_size), np.float32)
+    init_loss_L = np.full(state['init_loss'].shape, math.log(self.source.vocab_size),
+                          np.float32)
     self.state = {**state, 'init_loss': jax.device_put(init_loss_L,
                                                        self.program.lane_sharding)}
     self.steps = 0
@@ -298,21 +299,20 @@ def _host_device_runs(quick: bool) -> dict:
 
 def bench_host_devices(quick: bool, done: dict) -> dict:
   """The step and lanes sections again with one CPU host device per core
-  (`XLA_FLAGS=--xla_force_host_platform_device_count=N`, set in a child
-  process): against this process's single device, where step, lanes and
-  peak ran before."""
+  (`lnexp.run --host_devices N`, in a child process: JAX's device count is
+  fixed once it starts), against this process's single device, where step,
+  lanes and peak ran before."""
   if accelerated():
     return {'skipped': 'host devices are a CPU setting'}
   n = max(2, len(processes.usable_cores()))
-  flags = f'--xla_force_host_platform_device_count={n}'
-  env = {**os.environ, 'XLA_FLAGS': f"{os.environ.get('XLA_FLAGS', '')} {flags}".strip()}
-  code = ('import json, sys; from lnexp import bench; '
-          'print(json.dumps(bench._host_device_runs(sys.argv[1] == "quick")))')
-  proc = subprocess.run([sys.executable, '-c', code, 'quick' if quick else 'full'],
-                        env=env, cwd=ROOT, capture_output=True, text=True, timeout=900)
+  code = ('import json, sys; from lnexp import bench, run; '
+          'run.set_host_devices(int(sys.argv[1])); '
+          'print(json.dumps(bench._host_device_runs(sys.argv[2] == "quick")))')
+  proc = subprocess.run([sys.executable, '-c', code, str(n), 'quick' if quick else 'full'],
+                        cwd=ROOT, capture_output=True, text=True, timeout=900)
   if proc.returncode:
     raise RuntimeError(f'host-device child failed: {proc.stderr.strip()[-500:]}')
-  out = {'xla_flags': flags, **json.loads(proc.stdout.strip().splitlines()[-1])}
+  out = {'host_devices': n, **json.loads(proc.stdout.strip().splitlines()[-1])}
   ref, claims = out['reference'], out['claims']
   peak = done.get('peak', {}).get('float32_gflops')
   if peak:
@@ -330,11 +330,8 @@ def bench_host_devices(quick: bool, done: dict) -> dict:
 def _steps_in_window(overrides: dict, window_s: float, barrier: str | None) -> dict:
   """Steps of one claims-size lane finished in `window_s`, after compiling and,
   if `barrier` (a directory), after every process of the run has compiled."""
-  program, source, _ = build_program(config_lib.base_config(), overrides, lr_sweep(1))
-  batch = program.put_batch(source.train_batch(0))
-  state = program.init(program.hp, batch)
-  state = {**state, 'init_loss': state['init_loss'] + math.log(source.vocab_size)}
-  state, _ = jax.block_until_ready(program.train_step(state, program.hp, batch))
+  group = _Group(config_lib.base_config(), overrides, 1)
+  group.step()
   if barrier:
     open(os.path.join(barrier, str(os.getpid())), 'w').close()
     count = int(open(os.path.join(barrier, 'count')).read())
@@ -342,7 +339,7 @@ def _steps_in_window(overrides: dict, window_s: float, barrier: str | None) -> d
       time.sleep(0.01)
   steps, t0 = 0, time.perf_counter()
   while time.perf_counter() - t0 < window_s:
-    state, _ = jax.block_until_ready(program.train_step(state, program.hp, batch))
+    group.step()
     steps += 1
   return {'steps': steps, 'seconds': time.perf_counter() - t0}
 
@@ -419,12 +416,9 @@ def bench_diagnostics(quick: bool, done: dict) -> dict:
   blocking only at the end, against plain steps only.
   """
   base, _, _ = config_lib.load_config_file(DEFAULT_CONFIG)
-  program, source, _ = build_program(base, {**REFERENCE, **QUICK} if quick else {},
-                                     lr_sweep(1))
-  batch = program.put_batch(source.train_batch(0))
-  probe = program.put_batch(source.eval_batch(0))
-  state = program.init(program.hp, batch)
-  state = {**state, 'init_loss': state['init_loss'] + math.log(source.vocab_size)}
+  group = _Group(base, {**REFERENCE, **QUICK} if quick else {}, 1)
+  program, state, batch = group.program, group.state, group.batches[0]
+  probe = program.put_batch(group.source.eval_batch(0))
   steps = 10 if quick else 20
 
   def run(cadence):
