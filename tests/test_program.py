@@ -37,3 +37,20 @@ def test_fast_compile_changes_speed_not_results():
   for fast, opt in zip(jax.tree.leaves(states['fast']['params']),
                        jax.tree.leaves(states['optimised']['params'])):
     np.testing.assert_allclose(fast, opt, rtol=1e-5, atol=1e-6)
+
+
+def test_one_lane_map_is_the_plain_step():
+  """A one-lane 'map' runs the step without the lane loop; it must step like
+  the vmapped lane (an independent lifting of the same function)."""
+  tiny = {'model.num_layers': 2, 'model.hidden_dim': 16, 'model.embed_dim': 16,
+          'model.num_heads': 2, 'model.mlp_dim': 32, 'train.seq_len': 8,
+          'train.batch_size': 4, 'optim.name': 'sgd'}
+  program, source, _ = bench.build_program(base_config(), tiny, bench.lr_sweep(1))
+  batch = program.put_batch(source.train_batch(0))
+  state = program.init(program.hp, batch)
+  state['init_loss'] += np.log(source.vocab_size)
+  outs = {mode: jax.jit(program_lib.over_lanes(program.fns.train_step, 2, mode))(
+      jax.tree.map(jnp.copy, state), program.hp, batch) for mode in ('map', 'vmap')}
+  for mapped, vmapped in zip(jax.tree.leaves(outs['map']), jax.tree.leaves(outs['vmap'])):
+    assert mapped.shape == vmapped.shape and mapped.shape[:1] == (1,)
+    np.testing.assert_allclose(mapped, vmapped, rtol=1e-6, atol=1e-7)
