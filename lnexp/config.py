@@ -11,9 +11,12 @@ import importlib.util
 import os
 from typing import Any
 
-import ml_collections
-
 from lnexp.errors import ConfigError
+
+try:
+  from ml_collections import ConfigDict
+except ImportError:  # an accelerator image with jax, flax, optax only (lnexp.bench)
+  from lnexp.config_dict import ConfigDict
 
 CHOICES = {
     'model.arch': ('albert_gpt', 'lstm', 'cnn'),
@@ -30,10 +33,10 @@ CHOICES = {
 }
 
 
-def base_config() -> ml_collections.ConfigDict:
+def base_config() -> ConfigDict:
   """All keys with documented defaults (the seed article's post-LN ALBERT-GPT)."""
-  c = ml_collections.ConfigDict()
-  c.model = m = ml_collections.ConfigDict()
+  c = ConfigDict()
+  c.model = m = ConfigDict()
   m.arch = 'albert_gpt'       # albert_gpt | lstm (lnexp.lstm) | cnn (lnexp.cnn, images)
   m.norm = 'layernorm'        # layernorm | rmsnorm | batchnorm | dyt | none | groupnorm (cnn)
   m.placement = 'post'        # post: N(x+f(x)); pre: x+f(N(x)); peri: x+N(f(N(x)))
@@ -61,7 +64,7 @@ def base_config() -> ml_collections.ConfigDict:
   m.scan_unroll = 4           # layers per scan iteration (depth <= 4: no loop). Speed
                               # only: 0.62 -> 0.51 s reference step; compile grows with it
 
-  c.optim = o = ml_collections.ConfigDict()
+  c.optim = o = ConfigDict()
   o.name = 'adamw'            # adamw | sgd (with momentum)
   o.lr = 3e-3                 # peak learning rate
   o.warmup_steps = 0          # linear warm-up, then cosine decay
@@ -75,7 +78,7 @@ def base_config() -> ml_collections.ConfigDict:
   o.clip_norm = 1.0           # global grad-norm clip per lane; 0 disables
   o.z_loss = 0.0              # weight of mean(log Z^2) (Wortsman et al. 2023)
 
-  c.train = t = ml_collections.ConfigDict()
+  c.train = t = ConfigDict()
   t.steps = 300
   t.batch_size = 32
   t.seq_len = 128
@@ -91,7 +94,7 @@ def base_config() -> ml_collections.ConfigDict:
   t.fast_compile = False      # CPU: every program unoptimised, classic emitters (compiles
                               # 2-4x faster, steps ~2x slower): runs of a few steps
 
-  c.data = d = ml_collections.ConfigDict()
+  c.data = d = ConfigDict()
   d.source = 'synthetic'      # synthetic | text | python_docs | tfds | digits (images)
   d.path = ''                 # text: a UTF-8 file
   d.max_bytes = 0             # text, python_docs: keep the first N bytes (0: all)
@@ -105,7 +108,7 @@ def base_config() -> ml_collections.ConfigDict:
   d.mean_doc_len = 48         # synthetic: mean document length (geometric)
   d.concentration = 0.3       # synthetic: Dirichlet concentration of next-token rows
 
-  c.diagnostics = g = ml_collections.ConfigDict()
+  c.diagnostics = g = ConfigDict()
   g.enabled = True
   g.every = 0                 # 0: train.log_every
   g.ics_every = 0             # Santurkar et al. ICS cadence; 0 disables
@@ -150,23 +153,23 @@ def _check_type(key: str, value: Any, default: Any) -> Any:
   return value
 
 
-def get(cfg: ml_collections.ConfigDict, key: str) -> Any:
+def get(cfg: ConfigDict, key: str) -> Any:
   node = cfg
   for part in key.split('.'):
-    if not isinstance(node, ml_collections.ConfigDict) or part not in node:
+    if not isinstance(node, ConfigDict) or part not in node:
       raise ConfigError(f'unknown config key {key!r}; known sections: '
                         f'{", ".join(sorted(cfg.keys()))}')
     node = node[part]
   return node
 
 
-def apply_overrides(cfg: ml_collections.ConfigDict, overrides: dict[str, Any],
-                    from_cli: bool = False) -> ml_collections.ConfigDict:
+def apply_overrides(cfg: ConfigDict, overrides: dict[str, Any],
+                    from_cli: bool = False) -> ConfigDict:
   """Returns a copy of cfg with dotted-key overrides applied and type-checked."""
-  cfg = ml_collections.ConfigDict(cfg.to_dict())
+  cfg = ConfigDict(cfg.to_dict())
   for key, value in overrides.items():
     default = get(cfg, key)
-    if isinstance(default, ml_collections.ConfigDict):
+    if isinstance(default, ConfigDict):
       raise ConfigError(f'{key!r} is a section, not a key')
     value = (_parse_value(key, value, default) if from_cli and isinstance(value, str)
              else _check_type(key, value, default))
@@ -175,7 +178,7 @@ def apply_overrides(cfg: ml_collections.ConfigDict, overrides: dict[str, Any],
   return cfg
 
 
-def validate(cfg: ml_collections.ConfigDict) -> None:
+def validate(cfg: ConfigDict) -> None:
   """Raises ConfigError naming the first impossible value."""
   for key, allowed in CHOICES.items():
     value = get(cfg, key)
@@ -240,7 +243,7 @@ def _validate_arch(cfg) -> None:
                       f'{m.arch!r} is a language model (use model.arch=cnn)')
 
 
-def canonical(cfg: ml_collections.ConfigDict) -> ml_collections.ConfigDict:
+def canonical(cfg: ConfigDict) -> ConfigDict:
   """Maps configs that define the same model to one: a transformer without norm
   (placement=pre); an LSTM (placement=pre, share=all: neither applies); a CNN
   (share=all). A CNN's placement matters even without norm (where its ReLU is)."""

@@ -11,10 +11,9 @@ import hashlib
 import json
 from typing import Any
 
-import ml_collections
-
 from lnexp import config as config_lib
 from lnexp import flops
+from lnexp.config import ConfigDict
 
 # key -> name in the per-lane hp dict.
 LANE_KEYS = {
@@ -33,7 +32,7 @@ def short_hash(obj: Any, n: int = 8) -> str:
 class Point:
   point_id: str
   overrides: dict          # the point's own dotted keys, canonical values
-  config: ml_collections.ConfigDict
+  config: ConfigDict
 
 
 @dataclasses.dataclass(frozen=True)
@@ -42,7 +41,7 @@ class Group:
   points: tuple[Point, ...]
 
   @property
-  def config(self) -> ml_collections.ConfigDict:
+  def config(self) -> ConfigDict:
     """The group's structure; lane keys come per lane from `lane_hparams`."""
     return self.points[0].config
 
@@ -51,7 +50,7 @@ class Group:
             for key, name in LANE_KEYS.items()}
 
 
-def make_points(base: ml_collections.ConfigDict, sweep: list[dict]) -> list[Point]:
+def make_points(base: ConfigDict, sweep: list[dict]) -> list[Point]:
   """Validated points; duplicates (e.g. placements of norm=none) merged."""
   points = {}
   for overrides in sweep:
@@ -63,12 +62,12 @@ def make_points(base: ml_collections.ConfigDict, sweep: list[dict]) -> list[Poin
   return list(points.values())
 
 
-def structure_key(cfg: ml_collections.ConfigDict) -> str:
+def structure_key(cfg: ConfigDict) -> str:
   flat = {k: v for k, v in _flatten(cfg.to_dict()).items() if k not in LANE_KEYS}
   return short_hash(flat, 16)
 
 
-def compile_key(cfg: ml_collections.ConfigDict) -> str:
+def compile_key(cfg: ConfigDict) -> str:
   """Groups with equal keys run the same compiled programs (they differ in data order only)."""
   flat = {k: v for k, v in _flatten(cfg.to_dict()).items()
           if k not in LANE_KEYS and k != 'data.seed'}
@@ -87,7 +86,7 @@ COMPILE_S, GROUP_S = 10.0, 12.0
 FAST_COMPILE_S, FAST_STEP_SLOWDOWN = 3.0, 2.5
 
 
-def _compile_seconds(cfg: ml_collections.ConfigDict) -> float:
+def _compile_seconds(cfg: ConfigDict) -> float:
   return FAST_COMPILE_S if cfg.train.fast_compile else COMPILE_S
 
 
@@ -154,6 +153,6 @@ def _flatten(d: dict, prefix: str = '') -> dict:
   return out
 
 
-def flatten(cfg: ml_collections.ConfigDict) -> dict:
+def flatten(cfg: ConfigDict) -> dict:
   """Dotted-key view of a config."""
   return _flatten(cfg.to_dict())

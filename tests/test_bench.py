@@ -1,6 +1,7 @@
 """lnexp.bench: a quick run reports every field; the FLOP formula vs hand counts."""
 import json
 import math
+import os
 import subprocess
 import sys
 
@@ -22,16 +23,46 @@ def _positive(*values):
 CHILD_SECTIONS = ('compile', 'first_step')
 
 
+# Not in a lent GPU machine's Python (jax, flax, optax only): the bench, the
+# model and lnexp.run run without them (lnexp.run's TensorBoard writer needs
+# tensorboardX, so that stays).
+ABSENT_ON_ACCELERATOR_IMAGES = ('ml_collections', 'grain', 'tensorflow_datasets')
+
+
+def _without(tmp_path, modules) -> dict:
+  """Environment in which importing any of `modules` raises ImportError (a
+  sitecustomize on PYTHONPATH, inherited by children and re-executions)."""
+  site = tmp_path / 'site'
+  site.mkdir(parents=True)
+  (site / 'sitecustomize.py').write_text(
+      f'import sys\nsys.modules.update(dict.fromkeys({list(modules)!r}))\n')
+  return {**os.environ, 'PYTHONPATH': os.pathsep.join(
+      [str(site), bench.ROOT, os.environ.get('PYTHONPATH', '')]).rstrip(os.pathsep)}
+
+
+def test_modules_are_absent_in_that_environment(tmp_path):
+  probe = ('import importlib\nfor m in %r:\n  try:\n    importlib.import_module(m)\n'
+           '  except ImportError:\n    print(m)' % (ABSENT_ON_ACCELERATOR_IMAGES,))
+  absent = subprocess.run([sys.executable, '-c', probe], capture_output=True, text=True,
+                          env=_without(tmp_path, ABSENT_ON_ACCELERATOR_IMAGES), check=True)
+  assert absent.stdout.split() == list(ABSENT_ON_ACCELERATOR_IMAGES)
+  present = subprocess.run([sys.executable, '-c', probe], capture_output=True, text=True,
+                           check=True)
+  assert present.stdout.split() == []  # installed here: the blocking is what removes them
+
+
 def _quick_run(tmp_path):
   """`python -m lnexp.bench --quick --json OUT` as parsed JSON, split in two.
 
-  CHILD_SECTIONS run in a child bench while the others run in-process (on two
+  CHILD_SECTIONS run in a child bench, in an environment without the packages
+  a lent accelerator's Python lacks, while the others run in-process (on two
   cores the halves overlap); the two JSONs are merged.
   """
   child_json, main_json = tmp_path / 'child.json', tmp_path / 'bench.json'
   child = subprocess.Popen(
       [sys.executable, '-m', 'lnexp.bench', '--quick', '--sections',
        ','.join(CHILD_SECTIONS), '--json', str(child_json)], cwd=bench.ROOT,
+      env=_without(tmp_path, ABSENT_ON_ACCELERATOR_IMAGES),
       stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
   try:
     in_process = [name for name in bench.SECTIONS if name not in CHILD_SECTIONS]
