@@ -18,7 +18,7 @@ run: install
 	$(PY) -m lnexp.run --config configs/quick_compare.py
 
 test: install-test
-	GLIBC_TUNABLES=glibc.malloc.hugetlb=1 $(PY) -m pytest -n 2 --dist loadfile tests
+	GLIBC_TUNABLES=glibc.malloc.hugetlb=1:glibc.malloc.mmap_max=0:glibc.malloc.trim_threshold=4294967295 $(PY) -m pytest -n 2 --dist loadfile tests
 
 bench: install
 	$(PY) -m lnexp.bench

@@ -8,6 +8,7 @@ function of the step, so the resumed run is bitwise the uninterrupted one.
 """
 from __future__ import annotations
 
+import concurrent.futures
 import sys
 import time
 
@@ -143,9 +144,15 @@ def run_group(group: plan_lib.Group, workdir: Workdir, label: str = '',
       cfg.diagnostics.enabled and cfg.model.share == 'none'
       and cfg.model.arch == 'albert_gpt') else 0
   probe_batch = program.put_batch(source.eval_batch(0))
+  # The next host batch is made while this step runs, also where jax executes
+  # CPU programs on the calling thread (lnexp.host_memory).
+  batcher = concurrent.futures.ThreadPoolExecutor(1)
+  next_batch = batcher.submit(source.train_batch, start)
   for step in range(start, tc.steps):
     done = step + 1
-    batch = program.put_batch(source.train_batch(step))
+    batch = program.put_batch(next_batch.result())
+    if done < tc.steps:
+      next_batch = batcher.submit(source.train_batch, done)
     diagnose = cfg.diagnostics.enabled and (done % diag_every == 0 or done == 1)
     ics = None
     if ics_every and done % ics_every == 0:  # before the step: it needs this state
@@ -178,6 +185,7 @@ def run_group(group: plan_lib.Group, workdir: Workdir, label: str = '',
       flush_pending()
       write_buffered()
       _save(manager, done, state, host)
+  batcher.shutdown()
   flush_pending()
   write_buffered()
   manager.wait_until_finished()

@@ -187,5 +187,5 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == '__main__':
-  host_memory.reexec_with_huge_pages('lnexp.run')
+  host_memory.keep_step_memory('lnexp.run')
   sys.exit(main())

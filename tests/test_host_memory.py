@@ -1,4 +1,4 @@
-"""lnexp.host_memory: entry points re-run with huge pages; steps stop faulting."""
+"""lnexp.host_memory: entry points re-run with malloc tunables; steps stop faulting."""
 import os
 import subprocess
 import sys
@@ -14,12 +14,12 @@ THP_USABLE = os.path.exists(THP) and '[never]' not in open(THP).read()
 # Minor page faults per call of a jitted function whose 64 MB intermediate
 # XLA allocates and frees on every call (after warm-up calls), as a step's
 # temporaries are; with `reexec`, the process (`python -m faults_probe`) first
-# re-runs itself.
+# re-runs itself with the tunables and then executes on the calling thread.
 FAULTS = '''
 import resource, sys
 from lnexp import host_memory
 if sys.argv[1] == 'reexec':
-  host_memory.reexec_with_huge_pages('faults_probe')
+  host_memory.keep_step_memory('faults_probe')
 import jax, jax.numpy as jnp
 f = jax.jit(lambda a, b: jnp.cumsum(jnp.tanh(a @ b), axis=0)[-1])
 a, b = jnp.ones((4096, 64)), jnp.ones((64, 4096))
@@ -28,32 +28,38 @@ for _ in range(6):
 r0 = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
 for _ in range(4):
   f(a, b).block_until_ready()
+print(jax.config.read('jax_cpu_enable_async_dispatch'))
 print((resource.getrusage(resource.RUSAGE_SELF).ru_minflt - r0) / 4)
 '''
 
 
-def _faults_per_call(probe_dir, mode: str, run=('-m', 'faults_probe')) -> float:
+def _faults_per_call(probe_dir, mode: str, run=('-m', 'faults_probe')) -> tuple[float, bool]:
+  """(minor faults per call, whether jax dispatched CPU programs asynchronously)."""
   # no GLIBC_TUNABLES, and no test XLA_FLAGS (unoptimised code runs this slowly)
   env = {k: v for k, v in os.environ.items() if k not in ('GLIBC_TUNABLES', 'XLA_FLAGS')}
   env['PYTHONPATH'] = os.pathsep.join([str(probe_dir), os.path.dirname(HERE)])
   out = subprocess.run([sys.executable, *run, mode], capture_output=True,
                        text=True, timeout=120, check=True, env=env).stdout
-  return float(out.strip().splitlines()[-1])
+  async_dispatch, faults = out.strip().splitlines()[-2:]
+  return float(faults), async_dispatch == 'True'
 
 
 @pytest.mark.skipif(not THP_USABLE, reason='transparent huge pages are off here')
-def test_reexec_with_huge_pages_stops_refaulting_temporaries(tmp_path):
+def test_keep_step_memory_stops_refaulting_temporaries(tmp_path):
   (tmp_path / 'faults_probe.py').write_text(FAULTS)
-  plain, huge = _faults_per_call(tmp_path, 'plain'), _faults_per_call(tmp_path, 'reexec')
-  assert plain > 8000   # 64 MB / 4 KB pages, faulted in again on every call
-  assert huge < plain / 20
+  plain, plain_async = _faults_per_call(tmp_path, 'plain')
+  kept, kept_async = _faults_per_call(tmp_path, 'reexec')
+  assert plain > 8000 and plain_async  # 64 MB / 4 KB pages, faulted in on every call
+  assert kept < 100 and not kept_async  # main-arena heap, kept between calls
   # not started as `-m faults_probe` (a notebook kernel running it): no re-exec
-  not_main = _faults_per_call(tmp_path, 'reexec', run=(str(tmp_path / 'faults_probe.py'),))
-  assert not_main > 8000
+  not_main, not_main_async = _faults_per_call(
+      tmp_path, 'reexec', run=(str(tmp_path / 'faults_probe.py'),))
+  assert not_main > 8000 and not_main_async
 
 
-def test_tunable_is_added_once_and_others_kept():
-  env = host_memory.with_huge_pages({'GLIBC_TUNABLES': 'glibc.malloc.arena_max=2'})
-  assert env['GLIBC_TUNABLES'] == 'glibc.malloc.arena_max=2:glibc.malloc.hugetlb=1'
-  assert host_memory.with_huge_pages(env) == env
-  assert host_memory.with_huge_pages({})['GLIBC_TUNABLES'] == 'glibc.malloc.hugetlb=1'
+def test_tunables_are_added_once_and_others_kept():
+  env = host_memory.with_tunables({'GLIBC_TUNABLES': 'glibc.malloc.arena_max=2'})
+  assert env['GLIBC_TUNABLES'] == ':'.join(('glibc.malloc.arena_max=2',) + host_memory.TUNABLES)
+  assert host_memory.with_tunables(env) == env and host_memory.tunables_set(env)
+  assert host_memory.with_tunables({})['GLIBC_TUNABLES'] == ':'.join(host_memory.TUNABLES)
+  assert not host_memory.tunables_set({'GLIBC_TUNABLES': 'glibc.malloc.hugetlb=1'})

@@ -59,5 +59,5 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == '__main__':
-  host_memory.reexec_with_huge_pages('lnexp.claims')
+  host_memory.keep_step_memory('lnexp.claims')
   sys.exit(main())
