@@ -2,7 +2,8 @@
 
 The host never waits on the device inside the loop except at eval and
 checkpoint steps: a logged step's metrics are fetched after the next step has
-been dispatched. Resuming restores the lane state and the host-side record
+been dispatched, and the next batch is made on a thread (on CPU the entry
+points run programs on the calling thread: lnexp.host_memory). Resuming restores the lane state and the host-side record
 (init loss, evals so far) from the latest orbax checkpoint; batches are a pure
 function of the step, so the resumed run is bitwise the uninterrupted one.
 """
@@ -144,8 +145,7 @@ def run_group(group: plan_lib.Group, workdir: Workdir, label: str = '',
       cfg.diagnostics.enabled and cfg.model.share == 'none'
       and cfg.model.arch == 'albert_gpt') else 0
   probe_batch = program.put_batch(source.eval_batch(0))
-  # The next host batch is made while this step runs, also where jax executes
-  # CPU programs on the calling thread (lnexp.host_memory).
+  # Only this thread calls the source inside the loop (sources keep caches).
   batcher = concurrent.futures.ThreadPoolExecutor(1)
   next_batch = batcher.submit(source.train_batch, start)
   for step in range(start, tc.steps):
