@@ -3,9 +3,10 @@
 The host never waits on the device inside the loop except at eval and
 checkpoint steps: a logged step's metrics are fetched after the next step has
 been dispatched, and the next batch is made on a thread (on CPU the entry
-points run programs on the calling thread: lnexp.host_memory). Resuming restores the lane state and the host-side record
-(init loss, evals so far) from the latest orbax checkpoint; batches are a pure
-function of the step, so the resumed run is bitwise the uninterrupted one.
+points run programs on the calling thread: lnexp.host_memory). Resuming
+restores the lane state and the host-side record (init loss, evals so far)
+from the latest orbax checkpoint; batches are a pure function of the step, so
+the resumed run is bitwise the uninterrupted one.
 """
 from __future__ import annotations
 
