@@ -139,6 +139,7 @@ def test_quick_run_reports_every_field(tmp_path):
   assert procs['processes'] >= 2 and len(rates) == procs['processes']
   assert _positive(procs['one_process_steps_per_s'], procs['pinned_over_one'], *rates)
   assert math.isclose(procs['pinned_over_one'], sum(rates) / procs['one_process_steps_per_s'])
+  assert procs['one_process_steps_per_s'] == max(procs['one_process_before_after'])
 
   diag = quick['diagnostics']
   assert _positive(diag['plain_step_s'], diag['cadence_10_step_s'], diag['cadence_1_step_s'])
