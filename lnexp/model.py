@@ -103,8 +103,23 @@ def attention_mask(segment_ids_BxT):
   return (causal_TxS & same_doc_BxTxS)[:, None]
 
 
+# Causal query blocks: at least this many rows each, at most this many blocks.
+QUERY_BLOCK_ROWS, MAX_QUERY_BLOCKS = 32, 8
+
+
+def query_blocks(t: int) -> list[tuple[int, int]]:
+  """(start, end) of each query block: its queries attend to keys before `end`
+  only, so the masked scores above the diagonal blocks are never computed, as
+  FlashAttention skips masked tiles (Dao et al. 2022). On the 2-core CPU,
+  attention forward + backward per layer at T=128: 29 -> 18 ms (4 blocks of
+  32); at T=64 the same either way."""
+  rows = max(QUERY_BLOCK_ROWS, -(-t // MAX_QUERY_BLOCKS))
+  return [(start, min(start + rows, t)) for start in range(0, t, rows)]
+
+
 class Attention(nn.Module):
-  """Causal multi-head self-attention, heads-major layout (fastest on XLA CPU).
+  """Causal multi-head self-attention, heads-major layout (fastest on XLA CPU),
+  scores computed per causal query block (`query_blocks`).
 
   attention=cudnn: the same function through cuDNN's fused flash attention,
   which never writes the T x S scores to memory (diagnostic steps, which read
@@ -135,17 +150,24 @@ class Attention(nn.Module):
       return out(out_BxTxNxK)
     q_BxNxTxK, k_BxNxSxK, v_BxNxSxK = (
         a.transpose(0, 2, 1, 3) for a in (q_BxTxNxK, k_BxTxNxK, v_BxTxNxK))
-    logits_BxNxTxS = jnp.einsum('bntk,bnsk->bnts', q_BxNxTxK, k_BxNxSxK,
-                                preferred_element_type=f32) * k ** -0.5
-    logits_BxNxTxS = jnp.where(allowed_Bx1xTxS, logits_BxNxTxS, -1e30)
-    probs_BxNxTxS = jax.nn.softmax(logits_BxNxTxS, axis=-1)
-    if self.is_mutable_collection('intermediates'):
-      self.sow('intermediates', 'logit_max',
-               jnp.where(allowed_Bx1xTxS, logits_BxNxTxS, -jnp.inf).max())
-      entropy_BxNxT = -(probs_BxNxTxS * jnp.log(jnp.maximum(probs_BxNxTxS, 1e-30))).sum(-1)
-      self.sow('intermediates', 'entropy', entropy_BxNxT.mean())
-    out_BxNxTxK = jnp.einsum('bnts,bnsk->bntk', probs_BxNxTxS.astype(c.dtype),
-                             v_BxNxSxK)
+    diagnose = self.is_mutable_collection('intermediates')
+    outs, logit_maxes, entropies = [], [], []
+    for start, end in query_blocks(q_BxNxTxK.shape[2]):  # R = end - start rows
+      allowed_Bx1xRxS = allowed_Bx1xTxS[:, :, start:end, :end]
+      logits_BxNxRxS = jnp.einsum('bntk,bnsk->bnts', q_BxNxTxK[:, :, start:end],
+                                  k_BxNxSxK[:, :, :end], preferred_element_type=f32)
+      logits_BxNxRxS = jnp.where(allowed_Bx1xRxS, logits_BxNxRxS * k ** -0.5, -1e30)
+      probs_BxNxRxS = jax.nn.softmax(logits_BxNxRxS, axis=-1)
+      if diagnose:
+        logit_maxes.append(jnp.where(allowed_Bx1xRxS, logits_BxNxRxS, -jnp.inf).max())
+        entropies.append(-(probs_BxNxRxS * jnp.log(jnp.maximum(probs_BxNxRxS, 1e-30))
+                           ).sum(-1))
+      outs.append(jnp.einsum('bnts,bnsk->bntk', probs_BxNxRxS.astype(c.dtype),
+                             v_BxNxSxK[:, :, :end]))
+    if diagnose:
+      self.sow('intermediates', 'logit_max', jnp.stack(logit_maxes).max())
+      self.sow('intermediates', 'entropy', jnp.concatenate(entropies, axis=-1).mean())
+    out_BxNxTxK = jnp.concatenate(outs, axis=2)
     return out(out_BxNxTxK.transpose(0, 2, 1, 3))
 
 
