@@ -196,21 +196,22 @@ def test_cudnn_attention_needs_bfloat16_and_a_gpu():
 
 
 def test_query_blocks_cover_the_sequence():
-  assert query_blocks(100) == [(0, 32), (32, 64), (64, 96), (96, 100)]
-  assert query_blocks(8) == [(0, 8)]
+  assert query_blocks(150) == [(0, 38), (38, 76), (76, 114), (114, 150)]
+  assert query_blocks(128) == [(s, s + 32) for s in range(0, 128, 32)]
+  assert query_blocks(64) == [(0, 64)] and query_blocks(8) == [(0, 8)]  # < 4 blocks
   assert query_blocks(1024) == [(s, s + 128) for s in range(0, 1024, 128)]  # at most 8
 
 
 def test_blocked_attention_matches_full_numpy_attention_and_diagnostics():
-  """T=100 runs four causal query blocks (32, 32, 32, 4 rows); outputs and the
+  """T=150 runs four causal query blocks (38, 38, 38, 36 rows); outputs and the
   sown logit max and entropy equal full-matrix attention in NumPy with the
   causal and packed-document mask."""
-  b, t, h, n = 2, 100, 16, 2
+  b, t, h, n = 2, 150, 16, 2
   k = h // n
   cfg = ModelConfig(vocab_size=11, max_len=t, hidden_dim=h, num_heads=n)
   rng = np.random.default_rng(0)
   x = rng.normal(size=(b, t, h)).astype(np.float32)
-  seg = np.array([[1] * 40 + [2] * 60, [1] * 70 + [2] * 30], np.int32)
+  seg = np.array([[1] * 40 + [2] * 110, [1] * 100 + [2] * 50], np.int32)
   allowed = attention_mask(jnp.asarray(seg))
   attn = Attention(cfg)
   variables = attn.init(jax.random.key(0), x, allowed)
