@@ -113,7 +113,10 @@ def query_blocks(t: int) -> list[tuple[int, int]]:
   FlashAttention skips masked tiles (Dao et al. 2022). On the 2-core CPU,
   attention forward + backward per layer at T=128: 29 -> 18 ms (4 blocks),
   at T=256: 22 -> 12 ms (8 blocks); each block adds compile time, and at T=64
-  2 blocks saved nothing, so sequences shorter than 4 blocks stay whole."""
+  2 blocks saved nothing, so sequences shorter than 4 blocks stay whole.
+  Inside a depth loop (depth > scan_unroll) attention stays whole too: there
+  blocks made the share=all depth-48 step compile 4 -> 7 s, against 2.6 -> 3.2
+  s at depth 4."""
   blocks = min(MAX_QUERY_BLOCKS, t // QUERY_BLOCK_ROWS)
   if blocks < MIN_QUERY_BLOCKS:
     return [(0, t)]
@@ -123,13 +126,14 @@ def query_blocks(t: int) -> list[tuple[int, int]]:
 
 class Attention(nn.Module):
   """Causal multi-head self-attention, heads-major layout (fastest on XLA CPU),
-  scores computed per causal query block (`query_blocks`).
+  scores computed per causal query block (`query_blocks`) when `blocked`.
 
   attention=cudnn: the same function through cuDNN's fused flash attention,
   which never writes the T x S scores to memory (diagnostic steps, which read
   the scores, take the einsum path).
   """
   cfg: ModelConfig
+  blocked: bool = True
 
   @nn.compact
   def __call__(self, x_BxTxH, allowed_Bx1xTxS):
@@ -156,7 +160,8 @@ class Attention(nn.Module):
         a.transpose(0, 2, 1, 3) for a in (q_BxTxNxK, k_BxTxNxK, v_BxTxNxK))
     diagnose = self.is_mutable_collection('intermediates')
     outs, logit_maxes, entropies = [], [], []
-    for start, end in query_blocks(q_BxNxTxK.shape[2]):  # R = end - start rows
+    t = q_BxNxTxK.shape[2]
+    for start, end in query_blocks(t) if self.blocked else [(0, t)]:  # R = end - start
       allowed_Bx1xRxS = allowed_Bx1xTxS[:, :, start:end, :end]
       logits_BxNxRxS = jnp.einsum('bntk,bnsk->bnts', q_BxNxTxK[:, :, start:end],
                                   k_BxNxSxK[:, :, :end], preferred_element_type=f32)
@@ -192,14 +197,16 @@ class Block(nn.Module):
   """One transformer block: attention and MLP sublayers with the placement.
 
   Parameter names start with 'attn' or 'mlp' so `share=attention|ffn` can
-  split them into shared and per-depth parts.
+  split them into shared and per-depth parts. `blocked`: see `query_blocks`.
   """
   cfg: ModelConfig
+  blocked: bool = True
 
   @nn.compact
   def __call__(self, x_BxTxH, allowed_Bx1xTxS, mask_BxT, train):
     c = self.cfg
-    sublayers = (('attn', lambda h: Attention(c, name='attn')(h, allowed_Bx1xTxS)),
+    sublayers = (('attn', lambda h: Attention(c, self.blocked, name='attn')(
+                      h, allowed_Bx1xTxS)),
                  ('mlp', lambda h: Mlp(c, name='mlp')(h)))
     for name, sublayer in sublayers:
       def norm(suffix, h):
@@ -290,7 +297,7 @@ class AlbertGPT(nn.Module):
             shapes)
       stats = self.variable('batch_stats', 'blocks', init_stats)
 
-    block = Block(c, parent=None)
+    block = Block(c, blocked=c.scan_unroll >= depth, parent=None)  # no depth loop
     mutable = ['batch_stats'] if (c.has_batchnorm and train) else []
     allowed_Bx1xTxS = attention_mask(segment_ids_BxT)
     probes_L = jnp.zeros((depth,), f32) if grad_probes_L is None else grad_probes_L
