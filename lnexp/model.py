@@ -149,7 +149,8 @@ class Attention(nn.Module):
       k_BxTxNxK = norms.LayerNorm(c.norm_eps, c.use_bias, name='k_norm')(k_BxTxNxK)
     if c.pos == 'rope':
       q_BxTxNxK, k_BxTxNxK = rope(q_BxTxNxK), rope(k_BxTxNxK)
-    if c.attention == 'cudnn' and not self.is_mutable_collection('intermediates'):
+    diagnose = self.is_mutable_collection('intermediates')
+    if c.attention == 'cudnn' and not diagnose:
       b, t = allowed_Bx1xTxS.shape[:3:2]  # cuDNN's vmap rule needs the heads axis
       allowed_BxNxTxS = jnp.broadcast_to(allowed_Bx1xTxS, (b, n, t, t))
       out_BxTxNxK = jax.nn.dot_product_attention(
@@ -158,7 +159,6 @@ class Attention(nn.Module):
       return out(out_BxTxNxK)
     q_BxNxTxK, k_BxNxSxK, v_BxNxSxK = (
         a.transpose(0, 2, 1, 3) for a in (q_BxTxNxK, k_BxTxNxK, v_BxTxNxK))
-    diagnose = self.is_mutable_collection('intermediates')
     outs, logit_maxes, entropies = [], [], []
     t = q_BxNxTxK.shape[2]
     for start, end in query_blocks(t) if self.blocked else [(0, t)]:  # R = end - start
