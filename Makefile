@@ -17,8 +17,12 @@ install-test: $(VENV)/bin/python
 run: install
 	$(PY) -m lnexp.run --config configs/quick_compare.py
 
+# The suite runs with lnexp.host_memory's malloc tunables, as the entry points do.
+TUNABLES = $(PY) -c 'import os; from lnexp import host_memory as h; \
+	print(h.with_tunables(dict(os.environ))["GLIBC_TUNABLES"])'
+
 test: install-test
-	GLIBC_TUNABLES=glibc.malloc.hugetlb=1:glibc.malloc.mmap_max=0:glibc.malloc.trim_threshold=4294967295 $(PY) -m pytest -n 2 --dist loadfile tests
+	GLIBC_TUNABLES="$$($(TUNABLES))" $(PY) -m pytest -n 2 --dist loadfile tests
 
 bench: install
 	$(PY) -m lnexp.bench
