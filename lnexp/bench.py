@@ -139,12 +139,13 @@ class _Group:
 
 
 def time_groups(base, overrides: dict, lane_counts: tuple[int, ...],
-                quick: bool) -> list[dict]:
+                quick: bool, after_round=None) -> list[dict]:
   """Steady-state train-step seconds of one group per lane count, timed in
   interleaved rounds: this VM's speed drifts 20-30% within minutes, so each
   group's step is compared with the first group's step of the same round
   (`over_sequential`: the median over rounds of t_K / ((K / K_first) t_first),
-  each round ~0.3 s of steps per group).
+  each round ~0.3 s of steps per group); `round_step_s` lists the rounds and
+  `after_round()`, if given, runs after each (to measure the peak alongside).
   Also minor page faults per timed step (lnexp.host_memory) and lane 0's loss
   and gradient norm at the first step (to compare variants)."""
   groups = [_Group(base, overrides, k) for k in lane_counts]
@@ -160,6 +161,8 @@ def time_groups(base, overrides: dict, lane_counts: tuple[int, ...],
       f0 = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
       times[i].append(g.seconds_per_step(steps[i]))
       faults[i] += resource.getrusage(resource.RUSAGE_SELF).ru_minflt - f0
+    if after_round:
+      after_round()
   out = []
   for i, g in enumerate(groups):
     step_s = statistics.median(times[i])
@@ -169,6 +172,7 @@ def time_groups(base, overrides: dict, lane_counts: tuple[int, ...],
                 'flops_per_step_per_lane': flops.flops_per_step(g.cfg),
                 'over_sequential': statistics.median(
                     t / (scale * t0) for t, t0 in zip(times[i], times[0])),
+                'round_step_s': times[i],
                 'page_faults_per_step': faults[i] / (rounds * steps[i]),
                 **{f'first_{k}': v for k, v in firsts[i].items()}})
   return out
@@ -231,15 +235,23 @@ def bench_step(quick: bool, done: dict) -> dict:
   big = accelerated() and not quick
   cudnn = big and jax.default_backend() == 'gpu'
   peak_dtype = 'bfloat16' if big else 'float32'
-  peak_before = done.get('peak', {}).get(f'{peak_dtype}_gflops') or bench_peak(
-      quick, done)[f'{peak_dtype}_gflops']
+  peak_rows = (done.get('peak') or bench_peak(quick, done))['sizes']
+  peak_before = max(r['gflops'] for r in peak_rows if r['dtype'] == peak_dtype)
+  probe_n = next(r['n'] for r in peak_rows if r['gflops'] == peak_before)
   overrides = {**REFERENCE, **(QUICK if quick else {}), **(ACCELERATOR if big else {}),
                **({'model.attention': 'cudnn'} if cudnn else {})}
   many = 2 if quick or big else 8
 
   def timed(lane_counts, **changes):
-    return time_groups(config_lib.base_config(), {**overrides, **changes}, lane_counts,
-                       quick)
+    """Runs with `mfu` against the peak measured after each round of steps."""
+    peaks = []
+    runs = time_groups(config_lib.base_config(), {**overrides, **changes}, lane_counts,
+                       quick, lambda: peaks.append(matmul_gflops(probe_n, peak_dtype, 3)))
+    for r in runs:
+      r['round_peak_gflops'] = peaks
+      r['mfu'] = statistics.median(r['flops_per_step_per_lane'] * r['lanes'] / t / 1e9 / p
+                                   for t, p in zip(r['round_step_s'], peaks))
+    return runs
   runs = timed((1, many))
   ratio = runs[1]['over_sequential']
   out = {'config': overrides, 'flops_formula': FLOPS_FORMULA,
@@ -253,13 +265,15 @@ def bench_step(quick: bool, done: dict) -> dict:
     for k in ('train_loss', 'grad_norm'):
       out[f'cudnn_vs_xla_first_{k}_rel'] = abs(
           runs[0][f'first_{k}'] / xla[f'first_{k}'] - 1)
-  # This VM's speed drifts: the peak is measured again after the steps, and
-  # MFU is against the higher of the two (a slow moment never inflates it).
+  # This VM's speed drifts 20-40% within a minute, so `mfu` pairs each round
+  # of steps with the peak measured right after it (median over rounds), and
+  # `mfu_vs_best_peak` is against the best peak reading of the whole section,
+  # before, between and after the steps (a slow moment never inflates it).
   peak_after = bench_peak(quick, {})[f'{peak_dtype}_gflops']
-  peak = max(peak_before, peak_after)
+  peak = max(peak_before, peak_after, *(p for r in runs for p in r['round_peak_gflops']))
   for r in runs:
     r['model_gflops'] = r['flops_per_step_per_lane'] * r['lanes'] / r['step_s'] / 1e9
-    r['mfu'] = r['model_gflops'] / peak
+    r['mfu_vs_best_peak'] = r['model_gflops'] / peak
   return {**out, 'peak_dtype': peak_dtype, 'peak_gflops': peak,
           'peak_gflops_before': peak_before, 'peak_gflops_after': peak_after}
 
@@ -320,7 +334,7 @@ def bench_host_devices(quick: bool, done: dict) -> dict:
   ref, claims = out['reference'], out['claims']
   peak = done.get('step', {}).get('peak_gflops') or done.get('peak', {}).get('float32_gflops')
   if peak:
-    ref['mfu'] = ref['flops_per_step_per_lane'] / ref['step_s'] / 1e9 / peak
+    ref['mfu_vs_best_peak'] = ref['flops_per_step_per_lane'] / ref['step_s'] / 1e9 / peak
   one_device = done.get('step', {}).get('runs', [{}])[0].get('step_s')
   if one_device:
     out['reference_one_device_over_host_devices'] = one_device / ref['step_s']
@@ -494,7 +508,9 @@ def _cell(value) -> str:
   if isinstance(value, float):
     return f'{value:.4g}'
   if isinstance(value, dict):
-    return ' '.join(f'{k}={v}' for k, v in value.items())
+    return ' '.join(f'{k}={_cell(v)}' for k, v in value.items())
+  if isinstance(value, list) and all(isinstance(v, float) for v in value):
+    return ','.join(f'{v:.3g}' for v in value)
   return str(value)
 
 

@@ -2,6 +2,7 @@
 import json
 import math
 import os
+import statistics
 import subprocess
 import sys
 
@@ -99,9 +100,16 @@ def test_quick_run_reports_every_field(tmp_path):
   for r in step['runs']:
     assert _positive(r['step_s'], r['tokens_per_s'], r['model_gflops'], r['mfu'])
     assert r['page_faults_per_step'] >= 0
-    assert math.isclose(r['model_gflops'] / step['peak_gflops'], r['mfu'])
+    assert math.isclose(r['model_gflops'] / step['peak_gflops'], r['mfu_vs_best_peak'])
+    # each round of steps against the peak measured right after it
+    assert len(r['round_step_s']) == len(r['round_peak_gflops']) == 2
+    assert math.isclose(r['mfu'], statistics.median(
+        r['flops_per_step_per_lane'] * r['lanes'] / t / 1e9 / p
+        for t, p in zip(r['round_step_s'], r['round_peak_gflops'])))
+    assert r['step_s'] == statistics.median(r['round_step_s'])
   assert step['peak_dtype'] == 'float32' and step['peak_gflops_before'] == peak['float32_gflops']
-  assert step['peak_gflops'] == max(step['peak_gflops_before'], step['peak_gflops_after'])
+  assert step['peak_gflops'] == max(step['peak_gflops_before'], step['peak_gflops_after'],
+                                    *step['runs'][0]['round_peak_gflops'])
   ratio = step['runs'][1]['over_sequential']  # median of same-round ratios
   assert step['lanes_over_sequential'] == ratio and _positive(ratio)
   assert step['runs'][0]['over_sequential'] == 1.0
@@ -125,7 +133,7 @@ def test_quick_run_reports_every_field(tmp_path):
   assert hosts['devices'] >= 2 and [r['lanes'] for r in hosts['claims']] == [1, 2]
   assert math.isclose(hosts['reference_one_device_over_host_devices'],
                       step['runs'][0]['step_s'] / hosts['reference']['step_s'])
-  assert math.isclose(hosts['reference']['mfu'], hosts['reference']['flops_per_step_per_lane']
+  assert math.isclose(hosts['reference']['mfu_vs_best_peak'], hosts['reference']['flops_per_step_per_lane']
                       / hosts['reference']['step_s'] / 1e9 / step['peak_gflops'])
   for r, alone in zip(hosts['claims'], quick['lanes']['claims']):
     assert math.isclose(r['over_one_device_sequential'],
