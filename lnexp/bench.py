@@ -89,6 +89,11 @@ def matmul_gflops(n: int, dtype, repeats: int) -> float:
   return 2 * n ** 3 / best / 1e9
 
 
+def model_gflops(run: dict, step_s: float) -> float:
+  """Model GFLOP/s of a `time_groups` run (all its lanes) at `step_s` a step."""
+  return run['flops_per_step_per_lane'] * run['lanes'] / step_s / 1e9
+
+
 def build_program(base, overrides: dict, sweep: list[dict]):
   """(Program, source, group config) of the one group `sweep` makes over base."""
   cfg = config_lib.apply_overrides(base, overrides)
@@ -235,9 +240,9 @@ def bench_step(quick: bool, done: dict) -> dict:
   big = accelerated() and not quick
   cudnn = big and jax.default_backend() == 'gpu'
   peak_dtype = 'bfloat16' if big else 'float32'
-  peak_rows = (done.get('peak') or bench_peak(quick, done))['sizes']
-  peak_before = max(r['gflops'] for r in peak_rows if r['dtype'] == peak_dtype)
-  probe_n = next(r['n'] for r in peak_rows if r['gflops'] == peak_before)
+  best_size = max((r for r in (done.get('peak') or bench_peak(quick, done))['sizes']
+                   if r['dtype'] == peak_dtype), key=lambda r: r['gflops'])
+  peak_before, probe_n = best_size['gflops'], best_size['n']
   overrides = {**REFERENCE, **(QUICK if quick else {}), **(ACCELERATOR if big else {}),
                **({'model.attention': 'cudnn'} if cudnn else {})}
   many = 2 if quick or big else 8
@@ -249,7 +254,7 @@ def bench_step(quick: bool, done: dict) -> dict:
                        quick, lambda: peaks.append(matmul_gflops(probe_n, peak_dtype, 3)))
     for r in runs:
       r['round_peak_gflops'] = peaks
-      r['mfu'] = statistics.median(r['flops_per_step_per_lane'] * r['lanes'] / t / 1e9 / p
+      r['mfu'] = statistics.median(model_gflops(r, t) / p
                                    for t, p in zip(r['round_step_s'], peaks))
     return runs
   runs = timed((1, many))
@@ -272,7 +277,7 @@ def bench_step(quick: bool, done: dict) -> dict:
   peak_after = bench_peak(quick, {})[f'{peak_dtype}_gflops']
   peak = max(peak_before, peak_after, *(p for r in runs for p in r['round_peak_gflops']))
   for r in runs:
-    r['model_gflops'] = r['flops_per_step_per_lane'] * r['lanes'] / r['step_s'] / 1e9
+    r['model_gflops'] = model_gflops(r, r['step_s'])
     r['mfu_vs_best_peak'] = r['model_gflops'] / peak
   return {**out, 'peak_dtype': peak_dtype, 'peak_gflops': peak,
           'peak_gflops_before': peak_before, 'peak_gflops_after': peak_after}
@@ -334,7 +339,7 @@ def bench_host_devices(quick: bool, done: dict) -> dict:
   ref, claims = out['reference'], out['claims']
   peak = done.get('step', {}).get('peak_gflops') or done.get('peak', {}).get('float32_gflops')
   if peak:
-    ref['mfu_vs_best_peak'] = ref['flops_per_step_per_lane'] / ref['step_s'] / 1e9 / peak
+    ref['mfu_vs_best_peak'] = model_gflops(ref, ref['step_s']) / peak
   one_device = done.get('step', {}).get('runs', [{}])[0].get('step_s')
   if one_device:
     out['reference_one_device_over_host_devices'] = one_device / ref['step_s']
