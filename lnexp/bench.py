@@ -496,12 +496,24 @@ def _read(path: str) -> str:
     return ''
 
 
+def cpu_model() -> str:
+  """The CPU's model name and whether it has AVX-512 (this VM's CPU changes
+  between sessions, and with it the peak and the MFU), '' where unknown."""
+  info = _read('/proc/cpuinfo')
+  name = re.search(r'^model name\s*:\s*(.*)$', info, re.M)
+  flags = re.search(r'^flags\s*:\s*(.*)$', info, re.M)
+  if not name:
+    return platform.processor()
+  avx512 = flags is not None and 'avx512f' in flags.group(1).split()
+  return name.group(1).strip() + (' (AVX-512)' if avx512 else '')
+
+
 def machine_info() -> dict:
   device = jax.devices()[0]
   return {'jax_version': jax.__version__, 'flax_version': flax.__version__,
           'optax_version': optax.__version__, 'backend': jax.default_backend(),
           'device_kind': device.device_kind, 'device_count': jax.device_count(),
-          'cpu_count': os.cpu_count(), 'python': platform.python_version(),
+          'cpu_count': os.cpu_count(), 'cpu_model': cpu_model(), 'python': platform.python_version(),
           'platform': platform.platform(), 'xla_flags': os.environ.get('XLA_FLAGS', ''),
           'glibc_tunables': os.environ.get('GLIBC_TUNABLES', ''),
           'cpu_async_dispatch': jax.config.read('jax_cpu_enable_async_dispatch'),

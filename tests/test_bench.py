@@ -84,7 +84,7 @@ def test_quick_run_reports_every_field(tmp_path):
   """One test (not a module fixture) so pytest -n 2 runs the bench once."""
   quick = _quick_run(tmp_path)
   assert quick['quick'] is True
-  for key in ('jax_version', 'backend', 'device_kind', 'cpu_count', 'date'):
+  for key in ('jax_version', 'backend', 'device_kind', 'cpu_count', 'cpu_model', 'date'):
     assert quick['machine'][key]
   # `python -m lnexp.bench` re-ran itself with huge pages (lnexp.host_memory)
   assert 'glibc.malloc.hugetlb=1' in quick['child_machine']['glibc_tunables'].split(':')
