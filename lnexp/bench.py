@@ -498,7 +498,8 @@ def _read(path: str) -> str:
 
 def cpu_model() -> str:
   """The CPU's model name and whether it has AVX-512 (this VM's CPU changes
-  between sessions, and with it the peak and the MFU), '' where unknown."""
+  between sessions, and with it the peak and the MFU); platform.processor()
+  where /proc/cpuinfo names none."""
   info = _read('/proc/cpuinfo')
   name = re.search(r'^model name\s*:\s*(.*)$', info, re.M)
   flags = re.search(r'^flags\s*:\s*(.*)$', info, re.M)
@@ -513,7 +514,8 @@ def machine_info() -> dict:
   return {'jax_version': jax.__version__, 'flax_version': flax.__version__,
           'optax_version': optax.__version__, 'backend': jax.default_backend(),
           'device_kind': device.device_kind, 'device_count': jax.device_count(),
-          'cpu_count': os.cpu_count(), 'cpu_model': cpu_model(), 'python': platform.python_version(),
+          'cpu_count': os.cpu_count(), 'cpu_model': cpu_model(),
+          'python': platform.python_version(),
           'platform': platform.platform(), 'xla_flags': os.environ.get('XLA_FLAGS', ''),
           'glibc_tunables': os.environ.get('GLIBC_TUNABLES', ''),
           'cpu_async_dispatch': jax.config.read('jax_cpu_enable_async_dispatch'),
