@@ -1,10 +1,10 @@
 """lnexp: normalization experiments on an ALBERT-style shared-parameter GPT.
 
-Kept import-light: heavy modules (tfds, grain, orbax) load only when used.
+Kept import-light: heavy modules (tfds, orbax) load only when used.
 """
 
 
 def load(workdir: str, point_id: str):
   """Returns (config, params) of a trained point, for notebooks."""
-  from lnexp.workdir import load_point
+  from lnexp.engine.workdir import load_point
   return load_point(workdir, point_id)

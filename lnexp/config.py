@@ -13,10 +13,7 @@ from typing import Any
 
 from lnexp.errors import ConfigError
 
-try:
-  from ml_collections import ConfigDict
-except ImportError:  # an accelerator image with jax, flax, optax only (lnexp.bench)
-  from lnexp.config_dict import ConfigDict
+from ml_collections import ConfigDict
 
 CHOICES = {
     'model.arch': ('albert_gpt', 'lstm', 'cnn'),
@@ -113,6 +110,15 @@ def base_config() -> ConfigDict:
   g.every = 0                 # 0: train.log_every
   g.ics_every = 0             # Santurkar et al. ICS cadence; 0 disables
   return c
+
+
+def flatten(cfg: ConfigDict | dict, prefix: str = '') -> dict:
+  """Dotted-key view of a config."""
+  out = {}
+  for k, v in (cfg.to_dict() if isinstance(cfg, ConfigDict) else cfg).items():
+    key = f'{prefix}{k}'
+    out.update(flatten(v, key + '.') if isinstance(v, dict) else {key: v})
+  return out
 
 
 def _parse_value(key: str, text: str, default: Any) -> Any:
@@ -270,7 +276,31 @@ def load_config_file(spec: str):
     raise ConfigError(f'config file {path} failed to load: {type(e).__name__}: {e}')
   if not hasattr(module, 'get_config'):
     raise ConfigError(f'config file {path} defines no get_config()')
-  cfg = module.get_config(arg) if arg else module.get_config()
-  sweep = list(module.get_sweep(arg) if arg else module.get_sweep()) if hasattr(
-      module, 'get_sweep') else [{}]
-  return cfg, sweep, name + (f'-{arg}' if arg else '')
+  cfg = _call(path, module.get_config, arg)
+  if not isinstance(cfg, ConfigDict):
+    raise ConfigError(f'{path}: get_config() returned {type(cfg).__name__}, not a '
+                      'ConfigDict (start from lnexp.config.base_config())')
+  sweep = _call(path, module.get_sweep, arg) if hasattr(module, 'get_sweep') else [{}]
+  if not isinstance(sweep, (list, tuple)) or not sweep:
+    raise ConfigError(f'{path}: get_sweep() must return a non-empty list of dicts')
+  for entry in sweep:
+    if not isinstance(entry, dict):
+      raise ConfigError(f'{path}: get_sweep() entry {entry!r} is not a dict of '
+                        'dotted keys')
+  return cfg, list(sweep), name + (f'-{arg}' if arg else '')
+
+
+def _call(path: str, fn, arg: str):
+  """fn(arg) or fn(); a failure of the user's config code is a ConfigError."""
+  try:
+    return fn(arg) if arg else fn()
+  except TypeError as e:
+    if arg and 'positional argument' in str(e):
+      raise ConfigError(f'{path}: {fn.__name__}() takes no argument, but the config '
+                        f'was given one ({path}:{arg})') from None
+    raise ConfigError(f'{path}: {fn.__name__}() failed: TypeError: {e}') from None
+  except ConfigError:
+    raise
+  except Exception as e:  # a config file is user code: report, do not trace
+    raise ConfigError(f'{path}: {fn.__name__}() failed: {type(e).__name__}: {e}'
+                      ) from None

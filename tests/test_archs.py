@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 
 from lnexp import config as config_lib
-from lnexp import images, run
+from lnexp import run
+from lnexp.data import images
 from lnexp.cnn import ImageNorm
 from lnexp.data import make_source
 from lnexp.lstm import LSTMLM

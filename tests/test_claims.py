@@ -7,10 +7,10 @@ import re
 import numpy as np
 import pytest
 
-from lnexp import plan
+from lnexp.engine import plan
 from lnexp.claims import __main__ as claims_main
 from lnexp.claims import analyses, suite
-from lnexp.config import base_config
+from lnexp.config import base_config, flatten
 
 
 # One experiment per engine path (transformer diagnostics, BatchNorm statistics,
@@ -69,7 +69,7 @@ def test_spearman_matches_the_rank_formula():
 def _fabricate(path, sensitivity_like: dict[str, list[float]]):
   """An lr_sensitivity-like workdir: 3 LRs x 2 seeds per variant; final eval
   loss = 2 + offset * |log10(lr / 1e-2)|, drift = offset (made-up rows)."""
-  base = plan.flatten(base_config())
+  base = flatten(base_config())
   sweep, rows = [], []
   variants = {'none': {'model.norm': 'none'},
               'layernorm-post': {'model.norm': 'layernorm', 'model.placement': 'post'},
@@ -125,7 +125,7 @@ def test_bad_claims_arguments_exit_2_with_one_line(argv, message, capsys):
 
 
 def test_parallel_suite_units_are_unfinished_shards_longest_first(tmp_path):
-  from lnexp import run as run_lib
+  from lnexp.engine import train as run_lib
   names = ['lstm_covariate_shift', 'depth', 'gradient_scaling']  # not in time order
   plans = {n: run_lib.plan_run(suite.spec(n, 'core'), {}, suite.workdir(str(tmp_path), n))
            for n in names}

@@ -63,7 +63,7 @@ BAD = {
     'tfds offline': (['--config.data.source=tfds', '--config.data.tfds_name=lm1b',
                       '--config.data.tfds_data_dir={tmp}/tfds'], 'lm1b'),
     'unknown source': (['--config.data.source=web'], 'data.source'),
-    'unknown flag': (['--wrkdir=x'], '--wrkdir'),
+    'unknown flag': (['--wrkdir=x'], "'wrkdir'. Did you mean: workdir"),
     'host devices 0': (['--host_devices=0'], '--host_devices=0'),
     'host devices x': (['--host_devices', 'x'], '--host_devices=x'),
     'cudnn in float32': (['--config.model.attention=cudnn'],
@@ -114,7 +114,7 @@ def test_different_base_config_exits_2(tmp_path, capsys):
 
 
 def test_out_of_memory_names_max_lanes_per_program(tmp_path, capsys, monkeypatch):
-  from lnexp import loop
+  from lnexp.engine import loop
 
   def oom(*args, **kwargs):
     raise RuntimeError('RESOURCE_EXHAUSTED: Out of memory while trying to allocate')
@@ -125,7 +125,7 @@ def test_out_of_memory_names_max_lanes_per_program(tmp_path, capsys, monkeypatch
 
 
 def test_plan_shows_lanes_per_device(tmp_path, capsys, monkeypatch):
-  from lnexp import loop
+  from lnexp.engine import loop
   monkeypatch.setattr(loop, 'run_group', lambda *a, **k: None)
   assert run.main(['--config', TINY, '--workdir', str(tmp_path / 'w')]) == 0
   assert '3 lanes (3 per device on 1)' in capsys.readouterr().out

@@ -4,7 +4,7 @@ import shutil
 
 import pytest
 
-from lnexp import launch
+from lnexp.tools import launch
 
 
 def test_dry_run_prints_the_exact_commands(capsys, tmp_path, monkeypatch):

@@ -6,7 +6,7 @@ import sys
 
 import pytest
 
-from lnexp import processes
+from lnexp.tools import processes
 
 CORES = processes.usable_cores()
 # A unit that reports its core affinity and XLA flags instead of training

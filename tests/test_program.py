@@ -4,8 +4,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from lnexp import bench
-from lnexp import program as program_lib
+from lnexp.tools import bench
+from lnexp.engine import program as program_lib
 from lnexp.config import base_config
 
 

@@ -13,8 +13,10 @@ import pandas as pd
 import pytest
 
 from lnexp import config as config_lib
-from lnexp import figures
-from lnexp import plan, report, results, run
+from lnexp.analysis import figures
+from lnexp import run
+from lnexp.analysis import report, results
+from lnexp.engine import plan
 
 HERE = os.path.dirname(__file__)
 TINY = os.path.join(HERE, 'tiny_config.py')
@@ -51,7 +53,7 @@ def _hand_workdir(path) -> dict[str, dict]:
   with eval loss 90, lr 1 diverged. rmsnorm: 2.6, 2.4, 2.45 ok; its lr 1 point
   has no row (missing). Returns the rows by (norm, seed, lr).
   """
-  base = plan.flatten(config_lib.base_config())
+  base = config_lib.flatten(config_lib.base_config())
   assert base['model.norm'] == 'layernorm' and base['train.seed'] == 0
   lrs = (1e-3, 1e-2, 1e-1, 1.0)
   sweep = ([{'optim.lr': lr, 'train.seed': s} for s in (0, 1) for lr in lrs] +

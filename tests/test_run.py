@@ -7,9 +7,9 @@ import sys
 import numpy as np
 import pytest
 
-from lnexp import loop, run
+from lnexp.engine import loop, train
 from lnexp.errors import ConfigError
-from lnexp.workdir import Workdir
+from lnexp.engine.workdir import Workdir
 
 HERE = os.path.dirname(__file__)
 TINY = os.path.join(HERE, 'tiny_config.py')
@@ -17,9 +17,8 @@ LRS = (3e-3, 1e-2, 30.0)  # the last diverges
 
 
 def _run(tmp, *flags, config=TINY):
-  args = ['--config', config, '--workdir', str(tmp), *flags]
-  parsed = run.parse_args(args)
-  return run.train_and_evaluate(parsed['config'], parsed['overrides'], parsed['workdir'])
+  overrides = dict(f[len('--config.'):].split('=', 1) for f in flags)
+  return train.train_and_evaluate(config, overrides, str(tmp))
 
 
 @pytest.fixture(scope='session')

@@ -5,7 +5,9 @@ import io
 import pytest
 
 from lnexp import config as config_lib
-from lnexp import merge, plan, processes, run
+from lnexp import run
+from lnexp.engine import plan
+from lnexp.tools import merge, processes
 from tests.test_run import TINY, assert_same_results, rows_by_lr
 
 # Single-lane groups without diagnostics: every run here reuses one compiled program.

@@ -4,7 +4,7 @@ import struct
 
 from tensorboardX.proto import event_pb2
 
-from lnexp import tensorboard
+from lnexp.engine import tensorboard
 
 
 def read_scalars(logdir):

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import sys
 
-from lnexp import host_memory
+from lnexp.tools import host_memory
 from lnexp.claims import suite
 from lnexp.errors import ConfigError
 

@@ -13,8 +13,8 @@ import os
 import numpy as np
 import pandas as pd
 
-from lnexp import report as lr_report
-from lnexp import results
+from lnexp.analysis import report as lr_report
+from lnexp.analysis import results
 from lnexp.claims import plots
 
 LN = ('layernorm-post', 'layernorm-pre')

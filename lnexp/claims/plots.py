@@ -10,7 +10,7 @@ import os
 import numpy as np
 import pandas as pd
 
-from lnexp import figures as base
+from lnexp.analysis import figures as base
 
 FIRST = 0  # index of the seed drawn solid
 

@@ -7,7 +7,7 @@ import datetime
 import os
 import platform
 
-from lnexp import results
+from lnexp.analysis import results
 from lnexp.claims import analyses, suite
 
 SEED_ARTICLE = 'the seed article (../shared/seed/layer-normalization-albertagpt.txt)'

@@ -5,8 +5,8 @@ import os
 import sys
 import time
 
-from lnexp import plan as plan_lib
-from lnexp import processes
+from lnexp.engine import plan as plan_lib
+from lnexp.tools import processes
 from lnexp.errors import ConfigError
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -42,7 +42,7 @@ def release_compiled() -> None:
   """Drops every compiled program: one process runs hundreds of structures, and
   holding all of them exhausted a 24 GB machine midway through the core suite."""
   import jax
-  from lnexp import program
+  from lnexp.engine import program
   program._compiled.cache_clear()
   jax.clear_caches()
 
@@ -50,7 +50,7 @@ def release_compiled() -> None:
 def _units(plans: dict, size: str, out: str, jobs: int) -> list[tuple[str, list[str]]]:
   """Every experiment's `jobs` shards with unfinished points, as lnexp.run
   units, longest estimate (of what is left) first."""
-  from lnexp.workdir import Workdir
+  from lnexp.engine.workdir import Workdir
   units = []
   for name, plan in plans.items():
     finished = Workdir(workdir(out, name)).finished()
@@ -73,7 +73,7 @@ def run_suite(size: str, out: str | None, only: list[str] | None,
   (`lnexp.processes`), so no core waits for another experiment's last shard;
   otherwise the experiments run here one after another.
   """
-  from lnexp import run as run_lib
+  from lnexp.engine import train as run_lib
   from lnexp.claims import report
   stream = stream or sys.stdout
   out = out or default_out(size)

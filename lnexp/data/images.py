@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from lnexp.data import Batch, DataSource
+from lnexp.data.base import Batch, DataSource
 from lnexp.errors import ConfigError
 
 DIGITS_TRAIN_FRACTION = 0.8
@@ -74,8 +74,8 @@ def digits(**kwargs) -> ImageSource:
 
 def tfds_images(name: str, data_dir: str, download: bool, **kwargs) -> ImageSource:
   """A TFDS image dataset ('image', 'label' features: mnist, cifar10) in memory."""
-  from lnexp.data import _open_tfds
-  sources = _open_tfds(name, data_dir, download)  # (train, test or validation)
+  from lnexp.data.tfds import open_tfds
+  sources = open_tfds(name, data_dir, download)  # (train, test or validation)
   splits = []
   for source in sources:
     records = [source[i] for i in range(len(source))]

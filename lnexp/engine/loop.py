@@ -18,12 +18,12 @@ import jax
 import numpy as np
 
 from lnexp import diagnostics
-from lnexp import plan as plan_lib
-from lnexp import tensorboard
+from lnexp.engine import plan as plan_lib
+from lnexp.engine import tensorboard
 from lnexp.data import make_source
-from lnexp.program import Program, fetch
+from lnexp.engine.program import Program, fetch
 from lnexp.steps import DIVERGED_EXPLODED
-from lnexp.workdir import Workdir, append_jsonl
+from lnexp.engine.workdir import Workdir, append_jsonl
 
 
 def _checkpoint_manager(path: str, keep: int):

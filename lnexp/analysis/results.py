@@ -12,7 +12,7 @@ import os
 import pandas as pd
 
 from lnexp.errors import ConfigError
-from lnexp.workdir import Workdir, read_jsonl
+from lnexp.engine.workdir import Workdir, read_jsonl
 
 LR_KEY = 'optim.lr'
 SEED_KEYS = ('train.seed', 'data.seed')
@@ -103,7 +103,7 @@ def missing_points(workdir: str) -> list[dict]:
   finished = Workdir(workdir).finished()
   try:
     from lnexp import config as config_lib
-    from lnexp import plan
+    from lnexp.engine import plan
     base = config_lib.apply_overrides(config_lib.base_config(), config['base'])
     points = [{'point_id': p.point_id, **p.overrides}
               for p in plan.make_points(base, config['sweep'])]

@@ -17,7 +17,6 @@ import jax
 import numpy as np
 
 from lnexp import config as config_lib
-from lnexp import plan
 from lnexp.errors import ConfigError
 
 PACKAGES = ('jax', 'jaxlib', 'flax', 'optax', 'orbax-checkpoint', 'ml-collections',
@@ -102,7 +101,7 @@ class Workdir:
       return None
     with open(self.config_file) as f:
       saved = json.load(f)
-    then = {**clean(plan.flatten(config_lib.base_config())), **saved['base']}
+    then = {**clean(config_lib.flatten(config_lib.base_config())), **saved['base']}
     now = clean(base)
     diff = sorted(k for k in set(then) | set(now) if then.get(k) != now.get(k))
     if diff:

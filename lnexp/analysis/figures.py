@@ -14,8 +14,8 @@ import os
 import numpy as np
 import pandas as pd
 
-from lnexp import results
-from lnexp.results import LR_KEY
+from lnexp.analysis import results
+from lnexp.analysis.results import LR_KEY
 
 FIGURES = {
     'lr_sensitivity': 'lr_sensitivity.png',

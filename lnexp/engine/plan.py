@@ -63,13 +63,13 @@ def make_points(base: ConfigDict, sweep: list[dict]) -> list[Point]:
 
 
 def structure_key(cfg: ConfigDict) -> str:
-  flat = {k: v for k, v in _flatten(cfg.to_dict()).items() if k not in LANE_KEYS}
+  flat = {k: v for k, v in config_lib.flatten(cfg).items() if k not in LANE_KEYS}
   return short_hash(flat, 16)
 
 
 def compile_key(cfg: ConfigDict) -> str:
   """Groups with equal keys run the same compiled programs (they differ in data order only)."""
-  flat = {k: v for k, v in _flatten(cfg.to_dict()).items()
+  flat = {k: v for k, v in config_lib.flatten(cfg).items()
           if k not in LANE_KEYS and k != 'data.seed'}
   return short_hash(flat, 16)
 
@@ -143,16 +143,3 @@ def make_groups(points: list[Point], max_lanes: int = 0) -> list[Group]:
       chunk = tuple(members[i:i + size])
       groups.append(Group(short_hash([p.point_id for p in chunk]), chunk))
   return groups
-
-
-def _flatten(d: dict, prefix: str = '') -> dict:
-  out = {}
-  for k, v in d.items():
-    key = f'{prefix}{k}'
-    out.update(_flatten(v, key + '.') if isinstance(v, dict) else {key: v})
-  return out
-
-
-def flatten(cfg: ConfigDict) -> dict:
-  """Dotted-key view of a config."""
-  return _flatten(cfg.to_dict())

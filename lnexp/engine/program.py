@@ -14,7 +14,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax.sharding import Mesh, NamedSharding, PartitionSpec as P
 
-from lnexp import plan as plan_lib
+from lnexp.engine import plan as plan_lib
 from lnexp.model import ModelConfig
 from lnexp.optimizer import OptimConfig
 from lnexp.steps import LaneFns

@@ -1,0 +1,61 @@
+"""absl flags for every entry point, with lnexp's error contract.
+
+Each call parses into a fresh `FlagValues` (so `main(argv)` can run many times
+in one process), `--help` prints the flags and exits 0, and any bad input
+(unknown flag, bad value, `ConfigError`) is one line on stderr and exit 2.
+An interrupt is one line and exit 130: rerunning the command resumes.
+"""
+from __future__ import annotations
+
+import sys
+from typing import Callable
+
+from absl import flags
+
+from lnexp.errors import ConfigError
+
+DefineFlags = Callable[[flags.FlagValues, list[str]], None]
+
+
+def _one_line(text: str) -> str:
+  lines = [line.strip() for line in str(text).strip().splitlines() if line.strip()]
+  return ' '.join(lines[:2]) if lines else 'error'
+
+
+def parse(prog: str, define: DefineFlags, argv: list[str],
+          extra_help: Callable[[], str] | None = None) -> flags.FlagValues | None:
+  """Parsed flags, or None after printing help; raises ConfigError on bad flags."""
+  fv = flags.FlagValues()
+  define(fv, argv)
+  flags.DEFINE_boolean('help', False, 'Show this help and exit.', flag_values=fv,
+                       short_name='h')
+  try:
+    rest = fv([prog, *argv])
+  except (flags.Error, KeyError, AttributeError) as e:  # absl's and config_flags'
+    raise ConfigError(_one_line(e.args[0] if isinstance(e, KeyError) and e.args else e)
+                      ) from None
+  if fv['help'].value:
+    print(f'usage: python -m {prog} [flags]\n\n{fv.get_help()}')
+    if extra_help:
+      print(extra_help())
+    return None
+  if len(rest) > 1:
+    raise ConfigError(f'unexpected argument {rest[1]!r} (see --help)')
+  return fv
+
+
+def main(prog: str, define: DefineFlags, body: Callable[[flags.FlagValues], int | None],
+         argv: list[str] | None = None, extra_help: Callable[[], str] | None = None) -> int:
+  """Parses flags and runs `body(flags)`; the exit code follows lnexp's contract."""
+  argv = sys.argv[1:] if argv is None else list(argv)
+  try:
+    fv = parse(prog, define, argv, extra_help)
+    if fv is None:
+      return 0
+    return body(fv) or 0
+  except ConfigError as e:
+    print(f'{prog}: error: {_one_line(e)}', file=sys.stderr)
+    return 2
+  except KeyboardInterrupt:
+    print(f'{prog}: interrupted; rerun the same command to resume', file=sys.stderr)
+    return 130

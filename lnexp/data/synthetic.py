@@ -1,0 +1,172 @@
+"""Synthetic Markov language with an exact entropy floor."""
+from __future__ import annotations
+
+import numpy as np
+
+from lnexp.data.base import BOS, EOS, LANGUAGE, NUM_SPECIAL, PAD, Batch, DataSource, entropy
+from lnexp.errors import ConfigError
+
+
+class SyntheticSource(DataSource):
+  """Seeded order-k Markov language with geometric document lengths.
+
+  States of the token process: context 0 is the start of a document (history
+  all BOS); then for order 1 one context per last symbol, for order 2 one per
+  (BOS, a) and per (a, b); plus EOS (next is BOS when packed, PAD when not)
+  and PAD. `next_probs[state]` is the full next-token distribution and
+  `next_state[state, token]` the transition, so generation, the exact
+  entropy and `log_probs` all share one table.
+  """
+
+  def __init__(self, *, num_symbols: int, order: int, mean_doc_len: float,
+               concentration: float, **kwargs):
+    super().__init__(**kwargs)
+    s = self.num_symbols = num_symbols
+    self.order = order
+    self.eos_prob = q = 1.0 / mean_doc_len
+    self.vocab_size = s + NUM_SPECIAL
+    self.name = 'synthetic'
+    num_contexts = 1 + s if order == 1 else 1 + s + s * s
+    self.eos_state, self.pad_state = num_contexts, num_contexts + 1
+    n, v = num_contexts + 2, self.vocab_size
+
+    rng = np.random.default_rng([self.seed, LANGUAGE, 0])
+    rows_CxS = rng.dirichlet(np.full(s, concentration), size=num_contexts)
+    if not np.all(np.isfinite(rows_CxS)):
+      raise ConfigError(f'data.concentration={concentration} is too small '
+                        '(Dirichlet rows underflow); use >= 0.01')
+    self.symbol_probs = rows_CxS
+
+    probs_NxV = np.zeros((n, v))
+    probs_NxV[0, NUM_SPECIAL:] = rows_CxS[0]   # a document has >= 1 symbol
+    probs_NxV[1:num_contexts, EOS] = q
+    probs_NxV[1:num_contexts, NUM_SPECIAL:] = (1 - q) * rows_CxS[1:]
+    probs_NxV[self.eos_state, BOS if self.pack else PAD] = 1.0
+    probs_NxV[self.pad_state, PAD] = 1.0
+    self.next_probs = probs_NxV
+    cdf_NxV = np.cumsum(probs_NxV, axis=1)
+    self._cdf_NxV = cdf_NxV / cdf_NxV[:, -1:]   # last entry exactly 1
+
+    # last_symbol[state]: the symbol just emitted, -1 for start/EOS/PAD.
+    last_symbol = np.full(n, -1)
+    if order == 1:
+      last_symbol[1:num_contexts] = np.arange(s)
+    else:
+      last_symbol[1:1 + s] = np.arange(s)
+      last_symbol[1 + s:num_contexts] = np.arange(s * s) % s
+    symbols = np.arange(s)[None, :]
+    next_state_NxV = np.zeros((n, v), dtype=np.int64)
+    next_state_NxV[:, PAD] = self.pad_state
+    next_state_NxV[:, BOS] = 0
+    next_state_NxV[:, EOS] = self.eos_state
+    if order == 1:
+      next_state_NxV[:, NUM_SPECIAL:] = 1 + symbols
+    else:
+      last = last_symbol[:, None]
+      next_state_NxV[:, NUM_SPECIAL:] = np.where(
+          last < 0, 1 + symbols, 1 + s + last * s + symbols)
+    self.next_state = next_state_NxV
+    self._last_token = np.where(last_symbol >= 0, last_symbol + NUM_SPECIAL,
+                                PAD).astype(np.int32)
+    self._last_token[0] = BOS
+    self._last_token[self.eos_state] = EOS
+
+    self.stationary = self._stationary_distribution()
+    pi_cdf = np.cumsum(self.stationary)
+    self._pi_cdf = pi_cdf / pi_cdf[-1]
+    self.entropy_rate = float(self.stationary @ entropy(self._packed_probs()))
+    self.entropy_floor = (self.entropy_rate if self.pack
+                          else self._padded_floor())
+
+  def _packed_probs(self) -> np.ndarray:
+    probs_NxV = self.next_probs.copy()
+    probs_NxV[self.eos_state] = 0.0
+    probs_NxV[self.eos_state, BOS] = 1.0
+    return probs_NxV
+
+  def _step_distribution(self, dist_N: np.ndarray,
+                         probs_NxV: np.ndarray) -> np.ndarray:
+    """One step of the chain on a distribution over states (vectorised)."""
+    return np.bincount(self.next_state.ravel(),
+                       weights=(dist_N[:, None] * probs_NxV).ravel(),
+                       minlength=len(dist_N))
+
+  def _stationary_distribution(self, tol: float = 1e-13,
+                               max_iters: int = 200_000) -> np.ndarray:
+    """Power iteration for the packed stream's stationary state distribution.
+
+    The chain restarts at every BOS and document lengths take every value
+    >= 1, so it is aperiodic on its reachable states and this converges.
+    """
+    probs_NxV = self._packed_probs()
+    dist_N = np.zeros(len(probs_NxV))
+    dist_N[0] = 1.0 / (2 + 1.0 / self.eos_prob)  # exact mass of the BOS state
+    dist_N[1:self.eos_state] = (1 - 2 * dist_N[0]) / (self.eos_state - 1)
+    dist_N[self.eos_state] = dist_N[0]
+    for _ in range(max_iters):
+      new_N = self._step_distribution(dist_N, probs_NxV)
+      if np.abs(new_N - dist_N).sum() < tol:
+        return new_N / new_N.sum()
+      dist_N = new_N
+    raise RuntimeError('synthetic: stationary distribution did not converge')
+
+  def _padded_floor(self) -> float:
+    """Best mean loss over loss_mask with one `BOS doc EOS` per padded row."""
+    dist_N = np.zeros(len(self.next_probs))
+    dist_N[0] = 1.0
+    entropy_N = entropy(self.next_probs)
+    counted_N = np.arange(len(dist_N)) < self.eos_state  # target is not PAD
+    total_entropy = total_count = 0.0
+    for _ in range(self.seq_len):
+      total_entropy += dist_N @ (entropy_N * counted_N)
+      total_count += dist_N @ counted_N
+      dist_N = self._step_distribution(dist_N, self.next_probs)
+    return float(total_entropy / total_count)
+
+  def _rows(self, split: int, index: int) -> np.ndarray:
+    """Samples B rows by inverse CDF, vectorised over rows, looping over time.
+
+    Packed rows start in a state drawn from the stationary distribution (so
+    every position is statistically alike); padded rows start at BOS.
+    """
+    rng = self._rng(split, index)
+    b, t = self.batch_size, self.seq_len
+    if self.pack:
+      state_B = np.minimum(np.searchsorted(self._pi_cdf, rng.random(b), 'right'),
+                           len(self._pi_cdf) - 1)
+    else:
+      state_B = np.zeros(b, dtype=np.int64)
+    uniform_TxB = rng.random((t, b))
+    rows_BxL = np.empty((b, t + 1), dtype=np.int32)
+    rows_BxL[:, 0] = self._last_token[state_B]
+    cdf_NxV, next_state_NxV = self._cdf_NxV, self.next_state
+    for i in range(t):
+      token_B = (cdf_NxV[state_B] <= uniform_TxB[i, :, None]).sum(axis=1)
+      rows_BxL[:, i + 1] = token_B
+      state_B = next_state_NxV[state_B, token_B]
+    return rows_BxL
+
+  def log_probs(self, batch: Batch) -> np.ndarray:
+    """True-model log p(target | history) [B, T]; NaN where the row lacks history.
+
+    Only order 2 packed rows lose history: the first position when it is a
+    symbol (its predecessor was cut off).
+    """
+    inputs_BxT, targets_BxT = batch['inputs'], batch['targets']
+    s = self.num_symbols
+    symbol_BxT = inputs_BxT.astype(np.int64) - NUM_SPECIAL
+    is_symbol_BxT = symbol_BxT >= 0
+    state_BxT = np.select(
+        [inputs_BxT == BOS, inputs_BxT == EOS, inputs_BxT == PAD],
+        [0, self.eos_state, self.pad_state], default=1 + symbol_BxT)
+    known_BxT = np.ones(inputs_BxT.shape, dtype=bool)
+    if self.order == 2:
+      prev_BxT = np.concatenate(
+          [np.full_like(symbol_BxT[:, :1], -NUM_SPECIAL - 1), symbol_BxT[:, :-1]],
+          axis=1)
+      pair_BxT = 1 + s + np.maximum(prev_BxT, 0) * s + symbol_BxT
+      state_BxT = np.where(is_symbol_BxT & (prev_BxT >= 0), pair_BxT, state_BxT)
+      known_BxT[:, 0] = ~is_symbol_BxT[:, 0]
+    probs_BxT = self.next_probs[np.where(known_BxT, state_BxT, 0), targets_BxT]
+    with np.errstate(divide='ignore'):
+      return np.where(known_BxT, np.log(probs_BxT), np.nan)
