@@ -26,7 +26,7 @@ CHOICES = {
     'model.attention': ('xla', 'cudnn'),
     'optim.name': ('adamw', 'sgd'),
     'train.lane_mode': ('auto', 'vmap', 'map'),
-    'data.source': ('synthetic', 'text', 'python_docs', 'tfds', 'digits'),
+    'data.source': ('synthetic', 'topics', 'text', 'python_docs', 'tfds', 'digits'),
 }
 
 
@@ -104,6 +104,8 @@ def base_config() -> ConfigDict:
   d.order = 1                 # synthetic: Markov order (1 or 2)
   d.mean_doc_len = 48         # synthetic: mean document length (geometric)
   d.concentration = 0.3       # synthetic: Dirichlet concentration of next-token rows
+  d.num_topics = 4            # topics: latent topics, one order-1 chain each (the
+                              # symbol keys above apply; lnexp/data/topics.py)
 
   c.diagnostics = g = ConfigDict()
   g.enabled = True

@@ -13,16 +13,24 @@ from lnexp.data.base import (BOS, BYTE_VOCAB_SIZE, EOS, NUM_SPECIAL, PAD, TRAIN_
 from lnexp.data.synthetic import SyntheticSource
 from lnexp.data.text import TextSource, python_docs, read_text_file
 from lnexp.data.tfds import TfdsSource
+from lnexp.data.topics import TopicSource
 from lnexp.errors import ConfigError
 
 __all__ = ['BOS', 'BYTE_VOCAB_SIZE', 'EOS', 'NUM_SPECIAL', 'PAD', 'TRAIN_FRACTION', 'Batch',
-           'DataSource', 'SyntheticSource', 'TextSource', 'TfdsSource', 'make_source',
-           'python_docs', 'read_text_file', 'rows_to_batch']
+           'DataSource', 'SyntheticSource', 'TextSource', 'TfdsSource', 'TopicSource',
+           'make_source', 'python_docs', 'read_text_file', 'rows_to_batch']
 
 
 def _require(ok: bool, message: str) -> None:
   if not ok:
     raise ConfigError(message)
+
+
+def _check_markov(d) -> None:
+  """The keys the synthetic and topics sources share."""
+  _require(d.num_symbols >= 1, f'data.num_symbols={d.num_symbols} must be >= 1')
+  _require(d.mean_doc_len >= 1, f'data.mean_doc_len={d.mean_doc_len} must be >= 1')
+  _require(d.concentration > 0, f'data.concentration={d.concentration} must be > 0')
 
 
 def make_source(cfg) -> DataSource:
@@ -38,11 +46,7 @@ def make_source(cfg) -> DataSource:
                 eval_batches=t.eval_batches, pack=bool(d.pack))
   if d.source == 'synthetic':
     _require(d.order in (1, 2), f'data.order={d.order} is not one of: 1, 2')
-    _require(d.num_symbols >= 1, f'data.num_symbols={d.num_symbols} must be >= 1')
-    _require(d.mean_doc_len >= 1,
-             f'data.mean_doc_len={d.mean_doc_len} must be >= 1')
-    _require(d.concentration > 0,
-             f'data.concentration={d.concentration} must be > 0')
+    _check_markov(d)
     table = d.num_symbols ** (d.order + 1)
     _require(table <= 2**22,
              f'data.num_symbols={d.num_symbols} with data.order={d.order} needs '
@@ -51,6 +55,19 @@ def make_source(cfg) -> DataSource:
     return SyntheticSource(num_symbols=d.num_symbols, order=d.order,
                            mean_doc_len=float(d.mean_doc_len),
                            concentration=float(d.concentration), **common)
+  if d.source == 'topics':
+    _require(d.order == 1, f'data.order={d.order}: data.source=topics is order 1 '
+             '(one order-1 chain per topic)')
+    _require(d.num_topics >= 1, f'data.num_topics={d.num_topics} must be >= 1')
+    _check_markov(d)
+    table = d.num_topics * (d.num_symbols + 1) * d.num_symbols
+    _require(table <= 2**22,
+             f'data.num_topics={d.num_topics} x data.num_symbols={d.num_symbols} '
+             f'needs a {table:,}-entry transition table; keep num_topics * '
+             f'(num_symbols + 1) * num_symbols <= {2**22:,}')
+    return TopicSource(num_topics=d.num_topics, num_symbols=d.num_symbols,
+                       mean_doc_len=float(d.mean_doc_len),
+                       concentration=float(d.concentration), **common)
   if d.source in ('text', 'python_docs'):
     _require(d.max_bytes >= 0, f'data.max_bytes={d.max_bytes} must be >= 0')
     if d.source == 'text':
@@ -67,5 +84,5 @@ def make_source(cfg) -> DataSource:
   if d.source == 'tfds':
     return TfdsSource(tfds_name=d.tfds_name, data_dir=d.tfds_data_dir,
                       download=bool(d.tfds_download), **common)
-  raise ConfigError(f'data.source={d.source!r} is not one of: synthetic, text, '
-                    'python_docs, tfds, digits')
+  raise ConfigError(f'data.source={d.source!r} is not one of: synthetic, topics, '
+                    'text, python_docs, tfds, digits')
