@@ -1,0 +1,421 @@
+"""One path layer for workdirs, local or `gs://`.
+
+Object storage has no append and no rename, so a workdir there follows three
+rules: every file is written whole (one upload replaces an object atomically);
+`results.jsonl` is rewritten whole to append rows (callers hold the workdir
+lock); files written often (per-point metrics, TensorBoard events) live in a
+local `Staging` directory that is uploaded at each checkpoint, so a
+preemption loses at most what the resume recomputes. Locks on object storage
+are `Lease`s: objects that name their holder and expire, created and replaced
+under generation preconditions. Local paths get the same calls with POSIX
+semantics (fsync, `os.replace`, `O_EXCL`).
+
+`gs://` goes through gcsfs (the filesystem `etils.epath` and orbax use) with
+its listing cache off, since other hosts write the same workdir, and
+google-cloud-storage for generation preconditions: the `[gcs]` extra. Tests point every client at an emulator with
+`STORAGE_EMULATOR_HOST` (see tests/gcs_emulator.py).
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import posixpath
+import shutil
+import socket
+import tempfile
+import time
+
+from lnexp.errors import ConfigError
+
+SCHEMES = ('gs://',)
+
+
+def is_remote(path) -> bool:
+  return '://' in str(path)
+
+
+def normalize(path) -> str:
+  """An absolute local path, or `gs://bucket/key` without a trailing slash.
+
+  ConfigError for other schemes, a bucket-less URL, or gs:// without the
+  `[gcs]` extra installed.
+  """
+  path = os.fspath(path)
+  if not is_remote(path):
+    return os.path.abspath(os.path.expanduser(path))
+  if not path.startswith(SCHEMES):
+    raise ConfigError(f'{path}: only local paths and gs:// are supported')
+  bucket, _, key = path[len('gs://'):].partition('/')
+  if not bucket:
+    raise ConfigError(f'{path}: expected gs://BUCKET/PATH')
+  _require_gcs()
+  key = posixpath.normpath(key.strip('/')) if key.strip('/') else ''
+  return f'gs://{bucket}' + (f'/{key}' if key else '')
+
+
+def _require_gcs() -> None:
+  try:
+    import gcsfs  # noqa: F401
+    import google.cloud.storage  # noqa: F401
+  except ImportError:
+    raise ConfigError("gs:// paths need the [gcs] extra: pip install 'lnexp[gcs]'"
+                      ) from None
+
+
+def join(path, *parts: str) -> str:
+  path = os.fspath(path)
+  return posixpath.join(path, *parts) if is_remote(path) else os.path.join(path, *parts)
+
+
+def epath(path):
+  """`etils.epath.Path` for `path`, for APIs that take one (orbax)."""
+  from etils import epath as epath_lib
+  return epath_lib.Path(os.fspath(path))
+
+
+_gcs_fs = None
+
+
+def _fs():
+  """One gcsfs filesystem without a listing cache (other hosts write too)."""
+  global _gcs_fs
+  if _gcs_fs is None:
+    import gcsfs
+    _gcs_fs = gcsfs.GCSFileSystem(use_listings_cache=False, skip_instance_cache=True)
+  return _gcs_fs
+
+
+def _key(path) -> str:
+  return os.fspath(path)[len('gs://'):]
+
+
+def exists(path) -> bool:
+  return os.path.exists(path) if not is_remote(path) else _fs().exists(_key(path))
+
+
+def isdir(path) -> bool:
+  return os.path.isdir(path) if not is_remote(path) else _fs().isdir(_key(path))
+
+
+def isfile(path) -> bool:
+  return os.path.isfile(path) if not is_remote(path) else _fs().isfile(_key(path))
+
+
+def listdir(path) -> list[str]:
+  """Names in a directory (prefix on gs://), sorted; [] if there is none."""
+  if not is_remote(path):
+    return sorted(os.listdir(path)) if os.path.isdir(path) else []
+  if not isdir(path):
+    return []
+  return sorted(posixpath.basename(p.rstrip('/')) for p in _fs().ls(_key(path),
+                                                                    detail=False))
+
+
+def makedirs(path) -> None:
+  """A directory; nothing on gs:// (prefixes exist through their objects)."""
+  if not is_remote(path):
+    os.makedirs(path, exist_ok=True)
+
+
+def read_text(path) -> str:
+  if not is_remote(path):
+    with open(path) as f:
+      return f.read()
+  return _fs().cat_file(_key(path)).decode()
+
+
+def write_text(path, text: str) -> None:
+  """Replaces the file whole: readers see the old or the new text, never half."""
+  if is_remote(path):
+    _fs().pipe_file(_key(path), text.encode())  # one upload: atomic on GCS
+    return
+  tmp = f'{path}.{socket.gethostname()}.{os.getpid()}.tmp'
+  try:
+    with open(tmp, 'w') as f:
+      f.write(text)
+      f.flush()
+      os.fsync(f.fileno())
+    os.replace(tmp, path)
+  finally:
+    if os.path.exists(tmp):
+      os.remove(tmp)
+
+
+def append_lines(path, lines: list[str]) -> None:
+  """Appends whole lines, each starting on a fresh line (a torn last line is
+  closed first, so it stays one bad line instead of swallowing the next row).
+
+  Locally an O_APPEND write and fsync; on gs:// a rewrite of the whole object
+  (the caller holds the workdir lock).
+  """
+  if not lines:
+    return
+  text = ''.join(line.rstrip('\n') + '\n' for line in lines)
+  if is_remote(path):
+    old = read_text(path) if exists(path) else ''
+    write_text(path, old + ('\n' if old and not old.endswith('\n') else '') + text)
+    return
+  with open(path, 'ab+') as f:
+    if f.seek(0, os.SEEK_END) > 0:
+      f.seek(-1, os.SEEK_END)
+      if f.read(1) != b'\n':
+        text = '\n' + text
+    f.write(text.encode())
+    f.flush()
+    os.fsync(f.fileno())
+
+
+def remove(path) -> None:
+  """Deletes a file if it exists."""
+  if not is_remote(path):
+    if os.path.exists(path):
+      os.remove(path)
+  elif exists(path):
+    _fs().rm_file(_key(path))
+
+
+def rmtree(path) -> None:
+  if not is_remote(path):
+    shutil.rmtree(path, ignore_errors=True)
+  elif exists(path):
+    _fs().rm(_key(path), recursive=True)
+
+
+def _files(root) -> list[str]:
+  """Relative paths of every file under `root`."""
+  if not is_remote(root):
+    return sorted(os.path.relpath(os.path.join(d, f), root)
+                  for d, _, files in os.walk(root) for f in files)
+  prefix = _key(root).rstrip('/') + '/'
+  return sorted(p[len(prefix):] for p in _fs().find(prefix) if not p.endswith('/'))
+
+
+def copy_file(src, dst) -> None:
+  """Copies one file between any two of local and gs://, creating parents."""
+  if not is_remote(dst):
+    os.makedirs(os.path.dirname(dst) or '.', exist_ok=True)
+  if not is_remote(src) and not is_remote(dst):
+    shutil.copyfile(src, dst)
+  elif not is_remote(src):
+    _fs().put_file(src, _key(dst))
+  elif not is_remote(dst):
+    _fs().get_file(_key(src), dst)
+  else:
+    _fs().copy(_key(src), _key(dst))
+
+
+def copy_tree(src, dst, skip: tuple[str, ...] = ()) -> list[str]:
+  """Copies every file under `src` to `dst` (either local or gs://), except
+  those under the top-level names in `skip`; returns the relative paths."""
+  copied = []
+  for rel in _files(src):
+    if rel.split('/', 1)[0] in skip or rel.split(os.sep, 1)[0] in skip:
+      continue
+    copy_file(join(src, rel), join(dst, *rel.split('/')))
+    copied.append(rel)
+  return copied
+
+
+class Staging:
+  """Local mirror of a workdir's often-written subdirectories.
+
+  For a local workdir it is the workdir itself. For gs:// it is a fresh
+  local directory: `pull` downloads what a resume appends to, writers use
+  `local(...)` paths, and `upload` copies every file changed since the last
+  upload (called at each checkpoint and at the end of a group).
+  """
+
+  def __init__(self, workdir: str, subdirs: tuple[str, ...] = ('metrics', 'tensorboard')):
+    self.workdir = workdir
+    self.subdirs = subdirs
+    self.remote = is_remote(workdir)
+    self.root = tempfile.mkdtemp(prefix='lnexp-staging-') if self.remote else workdir
+    self._uploaded: dict[str, tuple[int, int]] = {}
+    self._pulled: set[str] = set()
+
+  def local(self, *parts: str) -> str:
+    return os.path.join(self.root, *parts)
+
+  def pull(self, subdir: str) -> None:
+    """Downloads `subdir` of the remote workdir once (a resume appends to it)."""
+    if not self.remote or subdir in self._pulled:
+      return
+    self._pulled.add(subdir)
+    remote = join(self.workdir, subdir)
+    if not isdir(remote):
+      return
+    for rel in copy_tree(remote, self.local(subdir)):
+      path = self.local(subdir, *rel.split('/'))
+      self._uploaded[path] = _signature(path)
+
+  def upload(self) -> int:
+    """Uploads files changed since the last upload; returns how many."""
+    if not self.remote:
+      return 0
+    count = 0
+    for subdir in self.subdirs:
+      base = self.local(subdir)
+      for rel in _files(base) if os.path.isdir(base) else ():
+        path = os.path.join(base, rel)
+        signature = _signature(path)
+        if self._uploaded.get(path) != signature:
+          copy_file(path, join(self.workdir, subdir, *rel.split(os.sep)))
+          self._uploaded[path] = signature
+          count += 1
+    return count
+
+  def close(self) -> None:
+    if self.remote:
+      shutil.rmtree(self.root, ignore_errors=True)
+
+
+def _signature(path: str) -> tuple[int, int]:
+  stat = os.stat(path)
+  return stat.st_size, stat.st_mtime_ns
+
+
+# Preconditioned writes: the building blocks of a lock on object storage.
+
+_client = None
+
+
+def _blob(path: str):
+  global _client
+  if _client is None:
+    from google.cloud import storage as gcs
+    _client = gcs.Client()  # anonymous against STORAGE_EMULATOR_HOST
+  bucket, _, key = _key(path).partition('/')
+  return _client.bucket(bucket).blob(key)
+
+
+def _local_generation(stat: os.stat_result) -> int:
+  return (stat.st_ino * 1_000_003 + stat.st_mtime_ns) % (2**62) or 1
+
+
+def read_versioned(path: str) -> tuple[str, int] | None:
+  """(text, generation) of a file, or None if there is none.
+
+  The generation changes with every write: GCS's object generation; locally
+  a number made of the file's inode and mtime.
+  """
+  if not is_remote(path):
+    try:
+      with open(path) as f:
+        return f.read(), _local_generation(os.fstat(f.fileno()))
+    except FileNotFoundError:
+      return None
+  from google.api_core import exceptions
+  blob = _blob(path)
+  while True:  # the generation, then the text of exactly that generation
+    try:
+      blob.reload()
+    except exceptions.NotFound:
+      return None
+    generation = int(blob.generation)
+    try:
+      return blob.download_as_text(if_generation_match=generation), generation
+    except (exceptions.NotFound, exceptions.PreconditionFailed):
+      continue  # replaced in between: read again
+
+
+def write_versioned(path: str, text: str, generation: int = 0) -> int | None:
+  """Writes `text` if the file's generation is still `generation` (0: if it
+  does not exist); returns the new generation, or None if another writer got
+  there first. (Locally only creation is atomic; a local replace checks then
+  writes.)"""
+  if not is_remote(path):
+    if generation == 0:
+      try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+      except FileExistsError:
+        return None
+      with os.fdopen(fd, 'w') as f:
+        f.write(text)
+    else:
+      current = read_versioned(path)
+      if current is None or current[1] != generation:
+        return None
+      write_text(path, text)
+    return _local_generation(os.stat(path))
+  from google.api_core import exceptions
+  blob = _blob(path)
+  try:
+    blob.upload_from_string(text, if_generation_match=generation)
+  except exceptions.PreconditionFailed:
+    return None
+  return int(blob.generation)
+
+
+def delete_versioned(path: str, generation: int) -> bool:
+  """Deletes the file if its generation is still `generation`."""
+  if not is_remote(path):
+    current = read_versioned(path)
+    if current is None or current[1] != generation:
+      return False
+    os.remove(path)
+    return True
+  from google.api_core import exceptions
+  try:
+    _blob(path).delete(if_generation_match=generation)
+  except (exceptions.PreconditionFailed, exceptions.NotFound):
+    return False
+  return True
+
+
+@dataclasses.dataclass
+class Lease:
+  """A lock that expires: a file naming its holder, renewed while held.
+
+  Object storage cannot tell whether a holder on another host still lives,
+  so a holder that stops renewing (killed, preempted) loses the lock after
+  `ttl_s`; every change is conditioned on the generation read, so two
+  processes never both believe they hold it.
+  """
+  path: str
+  ttl_s: float = 300.0
+  owner: dict = dataclasses.field(default_factory=lambda: {
+      'host': socket.gethostname(), 'pid': os.getpid()})
+  generation: int | None = None
+
+  def _text(self) -> str:
+    return json.dumps({**self.owner, 'expires': time.time() + self.ttl_s})
+
+  def holder(self) -> dict | None:
+    """The current holder's record (with 'expires'), or None."""
+    current = read_versioned(self.path)
+    return None if current is None else _record(current[0])
+
+  def acquire(self) -> dict | None:
+    """Takes the lease if it is free or expired: None, or the live holder's record."""
+    for _ in range(5):  # a lost race re-reads
+      current = read_versioned(self.path)
+      if current is None:
+        self.generation = write_versioned(self.path, self._text(), 0)
+      else:
+        record = _record(current[0])
+        if record.get('expires', 0) > time.time():
+          return record
+        self.generation = write_versioned(self.path, self._text(), current[1])
+      if self.generation is not None:
+        return None
+    return self.holder() or {'expires': 0}
+
+  def renew(self) -> bool:
+    """Extends the lease; False if it was lost (it expired and was taken)."""
+    if self.generation is not None:
+      self.generation = write_versioned(self.path, self._text(), self.generation)
+    return self.generation is not None
+
+  def release(self) -> None:
+    if self.generation is not None:
+      delete_versioned(self.path, self.generation)
+      self.generation = None
+
+
+def _record(text: str) -> dict:
+  try:
+    record = json.loads(text)
+  except json.JSONDecodeError:
+    return {'expires': 0}  # torn or foreign: counts as expired
+  return record if isinstance(record, dict) else {'expires': 0}

@@ -1,0 +1,153 @@
+"""A GCS emulator on a loopback port, and the environment that points every client at it.
+
+`gcp-storage-emulator` serves the JSON API that gcsfs, google-cloud-storage
+and tensorstore (orbax) use. It ignores generation preconditions, which a lock
+on object storage relies on, so `serve` adds `ifGenerationMatch` to uploads
+and deletes (the server handles one request at a time, so the check and the
+write cannot interleave). What it still lacks against real GCS: concurrency,
+latency, and GCS's consistency and rate limits.
+
+`python -m tests.gcs_emulator PORT BUCKET` serves; the `gcs` fixture starts
+that in a subprocess, sets `env(url)` in os.environ for the session (and
+for subprocesses), and gives fresh `gs://` directories. Nothing leaves
+loopback: `NO_GCE_CHECK` keeps google-auth off the metadata server, tensorstore
+takes a test token, and gcsfs's bucket-type probe (a gRPC call to Google) is off.
+"""
+from __future__ import annotations
+
+import itertools
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+
+import pytest
+
+BUCKET = 'lnexp-test'
+# gcsfs reads this at import: its bucket-type probe would call Google over gRPC.
+os.environ.setdefault('GCSFS_EXPERIMENTAL_ZB_HNS_SUPPORT', 'false')
+
+
+def env(url: str) -> dict[str, str]:
+  """Environment variables that point gcsfs, google-cloud-storage and
+  tensorstore at the emulator at `url`, with no credentials and no probes."""
+  return {
+      'STORAGE_EMULATOR_HOST': url,          # gcsfs, google-cloud-storage
+      'TENSORSTORE_GCS_HTTP_URL': url,       # tensorstore (orbax)
+      'GOOGLE_AUTH_TOKEN_FOR_TESTING': 'x',  # tensorstore's auth
+      'NO_GCE_CHECK': 'true',                # google-auth/gcsfs: no metadata server
+      'GCE_METADATA_HOST': '127.0.0.1:9',    # and if anything asks anyway: loopback
+      'GCE_METADATA_IP': '127.0.0.1:9',
+      'GCSFS_EXPERIMENTAL_ZB_HNS_SUPPORT': 'false',  # no gRPC bucket-type probe
+      'GOOGLE_CLOUD_PROJECT': 'test',
+  }
+
+
+def serve(port: int, bucket: str) -> None:
+  """Runs gcp-storage-emulator in memory, with generation preconditions."""
+  from http import HTTPStatus
+
+  from gcp_storage_emulator import server
+  from gcp_storage_emulator.exceptions import NotFound
+  from gcp_storage_emulator.handlers import objects
+
+  def precondition_failed(request, storage, object_id) -> bool:
+    want = request.query.get('ifGenerationMatch')
+    if not want or object_id is None:
+      return False
+    try:
+      current = int(storage.get_file_obj(request.params['bucket_name'], object_id)
+                    ['generation'])
+    except NotFound:
+      current = 0
+    return current != int(want[0])
+
+  def refuse(response):
+    response.status = HTTPStatus.PRECONDITION_FAILED
+    response.json({'error': {'code': 412, 'message': 'conditionNotMet',
+                             'errors': [{'reason': 'conditionNotMet',
+                                         'message': 'Precondition Failed'}]}})
+
+  def insert_name(request):
+    if 'name' in request.query:
+      return request.query['name'][0]
+    data = request.data
+    if isinstance(data, dict):
+      return (data.get('meta') or data).get('name')
+    return None
+
+  def wrap(handler, object_id):
+    def checked(request, response, storage, *args, **kwargs):
+      if precondition_failed(request, storage, object_id(request)):
+        return refuse(response)
+      return handler(request, response, storage, *args, **kwargs)
+    return checked
+
+  wrapped = {objects.insert: wrap(objects.insert, insert_name),
+             objects.delete: wrap(objects.delete, lambda r: r.params['object_id'])}
+  for _, handlers in server.HANDLERS:
+    for method, handler in list(handlers.items()):
+      handlers[method] = wrapped.get(handler, handler)
+  objects.insert = wrapped[objects.insert]  # the router's fallback for bare uploads
+  server.create_server('127.0.0.1', port, in_memory=True, default_bucket=bucket).run()
+
+
+def free_port() -> int:
+  with socket.socket() as s:
+    s.bind(('127.0.0.1', 0))
+    return s.getsockname()[1]
+
+
+class Emulator:
+  """A running emulator: its URL, environment, and fresh gs:// directories."""
+
+  def __init__(self, log_path: str, bucket: str = BUCKET):
+    self.bucket = bucket
+    port = free_port()
+    self.url = f'http://127.0.0.1:{port}'
+    self.env = env(self.url)
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    self._log = open(log_path, 'w')
+    self.proc = subprocess.Popen(
+        [sys.executable, '-m', 'tests.gcs_emulator', str(port), bucket], cwd=root,
+        env={**os.environ, 'PYTHONPATH': root}, stdout=self._log,
+        stderr=subprocess.STDOUT)
+    deadline = time.monotonic() + 30
+    while True:
+      try:
+        urllib.request.urlopen(self.url + '/', timeout=1).read()
+        break
+      except OSError:
+        if self.proc.poll() is not None or time.monotonic() > deadline:
+          raise RuntimeError(f'GCS emulator did not start (see {log_path})') from None
+        time.sleep(0.05)
+    self._ids = itertools.count()
+
+  def new_dir(self, name: str = 'run') -> str:
+    return f'gs://{self.bucket}/{name}-{os.getpid()}-{next(self._ids)}'
+
+  def stop(self) -> None:
+    self.proc.terminate()
+    self.proc.wait(timeout=10)
+    self._log.close()
+
+
+@pytest.fixture(scope='session')
+def gcs(tmp_path_factory):
+  """A GCS emulator for the session, with os.environ pointing every client at it."""
+  emulator = Emulator(str(tmp_path_factory.mktemp('gcs') / 'emulator.log'))
+  saved = {k: os.environ.get(k) for k in emulator.env}
+  os.environ.update(emulator.env)
+  yield emulator
+  for key, value in saved.items():
+    if value is None:
+      os.environ.pop(key, None)
+    else:
+      os.environ[key] = value
+  emulator.stop()
+
+
+if __name__ == '__main__':
+  serve(int(sys.argv[1]), sys.argv[2])

@@ -1,0 +1,175 @@
+"""The path layer on local disk and on gs:// (a GCS emulator on loopback)."""
+import json
+import os
+import sys
+import threading
+import time
+
+import numpy as np
+import pytest
+
+from lnexp.engine import storage
+from lnexp.errors import ConfigError
+from tests.gcs_emulator import gcs  # noqa: F401  (fixture)
+
+
+@pytest.fixture(params=['local', 'gs'])
+def root(request, tmp_path):
+  if request.param == 'local':
+    return str(tmp_path / 'wd')
+  return request.getfixturevalue('gcs').new_dir()
+
+
+def test_normalize():
+  assert storage.normalize('gs://b/x/y/') == 'gs://b/x/y'
+  assert storage.normalize('gs://b//x/./y') == 'gs://b/x/y'
+  assert storage.normalize('gs://b') == 'gs://b'
+  assert storage.normalize('runs/x') == os.path.abspath('runs/x')
+  for bad in ('gs://', 'gs:///x', 's3://b/x'):
+    with pytest.raises(ConfigError):
+      storage.normalize(bad)
+
+
+def test_gs_without_the_extra_is_one_clear_error(monkeypatch):
+  monkeypatch.setitem(sys.modules, 'gcsfs', None)
+  with pytest.raises(ConfigError, match=r"lnexp\[gcs\]"):
+    storage.normalize('gs://b/x')
+
+
+def test_files_read_write_list_copy(root, tmp_path):
+  storage.makedirs(storage.join(root, 'sub'))
+  storage.write_text(storage.join(root, 'a.txt'), 'one')
+  storage.write_text(storage.join(root, 'a.txt'), 'two')  # replaces whole
+  storage.write_text(storage.join(root, 'sub', 'b.txt'), 'bee')
+  assert storage.read_text(storage.join(root, 'a.txt')) == 'two'
+  assert storage.exists(storage.join(root, 'a.txt')) and storage.isdir(root)
+  assert storage.isfile(storage.join(root, 'sub', 'b.txt'))
+  assert not storage.exists(storage.join(root, 'nope'))
+  assert storage.listdir(root) == ['a.txt', 'sub']
+  assert storage.listdir(storage.join(root, 'nope')) == []
+  assert sorted(storage.copy_tree(root, str(tmp_path / 'copy'), skip=('sub',))) == ['a.txt']
+  assert (tmp_path / 'copy' / 'a.txt').read_text() == 'two'
+  assert not (tmp_path / 'copy' / 'sub').exists()
+  storage.remove(storage.join(root, 'a.txt'))
+  assert storage.listdir(root) == ['sub']
+  storage.rmtree(root)
+  assert not storage.exists(storage.join(root, 'sub', 'b.txt'))
+
+
+def test_append_lines_starts_on_a_fresh_line(root):
+  storage.makedirs(root)
+  path = storage.join(root, 'results.jsonl')
+  storage.append_lines(path, ['{"a": 1}'])
+  storage.write_text(path, storage.read_text(path) + '{"torn": ')  # crash mid-row
+  storage.append_lines(path, ['{"b": 2}', '{"c": 3}\n'])
+  assert storage.read_text(path).splitlines() == ['{"a": 1}', '{"torn": ', '{"b": 2}',
+                                                  '{"c": 3}']
+  storage.append_lines(path, [])
+  assert storage.read_text(path).endswith('{"c": 3}\n')
+
+
+def test_staging_uploads_changed_files_and_pulls_for_a_resume(gcs):  # noqa: F811
+  remote = gcs.new_dir()
+  staging = storage.Staging(remote)
+  assert os.path.isdir(staging.root) and staging.root != remote
+  os.makedirs(staging.local('metrics'))
+  with open(staging.local('metrics', 'p1.jsonl'), 'w') as f:
+    f.write('{"step": 1}\n')
+  os.makedirs(staging.local('tensorboard', 'p1'))
+  open(staging.local('tensorboard', 'p1', 'events.1'), 'wb').write(b'\x00\x01')
+  assert staging.upload() == 2
+  assert staging.upload() == 0  # nothing changed
+  with open(staging.local('metrics', 'p1.jsonl'), 'a') as f:
+    f.write('{"step": 2}\n')
+  assert staging.upload() == 1
+  assert storage.read_text(storage.join(remote, 'metrics', 'p1.jsonl')).count('step') == 2
+  staging.close()
+  assert not os.path.exists(staging.root)
+
+  resumed = storage.Staging(remote)  # a new process resuming the run
+  resumed.pull('metrics')
+  assert open(resumed.local('metrics', 'p1.jsonl')).read().count('step') == 2
+  assert resumed.upload() == 0  # pulled files count as uploaded
+  resumed.close()
+
+
+def test_local_staging_is_the_workdir(tmp_path):
+  staging = storage.Staging(str(tmp_path))
+  assert staging.local('metrics') == str(tmp_path / 'metrics')
+  staging.pull('metrics')
+  assert staging.upload() == 0
+
+
+def test_versioned_writes(root):
+  storage.makedirs(root)
+  path = storage.join(root, 'lock')
+  assert storage.read_versioned(path) is None
+  gen = storage.write_versioned(path, 'a', 0)
+  assert gen and storage.read_versioned(path) == ('a', gen)
+  assert storage.write_versioned(path, 'b', 0) is None  # exists already
+  time.sleep(0.01)  # local generations come from mtime
+  gen2 = storage.write_versioned(path, 'c', gen)
+  assert gen2 and gen2 != gen and storage.read_versioned(path)[0] == 'c'
+  assert storage.write_versioned(path, 'd', gen) is None  # stale generation
+  assert not storage.delete_versioned(path, gen)
+  assert storage.delete_versioned(path, gen2) and not storage.exists(path)
+
+
+def test_lease_expires_and_is_taken_over_once(gcs):  # noqa: F811
+  path = storage.join(gcs.new_dir(), 'lock')
+  first = storage.Lease(path, ttl_s=0.5, owner={'host': 'a', 'pid': 1})
+  second = storage.Lease(path, ttl_s=30, owner={'host': 'b', 'pid': 2})
+  assert first.acquire() is None
+  assert first.renew()
+  holder = second.acquire()
+  assert (holder['host'], holder['pid']) == ('a', 1)
+  time.sleep(0.6)  # first stopped renewing (killed, preempted)
+  assert second.acquire() is None
+  assert not first.renew()  # lost, and it knows
+  first.release()  # a no-op: it no longer holds it
+  assert second.holder()['host'] == 'b'
+  second.release()
+  assert storage.read_versioned(path) is None
+
+
+def test_lease_torn_record_counts_as_expired(gcs):  # noqa: F811
+  path = storage.join(gcs.new_dir(), 'lock')
+  storage.write_text(path, '{"host": "a", "exp')
+  lease = storage.Lease(path)
+  assert lease.acquire() is None and lease.holder()['pid'] == os.getpid()
+
+
+def test_lease_has_one_winner_among_racing_processes(gcs):  # noqa: F811
+  path = storage.join(gcs.new_dir(), 'lock')
+  results = []
+  leases = [storage.Lease(path, owner={'host': 'h', 'pid': i}) for i in range(4)]
+  threads = [threading.Thread(target=lambda l=l: results.append(l.acquire()))
+             for l in leases]
+  for t in threads:
+    t.start()
+  for t in threads:
+    t.join()
+  assert sum(r is None for r in results) == 1
+  winner = next(l for l, r in zip(leases, results) if r is None)  # noqa: F841
+  assert {r['pid'] for r in results if r is not None} == {winner.owner['pid']}
+
+
+def test_orbax_checkpoints_on_gs(gcs):  # noqa: F811
+  """What the emulator carries for orbax: save, max_to_keep deletion, latest, restore."""
+  import orbax.checkpoint as ocp
+  path = storage.join(gcs.new_dir(), 'checkpoints', 'g')
+  options = ocp.CheckpointManagerOptions(max_to_keep=2, create=True)
+  with ocp.CheckpointManager(path, options=options) as manager:
+    for step in (10, 20, 30):
+      manager.save(step, args=ocp.args.Composite(
+          state=ocp.args.StandardSave({'w': np.arange(4.0) * step}),
+          host=ocp.args.JsonSave({'step': step})))
+    manager.wait_until_finished()
+  assert storage.listdir(path) == ['20', '30']
+  with ocp.CheckpointManager(path) as manager:
+    assert manager.latest_step() == 30
+    restored = manager.restore(30, args=ocp.args.Composite(
+        state=ocp.args.StandardRestore(), host=ocp.args.JsonRestore()))
+  np.testing.assert_array_equal(restored['state']['w'], np.arange(4.0) * 30)
+  assert restored['host'] == {'step': 30}
+  assert json.loads(storage.read_text(storage.join(path, '30', 'host', 'metadata')))
