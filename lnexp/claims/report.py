@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import ast
 import datetime
+import importlib.util
 import os
 import platform
+import re
 
 from lnexp.analysis import results
 from lnexp.claims import analyses, suite
@@ -160,4 +162,56 @@ def _markdown(out, size, findings, status) -> str:
       md += [f'![{os.path.basename(fig)}]({rel})', '']
     for note in finding.notes:
       md += [f'- {note}', '']
+  md += coverage_section(findings)
   return '\n'.join(md) + '\n'
+
+
+# The article's claims and what tests each (a source checkout's experiments/coverage.py).
+COVERAGE = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(
+    os.path.abspath(__file__)))), 'experiments', 'coverage.py')
+
+
+def load_coverage(path: str = COVERAGE):
+  """experiments/coverage.py as a module (experiments/ is not a package)."""
+  spec = importlib.util.spec_from_file_location('lnexp_experiments_coverage', path)
+  module = importlib.util.module_from_spec(spec)
+  spec.loader.exec_module(module)
+  return module
+
+
+def _anchor(heading: str) -> str:
+  """The link target GitHub gives a markdown heading."""
+  return '#' + re.sub(r'[^\w\- ]', '', heading.lower()).replace(' ', '-')
+
+
+def coverage_section(findings: dict, path: str = COVERAGE) -> list[str]:
+  """The Coverage section: every claim of the article (experiments/coverage.py),
+  the experiment whose rule decides it with that rule's verdict, or why it is
+  not tested, and where the article is wrong or loose."""
+  if not os.path.isfile(path):
+    return ['## Coverage', '', f'*No coverage table ({path} is absent).*', '']
+  coverage = load_coverage(path)
+  rows, tested = [], 0
+  for c in coverage.CLAIMS:
+    if c.experiment:
+      tested += 1
+      key = c.finding.split('-')[0]  # a literature check sits in its claim's section
+      title = f'Claim {key}: {CLAIMS[key][0]}'
+      test = f'[`{c.experiment}`]({_anchor(title)}), finding {c.finding}'
+      verdict = (f'**{findings[c.finding].verdict}**' if c.finding in findings
+                 else 'no verdict yet')
+    else:
+      test, verdict = c.reason, 'not tested'
+    rows.append([c.heading, f'“{c.quote}”', test, verdict, c.note or '-'])
+  headings = ', '.join(f'*{h}*' for h in coverage.HEADINGS)
+  return [
+      '## Coverage', '',
+      f'Every distinct claim of {SEED_ARTICLE}, quoted verbatim, under its section '
+      f'heading ({len(coverage.CLAIMS)} claims in {len(coverage.HEADINGS)} sections: '
+      f'{headings}): {tested} are decided by an experiment\'s pre-registered rule (the '
+      'verdict here; the evidence in the linked section), '
+      f'{len(coverage.CLAIMS) - tested} are not tested, each with the reason. The '
+      'last column says where the article is wrong or loose. Source: '
+      '`experiments/coverage.py`.', '',
+      analyses.table('', ['section', 'claim', 'tested by', 'verdict', 'note'],
+                     rows).strip(), '']
