@@ -15,47 +15,54 @@ from absl import flags
 from lnexp.errors import ConfigError
 
 DefineFlags = Callable[[flags.FlagValues, list[str]], None]
+Body = Callable[[flags.FlagValues, list[str]], 'int | None']
 
 
-def _one_line(text: str) -> str:
+def _one_line(text) -> str:
   lines = [line.strip() for line in str(text).strip().splitlines() if line.strip()]
   return ' '.join(lines[:2]) if lines else 'error'
 
 
-def parse(prog: str, define: DefineFlags, argv: list[str],
-          extra_help: Callable[[], str] | None = None) -> flags.FlagValues | None:
-  """Parsed flags, or None after printing help; raises ConfigError on bad flags."""
+def parse(prog: str, define: DefineFlags, argv: list[str], positional: str | None = None,
+          extra_help: Callable[[], str] | None = None):
+  """(flags, positional args), or None after printing help; ConfigError if bad.
+
+  positional: how the usage line names positional arguments (None: none allowed).
+  """
   fv = flags.FlagValues()
   define(fv, argv)
   flags.DEFINE_boolean('help', False, 'Show this help and exit.', flag_values=fv,
                        short_name='h')
   try:
-    rest = fv([prog, *argv])
+    rest = fv([prog, *argv])[1:]
   except (flags.Error, KeyError, AttributeError) as e:  # absl's and config_flags'
     raise ConfigError(_one_line(e.args[0] if isinstance(e, KeyError) and e.args else e)
                       ) from None
   if fv['help'].value:
-    print(f'usage: python -m {prog} [flags]\n\n{fv.get_help()}')
+    print(f'usage: python -m {prog} [flags] {positional or ""}\n\n{fv.get_help()}')
     if extra_help:
       print(extra_help())
     return None
-  if len(rest) > 1:
-    raise ConfigError(f'unexpected argument {rest[1]!r} (see --help)')
-  return fv
+  if rest and positional is None:
+    raise ConfigError(f'unexpected argument {rest[0]!r} (see --help)')
+  return fv, rest
 
 
-def main(prog: str, define: DefineFlags, body: Callable[[flags.FlagValues], int | None],
-         argv: list[str] | None = None, extra_help: Callable[[], str] | None = None) -> int:
-  """Parses flags and runs `body(flags)`; the exit code follows lnexp's contract."""
+def main(prog: str, define: DefineFlags, body: Body, argv: list[str] | None = None,
+         positional: str | None = None, extra_help: Callable[[], str] | None = None
+         ) -> int:
+  """Parses flags and runs `body(flags, positional args)`; the exit code follows
+  lnexp's contract (0 done, 2 bad input, 130 interrupted, or body's own)."""
   argv = sys.argv[1:] if argv is None else list(argv)
   try:
-    fv = parse(prog, define, argv, extra_help)
-    if fv is None:
+    parsed = parse(prog, define, argv, positional, extra_help)
+    if parsed is None:
       return 0
-    return body(fv) or 0
+    return body(*parsed) or 0
   except ConfigError as e:
     print(f'{prog}: error: {_one_line(e)}', file=sys.stderr)
     return 2
-  except KeyboardInterrupt:
-    print(f'{prog}: interrupted; rerun the same command to resume', file=sys.stderr)
+  except KeyboardInterrupt as e:
+    print(f'{prog}: {e or "interrupted"}; rerun the same command to resume',
+          file=sys.stderr)
     return 130

@@ -2,19 +2,18 @@
 
 post: ResNet v1 (He et al. 2016), relu(x + N2(conv2(relu(N1(conv1(x)))))).
 pre: ResNet v2 pre-activation (He et al. 2016b), x + conv2(relu(N2(conv1(relu(N1(x)))))).
-Norms on [B, H, W, C] (`ImageNorm`): batchnorm over batch, height and width
-per channel (Ioffe & Szegedy 2015); layernorm over channels, height and width
-of each example (Ba et al. 2016), i.e. GroupNorm with one group; groupnorm
-with `model.groups` groups (Wu & He 2018); rmsnorm over the same axes as
-layernorm without centring; dyt elementwise (Zhu et al. 2025). Logits come as
+Norms on [B, H, W, C] (each registry entry's `images` in `lnexp.norms`):
+batchnorm over batch, height and width per channel (Ioffe & Szegedy 2015);
+layernorm over channels, height and width of each example (Ba et al. 2016),
+i.e. GroupNorm with one group; groupnorm with `model.groups` groups (Wu & He
+2018); rmsnorm over the same axes as layernorm without centring; dyt
+elementwise (Zhu et al. 2025). Logits come as
 [B, 1, classes] so the language-model loss, eval and lanes apply unchanged.
 """
 from __future__ import annotations
 
-import dataclasses
 
 import flax.linen as nn
-import jax
 import jax.numpy as jnp
 
 from lnexp import diagnostics, norms
@@ -23,29 +22,19 @@ from lnexp.model import ModelConfig, dense_init
 f32 = jnp.float32
 
 
-class ImageNorm(nn.Module):
-  """`model.norm` on [B, H, W, C], float32 statistics."""
-  cfg: ModelConfig
+def post_block(x, conv, norm, train):
+  """ResNet v1: relu(x + N2(conv2(relu(N1(conv1(x))))))."""
+  y = nn.relu(norm('norm1')(conv('conv1')(x), train))
+  return nn.relu(x + norm('norm2')(conv('conv2')(y), train))
 
-  @nn.compact
-  def __call__(self, x_BxHxWxC, train):
-    c, (b, h, w, ch) = self.cfg, x_BxHxWxC.shape
-    x = x_BxHxWxC.astype(f32)
-    if c.norm in ('layernorm', 'groupnorm'):
-      groups = 1 if c.norm == 'layernorm' else c.groups
-      y = nn.GroupNorm(num_groups=groups, epsilon=c.norm_eps, use_bias=c.use_bias,
-                       dtype=f32, param_dtype=f32, name='norm')(x)
-    elif c.norm == 'rmsnorm':
-      y = x * jax.lax.rsqrt(jnp.square(x).mean((1, 2, 3), keepdims=True) + c.norm_eps)
-      y = y * self.param('scale', nn.initializers.ones, (ch,), f32)
-    elif c.norm in ('batchnorm', 'dyt', 'none'):
-      flat = x.reshape(b, h * w, ch)  # BatchNorm 'batch_time': over batch and pixels
-      cfg = dataclasses.replace(c, bn_axes='batch_time')
-      y = norms.make_norm(c.norm, cfg, 'norm')(flat, jnp.ones((b, h * w), f32),
-                                               train).reshape(b, h, w, ch)
-    else:
-      raise ValueError(f'model.norm={c.norm!r}')
-    return y.astype(x_BxHxWxC.dtype)
+
+def pre_block(x, conv, norm, train):
+  """ResNet v2 (pre-activation): x + conv2(relu(N2(conv1(relu(N1(x))))))."""
+  y = conv('conv1')(nn.relu(norm('norm1')(x, train)))
+  return x + conv('conv2')(nn.relu(norm('norm2')(y, train)))
+
+
+BLOCKS = {'post': post_block, 'pre': pre_block}  # the placements a CNN has
 
 
 class ResBlock(nn.Module):
@@ -56,13 +45,8 @@ class ResBlock(nn.Module):
     c = self.cfg
     conv = lambda name: nn.Conv(c.hidden_dim, (3, 3), use_bias=c.use_bias, dtype=c.dtype,  # noqa: E731
                                 kernel_init=conv_init(c, c.hidden_dim), name=name)
-    norm = lambda name: ImageNorm(c, name=name)  # noqa: E731
-    x = x_BxHxWxC
-    if c.placement == 'pre':
-      y = conv('conv1')(nn.relu(norm('norm1')(x, train)))
-      return x + conv('conv2')(nn.relu(norm('norm2')(y, train)))
-    y = nn.relu(norm('norm1')(conv('conv1')(x), train))
-    return nn.relu(x + norm('norm2')(conv('conv2')(y), train))
+    norm = lambda name: norms.make_image_norm(c.norm, c, name)  # noqa: E731
+    return BLOCKS[c.placement](x_BxHxWxC, conv, norm, train)
 
 
 def conv_init(cfg: ModelConfig, channels_in: int):

@@ -8,17 +8,21 @@ raise `ConfigError` with one line naming the key and what is allowed.
 from __future__ import annotations
 
 import importlib.util
+import math
 import os
 from typing import Any
 
-from lnexp.errors import ConfigError
-
 from ml_collections import ConfigDict
 
+from lnexp.archs import ARCHS
+from lnexp.errors import ConfigError
+from lnexp.norms import NORMS
+from lnexp.placements import PLACEMENTS
+
 CHOICES = {
-    'model.arch': ('albert_gpt', 'lstm', 'cnn'),
-    'model.norm': ('layernorm', 'rmsnorm', 'batchnorm', 'dyt', 'groupnorm', 'none'),
-    'model.placement': ('post', 'pre', 'peri'),
+    'model.arch': tuple(ARCHS),
+    'model.norm': tuple(NORMS),
+    'model.placement': tuple(PLACEMENTS),
     'model.share': ('all', 'attention', 'ffn', 'none'),
     'model.pos': ('learned', 'rope'),
     'model.bn_axes': ('batch', 'batch_time'),
@@ -28,6 +32,14 @@ CHOICES = {
     'train.lane_mode': ('auto', 'vmap', 'map'),
     'data.source': ('synthetic', 'topics', 'text', 'python_docs', 'tfds', 'digits'),
 }
+
+# Scalar hyperparameters that vary per lane of one compiled program (key ->
+# name in the per-lane `hp` dict); a norm's per-lane init knobs join them.
+LANE_KEYS = {
+    'optim.lr': 'lr', 'optim.warmup_steps': 'warmup_steps',
+    'optim.weight_decay': 'weight_decay', 'optim.z_loss': 'z_loss',
+    'optim.clip_norm': 'clip_norm', 'train.seed': 'seed', 'model.init_scale': 'init_scale',
+    **{key: key.rpartition('.')[2] for norm in NORMS.values() for key in norm.lane_keys}}
 
 
 def base_config() -> ConfigDict:
@@ -192,58 +204,66 @@ def validate(cfg: ConfigDict) -> None:
     value = get(cfg, key)
     if value not in allowed:
       raise ConfigError(f'{key}={value!r} is not one of: {", ".join(allowed)}')
-  m, o, t = cfg.model, cfg.optim, cfg.train
+  m = cfg.model
   if m.hidden_dim % m.num_heads:
     raise ConfigError(f'model.hidden_dim={m.hidden_dim} is not divisible by '
                       f'model.num_heads={m.num_heads}')
   if m.pos == 'rope' and (m.hidden_dim // m.num_heads) % 2:
     raise ConfigError('model.pos=rope needs an even head dimension '
                       '(hidden_dim / num_heads)')
-  positive = {'model.num_layers': m.num_layers, 'model.hidden_dim': m.hidden_dim,
-              'model.embed_dim': m.embed_dim, 'model.num_heads': m.num_heads,
-              'model.mlp_dim': m.mlp_dim, 'model.scan_unroll': m.scan_unroll,
-              'model.groups': m.groups, 'model.init_scale': m.init_scale,
-              'model.norm_eps': m.norm_eps, 'optim.lr': o.lr,
-              'train.steps': t.steps, 'train.batch_size': t.batch_size,
-              'train.seq_len': t.seq_len, 'train.eval_every': t.eval_every,
-              'train.eval_batches': t.eval_batches, 'train.log_every': t.log_every,
-              'train.checkpoint_every': t.checkpoint_every,
-              'train.keep_checkpoints': t.keep_checkpoints,
-              'train.diverge_factor': t.diverge_factor}
-  for key, value in positive.items():
-    if not value > 0:
-      raise ConfigError(f'{key}={value} must be > 0')
-  nonnegative = {'optim.warmup_steps': o.warmup_steps,
-                 'optim.weight_decay': o.weight_decay,
-                 'optim.clip_norm': o.clip_norm, 'optim.z_loss': o.z_loss,
-                 'train.max_lanes_per_program': t.max_lanes_per_program}
-  for key, value in nonnegative.items():
-    if value < 0:
-      raise ConfigError(f'{key}={value} must be >= 0')
+  _validate_ranges(cfg)
   if m.attention == 'cudnn' and m.dtype != 'bfloat16':
     raise ConfigError(f'model.attention=cudnn needs model.dtype=bfloat16 (cuDNN flash '
                       f'attention runs in 16 bits), not {m.dtype!r}')
-  if not 0 <= m.bn_momentum < 1:
-    raise ConfigError(f'model.bn_momentum={m.bn_momentum} must be in [0, 1)')
   _validate_arch(cfg)
 
 
-ARCH_NORMS = {'albert_gpt': ('layernorm', 'rmsnorm', 'batchnorm', 'dyt', 'none'),
-              'lstm': ('layernorm', 'rmsnorm', 'batchnorm', 'none'),
-              'cnn': ('layernorm', 'rmsnorm', 'batchnorm', 'dyt', 'groupnorm', 'none')}
-IMAGE_SOURCES = ('digits',)  # and tfds with model.arch=cnn
+POSITIVE = ('model.num_layers', 'model.hidden_dim', 'model.embed_dim', 'model.num_heads',
+            'model.mlp_dim', 'model.scan_unroll', 'model.groups', 'model.init_scale',
+            'model.norm_eps', 'optim.lr', 'optim.eps', 'train.steps', 'train.batch_size',
+            'train.seq_len', 'train.eval_every', 'train.eval_batches', 'train.log_every',
+            'train.checkpoint_every', 'train.keep_checkpoints', 'train.diverge_factor')
+NONNEGATIVE = ('optim.warmup_steps', 'optim.weight_decay', 'optim.clip_norm',
+               'optim.z_loss', 'train.max_lanes_per_program', 'diagnostics.every',
+               'diagnostics.ics_every')
+UNIT = {'model.bn_momentum': False, 'optim.b1': False, 'optim.b2': False,
+        'optim.momentum': False, 'optim.min_lr_ratio': True}  # [0, 1) or [0, 1]
+
+
+def _validate_ranges(cfg: ConfigDict) -> None:
+  """Every number finite and in its range: one place for all numeric keys."""
+  for key, value in flatten(cfg).items():
+    if isinstance(value, float) and not math.isfinite(value):
+      raise ConfigError(f'{key}={value} must be a finite number')
+  for key in POSITIVE:
+    if not get(cfg, key) > 0:
+      raise ConfigError(f'{key}={get(cfg, key)} must be > 0')
+  for key in NONNEGATIVE:
+    if get(cfg, key) < 0:
+      raise ConfigError(f'{key}={get(cfg, key)} must be >= 0')
+  for key, closed in UNIT.items():
+    value = get(cfg, key)
+    if not (0 <= value <= 1 if closed else 0 <= value < 1):
+      raise ConfigError(f'{key}={value} must be in [0, 1{"]" if closed else ")"}')
+
+
+IMAGE_SOURCES = ('digits',)  # and tfds with an image arch
 
 
 def _validate_arch(cfg) -> None:
-  m, source = cfg.model, cfg.data.source
-  if m.norm not in ARCH_NORMS[m.arch]:
+  m, source, arch = cfg.model, cfg.data.source, ARCHS[cfg.model.arch]
+  if m.norm not in arch.norms():
     raise ConfigError(f'model.norm={m.norm!r} is not available with model.arch='
-                      f'{m.arch!r}; choose one of: {", ".join(ARCH_NORMS[m.arch])}')
-  if m.arch == 'cnn':
+                      f'{m.arch!r}; choose one of: {", ".join(arch.norms())}')
+  for key, allowed in (('model.placement', arch.placements), ('model.share', arch.shares)):
+    if allowed is not None and get(cfg, key) not in allowed:
+      raise ConfigError(f'{key}={get(cfg, key)!r} is not available with model.arch='
+                        f'{m.arch!r}; choose one of: {", ".join(allowed)}')
+  if arch.images:
     if source not in IMAGE_SOURCES + ('tfds',):
-      raise ConfigError(f'model.arch=cnn needs an image source; data.source={source!r} '
-                        'is text (use digits, or tfds with an image dataset)')
-    if m.hidden_dim % m.groups:
+      raise ConfigError(f'model.arch={m.arch} needs an image source; data.source='
+                        f'{source!r} is text (use digits, or tfds with an image dataset)')
+    if m.norm == 'groupnorm' and m.hidden_dim % m.groups:
       raise ConfigError(f'model.hidden_dim={m.hidden_dim} is not divisible by '
                         f'model.groups={m.groups}')
   elif source in IMAGE_SOURCES:
@@ -252,13 +272,14 @@ def _validate_arch(cfg) -> None:
 
 
 def canonical(cfg: ConfigDict) -> ConfigDict:
-  """Maps configs that define the same model to one: a transformer without norm
-  (placement=pre); an LSTM (placement=pre, share=all: neither applies); a CNN
-  (share=all). A CNN's placement matters even without norm (where its ReLU is)."""
-  m, fixed = cfg.model, {}
-  if m.arch == 'lstm' or (m.arch == 'albert_gpt' and m.norm == 'none'):
+  """Maps configs that define the same model to one: keys an arch does not use
+  take their defaults (an LSTM has no placement or sharing), and where a norm is
+  the identity, placement is moot for archs that say so (a transformer; a CNN's
+  placement matters even without norm: it moves the ReLU)."""
+  m, arch, fixed = cfg.model, ARCHS[cfg.model.arch], {}
+  if arch.placements is None or (arch.norm_free_placement and NORMS[m.norm].identity):
     fixed['model.placement'] = 'pre'
-  if m.arch != 'albert_gpt':
+  if arch.shares is None:
     fixed['model.share'] = 'all'
   fixed = {k: v for k, v in fixed.items() if get(cfg, k) != v}
   return apply_overrides(cfg, fixed) if fixed else cfg

@@ -1,10 +1,8 @@
 """AlbertAGPT: a decoder-only causal LM with ALBERT-style cross-layer sharing.
 
 Every variant lives here, read top to bottom:
-- norm (`model.norm`): see `lnexp.norms`; placement (`model.placement`):
-  post: x <- N(x + f(x))  (Vaswani et al. 2017; ALBERT; the seed article),
-  pre:  x <- x + f(N(x)), final norm (Xiong et al. 2020; GPT-2),
-  peri: x <- x + N(f(N(x))), final norm (Kim et al. 2025, "Peri-LN").
+- norm (`model.norm`): see `lnexp.norms`; placement (`model.placement`): see
+  `lnexp.placements`.
 - qk_norm: LayerNorm of queries and keys per head (Dehghani et al. 2023;
   Wortsman et al. 2023).
 - share (`model.share`): all (ALBERT, Lan et al. 2019), attention, ffn, none
@@ -25,58 +23,58 @@ import jax
 import jax.numpy as jnp
 
 from lnexp import diagnostics, norms
+from lnexp.errors import ConfigError
 from lnexp.dense import Dense, matmul_tokens
+from lnexp.placements import PLACEMENTS
 
 f32 = jnp.float32
 
 
 @dataclasses.dataclass(frozen=True)
 class ModelConfig:
-  """The `model.*` config keys (see lnexp.config.base_config for docs)."""
+  """The `model.*` config keys (defaults and docs: lnexp.config.base_config),
+  plus the vocabulary (from the data source) and the maximum length."""
   vocab_size: int
   max_len: int
-  norm: str = 'layernorm'
-  placement: str = 'post'
-  share: str = 'all'
-  num_layers: int = 4
-  hidden_dim: int = 128
-  embed_dim: int = 128
-  num_heads: int = 4
-  mlp_dim: int = 512
-  qk_norm: bool = False
-  pos: str = 'learned'
-  use_bias: bool = True
-  init_scale: Any = 1.0       # float, or a per-lane traced scalar at init
-  tie_embeddings: bool = True
-  norm_eps: float = 1e-5
-  bn_momentum: float = 0.9
-  bn_axes: str = 'batch'
-  bn_share_stats: bool = False
-  dyt_alpha_init: Any = 0.5   # float, or a per-lane traced scalar at init
-  dtype: str = 'float32'
-  attention: str = 'xla'
-  scan_unroll: int = 4
-  arch: str = 'albert_gpt'
-  groups: int = 4
+  arch: str
+  norm: str
+  placement: str
+  share: str
+  num_layers: int
+  hidden_dim: int
+  embed_dim: int
+  num_heads: int
+  mlp_dim: int
+  qk_norm: bool
+  pos: str
+  use_bias: bool
+  init_scale: Any       # float, or a per-lane traced scalar at init
+  tie_embeddings: bool
+  norm_eps: float
+  bn_momentum: float
+  bn_axes: str
+  bn_share_stats: bool
+  dyt_alpha_init: Any   # float, or a per-lane traced scalar at init
+  groups: int
+  dtype: str
+  attention: str
+  scan_unroll: int
 
   @classmethod
   def from_config(cls, cfg) -> ModelConfig:
-    """Validates the full config (ConfigError on bad values) and builds."""
-    from lnexp import config as config_lib
-    config_lib.validate(cfg)
-    fields = {f.name for f in dataclasses.fields(cls)} - {'vocab_size', 'max_len'}
+    """From a validated config (ConfigError where the backend or data lacks)."""
     if cfg.model.attention == 'cudnn' and jax.default_backend() != 'gpu':
-      raise config_lib.ConfigError('model.attention=cudnn needs a GPU; this backend is '
-                                   f'{jax.default_backend()} (use model.attention=xla)')
+      raise ConfigError('model.attention=cudnn needs a GPU; this backend is '
+                        f'{jax.default_backend()} (use model.attention=xla)')
     if cfg.model.vocab_size <= 0:
-      raise config_lib.ConfigError('model.vocab_size is not set (it comes from '
-                                   'the data source)')
+      raise ConfigError('model.vocab_size is not set (it comes from the data source)')
+    fields = {f.name for f in dataclasses.fields(cls)} - {'vocab_size', 'max_len'}
     return cls(vocab_size=cfg.model.vocab_size, max_len=cfg.train.seq_len,
                **{k: cfg.model[k] for k in fields})
 
   @property
-  def has_batchnorm(self) -> bool:
-    return self.norm == 'batchnorm'
+  def has_running_stats(self) -> bool:
+    return norms.NORMS[self.norm].running_stats
 
 
 def dense_init(cfg: ModelConfig, fan_in: int):
@@ -231,12 +229,7 @@ class Block(nn.Module):
           self.sow('intermediates', f'{name}_out_rms', diagnostics.rms(out, mask_BxT))
         return out
 
-      if c.placement == 'post':
-        x_BxTxH = norm('norm', x_BxTxH + measured(x_BxTxH))
-      elif c.placement == 'pre':
-        x_BxTxH = x_BxTxH + measured(norm('norm', x_BxTxH))
-      else:  # peri
-        x_BxTxH = x_BxTxH + norm('out_norm', measured(norm('norm', x_BxTxH)))
+      x_BxTxH = PLACEMENTS[c.placement].apply(x_BxTxH, measured, norm)
     return x_BxTxH
 
 
@@ -298,7 +291,7 @@ class AlbertGPT(nn.Module):
     blocks = self.param('blocks', init_blocks)
     shared, layers = blocks['shared'], blocks['layers']
     stats = None
-    if c.has_batchnorm:
+    if c.has_running_stats:
       def init_stats():
         shapes = jax.eval_shape(self._block_init, jax.random.key(0))['batch_stats']
         lead = () if c.bn_share_stats else (depth,)
@@ -308,7 +301,7 @@ class AlbertGPT(nn.Module):
       stats = self.variable('batch_stats', 'blocks', init_stats)
 
     block = Block(c, blocked=c.scan_unroll >= depth, parent=None)  # no depth loop
-    mutable = ['batch_stats'] if (c.has_batchnorm and train) else []
+    mutable = ['batch_stats'] if (c.has_running_stats and train) else []
     allowed_Bx1xTxS = attention_mask(segment_ids_BxT)
     probes_L = jnp.zeros((depth,), f32) if grad_probes_L is None else grad_probes_L
 
@@ -316,7 +309,7 @@ class AlbertGPT(nn.Module):
       x_in, shared_stats = carry
       layer_params, layer_stats, probe = xs
       variables = {'params': {**shared, **layer_params}}
-      if c.has_batchnorm:
+      if c.has_running_stats:
         variables['batch_stats'] = shared_stats if c.bn_share_stats else layer_stats
       x, new_vars = block.apply(variables, x_in, allowed_Bx1xTxS, mask_BxT, train,
                                 mutable=mutable + (['intermediates'] if collect else []))
@@ -342,7 +335,7 @@ class AlbertGPT(nn.Module):
     if mutable and not self.is_initializing():
       stats.value = carry_stats if c.bn_share_stats else ys_stats
 
-    if c.placement != 'post':
+    if PLACEMENTS[c.placement].final_norm:
       x_BxTxH = norms.make_norm(c.norm, c, 'final_norm')(x_BxTxH, mask_BxT, train)
     if c.tie_embeddings:
       x_BxTxE = x_BxTxH.astype(f32)

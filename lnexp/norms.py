@@ -6,8 +6,17 @@ block can swap them freely; only BatchNorm uses the mask and train flag.
 - RMSNorm: Zhang & Sennrich 2019, "Root Mean Square Layer Normalization".
 - BatchNorm: Ioffe & Szegedy 2015, with a padding mask and a causal-safe mode.
 - DyT: Zhu et al. 2025, "Transformers without Normalization" (Dynamic Tanh).
+- ScaleNorm: Nguyen & Salazar 2019, "Transformers without Tears".
+- GroupNorm (images only): Wu & He 2018.
+
+`NORMS` is the registry: adding a norm is one class and one line there; the
+config's choices, the archs it supports and running-statistics handling all
+derive from it.
 """
 from __future__ import annotations
+
+import dataclasses
+from typing import Callable
 
 import flax.linen as nn
 import jax
@@ -58,6 +67,18 @@ class DyT(nn.Module):
     y = y * self.param('scale', nn.initializers.ones, (x.shape[-1],), f32)
     if self.use_bias:
       y = y + self.param('bias', nn.initializers.zeros, (x.shape[-1],), f32)
+    return y.astype(x_BxTxD.dtype)
+
+
+class ScaleNorm(nn.Module):
+  """g * x / sqrt(sum(x^2) + eps): one learned scalar g, initialised to sqrt(D)."""
+  eps: float = 1e-5
+
+  @nn.compact
+  def __call__(self, x_BxTxD, mask_BxT=None, train=False):
+    x = x_BxTxD.astype(f32)
+    g = self.param('scale', lambda _: jnp.asarray(x.shape[-1] ** 0.5, f32))
+    y = g * x * jax.lax.rsqrt(jnp.square(x).sum(-1, keepdims=True) + self.eps)
     return y.astype(x_BxTxD.dtype)
 
 
@@ -123,17 +144,95 @@ class BatchNorm(nn.Module):
     return y.astype(x_BxTxD.dtype)
 
 
+class ImageRMSNorm(nn.Module):
+  """RMSNorm over height, width and channels of each image, per-channel scale."""
+  eps: float = 1e-5
+
+  @nn.compact
+  def __call__(self, x_BxHxWxC, train=False):
+    x = x_BxHxWxC.astype(f32)
+    y = x * jax.lax.rsqrt(jnp.square(x).mean((1, 2, 3), keepdims=True) + self.eps)
+    return (y * self.param('scale', nn.initializers.ones, (x.shape[-1],), f32)
+            ).astype(x_BxHxWxC.dtype)
+
+
+class PerPixel(nn.Module):
+  """A token norm applied to images as [B, H*W, C] tokens (all pixels real)."""
+  norm: nn.Module
+
+  def __call__(self, x_BxHxWxC, train=False):
+    b, h, w, c = x_BxHxWxC.shape
+    flat = x_BxHxWxC.reshape(b, h * w, c)
+    return self.norm(flat, jnp.ones((b, h * w), f32), train).reshape(b, h, w, c)
+
+
+class ImageGroupNorm(nn.Module):
+  """GroupNorm over channel groups, height and width of each image (one group:
+  LayerNorm over the whole image)."""
+  groups: int
+  eps: float = 1e-5
+  use_bias: bool = True
+
+  @nn.compact
+  def __call__(self, x_BxHxWxC, train=False):
+    y = nn.GroupNorm(num_groups=self.groups, epsilon=self.eps, use_bias=self.use_bias,
+                     dtype=f32, param_dtype=f32, name='norm')(x_BxHxWxC.astype(f32))
+    return y.astype(x_BxHxWxC.dtype)
+
+
+def group_norm(groups: int, cfg, name: str) -> nn.Module:
+  return ImageGroupNorm(groups, cfg.norm_eps, cfg.use_bias, name=name)
+
+
+@dataclasses.dataclass(frozen=True)
+class Norm:
+  """A registered norm.
+
+  tokens: cfg, name -> module on [B, T, D] (None: not for sequences).
+  images: cfg, name -> module on [B, H, W, C] (None: not for the CNN).
+  recurrent: usable inside the LSTM cell (normalising one step's gates).
+  running_stats: keeps 'batch_stats' (train/eval differ; per-depth statistics).
+  identity: the model without this norm is the same whatever the placement.
+  lane_keys: per-lane init knobs it reads ({'model.key': ModelConfig field}).
+  """
+  tokens: Callable | None
+  images: Callable | None = None
+  recurrent: bool = True
+  running_stats: bool = False
+  identity: bool = False
+  lane_keys: tuple[str, ...] = ()
+
+
+def _batchnorm(cfg, name, axes=None):
+  return BatchNorm(axes or cfg.bn_axes, cfg.bn_momentum, cfg.norm_eps, cfg.use_bias,
+                   name=name)
+
+
+NORMS: dict[str, Norm] = {
+    'layernorm': Norm(lambda c, n: LayerNorm(c.norm_eps, c.use_bias, name=n),
+                      images=lambda c, n: group_norm(1, c, n)),
+    'rmsnorm': Norm(lambda c, n: RMSNorm(c.norm_eps, name=n),
+                    images=lambda c, n: ImageRMSNorm(c.norm_eps, name=n)),
+    'batchnorm': Norm(_batchnorm, running_stats=True,
+                      images=lambda c, n: PerPixel(_batchnorm(c, 'norm', 'batch_time'),
+                                                   name=n)),
+    'dyt': Norm(lambda c, n: DyT(c.dyt_alpha_init, c.use_bias, name=n), recurrent=False,
+                images=lambda c, n: PerPixel(DyT(c.dyt_alpha_init, c.use_bias,
+                                                 name='norm'), name=n),
+                lane_keys=('model.dyt_alpha_init',)),
+    'scalenorm': Norm(lambda c, n: ScaleNorm(c.norm_eps, name=n)),
+    'groupnorm': Norm(None, images=lambda c, n: group_norm(c.groups, c, n),
+                      recurrent=False),
+    'none': Norm(lambda c, n: Identity(name=n), identity=True,
+                 images=lambda c, n: PerPixel(Identity(name='norm'), name=n)),
+}
+
+
 def make_norm(kind: str, cfg, name: str) -> nn.Module:
-  """The norm named by `model.norm`, configured from a ModelConfig."""
-  if kind == 'layernorm':
-    return LayerNorm(cfg.norm_eps, cfg.use_bias, name=name)
-  if kind == 'rmsnorm':
-    return RMSNorm(cfg.norm_eps, name=name)
-  if kind == 'batchnorm':
-    return BatchNorm(cfg.bn_axes, cfg.bn_momentum, cfg.norm_eps, cfg.use_bias,
-                     name=name)
-  if kind == 'dyt':
-    return DyT(cfg.dyt_alpha_init, cfg.use_bias, name=name)
-  if kind == 'none':
-    return Identity(name=name)
-  raise ValueError(f'model.norm={kind!r}')
+  """The token norm `kind` (a `NORMS` name), configured from a ModelConfig."""
+  return NORMS[kind].tokens(cfg, name)
+
+
+def make_image_norm(kind: str, cfg, name: str) -> nn.Module:
+  """The image norm `kind` (a `NORMS` name) on [B, H, W, C]."""
+  return NORMS[kind].images(cfg, name)

@@ -17,14 +17,15 @@ DECAYED = ('kernel', 'token_embed', 'pos_embed', 'embed_proj')
 
 @dataclasses.dataclass(frozen=True)
 class OptimConfig:
-  """The structural `optim.*` keys (per-lane ones arrive in `hp`)."""
-  name: str = 'adamw'
-  b1: float = 0.9
-  b2: float = 0.98
-  eps: float = 1e-8
-  momentum: float = 0.9
-  decoupled_wd: bool = False
-  min_lr_ratio: float = 0.1
+  """The structural `optim.*` keys (per-lane ones arrive in `hp`; defaults and
+  docs: lnexp.config.base_config)."""
+  name: str
+  b1: float
+  b2: float
+  eps: float
+  momentum: float
+  decoupled_wd: bool
+  min_lr_ratio: float
 
   @classmethod
   def from_config(cls, cfg) -> OptimConfig:

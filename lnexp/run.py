@@ -94,7 +94,7 @@ def config_keys_help() -> str:
   return '\n'.join(lines)
 
 
-def run(fv: flags.FlagValues) -> int:
+def run(fv: flags.FlagValues, args: list[str]) -> int:
   from lnexp.engine.train import train_and_evaluate
   if fv.config is None:
     raise ConfigError('--config is required (e.g. --config configs/default.py)')

@@ -2,7 +2,7 @@
 
 A lane is one sweep point. Its state is a dict of arrays (params, batch_stats,
 opt_state, step, diverged_step, init_loss); per-lane scalar hyperparameters
-(`LANE_KEYS` in lnexp.plan) come in a dict `hp` of traced scalars. Every lane
+(`LANE_KEYS` in lnexp.config) come in a dict `hp` of traced scalars. Every lane
 sees the same batch. A lane whose loss or gradient norm goes non-finite, or
 whose loss exceeds `train.diverge_factor` x its initial loss, is marked
 diverged at that step and its state stops changing (divergence is data).
@@ -19,15 +19,16 @@ import optax
 import flax.linen as nn
 
 from lnexp import diagnostics, optimizer
-from lnexp.model import AlbertGPT, ModelConfig
+from lnexp.archs import ARCHS
+from lnexp.config import LANE_KEYS
+from lnexp.model import ModelConfig
 
 DIVERGED_NONFINITE, DIVERGED_EXPLODED = 1, 2
 
 
 def make_model(cfg: ModelConfig) -> nn.Module:
   """The `model.arch` module; every one maps a batch's inputs to [B, T, V] logits."""
-  from lnexp import cnn, lstm
-  return {'albert_gpt': AlbertGPT, 'lstm': lstm.LSTMLM, 'cnn': cnn.CNN}[cfg.arch](cfg)
+  return ARCHS[cfg.arch].model(cfg)
 
 
 def token_losses(logits_BxTxV, targets_BxT):
@@ -54,9 +55,9 @@ class LaneFns:
     return make_model(self.model_cfg)
 
   def init(self, hp, batch):
-    """Fresh lane state from the lane's seed, init scale and DyT alpha."""
-    cfg = dataclasses.replace(self.model_cfg, init_scale=hp['init_scale'],
-                              dyt_alpha_init=hp['dyt_alpha_init'])
+    """Fresh lane state from the lane's seed and per-lane model init knobs."""
+    cfg = dataclasses.replace(self.model_cfg, **{
+        name: hp[name] for key, name in LANE_KEYS.items() if key.startswith('model.')})
     variables = make_model(cfg).init(jax.random.key(hp['seed']), batch['inputs'][:1],
                                     batch['segment_ids'][:1], batch['input_mask'][:1],
                                     False)

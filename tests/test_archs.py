@@ -9,7 +9,7 @@ import pytest
 from lnexp import config as config_lib
 from lnexp import run
 from lnexp.data import images
-from lnexp.cnn import ImageNorm
+from lnexp.norms import make_image_norm
 from lnexp.data import make_source
 from lnexp.lstm import LSTMLM
 from lnexp.model import ModelConfig
@@ -90,7 +90,7 @@ def test_image_norms_match_numpy(norm):
   cfg = _cfg(**{'model.arch': 'cnn', 'model.norm': norm, 'model.groups': 2,
                 'data.source': 'digits'})
   x = np.random.default_rng(2).normal(1.0, 2.0, (3, 4, 5, 16)).astype(np.float32)
-  layer = ImageNorm(cfg)
+  layer = make_image_norm(cfg.norm, cfg, None)
   variables = layer.init(jax.random.key(0), x, True)
   y = np.asarray(layer.apply(variables, x, True, mutable=['batch_stats'])[0])
   eps = 1e-5

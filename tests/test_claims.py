@@ -113,8 +113,9 @@ def test_lr_sensitivity_rule_on_fabricated_results(tmp_path):
 
 @pytest.mark.parametrize('argv, message', [
     (['--only', 'bogus'], "unknown experiment 'bogus'"),
-    (['--size', 'big'], "unexpected argument '--size'"),
-    (['--out'], '--out needs a value'),
+    (['--size', 'big'], "flag --size=big: value should be one of"),
+    (['--out'], 'Missing value for flag --out'),
+    (['--experiments', '/nonexistent'], 'no claims experiments in /nonexistent'),
     (['--jobs', '0'], 'expected a positive integer or auto'),
     (['--jobs', 'many'], 'expected a positive integer or auto'),
 ])

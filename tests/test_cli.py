@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from lnexp import run
+from lnexp.errors import ConfigError
 from tests.test_run import TINY
 
 
@@ -129,3 +130,81 @@ def test_plan_shows_lanes_per_device(tmp_path, capsys, monkeypatch):
   monkeypatch.setattr(loop, 'run_group', lambda *a, **k: None)
   assert run.main(['--config', TINY, '--workdir', str(tmp_path / 'w')]) == 0
   assert '3 lanes (3 per device on 1)' in capsys.readouterr().out
+
+
+# Which (arch, norm, placement) exist, written out by hand: the registries must
+# agree. An LSTM has no placement (any value is the same model); a CNN has the
+# ResNet v1 (post) and v2 (pre) blocks only.
+SUPPORTED_NORMS = {
+    'albert_gpt': {'layernorm', 'rmsnorm', 'batchnorm', 'dyt', 'scalenorm', 'none'},
+    'lstm': {'layernorm', 'rmsnorm', 'batchnorm', 'scalenorm', 'none'},
+    'cnn': {'layernorm', 'rmsnorm', 'batchnorm', 'dyt', 'groupnorm', 'none'}}
+SUPPORTED_PLACEMENTS = {'albert_gpt': {'post', 'pre', 'peri'},
+                        'lstm': {'post', 'pre', 'peri'}, 'cnn': {'post', 'pre'}}
+
+
+@pytest.mark.parametrize('arch', sorted(SUPPORTED_NORMS))
+def test_every_arch_norm_placement_is_supported_or_a_one_line_error(arch):
+  from lnexp import config as config_lib
+  from lnexp.engine import plan
+  source = 'digits' if arch == 'cnn' else 'synthetic'
+  for norm in config_lib.CHOICES['model.norm']:
+    for placement in config_lib.CHOICES['model.placement']:
+      base = config_lib.apply_overrides(config_lib.base_config(), {
+          'model.arch': arch, 'data.source': source})
+      entry = {'model.norm': norm, 'model.placement': placement}
+      ok = norm in SUPPORTED_NORMS[arch] and placement in SUPPORTED_PLACEMENTS[arch]
+      if ok:
+        plan.make_points(base, [entry])
+        continue
+      with pytest.raises(ConfigError) as e:
+        plan.make_points(base, [entry])
+      assert '\n' not in str(e.value) and 'not available with model.arch' in str(e.value)
+
+
+def test_cnn_peri_is_refused_not_trained_as_post(tmp_path, capsys):
+  rc = run.main(['--config', TINY, '--workdir', str(tmp_path / 'w'), '--config.model.arch=cnn',
+                 '--config.data.source=digits', '--config.model.placement=peri'])
+  err = capsys.readouterr().err
+  assert rc == 2 and err.count('\n') == 1
+  assert "model.placement='peri' is not available with model.arch='cnn'" in err
+  assert not (tmp_path / 'w').exists()
+
+
+@pytest.mark.parametrize('flag', [
+    '--config.optim.lr=inf', '--config.optim.clip_norm=nan',
+    '--config.optim.weight_decay=nan', '--config.optim.b1=nan',
+    '--config.optim.min_lr_ratio=nan', '--config.optim.z_loss=nan', '--config.optim.eps=-1',
+    '--config.model.norm_eps=inf', '--config.optim.b2=1.0', '--config.optim.min_lr_ratio=2'])
+def test_nonsense_numbers_are_one_line_errors(flag, tmp_path, capsys):
+  rc = run.main(['--config', TINY, '--workdir', str(tmp_path / 'w'), flag])
+  err = capsys.readouterr().err
+  key = flag.split('=')[0][len('--config.'):]
+  assert rc == 2 and err.count('\n') == 1 and key in err, err
+  assert not (tmp_path / 'w').exists()
+
+
+def test_override_of_a_swept_key_is_refused(tmp_path, capsys):
+  rc = run.main(['--config', 'configs/quick_compare.py', '--workdir', str(tmp_path / 'w'),
+                 '--config.optim.lr=0.5'])
+  err = capsys.readouterr().err
+  assert rc == 2 and err.count('\n') == 1 and 'optim.lr is swept' in err
+  assert not (tmp_path / 'w').exists()
+
+
+@pytest.mark.parametrize('module', ['lnexp.run', 'lnexp.report', 'lnexp.bench',
+                                    'lnexp.merge', 'lnexp.launch', 'lnexp.claims'])
+def test_every_entry_point_has_help(module):
+  import subprocess
+  import sys
+  proc = subprocess.run([sys.executable, '-m', module, '--help'], capture_output=True,
+                        text=True, timeout=120)
+  assert proc.returncode == 0, proc.stderr
+  assert 'usage' in proc.stdout.lower() and 'Traceback' not in proc.stderr
+
+
+def test_run_help_lists_every_config_key(capsys):
+  from lnexp import config as config_lib
+  assert run.main(['--help']) == 0
+  out = capsys.readouterr().out
+  assert all(f'  {key} = ' in out for key in config_lib.flatten(config_lib.base_config()))

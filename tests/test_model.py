@@ -39,6 +39,7 @@ CAUSAL_CASES = [
     ('rmsnorm', 'pre', 'all'), ('dyt', 'peri', 'all'), ('dyt', 'post', 'none'),
     ('none', 'pre', 'all'), ('batchnorm', 'post', 'all'),
     ('batchnorm', 'pre', 'none'), ('batchnorm', 'peri', 'ffn'),
+    ('scalenorm', 'post', 'all'), ('scalenorm', 'peri', 'none'),
 ]
 
 
@@ -141,7 +142,7 @@ def test_batchnorm_keeps_per_depth_running_stats_unless_shared():
 def test_unknown_choice_names_key_and_options(key, value):
   cfg = tiny_config(**{key: value})
   with pytest.raises(ConfigError) as e:
-    ModelConfig.from_config(cfg)
+    config_lib.validate(cfg)
   msg = str(e.value)
   assert key in msg and value in msg
   assert all(opt in msg for opt in config_lib.CHOICES[key])
@@ -151,7 +152,7 @@ def test_unknown_choice_names_key_and_options(key, value):
 def test_heads_must_divide_hidden_dim():
   with pytest.raises(ConfigError, match='model.hidden_dim=16 is not divisible by '
                      'model.num_heads=3'):
-    ModelConfig.from_config(tiny_config(**{'model.num_heads': 3}))
+    config_lib.validate(tiny_config(**{'model.num_heads': 3}))
 
 
 def test_bfloat16_activations_keep_norms_in_float32():
@@ -189,7 +190,7 @@ def test_cudnn_attention_call_matches_the_einsum_path(monkeypatch):
 
 def test_cudnn_attention_needs_bfloat16_and_a_gpu():
   with pytest.raises(ConfigError, match='model.attention=cudnn needs model.dtype=bfloat16'):
-    ModelConfig.from_config(tiny_config(**{'model.attention': 'cudnn'}))
+    config_lib.validate(tiny_config(**{'model.attention': 'cudnn'}))
   with pytest.raises(ConfigError, match='needs a GPU; this backend is cpu'):
     ModelConfig.from_config(tiny_config(**{'model.attention': 'cudnn',
                                            'model.dtype': 'bfloat16'}))
@@ -208,7 +209,10 @@ def test_blocked_attention_matches_full_numpy_attention_and_diagnostics():
   causal and packed-document mask."""
   b, t, h, n = 2, 150, 16, 2
   k = h // n
-  cfg = ModelConfig(vocab_size=11, max_len=t, hidden_dim=h, num_heads=n)
+  c = config_lib.apply_overrides(config_lib.base_config(), {
+      'model.hidden_dim': h, 'model.num_heads': n, 'model.vocab_size': 11,
+      'train.seq_len': t})
+  cfg = ModelConfig.from_config(c)
   rng = np.random.default_rng(0)
   x = rng.normal(size=(b, t, h)).astype(np.float32)
   seg = np.array([[1] * 40 + [2] * 110, [1] * 100 + [2] * 50], np.int32)

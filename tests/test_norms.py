@@ -32,6 +32,17 @@ def test_rmsnorm_matches_numpy():
   np.testing.assert_allclose(y, ref, rtol=1e-5, atol=1e-5)
 
 
+def test_scalenorm_matches_numpy_with_sqrt_d_init_and_a_trained_g():
+  x = _x()
+  module = norms.ScaleNorm(EPS)
+  y, variables = _apply(module, x)
+  assert float(variables['params']['scale']) == pytest.approx(8 ** 0.5)
+  unit = x / np.sqrt((x ** 2).sum(-1, keepdims=True) + EPS)
+  np.testing.assert_allclose(y, 8 ** 0.5 * unit, rtol=1e-5, atol=1e-6)
+  y = module.apply({'params': {'scale': np.float32(3.0)}}, x, None, False)
+  np.testing.assert_allclose(y, 3.0 * unit, rtol=1e-5, atol=1e-6)
+
+
 def test_dyt_matches_numpy_with_trained_params():
   x = _x()
   module = norms.DyT(alpha_init=0.7)

@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from lnexp import optimizer
+from lnexp.config import apply_overrides, base_config
 from lnexp.optimizer import OptimConfig
 from lnexp.steps import token_losses
 
@@ -28,12 +29,18 @@ def test_warmup_cosine_matches_formula_with_traced_warmup(warmup):
   assert got[0] == pytest.approx(1.0 if warmup == 0 else 1 / warmup)
 
 
+def _optim_config(**keys) -> OptimConfig:
+  """The default optimizer config with `keys` (optim.*) changed."""
+  return OptimConfig.from_config(apply_overrides(base_config(), {
+      f'optim.{k}': v for k, v in keys.items()}))
+
+
 def test_update_is_lr_times_direction_plus_coupled_or_decoupled_decay():
   params = {'dense': {'kernel': jnp.ones((2, 2)), 'bias': jnp.ones(2)}}
   direction = jax.tree.map(lambda p: 0.5 * jnp.ones_like(p), params)
   hp = {'lr': 0.1, 'weight_decay': 0.2, 'warmup_steps': 0.0}
   for decoupled, wd_t in ((False, 0.1 * 0.2), (True, 0.2)):
-    cfg = OptimConfig(decoupled_wd=decoupled, min_lr_ratio=0.1)
+    cfg = _optim_config(decoupled_wd=decoupled, min_lr_ratio=0.1)
     new, lr = optimizer.apply_update(params, direction, 0, hp, cfg, total_steps=10)
     assert float(lr) == pytest.approx(0.1)
     np.testing.assert_allclose(new['dense']['kernel'], 1 - 0.1 * 0.5 - wd_t * 1, rtol=1e-6)
@@ -49,7 +56,7 @@ def test_clipping_per_lane_and_disabled_at_zero():
 
 
 def test_sgd_direction_is_momentum_trace():
-  tx = optimizer.direction(OptimConfig(name='sgd', momentum=0.9))
+  tx = optimizer.direction(_optim_config(name='sgd', momentum=0.9))
   state = tx.init({'w': jnp.zeros(1)})
   d1, state = tx.update({'w': jnp.ones(1)}, state)
   d2, _ = tx.update({'w': jnp.ones(1)}, state)

@@ -16,6 +16,7 @@ import pandas as pd
 
 from lnexp.analysis import results
 from lnexp.analysis.results import LR_KEY
+from lnexp.norms import NORMS
 
 FIGURES = {
     'lr_sensitivity': 'lr_sensitivity.png',
@@ -261,9 +262,10 @@ def plot_attn_logit_max(df, styles, picks, out) -> tuple[str | None, str]:
 
 def plot_batchnorm(df, styles, picks, out) -> tuple[str | None, str]:
   """(e) BatchNorm batch-vs-running statistic distance over training (mean over depth)."""
-  bn = [v for v in picks if (df.loc[df['variant'].eq(v), '_norm'] == 'batchnorm').any()]
+  bn = [v for v in picks if df.loc[df['variant'].eq(v), '_norm'].map(
+      lambda n: n in NORMS and NORMS[n].running_stats).any()]
   if not bn:
-    return None, 'BatchNorm statistics: not drawn, no variant uses model.norm=batchnorm'
+    return None, 'BatchNorm statistics: not drawn, no variant has running statistics'
   fig, axes = _new_figure(2, 5.5)
   drawn = 0
   for variant in bn:

@@ -10,7 +10,6 @@ row are listed as missing. Writes nothing outside OUT.
 """
 from __future__ import annotations
 
-import argparse
 import datetime
 import math
 import os
@@ -353,25 +352,19 @@ def _markdown(df, configs, missing, per_seed, headline, figures, tolerance,
   return '\n'.join(lines)
 
 
-def parse_args(argv: list[str]) -> argparse.Namespace:
-  class Parser(argparse.ArgumentParser):
-    def error(self, message):
-      raise ConfigError(f'{message}; {USAGE}')
-  parser = Parser(prog='python -m lnexp.report', description=__doc__.split('\n\n')[1])
-  parser.add_argument('workdirs', nargs='+', metavar='DIR')
-  parser.add_argument('--out', default=None,
-                      help='output folder (default DIR/report; required for several DIRs)')
-  parser.add_argument('--tolerance', type=float, default=DEFAULT_TOLERANCE,
-                      help='nats above the best final eval loss that still count as '
-                           f'stable (default {DEFAULT_TOLERANCE})')
-  return parser.parse_args(argv)
+def define_flags(fv, argv) -> None:
+  from absl import flags
+  flags.DEFINE_string('out', None, 'Output folder (default DIR/report; required for '
+                      'several DIRs).', flag_values=fv)
+  flags.DEFINE_float('tolerance', DEFAULT_TOLERANCE, 'Nats above the best final eval '
+                     'loss that still count as stable.', lower_bound=0.0, flag_values=fv)
 
 
 def main(argv: list[str] | None = None) -> int:
-  try:
-    args = parse_args(sys.argv[1:] if argv is None else argv)
-    write_report(args.workdirs, args.out, args.tolerance)
-  except ConfigError as e:
-    print(f'lnexp.report: error: {e}', file=sys.stderr)
-    return 2
-  return 0
+  """`python -m lnexp.report DIR [DIR ...] [--out OUT] [--tolerance NATS]`."""
+  from lnexp import cli
+  return cli.main('lnexp.report', define_flags, _report, argv, positional='DIR [DIR ...]')
+
+
+def _report(fv, workdirs: list[str]) -> None:
+  write_report(workdirs, fv.out, fv.tolerance)

@@ -1,8 +1,8 @@
-"""`python -m lnexp.claims [--quick|--full|--smoke] [--out DIR] [--only A,B] [--jobs N|auto] [--report-only]`.
+"""`python -m lnexp.claims [--size core|quick|full|smoke] [--out DIR] [--only A,B] [--jobs N|auto] [--report_only] [--experiments DIR]`.
 
 Runs every experiment of the claims suite (resuming finished points), then
-writes DIR/REPORT.md from the results. Default DIR: `experiments` for the
-core suite (workdirs in experiments/results/NAME), runs/claims_SIZE otherwise.
+writes DIR/REPORT.md from the results. Default DIR: the experiments folder for
+the core suite (workdirs in DIR/results/NAME), runs/claims_SIZE otherwise.
 `--jobs N` (default auto: one per CPU core on a CPU host, 1 on an
 accelerator) splits each experiment into N shards and runs the shards of all
 experiments, longest first, on N single-threaded processes pinned one per core.
@@ -11,53 +11,49 @@ from __future__ import annotations
 
 import sys
 
-from lnexp.tools import host_memory
-from lnexp.claims import suite
+from absl import flags
+
+from lnexp import cli
+from lnexp.claims import paths, suite
 from lnexp.errors import ConfigError
 
-USAGE = ('usage: python -m lnexp.claims [--quick|--full|--smoke] [--out DIR] '
-         '[--only NAME,...] [--jobs N|auto] [--report-only]')
+SIZES = ('core', 'quick', 'full', 'smoke')
 
 
-def parse_args(argv: list[str]) -> dict:
-  args = {'size': 'core', 'out': None, 'only': None, 'report_only': False,
-          'jobs': 'auto'}
-  it = iter(argv)
-  for arg in it:
-    if arg in ('--quick', '--full', '--smoke'):
-      args['size'] = arg[2:]
-    elif arg == '--report-only':
-      args['report_only'] = True
-    elif arg in ('--out', '--only', '--jobs'):
-      value = next(it, None)
-      if value is None:
-        raise ConfigError(f'{arg} needs a value; {USAGE}')
-      args[arg[2:]] = value
-    else:
-      raise ConfigError(f'unexpected argument {arg!r}; {USAGE}')
-  if args['jobs'] != 'auto' and not (args['jobs'].isdigit() and int(args['jobs']) > 0):
-    raise ConfigError(f"--jobs {args['jobs']}: expected a positive integer or auto")
-  if args['only'] is not None:
-    args['only'] = args['only'].split(',')
-    unknown = sorted(set(args['only']) - set(suite.EXPERIMENTS))
-    if unknown:
-      raise ConfigError(f'--only: unknown experiment {unknown[0]!r}; known: '
-                        f'{", ".join(suite.EXPERIMENTS)}')
-  return args
+def define_flags(fv: flags.FlagValues, argv: list[str]) -> None:
+  flags.DEFINE_enum('size', 'core', SIZES, 'Suite size.', flag_values=fv)
+  for size in SIZES[1:]:
+    flags.DEFINE_boolean(size, False, f'Same as --size={size}.', flag_values=fv)
+  flags.DEFINE_string('out', None, 'Output folder (default: the experiments folder for '
+                      'the core suite, runs/claims_SIZE otherwise).', flag_values=fv)
+  flags.DEFINE_list('only', None, f'Experiments to run, of: {",".join(paths.EXPERIMENTS)}.',
+                    flag_values=fv)
+  flags.DEFINE_string('jobs', 'auto', 'Worker processes: a positive integer or auto.',
+                      flag_values=fv)
+  flags.DEFINE_boolean('report_only', False, 'Only rewrite the report from the results.',
+                       flag_values=fv)
+  flags.DEFINE_string('experiments', paths.CHECKOUT_EXPERIMENTS, "The suite's configs "
+                      "(the repository's experiments/ folder).", flag_values=fv)
+
+
+def claims(fv: flags.FlagValues, args: list[str]) -> None:
+  size = next((s for s in SIZES[1:] if fv[s].value), fv.size)
+  if fv.jobs != 'auto' and not (fv.jobs.isdigit() and int(fv.jobs) > 0):
+    raise ConfigError(f'--jobs={fv.jobs}: expected a positive integer or auto')
+  unknown = sorted(set(fv.only or ()) - set(paths.EXPERIMENTS))
+  if unknown:
+    raise ConfigError(f'--only: unknown experiment {unknown[0]!r}; known: '
+                      f'{", ".join(paths.EXPERIMENTS)}')
+  jobs = suite.auto_jobs() if fv.jobs == 'auto' else int(fv.jobs)
+  suite.run_suite(size, fv.out, fv.only, fv.report_only, jobs=jobs,
+                  experiments=fv.experiments)
 
 
 def main(argv: list[str] | None = None) -> int:
-  try:
-    args = parse_args(sys.argv[1:] if argv is None else argv)
-    jobs = suite.auto_jobs() if args['jobs'] == 'auto' else int(args['jobs'])
-    suite.run_suite(args['size'], args['out'], args['only'], args['report_only'],
-                    jobs=jobs)
-  except ConfigError as e:
-    print(f'lnexp.claims: error: {e}', file=sys.stderr)
-    return 2
-  return 0
+  return cli.main('lnexp.claims', define_flags, claims, argv)
 
 
 if __name__ == '__main__':
+  from lnexp.tools import host_memory
   host_memory.keep_step_memory('lnexp.claims')
   sys.exit(main())

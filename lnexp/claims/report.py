@@ -10,7 +10,8 @@ import platform
 import re
 
 from lnexp.analysis import results
-from lnexp.claims import analyses, suite
+from lnexp.claims import analyses
+from lnexp.claims.paths import experiment_file, workdir as experiment_workdir
 
 SEED_ARTICLE = 'the seed article (../shared/seed/layer-normalization-albertagpt.txt)'
 
@@ -64,10 +65,9 @@ CLAIMS = {
 ORDER = ('1', '1b', '2', '3', '4', '5', '6', '7', '8', '9')
 
 
-def experiment_doc(name: str) -> tuple[str, str]:
+def experiment_doc(experiments: str, name: str) -> tuple[str, str]:
   """(summary paragraph, verdict-rule paragraphs) of experiments/NAME.py's docstring."""
-  path = os.path.join(suite.ROOT, 'experiments', f'{name}.py')
-  with open(path) as f:
+  with open(experiment_file(experiments, name)) as f:
     doc = ast.get_docstring(ast.parse(f.read())) or ''
   paragraphs = doc.split('\n\n')
   rule_at = next((i for i, p in enumerate(paragraphs)
@@ -76,12 +76,12 @@ def experiment_doc(name: str) -> tuple[str, str]:
   return summary, '\n\n'.join(paragraphs[rule_at:])
 
 
-def write(out: str, size: str, point_ids: dict[str, list[str]]) -> str:
+def write(out: str, size: str, point_ids: dict[str, list[str]], experiments: str) -> str:
   """Analyses every finished experiment of `point_ids` (name -> the ids its
   current sweep plans; rows of other points are ignored); writes OUT/REPORT.md."""
   findings, status, total_s = {}, [], 0.0
   for name, ids in point_ids.items():
-    workdir = suite.workdir(out, name)
+    workdir = experiment_workdir(out, name)
     if not os.path.isfile(os.path.join(workdir, 'results.jsonl')):
       status.append([name, '0', '-', 'not run'])
       continue
@@ -99,12 +99,12 @@ def write(out: str, size: str, point_ids: dict[str, list[str]]) -> str:
   status.append(['total', '', '', f'{total_s / 60:.1f} min'])
   path = os.path.join(out, 'REPORT.md')
   with open(path + '.tmp', 'w') as f:
-    f.write(_markdown(out, size, findings, status))
+    f.write(_markdown(out, size, findings, status, experiments))
   os.replace(path + '.tmp', path)
   return path
 
 
-def _markdown(out, size, findings, status) -> str:
+def _markdown(out, size, findings, status, experiments) -> str:
   now = datetime.datetime.now(datetime.timezone.utc).strftime('%Y-%m-%d %H:%M UTC')
   md = [
       '# Layer normalization in an ALBERT-style GPT: the claims, tested',
@@ -145,7 +145,7 @@ def _markdown(out, size, findings, status) -> str:
                         status).strip(), '']
   for claim in ORDER:
     title, quote, name = CLAIMS[claim]
-    summary, rule = experiment_doc(name)
+    summary, rule = experiment_doc(experiments, name)
     md += [f'## Claim {claim}: {title}', '', f'> {quote}', '',
            f'**Experiment** `experiments/{name}.py` '
            f'(`python -m lnexp.run --config experiments/{name}.py`). {summary}', '',
@@ -162,7 +162,7 @@ def _markdown(out, size, findings, status) -> str:
       md += [f'![{os.path.basename(fig)}]({rel})', '']
     for note in finding.notes:
       md += [f'- {note}', '']
-  md += coverage_section(findings)
+  md += coverage_section(findings, experiment_file(experiments, 'coverage'))
   return '\n'.join(md) + '\n'
 
 

@@ -7,26 +7,17 @@ import time
 
 from lnexp.engine import plan as plan_lib
 from lnexp.tools import processes
+from lnexp.claims.paths import (CHECKOUT_EXPERIMENTS, EXPERIMENTS, experiment_file,
+                                 workdir)
 from lnexp.errors import ConfigError
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-# Cheapest first, so a cut-short `--jobs 1` suite still has whole experiments
-# (with more jobs, shards of all experiments run longest first).
-EXPERIMENTS = ('gradient_scaling', 'depth', 'generalization', 'batchnorm_text',
-               'hyperparams', 'lr_sensitivity', 'lstm_covariate_shift', 'cnn_depth')
+def default_out(size: str, experiments: str) -> str:
+  """The core suite's results live beside its configs; other sizes under runs/."""
+  return experiments if size == 'core' else os.path.join('runs', f'claims_{size}')
 
 
-def default_out(size: str) -> str:
-  return os.path.join(ROOT, 'experiments') if size == 'core' else os.path.join(
-      'runs', f'claims_{size}')
-
-
-def spec(name: str, size: str) -> str:
-  return os.path.join(ROOT, 'experiments', f'{name}.py:{size}')
-
-
-def workdir(out: str, name: str) -> str:
-  return os.path.join(out, 'results', name)
+def spec(name: str, size: str, experiments: str = CHECKOUT_EXPERIMENTS) -> str:
+  return f'{experiment_file(experiments, name)}:{size}'
 
 
 def auto_jobs() -> int:
@@ -47,7 +38,8 @@ def release_compiled() -> None:
   jax.clear_caches()
 
 
-def _units(plans: dict, size: str, out: str, jobs: int) -> list[tuple[str, list[str]]]:
+def _units(plans: dict, size: str, out: str, jobs: int,
+           experiments: str = CHECKOUT_EXPERIMENTS) -> list[tuple[str, list[str]]]:
   """Every experiment's `jobs` shards with unfinished points, as lnexp.run
   units, longest estimate (of what is left) first."""
   from lnexp.engine.workdir import Workdir
@@ -55,7 +47,8 @@ def _units(plans: dict, size: str, out: str, jobs: int) -> list[tuple[str, list[
   for name, plan in plans.items():
     finished = Workdir(workdir(out, name)).finished()
     shards = processes.shard_units(
-        ['--config', spec(name, size), '--workdir', workdir(out, name)], jobs, f'{name} ')
+        ['--config', spec(name, size, experiments), '--workdir', workdir(out, name)], jobs,
+        f'{name} ')
     for i, unit in enumerate(shards):
       left = [g for g in plan_lib.shard_groups(plan[4], i, jobs)
               if any(p.point_id not in finished for p in g.points)]
@@ -64,8 +57,18 @@ def _units(plans: dict, size: str, out: str, jobs: int) -> list[tuple[str, list[
   return [unit for _, unit in sorted(units, key=lambda u: -u[0])]
 
 
+def _stored_ids(plan, path: str) -> list[str]:
+  """The plan's point ids as the workdir's rows store them (rows written before
+  ids were canonical carry the older id of the same point)."""
+  from lnexp.engine.workdir import Workdir
+  base, points = plan[0], plan[3]
+  stored = {plan_lib.row_point_id(base, r): pid for pid, r in Workdir(path).finished().items()}
+  return [stored.get(p.point_id, p.point_id) for p in points]
+
+
 def run_suite(size: str, out: str | None, only: list[str] | None,
-              report_only: bool, stream=None, jobs: int = 1) -> str:
+              report_only: bool, stream=None, jobs: int = 1,
+              experiments: str = CHECKOUT_EXPERIMENTS) -> str:
   """Runs (or resumes) each experiment, then writes OUT/REPORT.md; returns its path.
 
   With jobs > 1 each experiment is split into `jobs` shards and all shards of
@@ -76,11 +79,14 @@ def run_suite(size: str, out: str | None, only: list[str] | None,
   from lnexp.engine import train as run_lib
   from lnexp.claims import report
   stream = stream or sys.stdout
-  out = out or default_out(size)
+  if not os.path.isfile(experiment_file(experiments, EXPERIMENTS[0])):
+    raise ConfigError(f'no claims experiments in {experiments} (pass --experiments DIR, '
+                      "the repository's experiments/ folder)")
+  out = out or default_out(size, experiments)
   names = only or EXPERIMENTS
   if report_only and not os.path.isdir(os.path.join(out, 'results')):
-    raise ConfigError(f'--report-only: {out} holds no results yet; run the suite first')
-  plans = {name: run_lib.plan_run(spec(name, size), {}, workdir(out, name))
+    raise ConfigError(f'--report_only: {out} holds no results yet; run the suite first')
+  plans = {name: run_lib.plan_run(spec(name, size, experiments), {}, workdir(out, name))
            for name in names}  # every config checked before anything runs
   total = sum(plan_lib.estimate_seconds(p[4]) for p in plans.values())
   print(f'lnexp.claims: {size} suite, {len(names)} experiments, '
@@ -90,20 +96,21 @@ def run_suite(size: str, out: str | None, only: list[str] | None,
   if not report_only:
     t0 = time.time()
     if jobs > 1:
-      processes.run_pool(_units(plans, size, out, jobs), jobs, stream)
+      processes.run_pool(_units(plans, size, out, jobs, experiments), jobs, stream)
     else:
       for name in names:
         t1 = time.time()
         print(f'== {name}: {len(plans[name][3])} points, ~'
               f'{plan_lib.estimate_seconds(plans[name][4]) / 60:.1f} min',
               file=stream, flush=True)
-        run_lib.train_and_evaluate(spec(name, size), {}, workdir(out, name), out=stream)
+        run_lib.train_and_evaluate(spec(name, size, experiments), {}, workdir(out, name),
+                                   out=stream)
         release_compiled()
         print(f'== {name} done in {(time.time() - t1) / 60:.1f} min', file=stream,
               flush=True)
     print(f'lnexp.claims: ran in {(time.time() - t0) / 60:.1f} min', file=stream,
           flush=True)
-  path = report.write(out, size, {name: [p.point_id for p in plan[3]]
-                                   for name, plan in plans.items()})
+  path = report.write(out, size, {name: _stored_ids(plan, workdir(out, name))
+                                   for name, plan in plans.items()}, experiments)
   print(f'lnexp.claims: report {path}', file=stream)
   return path

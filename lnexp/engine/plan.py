@@ -13,15 +13,8 @@ from typing import Any
 
 from lnexp import config as config_lib
 from lnexp import flops
-from lnexp.config import ConfigDict
+from lnexp.config import LANE_KEYS, ConfigDict
 
-# key -> name in the per-lane hp dict.
-LANE_KEYS = {
-    'optim.lr': 'lr', 'optim.warmup_steps': 'warmup_steps',
-    'optim.weight_decay': 'weight_decay', 'optim.z_loss': 'z_loss',
-    'optim.clip_norm': 'clip_norm', 'train.seed': 'seed',
-    'model.init_scale': 'init_scale', 'model.dyt_alpha_init': 'dyt_alpha_init',
-}
 
 
 def short_hash(obj: Any, n: int = 8) -> str:
@@ -31,7 +24,7 @@ def short_hash(obj: Any, n: int = 8) -> str:
 @dataclasses.dataclass(frozen=True)
 class Point:
   point_id: str
-  overrides: dict          # the point's own dotted keys, canonical values
+  overrides: dict          # the sweep entry's dotted keys, canonical values
   config: ConfigDict
 
 
@@ -50,14 +43,30 @@ class Group:
             for key, name in LANE_KEYS.items()}
 
 
+def make_point(base: ConfigDict, overrides: dict) -> Point:
+  """The validated point of one sweep entry. Its id hashes the keys where its
+  canonical config differs from the canonical base, so entries that define the
+  same model (a default spelled out, placements of norm=none) share one id."""
+  cfg = config_lib.canonical(config_lib.apply_overrides(base, overrides))
+  config_lib.validate(cfg)
+  reference = config_lib.flatten(config_lib.canonical(base))
+  differs = {k: v for k, v in sorted(config_lib.flatten(cfg).items())
+             if reference.get(k) != v}
+  return Point(short_hash(differs), {k: config_lib.get(cfg, k) for k in sorted(overrides)},
+               cfg)
+
+
+def row_point_id(base: ConfigDict, row: dict) -> str:
+  """The id a result row's point has under this plan (rows written before ids
+  were canonical carry another one)."""
+  return make_point(base, {k: v for k, v in row.items() if '.' in k}).point_id
+
+
 def make_points(base: ConfigDict, sweep: list[dict]) -> list[Point]:
-  """Validated points; duplicates (e.g. placements of norm=none) merged."""
+  """Validated points of a sweep, equal models merged (first one kept)."""
   points = {}
   for overrides in sweep:
-    cfg = config_lib.canonical(config_lib.apply_overrides(base, overrides))
-    config_lib.validate(cfg)
-    canon = {k: config_lib.get(cfg, k) for k in sorted(overrides)}
-    point = Point(short_hash(canon), canon, cfg)
+    point = make_point(base, overrides)
     points.setdefault(point.point_id, point)
   return list(points.values())
 

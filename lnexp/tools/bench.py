@@ -13,7 +13,6 @@ rewritten after every section so an interrupted run keeps what it measured.
 """
 from __future__ import annotations
 
-import argparse
 import datetime
 import json
 import math
@@ -40,6 +39,7 @@ from lnexp.engine import plan as plan_lib
 from lnexp.tools import processes
 from lnexp.engine import program as program_lib
 from lnexp.data import make_source
+from lnexp.errors import ConfigError
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 DEFAULT_CONFIG = os.path.join(ROOT, 'configs', 'default.py')
@@ -568,17 +568,24 @@ def run_bench(names: list[str], quick: bool, json_path: str | None = None,
   return results
 
 
-def main(argv: list[str] | None = None) -> int:
-  parser = argparse.ArgumentParser(prog='python -m lnexp.bench', description=__doc__,
-                                   formatter_class=argparse.RawDescriptionHelpFormatter)
-  parser.add_argument('--quick', action='store_true', help='tiny sizes, seconds')
-  parser.add_argument('--json', metavar='OUT', help='also write all results here')
-  parser.add_argument('--sections', default=','.join(SECTIONS),
-                      help=f'comma-separated subset of: {",".join(SECTIONS)}')
-  args = parser.parse_args(argv)
-  names = [s for s in args.sections.split(',') if s]
-  unknown = [s for s in names if s not in SECTIONS]
+def define_flags(fv, argv) -> None:
+  from absl import flags
+  flags.DEFINE_boolean('quick', False, 'Tiny sizes, seconds.', flag_values=fv)
+  flags.DEFINE_string('json', None, 'Also write all results to this file.', flag_values=fv)
+  flags.DEFINE_list('sections', list(SECTIONS), f'Subset of: {",".join(SECTIONS)}.',
+                    flag_values=fv)
+
+
+def bench(fv, args) -> int:
+  unknown = [s for s in fv.sections if s not in SECTIONS]
   if unknown:
-    parser.error(f'unknown section(s) {",".join(unknown)}; known: {",".join(SECTIONS)}')
-  results = run_bench(names, args.quick, args.json)
-  return 1 if any('error' in results[n] for n in names) else 0
+    raise ConfigError(f'unknown section(s) {",".join(unknown)}; known: '
+                      f'{",".join(SECTIONS)}')
+  results = run_bench(fv.sections, fv.quick, fv.json)
+  return 1 if any('error' in results[n] for n in fv.sections) else 0
+
+
+def main(argv: list[str] | None = None) -> int:
+  """`python -m lnexp.bench [--quick] [--sections A,B] [--json OUT]`."""
+  from lnexp import cli
+  return cli.main('lnexp.bench', define_flags, bench, argv)

@@ -1,0 +1,21 @@
+"""Where the claims suite's experiment configs and workdirs live."""
+from __future__ import annotations
+
+import os
+
+# Cheapest first, so a cut-short `--jobs 1` suite still has whole experiments
+# (with more jobs, shards of all experiments run longest first).
+EXPERIMENTS = ('gradient_scaling', 'depth', 'generalization', 'batchnorm_text',
+               'hyperparams', 'lr_sensitivity', 'lstm_covariate_shift', 'cnn_depth')
+
+# In a source checkout, the repository's experiments/ (elsewhere: --experiments DIR).
+CHECKOUT_EXPERIMENTS = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(
+    os.path.abspath(__file__)))), 'experiments')
+
+
+def experiment_file(experiments: str, name: str) -> str:
+  return os.path.join(experiments, f'{name}.py')
+
+
+def workdir(out: str, name: str) -> str:
+  return os.path.join(out, 'results', name)
