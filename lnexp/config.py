@@ -71,7 +71,7 @@ def base_config() -> ConfigDict:
   m.attention = 'xla'         # xla: einsum + softmax, any backend; cudnn: cuDNN flash
                               # attention (Dao et al. 2022), GPU with bfloat16 only
   m.scan_unroll = 4           # layers per scan iteration (depth <= 4: no loop). Speed
-                              # only: 0.62 -> 0.51 s reference step; compile grows with it
+                              # only: faster steps, longer compiles
 
   c.optim = o = ConfigDict()
   o.name = 'adamw'            # adamw | sgd (with momentum)

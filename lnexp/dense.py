@@ -3,9 +3,8 @@
 Same parameters (names, shapes, initial values) as flax's `nn.Dense` and
 `nn.DenseGeneral`, but the input's leading (batch, time) axes are flattened
 first. Differentiating a dot that contracts over two token axes makes XLA CPU
-run each weight gradient as a transposed-operand dot at ~27 GFLOP/s on one
-core (the same product as one 2-D matmul: 55-80); flattened, the claims-size
-train step is 20-25% faster (15 vs 19-21 ms on one core).
+run each weight gradient as a slow transposed-operand dot; as one 2-D matmul
+it runs at matmul speed (docs/performance.md).
 """
 from __future__ import annotations
 

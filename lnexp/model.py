@@ -108,13 +108,10 @@ QUERY_BLOCK_ROWS, MIN_QUERY_BLOCKS, MAX_QUERY_BLOCKS = 32, 4, 8
 def query_blocks(t: int) -> list[tuple[int, int]]:
   """(start, end) of each query block: its queries attend to keys before `end`
   only, so the masked scores above the diagonal blocks are never computed, as
-  FlashAttention skips masked tiles (Dao et al. 2022). On the 2-core CPU,
-  attention forward + backward per layer at T=128: 29 -> 18 ms (4 blocks),
-  at T=256: 22 -> 12 ms (8 blocks); each block adds compile time, and at T=64
-  2 blocks saved nothing, so sequences shorter than 4 blocks stay whole.
-  Inside a depth loop (depth > scan_unroll) attention stays whole too: there
-  blocks made the share=all depth-48 step compile 4 -> 7 s, against 2.6 -> 3.2
-  s at depth 4."""
+  FlashAttention skips masked tiles (Dao et al. 2022). Each block adds
+  compile time, so sequences shorter than 4 blocks stay whole, and so does
+  attention inside a depth loop (depth > scan_unroll), where blocks cost
+  more compile time than they save (docs/performance.md)."""
   blocks = min(MAX_QUERY_BLOCKS, t // QUERY_BLOCK_ROWS)
   if blocks < MIN_QUERY_BLOCKS:
     return [(0, t)]
@@ -157,8 +154,7 @@ class Attention(nn.Module):
       return out(out_BxTxNxK)
     # The mask is added as a bias (no select in the backward), and in float32
     # the queries are scaled before the product (T x K values, not T x S; in
-    # bfloat16 that would add a rounding): reference step 136 -> 133.5 ms
-    # (paired processes on the 2-core AVX-512 CPU).
+    # bfloat16 that would add a rounding).
     scale = k ** -0.5
     if c.dtype == 'float32':
       q_BxTxNxK, scale = q_BxTxNxK * scale, 1.0

@@ -75,14 +75,12 @@ def _compiled(fns: LaneFns, lanes: NamedSharding, mode: str, fast_compile: bool)
 
   Init always maps over lanes (batched RNG compiles slowly) and, on CPU, is
   compiled without LLVM optimisation and with XLA's classic loop emitters
-  instead of its MLIR fusion emitters: it runs once per group, and compiles in
-  a third of the time (3.5 -> 1.0 s at the claims size; the same values).
-  `fast_compile` does the same for every program (the smoke suite's
-  diagnostic step: 5.8 -> 1.4 s compile, 1.8 -> 2.5 ms per step). The
-  diagnostic step is compiled on first use only, as is Santurkar et al.'s ICS.
-  Optimised CPU programs prefer 512-bit vectors where the CPU has them (XLA's
-  default is 256): reference step 132.1 -> 131.0 ms on an AVX-512 CPU (4 of 4
-  paired processes faster).
+  instead of its MLIR fusion emitters: it runs once per group, and compiles
+  in a fraction of the time with the same values. `fast_compile` does the
+  same for every program (runs of a few steps). The diagnostic step is
+  compiled on first use only, as is Santurkar et al.'s ICS. Optimised CPU
+  programs prefer 512-bit vectors where the CPU has them (XLA's default is
+  256). Measurements: docs/performance.md.
   """
   cpu = jax.default_backend() == 'cpu'
   unoptimised = {'xla_backend_optimization_level': 0,

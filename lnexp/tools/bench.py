@@ -145,7 +145,7 @@ class _Group:
 def time_groups(base, overrides: dict, lane_counts: tuple[int, ...],
                 quick: bool, after_round=None) -> list[dict]:
   """Steady-state train-step seconds of one group per lane count, timed in
-  interleaved rounds: this VM's speed drifts 20-30% within minutes, so each
+  interleaved rounds: a shared VM's speed drifts within minutes, so each
   group's step is compared with the first group's step of the same round
   (`over_sequential`: the median over rounds of t_K / ((K / K_first) t_first),
   each round ~0.3 s of steps per group); `round_step_s` lists the rounds and
@@ -496,7 +496,7 @@ def _read(path: str) -> str:
 
 
 def cpu_model() -> str:
-  """The CPU's model name and whether it has AVX-512 (this VM's CPU changes
+  """The CPU's model name and whether it has AVX-512 (a VM's CPU may change
   between sessions, and with it the peak and the MFU); platform.processor()
   where /proc/cpuinfo names none."""
   info = _read('/proc/cpuinfo')

@@ -1,10 +1,10 @@
 """Runs `lnexp.run` units as single-threaded processes, one per core, on one host.
 
 Small models use extra XLA CPU threads poorly (their matmuls are small, and
-compiles and host work are serial). On the 2-core machine two single-threaded
-processes pinned to one core each run 1.4-1.7x the claims-size steps per second
-of one two-threaded process; unpinned, their four XLA threads migrate over the
-two cores and gain only 1.0-1.3x (`python -m lnexp.bench --sections processes`).
+compiles and host work are serial): single-threaded processes pinned one per
+core run more claims-size steps per second than one multi-threaded process,
+and more than unpinned ones, whose XLA threads migrate between cores
+(`python -m lnexp.bench --sections processes`; docs/performance.md).
 Units of one sweep (`--shard i/N`) share its workdir: result rows are appended
 whole, metrics and checkpoints are per point/group.
 """
