@@ -64,12 +64,16 @@ def _floor_lines(ax, df: pd.DataFrame) -> None:
                label=f'entropy floor {floor:.3f} nats')
 
 
-def _save(fig, out: str, name: str) -> str:
+def _save(fig, out: str | None, name: str):
+  """The figure's file name after writing it to `out`; the Figure itself when
+  `out` is None (a notebook shows it, or draws on its axes)."""
+  if out is None:
+    return fig
   fig.savefig(os.path.join(out, FIGURES[name]), dpi=120)
   return FIGURES[name]
 
 
-def plot_lr_sensitivity(df: pd.DataFrame, styles: dict, out: str) -> str:
+def plot_lr_sensitivity(df: pd.DataFrame, styles: dict, out: str | None = None):
   """(a) Final eval loss vs LR per variant; diverged points as x at init loss.
 
   When the diverged points' init losses squeeze the finished points into a
@@ -139,7 +143,7 @@ def _metrics_at(df: pd.DataFrame, variant: str, lr: float) -> list[tuple[str, pd
           for _, r in d.iterrows()]
 
 
-def plot_training_curves(df, styles, picks, out) -> tuple[str | None, str]:
+def plot_training_curves(df, styles, picks, out=None) -> tuple:
   """(b) Train loss vs step at each variant's best LR (every seed)."""
   fig, (ax,) = _new_figure()
   drawn = 0
@@ -181,7 +185,7 @@ def _depth_array(value) -> np.ndarray | None:
   return np.array([math.nan if v is None else v for v in value], dtype=float)
 
 
-def plot_depth_profiles(df, styles, picks, out) -> tuple[str | None, str]:
+def plot_depth_profiles(df, styles, picks, out=None) -> tuple:
   """(c) Grad-flow norm and residual RMS vs depth, first and last diagnostic step."""
   from matplotlib.lines import Line2D
   keys = ('depth/grad_flow', 'depth/residual_rms')
@@ -236,7 +240,7 @@ def _over_depth(m: pd.DataFrame, keys: list[str], reduce) -> pd.Series:
   return m.apply(one, axis=1)
 
 
-def plot_attn_logit_max(df, styles, picks, out) -> tuple[str | None, str]:
+def plot_attn_logit_max(df, styles, picks, out=None) -> tuple:
   """(d) Max attention logit (max over depth) over training at the highest stable LR."""
   fig, (ax,) = _new_figure()
   drawn = 0
@@ -260,7 +264,7 @@ def plot_attn_logit_max(df, styles, picks, out) -> tuple[str | None, str]:
   return _save(fig, out, 'attn_logit_max'), ''
 
 
-def plot_batchnorm(df, styles, picks, out) -> tuple[str | None, str]:
+def plot_batchnorm(df, styles, picks, out=None) -> tuple:
   """(e) BatchNorm batch-vs-running statistic distance over training (mean over depth)."""
   bn = [v for v in picks if df.loc[df['variant'].eq(v), '_norm'].map(
       lambda n: n in NORMS and NORMS[n].running_stats).any()]
