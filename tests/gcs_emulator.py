@@ -26,8 +26,6 @@ import urllib.request
 import pytest
 
 BUCKET = 'lnexp-test'
-# gcsfs reads this at import: its bucket-type probe would call Google over gRPC.
-os.environ.setdefault('GCSFS_EXPERIMENTAL_ZB_HNS_SUPPORT', 'false')
 
 
 def env(url: str) -> dict[str, str]:
@@ -37,12 +35,25 @@ def env(url: str) -> dict[str, str]:
       'STORAGE_EMULATOR_HOST': url,          # gcsfs, google-cloud-storage
       'TENSORSTORE_GCS_HTTP_URL': url,       # tensorstore (orbax)
       'GOOGLE_AUTH_TOKEN_FOR_TESTING': 'x',  # tensorstore's auth
-      'NO_GCE_CHECK': 'true',                # google-auth/gcsfs: no metadata server
-      'GCE_METADATA_HOST': '127.0.0.1:9',    # and if anything asks anyway: loopback
-      'GCE_METADATA_IP': '127.0.0.1:9',
-      'GCSFS_EXPERIMENTAL_ZB_HNS_SUPPORT': 'false',  # no gRPC bucket-type probe
       'GOOGLE_CLOUD_PROJECT': 'test',
+      **NO_PROBES,  # no metadata server (it would be loopback anyway), no gRPC probe
   }
+
+
+# Read at import by gcsfs (its bucket-type probe calls Google over gRPC) and by
+# google-auth (whether and where to probe the metadata server): set them first.
+NO_PROBES = {'NO_GCE_CHECK': 'true', 'GCE_METADATA_HOST': '127.0.0.1:9',
+             'GCE_METADATA_IP': '127.0.0.1:9', 'GCSFS_EXPERIMENTAL_ZB_HNS_SUPPORT': 'false'}
+for _key, _value in NO_PROBES.items():
+  os.environ.setdefault(_key, _value)
+
+
+def _no_metadata_probes() -> None:
+  """google-auth imported before these variables were set keeps its own copy."""
+  metadata = sys.modules.get('google.auth.compute_engine._metadata')
+  if metadata is not None:
+    metadata._NO_GCE_CHECK = True
+    metadata._GCE_METADATA_HOST = '127.0.0.1:9'  # (the IP is read from the environment)
 
 
 def serve(port: int, bucket: str) -> None:
@@ -140,6 +151,7 @@ def gcs(tmp_path_factory):
   emulator = Emulator(str(tmp_path_factory.mktemp('gcs') / 'emulator.log'))
   saved = {k: os.environ.get(k) for k in emulator.env}
   os.environ.update(emulator.env)
+  _no_metadata_probes()
   yield emulator
   for key, value in saved.items():
     if value is None:

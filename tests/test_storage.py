@@ -87,16 +87,22 @@ def test_staging_uploads_changed_files_and_pulls_for_a_resume(gcs):  # noqa: F81
   assert not os.path.exists(staging.root)
 
   resumed = storage.Staging(remote)  # a new process resuming the run
-  resumed.pull('metrics')
+  resumed.pull('metrics/p1.jsonl')
+  resumed.pull('tensorboard/p1')
+  resumed.pull('metrics/absent.jsonl')
   assert open(resumed.local('metrics', 'p1.jsonl')).read().count('step') == 2
+  assert open(resumed.local('tensorboard', 'p1', 'events.1'), 'rb').read() == b'\x00\x01'
   assert resumed.upload() == 0  # pulled files count as uploaded
+  os.remove(resumed.local('tensorboard', 'p1', 'events.1'))  # a fresh restart drops it
+  assert resumed.upload() == 1
+  assert not storage.exists(storage.join(remote, 'tensorboard', 'p1', 'events.1'))
   resumed.close()
 
 
 def test_local_staging_is_the_workdir(tmp_path):
   staging = storage.Staging(str(tmp_path))
   assert staging.local('metrics') == str(tmp_path / 'metrics')
-  staging.pull('metrics')
+  staging.pull('metrics/p.jsonl')
   assert staging.upload() == 0
 
 

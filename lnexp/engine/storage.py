@@ -17,6 +17,7 @@ google-cloud-storage for generation preconditions: the `[gcs]` extra. Tests poin
 """
 from __future__ import annotations
 
+import atexit
 import dataclasses
 import json
 import os
@@ -82,7 +83,9 @@ def _fs():
   global _gcs_fs
   if _gcs_fs is None:
     import gcsfs
-    _gcs_fs = gcsfs.GCSFileSystem(use_listings_cache=False, skip_instance_cache=True)
+    emulator = bool(os.environ.get('STORAGE_EMULATOR_HOST'))  # tests: no credentials
+    _gcs_fs = gcsfs.GCSFileSystem(use_listings_cache=False, skip_instance_cache=True,
+                                  token='anon' if emulator else None)
   return _gcs_fs
 
 
@@ -221,39 +224,52 @@ class Staging:
   """Local mirror of a workdir's often-written subdirectories.
 
   For a local workdir it is the workdir itself. For gs:// it is a fresh
-  local directory: `pull` downloads what a resume appends to, writers use
-  `local(...)` paths, and `upload` copies every file changed since the last
-  upload (called at each checkpoint and at the end of a group).
+  local directory (removed at exit): `pull` downloads a file or directory a
+  resume appends to, writers use `local(...)` paths, and `upload` copies every
+  file changed since it was pulled or last uploaded (at each checkpoint).
   """
 
   def __init__(self, workdir: str, subdirs: tuple[str, ...] = ('metrics', 'tensorboard')):
     self.workdir = workdir
     self.subdirs = subdirs
     self.remote = is_remote(workdir)
-    self.root = tempfile.mkdtemp(prefix='lnexp-staging-') if self.remote else workdir
+    self.root = workdir
+    if self.remote:
+      self.root = tempfile.mkdtemp(prefix='lnexp-staging-')
+      atexit.register(self.close)
     self._uploaded: dict[str, tuple[int, int]] = {}
     self._pulled: set[str] = set()
 
   def local(self, *parts: str) -> str:
     return os.path.join(self.root, *parts)
 
-  def pull(self, subdir: str) -> None:
-    """Downloads `subdir` of the remote workdir once (a resume appends to it)."""
-    if not self.remote or subdir in self._pulled:
+  def pull(self, rel: str) -> None:
+    """Downloads the workdir's file or directory `rel` ('metrics/P.jsonl'), once."""
+    if not self.remote or rel in self._pulled:
       return
-    self._pulled.add(subdir)
-    remote = join(self.workdir, subdir)
-    if not isdir(remote):
+    self._pulled.add(rel)
+    src = join(self.workdir, rel)
+    if isfile(src):
+      copied = [self.local(*rel.split('/'))]
+      copy_file(src, copied[0])
+    elif isdir(src):
+      copied = [self.local(*rel.split('/'), *p.split('/')) for p in
+                copy_tree(src, self.local(*rel.split('/')))]
+    else:
       return
-    for rel in copy_tree(remote, self.local(subdir)):
-      path = self.local(subdir, *rel.split('/'))
+    for path in copied:
       self._uploaded[path] = _signature(path)
 
   def upload(self) -> int:
-    """Uploads files changed since the last upload; returns how many."""
+    """Uploads files changed since the last upload, and deletes the remote
+    copies of pulled or uploaded files removed here; returns how many."""
     if not self.remote:
       return 0
     count = 0
+    for path in [p for p in self._uploaded if not os.path.exists(p)]:
+      remove(join(self.workdir, *os.path.relpath(path, self.root).split(os.sep)))
+      del self._uploaded[path]
+      count += 1
     for subdir in self.subdirs:
       base = self.local(subdir)
       for rel in _files(base) if os.path.isdir(base) else ():
