@@ -36,7 +36,7 @@ import optax
 from lnexp import config as config_lib
 from lnexp import flops
 from lnexp.engine import plan as plan_lib
-from lnexp.tools import processes
+from lnexp.tools import host_memory, processes
 from lnexp.engine import program as program_lib
 from lnexp.data import make_source
 from lnexp.errors import ConfigError
@@ -516,7 +516,7 @@ def machine_info() -> dict:
           'cpu_count': os.cpu_count(), 'cpu_model': cpu_model(),
           'python': platform.python_version(),
           'platform': platform.platform(), 'xla_flags': os.environ.get('XLA_FLAGS', ''),
-          'glibc_tunables': os.environ.get('GLIBC_TUNABLES', ''),
+          'glibc_tunables': host_memory.tunables_in_effect(),
           'cpu_async_dispatch': jax.config.read('jax_cpu_enable_async_dispatch'),
           'transparent_hugepage': _read('/sys/kernel/mm/transparent_hugepage/enabled'),
           'date': datetime.datetime.now(datetime.timezone.utc).isoformat()}

@@ -47,6 +47,14 @@ ACCELERATOR_PLUGINS = ('jax_cuda12_plugin', 'jax_cuda13_plugin', 'libtpu',
                        'jax_rocm60_plugin', 'jax_rocm7_plugin')
 
 
+_in_effect = None  # the GLIBC_TUNABLES this process started with, after a re-exec
+
+
+def tunables_in_effect() -> str:
+  """The GLIBC_TUNABLES glibc read at this process's start."""
+  return _in_effect if _in_effect is not None else os.environ.get('GLIBC_TUNABLES', '')
+
+
 def cpu_backend(env=os.environ) -> bool:
   """Whether JAX will run on the CPU, decided without starting JAX: the first of
   JAX_PLATFORMS, or else no accelerator plugin installed."""
@@ -65,6 +73,8 @@ def keep_step_memory(module: str) -> None:
   if os.environ.get(OPT_OUT) == '0' or not cpu_backend():
     return
   if _USER_TUNABLES in os.environ:  # the re-executed process: tunables applied
+    global _in_effect
+    _in_effect = os.environ['GLIBC_TUNABLES']
     user = os.environ.pop(_USER_TUNABLES)
     if user:
       os.environ['GLIBC_TUNABLES'] = user
