@@ -25,7 +25,8 @@ CHOICES = {
     'model.placement': tuple(PLACEMENTS),
     'model.share': ('all', 'attention', 'ffn', 'none'),
     'model.pos': ('learned', 'rope'),
-    'model.bn_axes': ('batch', 'batch_time'),
+    'model.bn_axes': ('batch', 'batch_time', 'cumulative'),
+    'model.branch_init': ('plain', 'gpt2'),
     'model.dtype': ('float32', 'bfloat16'),
     'model.attention': ('xla', 'cudnn'),
     'optim.name': ('adamw', 'sgd'),
@@ -64,12 +65,14 @@ def base_config() -> ConfigDict:
   m.norm_eps = 1e-5
   m.bn_momentum = 0.9
   m.bn_axes = 'batch'         # batch (causal-safe, per position) | batch_time (leaks future)
+                              # | cumulative (batch and positions <= t: causal-safe)
   m.bn_share_stats = False    # ablation: one set of running stats for all depths
   m.dyt_alpha_init = 0.5      # DyT (Zhu et al. 2025) default
   m.groups = 4                # cnn groupnorm: channel groups (Wu & He 2018)
   m.dtype = 'float32'         # activation dtype; params, norms, optimizer stay float32
   m.attention = 'xla'         # xla: einsum + softmax, any backend; cudnn: cuDNN flash
                               # attention (Dao et al. 2022), GPU with bfloat16 only
+  m.branch_init = 'plain'     # gpt2: residual-branch output weights x 1/sqrt(2L)
   m.scan_unroll = 4           # layers per scan iteration (depth <= 4: no loop). Speed
                               # only: faster steps, longer compiles
 
@@ -277,7 +280,8 @@ def canonical(cfg: ConfigDict) -> ConfigDict:
   the identity, placement is moot for archs that say so (a transformer; a CNN's
   placement matters even without norm: it moves the ReLU)."""
   m, arch, fixed = cfg.model, ARCHS[cfg.model.arch], {}
-  if arch.placements is None or (arch.norm_free_placement and NORMS[m.norm].identity):
+  if arch.placements is None or (arch.norm_free_placement and NORMS[m.norm].identity
+                                 and PLACEMENTS[m.placement].moot_without_norm):
     fixed['model.placement'] = 'pre'
   if arch.shares is None:
     fixed['model.share'] = 'all'

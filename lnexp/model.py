@@ -59,6 +59,7 @@ class ModelConfig:
   dtype: str
   attention: str
   scan_unroll: int
+  branch_init: str
 
   @classmethod
   def from_config(cls, cfg) -> ModelConfig:
@@ -77,9 +78,19 @@ class ModelConfig:
     return norms.NORMS[self.norm].running_stats
 
 
-def dense_init(cfg: ModelConfig, fan_in: int):
-  """Truncated normal with std init_scale / sqrt(fan_in)."""
-  return nn.initializers.truncated_normal(cfg.init_scale * fan_in ** -0.5)
+def dense_init(cfg: ModelConfig, fan_in: int, gain: float = 1.0):
+  """Truncated normal with std gain * init_scale / sqrt(fan_in)."""
+  return nn.initializers.truncated_normal(gain * cfg.init_scale * fan_in ** -0.5)
+
+
+def branch_gains(cfg: ModelConfig) -> tuple[float, float]:
+  """Init gains of a residual branch's (input, output) weights: the placement's
+  (DeepNorm's beta on both) times `model.branch_init` on the output projection
+  (gpt2: 1/sqrt(2L), Radford et al. 2019)."""
+  placement = PLACEMENTS[cfg.placement].branch_init(cfg.num_layers) if \
+      cfg.arch == 'albert_gpt' else 1.0
+  fair = (2 * cfg.num_layers) ** -0.5 if cfg.branch_init == 'gpt2' else 1.0
+  return placement, placement * fair
 
 
 def rope(x_BxTxNxK):
@@ -134,10 +145,11 @@ class Attention(nn.Module):
   def __call__(self, x_BxTxH, allowed_Bx1xTxS):
     c = self.cfg
     n, k = c.num_heads, c.hidden_dim // c.num_heads
+    gain_in, gain_out = branch_gains(c)
     qkv = Dense((3, n, k), use_bias=c.use_bias, dtype=c.dtype,
-                kernel_init=dense_init(c, c.hidden_dim), name='qkv')
+                kernel_init=dense_init(c, c.hidden_dim, gain_in), name='qkv')
     out = Dense(c.hidden_dim, axes=2, use_bias=c.use_bias, dtype=c.dtype,
-                kernel_init=dense_init(c, c.hidden_dim), name='out')
+                kernel_init=dense_init(c, c.hidden_dim, gain_out), name='out')
     q_BxTxNxK, k_BxTxNxK, v_BxTxNxK = jnp.unstack(qkv(x_BxTxH), axis=2)
     if c.qk_norm:
       q_BxTxNxK = norms.LayerNorm(c.norm_eps, c.use_bias, name='q_norm')(q_BxTxNxK)
@@ -191,10 +203,11 @@ class Mlp(nn.Module):
   @nn.compact
   def __call__(self, x_BxTxH):
     c = self.cfg
+    gain_in, gain_out = branch_gains(c)
     h = Dense(c.mlp_dim, use_bias=c.use_bias, dtype=c.dtype,
-              kernel_init=dense_init(c, c.hidden_dim), name='up')(x_BxTxH)
+              kernel_init=dense_init(c, c.hidden_dim, gain_in), name='up')(x_BxTxH)
     return Dense(c.hidden_dim, use_bias=c.use_bias, dtype=c.dtype,
-                 kernel_init=dense_init(c, c.mlp_dim), name='down')(nn.gelu(h))
+                 kernel_init=dense_init(c, c.mlp_dim, gain_out), name='down')(nn.gelu(h))
 
 
 class Block(nn.Module):
@@ -225,7 +238,10 @@ class Block(nn.Module):
           self.sow('intermediates', f'{name}_out_rms', diagnostics.rms(out, mask_BxT))
         return out
 
-      x_BxTxH = PLACEMENTS[c.placement].apply(x_BxTxH, measured, norm)
+      def gate(suffix, init):
+        return self.param(f'{name}_{suffix}', nn.initializers.constant(init), (), f32)
+
+      x_BxTxH = PLACEMENTS[c.placement].apply(x_BxTxH, measured, norm, gate, c.num_layers)
     return x_BxTxH
 
 
@@ -288,12 +304,10 @@ class AlbertGPT(nn.Module):
     shared, layers = blocks['shared'], blocks['layers']
     stats = None
     if c.has_running_stats:
-      def init_stats():
-        shapes = jax.eval_shape(self._block_init, jax.random.key(0))['batch_stats']
+      def init_stats():  # the norms' own initial statistics, one set per depth
+        stats = self._block_init(jax.random.key(0))['batch_stats']
         lead = () if c.bn_share_stats else (depth,)
-        return jax.tree_util.tree_map_with_path(
-            lambda path, s: jnp.full(lead + s.shape, float(path[-1].key == 'var'), f32),
-            shapes)
+        return jax.tree.map(lambda s: jnp.broadcast_to(s, lead + s.shape), stats)
       stats = self.variable('batch_stats', 'blocks', init_stats)
 
     block = Block(c, blocked=c.scan_unroll >= depth, parent=None)  # no depth loop

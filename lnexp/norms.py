@@ -7,6 +7,7 @@ block can swap them freely; only BatchNorm uses the mask and train flag.
 - BatchNorm: Ioffe & Szegedy 2015, with a padding mask and a causal-safe mode.
 - DyT: Zhu et al. 2025, "Transformers without Normalization" (Dynamic Tanh).
 - ScaleNorm: Nguyen & Salazar 2019, "Transformers without Tears".
+- PowerNorm: Shen et al. 2020, running quadratic mean (no batch statistics).
 - GroupNorm (images only): Wu & He 2018.
 
 `NORMS` is the registry: adding a norm is one class and one line there; the
@@ -82,6 +83,36 @@ class ScaleNorm(nn.Module):
     return y.astype(x_BxTxD.dtype)
 
 
+class PowerNorm(nn.Module):
+  """x / sqrt(psi + eps) * scale + bias with psi a running quadratic mean
+  (Shen et al. 2020, "PowerNorm: Rethinking Batch Normalization in
+  Transformers"): no mean subtraction, and the forward pass uses the running
+  psi of earlier steps in training too, so no token sees another's values in
+  its own step (causal-safe). psi is updated after the step from the real
+  tokens' mean square. The paper's approximate backward pass (its Gamma term)
+  is not implemented: gradients do not flow into psi."""
+  momentum: float = 0.9
+  eps: float = 1e-5
+  use_bias: bool = True
+
+  @nn.compact
+  def __call__(self, x_BxTxD, mask_BxT, train=False):
+    x = x_BxTxD.astype(f32)
+    d = x.shape[-1]
+    psi = self.variable('batch_stats', 'psi', lambda: jnp.ones(d, f32))
+    y = x * jax.lax.rsqrt(psi.value + self.eps)
+    if train and not self.is_initializing():
+      m = mask_BxT.astype(f32)[..., None]
+      count = m.sum()
+      square = (jnp.square(x) * m).sum((0, 1)) / jnp.maximum(count, 1.0)
+      mom = jnp.where(count > 0, self.momentum, 1.0)
+      psi.value = mom * psi.value + (1 - mom) * jax.lax.stop_gradient(square)
+    y = y * self.param('scale', nn.initializers.ones, (d,), f32)
+    if self.use_bias:
+      y = y + self.param('bias', nn.initializers.zeros, (d,), f32)
+    return y.astype(x_BxTxD.dtype)
+
+
 class Identity(nn.Module):
   @nn.compact
   def __call__(self, x_BxTxD, mask_BxT=None, train=False):
@@ -95,6 +126,8 @@ class BatchNorm(nn.Module):
   this leaks future tokens into earlier positions' outputs while training
   (position t is normalized with statistics that include positions > t).
   axes='batch': causal-safe; statistics per position over the batch only.
+  axes='cumulative': causal-safe; position t uses the batch and positions <= t
+  (running statistics from the whole batch).
   Running statistics (shape D) pool the per-position statistics weighted by
   their token counts. A position (or batch) with fewer than 2 real samples
   normalizes with the running statistics instead of producing NaN.
@@ -114,16 +147,26 @@ class BatchNorm(nn.Module):
     run_var = self.variable('batch_stats', 'var', lambda: jnp.ones(d, f32))
     if train:
       m = mask_BxT.astype(f32)[..., None]
-      red = (0, 1) if self.axes == 'batch_time' else (0,)
-      count = m.sum(red)                                    # 1 or Tx1
-      safe = jnp.maximum(count, 1.0)
-      mean = (x * m).sum(red) / safe                        # D or TxD
-      var = (jnp.square(x - mean) * m).sum(red) / safe
+      if self.axes == 'cumulative':  # position t: batch x positions <= t
+        count = jnp.cumsum(m.sum(0), 0)                     # Tx1
+        safe = jnp.maximum(count, 1.0)
+        mean = jnp.cumsum((x * m).sum(0), 0) / safe         # TxD
+        var = jnp.maximum(jnp.cumsum((jnp.square(x) * m).sum(0), 0) / safe
+                          - jnp.square(mean), 0.0)
+        # Running statistics from the last position, which has seen every token.
+        total = count[-1, 0]
+        pooled_mean, pooled_var = mean[-1], var[-1]
+      else:
+        red = (0, 1) if self.axes == 'batch_time' else (0,)
+        count = m.sum(red)                                  # 1 or Tx1
+        safe = jnp.maximum(count, 1.0)
+        mean = (x * m).sum(red) / safe                      # D or TxD
+        var = (jnp.square(x - mean) * m).sum(red) / safe
+        weight = jnp.where(count >= 2, count, 0.0)
+        total = weight.sum()
+        pooled_mean = (weight * mean).reshape(-1, d).sum(0) / jnp.maximum(total, 1)
+        pooled_var = (weight * var).reshape(-1, d).sum(0) / jnp.maximum(total, 1)
       enough = count >= 2
-      weight = jnp.where(enough, count, 0.0)
-      total = weight.sum()
-      pooled_mean = (weight * mean).reshape(-1, d).sum(0) / jnp.maximum(total, 1)
-      pooled_var = (weight * var).reshape(-1, d).sum(0) / jnp.maximum(total, 1)
       if self.is_mutable_collection('intermediates'):
         self.sow('intermediates', 'bn_mean_dist',
                  jnp.linalg.norm(pooled_mean - run_mean.value) / d)
@@ -221,6 +264,8 @@ NORMS: dict[str, Norm] = {
                                                  name='norm'), name=n),
                 lane_keys=('model.dyt_alpha_init',)),
     'scalenorm': Norm(lambda c, n: ScaleNorm(c.norm_eps, name=n)),
+    'powernorm': Norm(lambda c, n: PowerNorm(c.bn_momentum, c.norm_eps, c.use_bias, name=n),
+                      running_stats=True, recurrent=False),
     'groupnorm': Norm(None, images=lambda c, n: group_norm(c.groups, c, n),
                       recurrent=False),
     'none': Norm(lambda c, n: Identity(name=n), identity=True,

@@ -136,11 +136,12 @@ def test_plan_shows_lanes_per_device(tmp_path, capsys, monkeypatch):
 # agree. An LSTM has no placement (any value is the same model); a CNN has the
 # ResNet v1 (post) and v2 (pre) blocks only.
 SUPPORTED_NORMS = {
-    'albert_gpt': {'layernorm', 'rmsnorm', 'batchnorm', 'dyt', 'scalenorm', 'none'},
+    'albert_gpt': {'layernorm', 'rmsnorm', 'batchnorm', 'dyt', 'scalenorm', 'powernorm',
+                   'none'},
     'lstm': {'layernorm', 'rmsnorm', 'batchnorm', 'scalenorm', 'none'},
     'cnn': {'layernorm', 'rmsnorm', 'batchnorm', 'dyt', 'groupnorm', 'none'}}
-SUPPORTED_PLACEMENTS = {'albert_gpt': {'post', 'pre', 'peri'},
-                        'lstm': {'post', 'pre', 'peri'}, 'cnn': {'post', 'pre'}}
+PLACEMENTS = {'post', 'pre', 'peri', 'rezero', 'deepnorm'}
+SUPPORTED_PLACEMENTS = {'albert_gpt': PLACEMENTS, 'lstm': PLACEMENTS, 'cnn': {'post', 'pre'}}
 
 
 @pytest.mark.parametrize('arch', sorted(SUPPORTED_NORMS))

@@ -40,6 +40,8 @@ CAUSAL_CASES = [
     ('none', 'pre', 'all'), ('batchnorm', 'post', 'all'),
     ('batchnorm', 'pre', 'none'), ('batchnorm', 'peri', 'ffn'),
     ('scalenorm', 'post', 'all'), ('scalenorm', 'peri', 'none'),
+    ('powernorm', 'post', 'all'), ('powernorm', 'pre', 'none'),
+    ('none', 'rezero', 'all'), ('layernorm', 'deepnorm', 'attention'),
 ]
 
 
@@ -237,3 +239,37 @@ def test_blocked_attention_matches_full_numpy_attention_and_diagnostics():
   np.testing.assert_allclose(inter['logit_max'][0], logits.max(), rtol=1e-5)
   entropy = -np.where(mask, probs * np.log(np.where(mask, probs, 1.0)), 0).sum(-1).mean()
   np.testing.assert_allclose(inter['entropy'][0], entropy, rtol=1e-4)
+
+
+def test_rezero_starts_as_the_identity_network():
+  """Every gate starts at 0, so at init the logits are the embeddings' own: the
+  tied output layer applied to token + position embeddings (no final norm)."""
+  model = _model(**{'model.placement': 'rezero', 'model.norm': 'none'})
+  variables = _init(model)
+  tokens = jnp.asarray(np.random.default_rng(0).integers(0, 11, (4, 8)), jnp.int32)
+  p = variables['params']
+  x = np.asarray(p['token_embed'])[np.asarray(tokens)] + np.asarray(p['pos_embed'])[:8]
+  want = x @ np.asarray(p['token_embed']).T * 16 ** -0.5
+  np.testing.assert_allclose(_logits(model, variables, tokens, jnp.ones_like(tokens)), want,
+                             rtol=1e-5, atol=1e-5)
+  assert float(p['blocks']['shared']['attn_gate']) == 0.0
+  assert float(p['blocks']['shared']['mlp_gate']) == 0.0
+
+
+@pytest.mark.parametrize('overrides, gain_in, gain_out', [
+    ({'model.placement': 'deepnorm'}, 16 ** -0.25, 16 ** -0.25),  # beta = (8L)^-1/4, L=2
+    ({'model.branch_init': 'gpt2'}, 1.0, 4 ** -0.5),              # 1/sqrt(2L)
+    ({'model.placement': 'deepnorm', 'model.branch_init': 'gpt2'}, 16 ** -0.25,
+     16 ** -0.25 * 4 ** -0.5)])
+def test_branch_init_scales_the_sublayer_weights(overrides, gain_in, gain_out):
+  """Kernel std = gain * 0.88 / sqrt(fan_in) (a truncated normal at 2 std keeps
+  ~0.88 of the std), on a wide model so the sample std is close."""
+  wide = {'model.hidden_dim': 256, 'model.embed_dim': 256, 'model.mlp_dim': 512,
+          'model.num_heads': 4, 'model.share': 'all'}
+  p = _init(_model(**wide, **overrides))['params']['blocks']['shared']
+  trunc = 0.8796
+  for name, fan_in, gain in (('attn/qkv', 256, gain_in), ('attn/out', 256, gain_out),
+                             ('mlp/up', 256, gain_in), ('mlp/down', 512, gain_out)):
+    group, layer = name.split('/')
+    std = float(np.asarray(p[group][layer]['kernel']).std())
+    assert std == pytest.approx(gain * trunc * fan_in ** -0.5, rel=0.03), name

@@ -115,3 +115,31 @@ def test_batchnorm_position_with_one_sample_falls_back_to_running_stats():
   mean, var, _ = _bn_reference(x, mask, 'batch')
   np.testing.assert_allclose(y[:, :4], ((x - mean) / np.sqrt(var + EPS))[:, :4],
                              rtol=1e-4, atol=1e-4)
+
+
+def test_cumulative_batchnorm_uses_batch_and_past_positions_only():
+  x = _x((4, 6, 8))
+  mask = np.ones((4, 6), np.float32)
+  mask[1, 4:] = 0.0  # padding leaves the statistics
+  module = norms.BatchNorm(axes='cumulative', eps=EPS)
+  (y, _), _ = _apply(module, x, mask, train=True, mutable=['batch_stats'])
+  for t in range(1, 6):  # position 0 has 4 samples too; check every position
+    rows = [(b, s) for b in range(4) for s in range(t + 1) if mask[b, s]]
+    vals = np.stack([x[b, s] for b, s in rows])
+    ref = (x[:, t] - vals.mean(0)) / np.sqrt(vals.var(0) + EPS)
+    np.testing.assert_allclose(np.asarray(y)[:, t], ref, rtol=1e-4, atol=1e-4)
+
+
+def test_powernorm_divides_by_the_running_quadratic_mean_then_updates_it():
+  x = _x()
+  mask = np.ones(x.shape[:2], np.float32)
+  mask[0, 3:] = 0.0
+  module = norms.PowerNorm(momentum=0.9, eps=EPS)
+  (y, new), variables = _apply(module, x, mask, train=True, mutable=['batch_stats'])
+  np.testing.assert_allclose(y, x / np.sqrt(1.0 + EPS), rtol=1e-5)  # psi starts at 1
+  real = x[mask.astype(bool)]
+  np.testing.assert_allclose(new['batch_stats']['psi'],
+                             0.9 + 0.1 * np.square(real).mean(0), rtol=1e-5)
+  y2 = module.apply({**variables, **new}, x, mask, False)
+  np.testing.assert_allclose(y2, x / np.sqrt(np.asarray(new['batch_stats']['psi']) + EPS),
+                             rtol=1e-5)
