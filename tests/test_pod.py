@@ -19,7 +19,7 @@ import time
 import numpy as np
 import pytest
 
-from lnexp import run
+from lnexp import merge, report, run
 from lnexp.engine import storage
 from lnexp.tools import launch
 from tests.gcs_emulator import free_port, gcs  # noqa: F401  (fixture)
@@ -138,6 +138,16 @@ def test_preempted_pod_resumes_to_the_uninterrupted_result(pod, gcs, capfd,  # n
     assert (got['status'], got['steps']) == (want['status'], want['steps']), lr
     for key in ('final_eval_loss', 'best_eval_loss'):
       np.testing.assert_allclose(got[key], want[key], rtol=1e-4, err_msg=f'{lr} {key}')
+
+  # Report and merge read the gs:// workdir directly.
+  assert report.main([workdir, '--out', str(tmp_path / 'report')]) == 0
+  assert (tmp_path / 'report' / 'REPORT.md').exists()
+  merged = gcs.new_dir('merged')
+  assert merge.main(['--out', merged, workdir]) == 0
+  assert sorted(storage.read_text(storage.join(merged, 'results.jsonl')).splitlines()) == \
+      sorted(open(fetched / 'results.jsonl').read().splitlines())
+  assert storage.listdir(storage.join(merged, 'metrics')) == sorted(
+      os.listdir(fetched / 'metrics'))
 
   launch_ok(capfd, 'tpu', 'delete', *flags, '--', f'--workdir={workdir}')
   assert not (pod / 'pod').exists() and storage.exists(storage.join(workdir,

@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 
 from lnexp.analysis import results
+from lnexp.engine import storage
 from lnexp.analysis.figures import (_lr, plot_attn_logit_max, plot_batchnorm,
                            plot_depth_profiles, plot_lr_sensitivity,
                            plot_training_curves, seed_mean_curve, styles_for)
@@ -231,10 +232,12 @@ def write_report(workdirs: list[str], out: str | None = None,
   if out is None:
     if len(workdirs) > 1:
       raise ConfigError('--out is required with several workdirs')
+    if '://' in workdirs[0]:  # figures and REPORT.md are local files
+      raise ConfigError(f'{workdirs[0]} is not local: give --out DIR for the report')
     out = os.path.join(workdirs[0], 'report')
   if not tolerance > 0:
     raise ConfigError(f'--tolerance must be > 0 nats, got {tolerance}')
-  configs = {os.path.abspath(w): results.load_config(w) for w in workdirs}
+  configs = {storage.normalize(w): results.load_config(w) for w in workdirs}
   df = results.load_results(workdirs)
   for w in configs:
     if not df['workdir'].eq(w).any():

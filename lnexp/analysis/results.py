@@ -12,6 +12,7 @@ import os
 import pandas as pd
 
 from lnexp.errors import ConfigError
+from lnexp.engine import storage
 from lnexp.engine.workdir import Workdir, read_jsonl
 
 LR_KEY = 'optim.lr'
@@ -23,14 +24,13 @@ NUMERIC = ('lane', 'diverged_step', 'init_loss', 'final_train_loss', 'final_eval
 
 def load_config(workdir: str) -> dict:
   """A workdir's config.json ({'name', 'base', 'sweep'}); ConfigError if absent."""
-  if not os.path.isdir(workdir):
+  if not storage.isdir(workdir):
     raise ConfigError(f'no such workdir: {workdir}')
   path = Workdir(workdir).config_file
-  if not os.path.isfile(path):
+  if not storage.isfile(path):
     raise ConfigError(f'{workdir} has no config.json (not an lnexp workdir)')
   try:
-    with open(path) as f:
-      config = json.load(f)
+    config = json.loads(storage.read_text(path))
   except (OSError, json.JSONDecodeError) as e:
     raise ConfigError(f'cannot read {path}: {e}') from None
   if not isinstance(config, dict) or not {'base', 'sweep'} <= set(config):
@@ -52,7 +52,7 @@ def load_results(workdirs: str | os.PathLike | list) -> pd.DataFrame:
   tell variants apart). `workdir` is the absolute path the row came from.
   """
   paths = [workdirs] if isinstance(workdirs, (str, os.PathLike)) else list(workdirs)
-  configs = [(os.path.abspath(p), load_config(p)) for p in paths]
+  configs = [(storage.normalize(p), load_config(p)) for p in paths]
   keys = set().union(*(swept_keys(c) for _, c in configs))
   if len(configs) > 1:
     bases = [c['base'] for _, c in configs]
