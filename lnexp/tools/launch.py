@@ -30,6 +30,7 @@ import subprocess
 import sys
 import tarfile
 import tempfile
+import time
 
 from absl import flags
 
@@ -145,7 +146,7 @@ class Gcloud:
                           + (f': {detail[0]}' if detail else ''))
     return proc.returncode, proc.stdout or '', proc.stderr or ''
 
-  def run_workers(self, commands: dict[int, list[str]], label: bool = True) -> dict:
+  def run_workers(self, commands: dict[int, list[str]]) -> dict:
     """Runs one command per worker at once; prints each output line as
     `[worker I] ...`; {worker: (returncode, output)}."""
     for command in commands.values():
@@ -155,10 +156,12 @@ class Gcloud:
     procs = {w: subprocess.Popen(c, text=True, stdout=subprocess.PIPE,
                                  stderr=subprocess.STDOUT)
              for w, c in commands.items()}
-    results = {w: (p.wait(), p.stdout.read()) for w, p in procs.items()}
-    for w, (_, out) in results.items():
+    results = {}
+    for w, p in procs.items():
+      out = p.communicate()[0]
+      results[w] = (p.returncode, out)
       for line in out.splitlines():
-        print(f'[worker {w}] {line}' if label else line)
+        print(f'[worker {w}] {line}', flush=True)
     return results
 
   def describe(self) -> dict | None:
@@ -204,16 +207,19 @@ def ensure_vm(g: Gcloud, on_replace=None) -> dict | None:
     g.run(g.queued('create', fv.name, f'--node-id={fv.name}',
                    f'--accelerator-type={fv.accelerator}', f'--runtime-version={fv.version}',
                    *(['--spot'] if fv.spot else [])))
-    print(f'{PROG}: queued; waiting for {fv.name} (Ctrl-C stops waiting, not the request)',
-          flush=True)
-    g.run(['gcloud', 'compute', 'tpus', 'queued-resources', 'describe', fv.name, *g.where,
-           '--format=value(state.state)'], capture=True)
-    if g.dry:
-      return None
-    import time
-    while (description := g.describe()) is None or description.get('state') != 'READY':
+    print(f'{PROG}: queued; waiting until it is ACTIVE (Ctrl-C stops waiting, not the '
+          'request)', flush=True)
+    while True:
+      _, state, _ = g.run(g.queued('describe', fv.name, '--format=value(state.state)'),
+                          capture=True)
+      if g.dry:
+        return None
+      if state.strip() == 'ACTIVE':
+        return g.describe()
+      if state.strip() in ('FAILED', 'SUSPENDED'):
+        raise CommandFailed(f'queued resource {fv.name} is {state.strip()}; `delete` it '
+                            'and run again')
       time.sleep(30)
-    return description
   g.run(g.tpu('create', fv.name, f'--accelerator-type={fv.accelerator}',
               f'--version={fv.version}', *(['--spot'] if fv.spot else [])))
   return g.describe() if not g.dry else None
@@ -229,10 +235,9 @@ def delete_vm(g: Gcloud) -> None:
 def build_bundle(fv: flags.FlagValues, run_args: list[str], out_dir: str) -> str:
   """The tarball every worker gets: a wheel of `--ref`'s tracked files (what
   runs), src.tar (the same files: configs the run arguments name), setup.sh,
-  start.sh, launch.json. Returns its path."""
+  start.sh, launch.json. Returns its path. A dry run prints the commands and
+  scripts and builds nothing."""
   src, dist, bundle = (os.path.join(out_dir, d) for d in ('src', 'dist', 'bundle'))
-  for d in (src, dist, bundle):
-    os.makedirs(d)
   archive = ['git', '-C', ROOT, 'archive', '--format=tar', fv.ref]
   wheel = [sys.executable, '-m', 'pip', 'wheel', '-q', '--no-deps', '-w', dist, src]
   if _builds_wheels_offline():
@@ -241,33 +246,52 @@ def build_bundle(fv: flags.FlagValues, run_args: list[str], out_dir: str) -> str
   if _dirty():
     print(f'{PROG}: note: uncommitted changes are not shipped (--ref={fv.ref})',
           flush=True)
-  tar = subprocess.run(archive, capture_output=True)
-  if tar.returncode:
-    raise ConfigError(f'git archive {fv.ref} failed: '
-                      f'{tar.stderr.decode().strip()[:200]} (is {ROOT} a git checkout?)')
-  _extract(tar.stdout, src)
-  with open(os.path.join(bundle, 'src.tar'), 'wb') as f:
-    f.write(tar.stdout)
-  print('+ ' + shlex.join(wheel), flush=True)
-  built = subprocess.run(wheel, capture_output=True, text=True)
-  if built.returncode:
-    raise CommandFailed(f'building the wheel failed: {built.stderr.strip()[-300:]}')
-  [wheel_name] = os.listdir(dist)
-  shutil.copy(os.path.join(dist, wheel_name), bundle)
-  constraints = os.path.exists(os.path.join(src, 'constraints.txt'))
-  scripts = {'setup.sh': setup_script(fv, wheel_name, constraints),
-             'start.sh': start_script(fv, run_args)}
-  for name, text in scripts.items():
+  if fv.dry_run:
+    print('+ ' + shlex.join(wheel), flush=True)
+    wheel_name, constraints = _wheel_name(), os.path.exists(
+        os.path.join(ROOT, 'constraints.txt'))
+  else:
+    for d in (src, dist, bundle):
+      os.makedirs(d)
+    tar = subprocess.run(archive, capture_output=True)
+    if tar.returncode:
+      raise ConfigError(f'git archive {fv.ref} failed: {tar.stderr.decode().strip()[:200]}'
+                        f' (is {ROOT} a git checkout?)')
+    _extract(tar.stdout, src)
+    with open(os.path.join(bundle, 'src.tar'), 'wb') as f:
+      f.write(tar.stdout)
+    print('+ ' + shlex.join(wheel), flush=True)
+    built = subprocess.run(wheel, capture_output=True, text=True)
+    if built.returncode:
+      raise CommandFailed(f'building the wheel failed: {built.stderr.strip()[-300:]}')
+    [wheel_name] = os.listdir(dist)
+    shutil.copy(os.path.join(dist, wheel_name), bundle)
+    constraints = os.path.exists(os.path.join(src, 'constraints.txt'))
+  files = {'setup.sh': setup_script(fv, wheel_name, constraints),
+           'start.sh': start_script(fv, run_args),
+           'launch.json': json.dumps({'name': fv.name, 'zone': fv.zone, 'ref': fv.ref,
+                                      'run_args': run_args,
+                                      'workdir': workdir_of(run_args)}, indent=1)}
+  path = os.path.join(out_dir, BUNDLE)
+  if fv.dry_run:
+    for name in ('setup.sh', 'start.sh'):
+      print(f'# {name} (on every worker):\n{files[name]}', end='', flush=True)
+    return path
+  for name, text in files.items():
     with open(os.path.join(bundle, name), 'w') as f:
       f.write(text)
-  with open(os.path.join(bundle, 'launch.json'), 'w') as f:
-    json.dump({'name': fv.name, 'zone': fv.zone, 'ref': fv.ref, 'run_args': run_args,
-               'workdir': workdir_of(run_args)}, f, indent=1)
-  path = os.path.join(out_dir, BUNDLE)
   with tarfile.open(path, 'w') as t:
     for name in sorted(os.listdir(bundle)):
       t.add(os.path.join(bundle, name), arcname=name)
   return path
+
+
+def _wheel_name() -> str:
+  """The wheel pip would build from this checkout's pyproject.toml."""
+  import tomllib
+  with open(os.path.join(ROOT, 'pyproject.toml'), 'rb') as f:
+    project = tomllib.load(f)['project']
+  return f'{project["name"].replace("-", "_")}-{project["version"]}-py3-none-any.whl'
 
 
 def _builds_wheels_offline() -> bool:
@@ -372,10 +396,6 @@ def cmd_run(g: Gcloud, run_args: list[str]) -> int:
     raise ConfigError(f'{clash[0]}: the launcher sets the multi-host flags itself')
   with tempfile.TemporaryDirectory(prefix='lnexp-launch-') as tmp:
     bundle = build_bundle(fv, run_args, tmp)
-    if g.dry:
-      for name in ('setup.sh', 'start.sh'):
-        print(f'# {name} (on every worker):')
-        print(open(os.path.join(tmp, 'bundle', name)).read(), end='')
     description = ensure_vm(g, lambda: drop_locks(workdir))
     ips = g.workers(description)
     g.run(g.scp(bundle, f'{fv.name}:{BUNDLE}', 'all'))
