@@ -1,0 +1,114 @@
+"""Learning-rate sensitivity with a common reference loss, stable decades, grid edges.
+
+Wortsman et al. (2023) define the LR sensitivity of one LR sweep as
+E_lr[min(loss(lr), L0)] - min_lr loss(lr), a diverged run counting at L0, the
+run's *own* initial loss. A variant that starts badly (no-norm at 2x ln V) is
+then charged more for each divergence than one that starts well, so the
+comparison is partly decided at initialization. The common reference replaces
+L0 by ln V, the loss of the uniform predictor over the vocabulary, the same for
+every variant of a dataset: a diverged run, and a finished run whose loss is
+above ln V, count at ln V. Both are reported; verdicts use the common one.
+
+Stable decades: log10(hi / lo) of the widest run of *consecutive* grid LRs
+around the best LR whose final loss is within `tolerance` nats of the best (a
+single LR: 0). A diverged run is never stable. (lnexp.analysis.report's
+`stable_decades` spans all such LRs, gaps included.)
+
+A best LR at the lowest or highest grid point has not been bracketed: the true
+optimum may lie outside the grid, so `edge` says which end, and a rule
+comparing such a sweep says inconclusive.
+"""
+from __future__ import annotations
+
+import math
+from typing import NamedTuple, Sequence
+
+import numpy as np
+
+DEFAULT_TOLERANCE = 0.1  # nats/token, as lnexp.analysis.report
+
+
+class Sensitivity(NamedTuple):
+  common: float          # E_lr[min(loss, ln V)] - best, diverged at ln V
+  wortsman: float        # E_lr[min(loss, L0)] - best, diverged at own L0 (NaN without L0)
+  best_lr: float
+  best_loss: float
+  stable_decades: float
+  edge: str | None       # 'lowest' / 'highest' grid LR is the best; None if interior
+  diverged: int
+  reference: float       # ln V
+
+  @property
+  def at_edge(self) -> bool:
+    return self.edge is not None
+
+  @property
+  def flag(self) -> str:
+    return f'best at grid edge ({self.edge} LR)' if self.edge else ''
+
+
+def _number(v) -> float:
+  return float(v) if v is not None and math.isfinite(float(v)) else math.nan
+
+
+def lr_sensitivity(lrs: Sequence[float], losses: Sequence[float | None],
+                   vocab_size: int, init_losses: Sequence[float | None] | None = None,
+                   diverged: Sequence[bool] | None = None,
+                   tolerance: float = DEFAULT_TOLERANCE) -> Sensitivity:
+  """LR sensitivity of one sweep (one variant, one seed, one dataset).
+
+  lrs: the grid (any order, distinct); losses: final eval loss per LR, None /
+  NaN / inf meaning diverged; diverged: explicit flags (a run flagged diverged
+  counts as diverged whatever its loss); init_losses: each run's initial loss
+  L0, for Wortsman et al.'s own-init version, E[min(loss, L0)] - min of the
+  same (NaN without them). With no
+  finished run below ln V nothing was learned at any LR: every number but
+  `diverged` is NaN.
+  """
+  lr = np.asarray(lrs, dtype=float)
+  if lr.ndim != 1 or not len(lr) or len(set(lr.tolist())) != len(lr) or (lr <= 0).any():
+    raise ValueError(f'the LR grid must be distinct positive numbers, got {list(lrs)}')
+  if len(losses) != len(lr) or (init_losses is not None and len(init_losses) != len(lr)):
+    raise ValueError('one loss (and init loss) per LR')
+  loss = np.array([_number(v) for v in losses])
+  dead = ~np.isfinite(loss)
+  if diverged is not None:
+    dead |= np.asarray(diverged, dtype=bool)
+  order = np.argsort(lr)
+  lr, loss, dead = lr[order], loss[order], dead[order]
+  ref = math.log(vocab_size)
+  common = np.where(dead, ref, np.minimum(loss, ref))
+  learned = ~dead & (loss < ref)
+  if not learned.any():
+    return Sensitivity(math.nan, math.nan, math.nan, math.nan, math.nan, None,
+                       int(dead.sum()), ref)
+  best_i = int(np.argmin(np.where(learned, loss, np.inf)))
+  best = float(loss[best_i])
+  wortsman = math.nan
+  if init_losses is not None:
+    l0 = np.array([_number(v) for v in init_losses])[order]
+    if np.isfinite(l0).all():
+      own = np.where(dead, l0, np.minimum(loss, l0))
+      wortsman = float(own.mean() - own.min())
+  stable = ~dead & (loss <= best + tolerance)
+  lo = hi = best_i
+  while lo > 0 and stable[lo - 1]:
+    lo -= 1
+  while hi < len(lr) - 1 and stable[hi + 1]:
+    hi += 1
+  edge = 'lowest' if best_i == 0 else 'highest' if best_i == len(lr) - 1 else None
+  return Sensitivity(float(common.mean() - best), wortsman, float(lr[best_i]), best,
+                     float(math.log10(lr[hi] / lr[lo])), edge, int(dead.sum()), ref)
+
+
+def from_rows(rows, loss_key: str = 'final_eval_loss', lr_key: str = 'optim.lr',
+              tolerance: float = DEFAULT_TOLERANCE) -> Sensitivity:
+  """`lr_sensitivity` of result rows (dicts, or a DataFrame's records) of one
+  sweep: status != 'ok' is diverged; ln V from the rows' `vocab_size`."""
+  rows = rows.to_dict('records') if hasattr(rows, 'to_dict') else list(rows)
+  vocab = {r['vocab_size'] for r in rows}
+  if len(vocab) != 1:
+    raise ValueError(f'one sweep has one vocabulary, got vocab_size {sorted(vocab)}')
+  return lr_sensitivity([r[lr_key] for r in rows], [r[loss_key] for r in rows],
+                        vocab.pop(), [r.get('init_loss') for r in rows],
+                        [r['status'] != 'ok' for r in rows], tolerance)

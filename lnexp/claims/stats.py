@@ -1,0 +1,142 @@
+"""Paired statistics over seeds and the four outcomes of a rule with a minimum effect.
+
+A rule compares two variants run with the same seeds (init and data), so the
+unit of evidence is the per-seed difference. Sign convention: every function
+takes (x, y) and works on d = x - y; the caller orients the pair so that a
+*positive* d is what the claim predicts. For "LayerNorm lowers the loss":
+x = no-norm's loss, y = LayerNorm's loss. Then
+
+  supported     the 95% interval of mean(d) lies entirely above +delta;
+  contradicted  it lies entirely below -delta;
+  no effect     it lies entirely inside [-delta, +delta];
+  inconclusive  otherwise: it straddles +delta or -delta, fewer than two pairs,
+                or any input missing (None, NaN, inf: a diverged run that was
+                not given a number by the rule itself).
+
+delta (>= 0, in the metric's units) is the rule's minimum effect, fixed with
+the rule. Heavy-tailed quantities (gradient ratios, activation growth) are
+compared on log scale (`log_ratio_interval`: d = log x - log y, delta in log
+units, e.g. log(1.1) for 10%) and summarised by median and IQR (`median_iqr`),
+not by mean +- t-interval.
+"""
+from __future__ import annotations
+
+import math
+from typing import Mapping, NamedTuple, Sequence
+
+import numpy as np
+from scipy import stats as scipy_stats
+
+SUPPORTED, CONTRADICTED, NO_EFFECT, INCONCLUSIVE = (
+    'supported', 'contradicted', 'no effect', 'inconclusive')
+OUTCOMES = (SUPPORTED, CONTRADICTED, NO_EFFECT, INCONCLUSIVE)
+
+
+class Interval(NamedTuple):
+  """Mean of the paired differences with its two-sided t-interval.
+
+  low/high are NaN when the interval is undefined (n < 2 or missing input);
+  `missing` counts the pairs with a missing or non-finite member."""
+  mean: float
+  low: float
+  high: float
+  n: int
+  sd: float
+  missing: int = 0
+
+  def __str__(self) -> str:
+    if not math.isfinite(self.low):
+      return f'{self.mean:.3g} (n={self.n}{", missing input" if self.missing else ""})'
+    return f'{self.mean:.3g} [{self.low:.3g}, {self.high:.3g}] (n={self.n})'
+
+
+def _finite(v) -> bool:
+  return v is not None and isinstance(v, (int, float, np.number)) and math.isfinite(v)
+
+
+def pairs(x: Mapping | Sequence, y: Mapping | Sequence) -> list[tuple[object, object]]:
+  """(x, y) pairs: by key for mappings (seed -> value; a key present in only
+  one side pairs with None), by position for sequences (equal lengths)."""
+  if isinstance(x, Mapping) != isinstance(y, Mapping):
+    raise TypeError('x and y must both be mappings (seed -> value) or both sequences')
+  if isinstance(x, Mapping):
+    return [(x.get(k), y.get(k)) for k in sorted(set(x) | set(y), key=str)]
+  if len(x) != len(y):
+    raise ValueError(f'paired inputs of different lengths: {len(x)} and {len(y)}')
+  return list(zip(x, y))
+
+
+def t_quantile(n: int, confidence: float = 0.95) -> float:
+  """Two-sided Student-t quantile for n pairs (n - 1 degrees of freedom)."""
+  return float(scipy_stats.t.ppf(0.5 + confidence / 2, n - 1))
+
+
+def _interval(d: list[float], missing: int, confidence: float) -> Interval:
+  n = len(d)
+  mean = float(np.mean(d)) if n else math.nan
+  sd = float(np.std(d, ddof=1)) if n > 1 else math.nan
+  if missing or n < 2:
+    return Interval(mean, math.nan, math.nan, n, sd, missing)
+  half = t_quantile(n, confidence) * sd / math.sqrt(n)
+  return Interval(mean, mean - half, mean + half, n, sd, missing)
+
+
+def paired_interval(x, y, confidence: float = 0.95) -> Interval:
+  """t-interval of mean(x - y) over paired seeds (see the module's sign convention)."""
+  ps = pairs(x, y)
+  ok = [(a, b) for a, b in ps if _finite(a) and _finite(b)]
+  return _interval([float(a) - float(b) for a, b in ok], len(ps) - len(ok), confidence)
+
+
+def log_ratio_interval(x, y, confidence: float = 0.95) -> Interval:
+  """t-interval of mean(log x - log y) over paired seeds, for positive
+  heavy-tailed quantities (a ratio of 10 and of 0.1 weigh alike); a
+  non-positive value counts as missing. exp() of its numbers is the
+  geometric-mean ratio x / y and its interval."""
+  ps = pairs(x, y)
+  ok = [(a, b) for a, b in ps if _finite(a) and _finite(b) and a > 0 and b > 0]
+  return _interval([math.log(a) - math.log(b) for a, b in ok], len(ps) - len(ok),
+                   confidence)
+
+
+def outcome(interval: Interval | tuple[float, float], delta: float) -> str:
+  """The rule's outcome from the interval of d (positive = as claimed) and its
+  minimum effect delta >= 0: supported, contradicted, no effect or inconclusive."""
+  if not (isinstance(delta, (int, float)) and math.isfinite(delta) and delta >= 0):
+    raise ValueError(f'minimum effect delta must be a finite number >= 0, got {delta!r}')
+  if isinstance(interval, Interval):
+    if interval.missing or interval.n < 2:
+      return INCONCLUSIVE
+    low, high = interval.low, interval.high
+  else:
+    low, high = interval
+  if not (_finite(low) and _finite(high)) or low > high:
+    return INCONCLUSIVE
+  if low > delta:
+    return SUPPORTED
+  if high < -delta:
+    return CONTRADICTED
+  if -delta <= low and high <= delta:
+    return NO_EFFECT
+  return INCONCLUSIVE
+
+
+class Spread(NamedTuple):
+  median: float
+  q25: float
+  q75: float
+  n: int
+  missing: int
+
+  def __str__(self) -> str:
+    return f'{self.median:.3g} (IQR {self.q25:.3g}-{self.q75:.3g}, n={self.n})'
+
+
+def median_iqr(values: Sequence) -> Spread:
+  """Median and interquartile range (numpy's linear quantiles) of the finite
+  values; `missing` counts the rest (the caller decides whether that is fatal)."""
+  ok = [float(v) for v in values if _finite(v)]
+  if not ok:
+    return Spread(math.nan, math.nan, math.nan, 0, len(values))
+  q25, med, q75 = np.quantile(ok, [0.25, 0.5, 0.75])
+  return Spread(float(med), float(q25), float(q75), len(ok), len(values) - len(ok))
