@@ -16,6 +16,7 @@ minus eval loss of the same eval batches normalized with their own batch
 statistics; the distance between batch and running statistics (Shen et al.
 2020, `depth/*_norm/bn_{mean,var}_dist`) at the end.
 
+--- rule claim-7 ---
 Verdict rule, fixed before running: supported if LayerNorm's best eval loss is
 below causal BatchNorm's at every batch size in every seed; not supported if
 it is above at every batch size in every seed; mixed otherwise. The leak of
@@ -24,6 +25,7 @@ the entropy floor of the data. Shen et al. 2020 (BatchNorm's batch statistics
 fluctuate more in small batches) is reproduced if causal BatchNorm's
 batch-vs-running statistic distance at batch 2 exceeds that at batch 32 in
 every seed.
+--- end rule ---
 """
 from lnexp.claims import sizes
 

@@ -16,11 +16,13 @@ Metrics: activation growth, RMS after the last residual block / after the
 first, at the end of training at LR 1e-2; test accuracy and loss at each
 variant's best LR; LR sensitivity (Wortsman et al. 2023).
 
+--- rule claim-9 ---
 Verdict rule, fixed before running: supported ("LayerNorm mitigates [activation
 growth] by maintaining consistent activations") if at the deepest depth LayerNorm's
 activation growth is below no-norm's in every seed; not supported if it is
 above in every seed; mixed otherwise. Whether BatchNorm beats LayerNorm in test
 accuracy (the usual CNN finding) is reported beside it, per seed.
+--- end rule ---
 """
 from lnexp.claims import sizes
 

@@ -16,6 +16,7 @@ Metrics, per point, from the diagnostics (lnexp.diagnostics):
 - residual growth: residual-stream RMS after the last block / after the first
   (`depth/residual_rms`) at the last diagnostic step.
 
+--- rule claims-1-4 ---
 Verdict rules, fixed before running (deepest core depth, 16):
 - Claim 1 ("helps maintain the gradients within a reasonable range during
   backpropagation", post-LN as in the article): supported if post-LN's
@@ -26,6 +27,7 @@ Verdict rules, fixed before running (deepest core depth, 16):
   post-LN's residual growth is below no-norm's in every seed and stays below
   2 (no compounding); not supported if it is above no-norm's in every seed;
   mixed otherwise.
+--- end rule ---
 """
 from lnexp.claims import sizes
 

@@ -12,9 +12,11 @@ loss: at the first logged step where each point's train loss (smoothed over
 5 logs) falls below the highest final train loss among the variants of the
 seed, so every variant is compared at the same fit; also the gap at the end.
 
+--- rule claim-6 ---
 Verdict rule, fixed before running: supported if post-LN's and pre-LN's gap at
 matched train loss are both below no-norm's in every seed; not supported if
 both are above in every seed; mixed otherwise.
+--- end rule ---
 """
 from lnexp.claims import sizes
 

@@ -11,10 +11,12 @@ Metric: the gradient norm of the last layer's weights
 (`layer_grad_norm/{attn,mlp}` at the deepest layer, summed in quadrature) vs
 depth L; the slope of log(norm) on log(L), per seed.
 
+--- rule claim-1b ---
 Rule (the prediction of Xiong et al. 2020, Theorems 1-2), fixed before running:
 reproduced if post-LN's slope is within +-0.15 of 0 (flat) and pre-LN's slope
 is below -0.25 (falling, towards -0.5 = 1/sqrt(L)) in every seed; not
 reproduced if neither holds in any seed; partly otherwise.
+--- end rule ---
 """
 from lnexp.claims import sizes
 

@@ -13,11 +13,13 @@ warm-up 0, 2%, 5%, 10%; init scale 0.5, 1, 2; batch size 8, 16, 32.
 Metric: per factor, the spread (max minus min) of final eval loss over the
 factor's values, a diverged point counting as its init loss.
 
+--- rule claim-3 ---
 Verdict rule, fixed before running: per factor, LayerNorm is less sensitive if
 both post-LN's and pre-LN's spread are below no-norm's in every seed. The claim
 ("reduces sensitivity to ... learning rates, weight initialization, and batch
 sizes") is supported if that holds for all three factors, not supported if it
 holds for none, mixed otherwise.
+--- end rule ---
 """
 from lnexp.claims import sizes
 

@@ -17,6 +17,7 @@ divergence counts; ICS drift: RMS change of the per-feature mean of every
 norm site's input between diagnostic steps (every 10 steps), averaged over
 depth, sites and training.
 
+--- rule claims-2-5 ---
 Verdict rules, fixed before running:
 - Claim 2 ("training can proceed smoothly across a wider range of learning
   rates"): supported if every LayerNorm variant (post and pre) has a lower LR
@@ -33,6 +34,7 @@ Verdict rules, fixed before running:
   reported beside it; Zhu et al. 2025 (DyT matches LayerNorm) is reproduced if
   DyT's best final eval loss is within 0.05 nats of LayerNorm's, same
   placement, in every seed.
+--- end rule ---
 """
 from lnexp.claims import sizes
 

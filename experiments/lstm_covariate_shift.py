@@ -17,10 +17,12 @@ variants' best-LR runs of the seed); drift of the input pre-activations'
 feature means between diagnostics 10 steps apart; LR sensitivity (Wortsman
 et al. 2023, as in lnexp.report).
 
+--- rule claim-8 ---
 Verdict rule, fixed before running: supported if LayerNorm's hidden-variance
 coefficient of variation is below no-norm's and LayerNorm reaches the target
 loss in fewer steps than no norm, in every seed; not supported if neither
 holds in any seed; mixed otherwise.
+--- end rule ---
 """
 from lnexp.claims import sizes
 

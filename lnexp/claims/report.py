@@ -2,7 +2,6 @@
 rule, the evidence (tables, figures) and the verdict the rule gives."""
 from __future__ import annotations
 
-import ast
 import datetime
 import importlib.util
 import os
@@ -10,7 +9,7 @@ import platform
 import re
 
 from lnexp.analysis import results
-from lnexp.claims import analyses
+from lnexp.claims import analyses, rules
 from lnexp.claims.paths import experiment_file, workdir as experiment_workdir
 
 SEED_ARTICLE = 'the seed article (../shared/seed/layer-normalization-albertagpt.txt)'
@@ -66,14 +65,13 @@ ORDER = ('1', '1b', '2', '3', '4', '5', '6', '7', '8', '9')
 
 
 def experiment_doc(experiments: str, name: str) -> tuple[str, str]:
-  """(summary paragraph, verdict-rule paragraphs) of experiments/NAME.py's docstring."""
+  """(summary paragraph, verdict rule) of experiments/NAME.py's docstring; the
+  rule is the text of its `--- rule ID ---` blocks (lnexp.claims.rules)."""
   with open(experiment_file(experiments, name)) as f:
-    doc = ast.get_docstring(ast.parse(f.read())) or ''
-  paragraphs = doc.split('\n\n')
-  rule_at = next((i for i, p in enumerate(paragraphs)
-                  if p.lstrip().startswith(('Verdict rule', 'Rule'))), len(paragraphs))
+    source = f.read()
+  paragraphs = rules.docstring(source).split('\n\n')
   summary = ' '.join(paragraphs[2].split()) if len(paragraphs) > 2 else ''
-  return summary, '\n\n'.join(paragraphs[rule_at:])
+  return summary, rules.rule_text(source)
 
 
 def write(out: str, size: str, point_ids: dict[str, list[str]], experiments: str) -> str:
@@ -149,7 +147,8 @@ def _markdown(out, size, findings, status, experiments) -> str:
     md += [f'## Claim {claim}: {title}', '', f'> {quote}', '',
            f'**Experiment** `experiments/{name}.py` '
            f'(`python -m lnexp.run --config experiments/{name}.py`). {summary}', '',
-           '**Rule, as stated before the run:**', '', rule, '']
+           rules.citation(experiment_file(experiments, name), experiment_workdir(out, name),
+                          f'results/{name}/{rules.RULES_JSON}'), '', rule, '']
     finding = findings.get(claim)
     if finding is None:
       md += ['*Not run yet, or its grid is incomplete: no verdict.*', '']

@@ -7,6 +7,7 @@ import time
 
 from lnexp.engine import plan as plan_lib
 from lnexp.tools import processes
+from lnexp.claims import rules
 from lnexp.claims.paths import (CHECKOUT_EXPERIMENTS, EXPERIMENTS, experiment_file,
                                  workdir)
 from lnexp.errors import ConfigError
@@ -74,7 +75,10 @@ def run_suite(size: str, out: str | None, only: list[str] | None,
   With jobs > 1 each experiment is split into `jobs` shards and all shards of
   all experiments run longest first on `jobs` single-threaded processes
   (`lnexp.processes`), so no core waits for another experiment's last shard;
-  otherwise the experiments run here one after another.
+  otherwise the experiments run here one after another. Before anything runs,
+  each experiment's rule hashes and the commits that fixed them go to
+  RESULTS/NAME/rules.json (lnexp.claims.rules); resuming results under an
+  edited rule is a ConfigError.
   """
   from lnexp.engine import train as run_lib
   from lnexp.claims import report
@@ -94,6 +98,12 @@ def run_suite(size: str, out: str | None, only: list[str] | None,
         f'{total / 60:.0f} min of one process on this machine class (~'
         f'{total / 60 / jobs:.0f} min with {jobs} job(s)); out {out}', file=stream)
   if not report_only:
+    for name in names:  # the rules as they stand before any result (lnexp.claims.rules)
+      recorded = rules.record(experiment_file(experiments, name), workdir(out, name), name)
+      if rules.uncommitted(recorded):
+        print(f'lnexp.claims: warning: {name}\'s rule {", ".join(rules.uncommitted(recorded))} '
+              'is not committed in git: commit it before the run to pre-register it',
+              file=stream)
     t0 = time.time()
     if jobs > 1:
       processes.run_pool(_units(plans, size, out, jobs, experiments), jobs, stream)

@@ -1,0 +1,218 @@
+"""Pre-registered verdict rules: delimited blocks, their hashes, the commit that fixed them.
+
+Each experiment's docstring holds its verdict rule(s) between marker lines
+
+  --- rule ID ---
+  Verdict rule, fixed before running: ...
+  --- end rule ---
+
+Only the text inside the blocks is the rule: the rest of the docstring
+(runtimes, sizes) may change freely. A block's hash is the sha256 of its text
+with all whitespace runs collapsed to one space, so reflowing a paragraph
+does not change it and any change of wording does.
+
+When the suite starts an experiment it records the hashes, the texts and the
+commit that fixed each rule in RESULTS/NAME/rules.json (`record`); resuming
+results under an edited rule is refused. The report cites each rule's commit
+(`citation`), and tests/test_rules.py fails when a rule differs from the one
+recorded with its committed results (`changed`).
+"""
+from __future__ import annotations
+
+import ast
+import datetime
+import hashlib
+import json
+import os
+import re
+import subprocess
+
+from lnexp.errors import ConfigError
+
+START = re.compile(r'^--- rule (\S+) ---$')
+END = '--- end rule ---'
+RULES_JSON = 'rules.json'
+
+
+def docstring(source: str) -> str:
+  return ast.get_docstring(ast.parse(source)) or ''
+
+
+def blocks(source: str) -> dict[str, str]:
+  """{rule id: text} of the marked blocks of a module's docstring, in order."""
+  found, current, lines = {}, None, []
+  for n, line in enumerate(docstring(source).splitlines(), 1):
+    start = START.match(line.strip())
+    if start:
+      if current is not None:
+        raise ValueError(f'docstring line {n}: rule {start[1]!r} opens inside rule '
+                         f'{current!r}')
+      if start[1] in found:
+        raise ValueError(f'docstring line {n}: rule {start[1]!r} appears twice')
+      current, lines = start[1], []
+    elif line.strip() == END:
+      if current is None:
+        raise ValueError(f'docstring line {n}: {END!r} without an open rule')
+      text = '\n'.join(lines).strip('\n')
+      if not text.strip():
+        raise ValueError(f'docstring line {n}: rule {current!r} is empty')
+      found[current], current = text, None
+    elif current is not None:
+      lines.append(line)
+    elif line.strip().startswith('---') and 'rule' in line:
+      raise ValueError(f'docstring line {n}: malformed rule marker {line.strip()!r} '
+                       f'(expected "--- rule ID ---" or {END!r})')
+  if current is not None:
+    raise ValueError(f'rule {current!r} is not closed by {END!r}')
+  return found
+
+
+def legacy_rule(doc: str) -> str:
+  """A docstring's rule before the markers: its paragraphs from the first one
+  starting 'Verdict rule' or 'Rule' to the end."""
+  paragraphs = doc.split('\n\n')
+  at = next((i for i, p in enumerate(paragraphs)
+             if p.lstrip().startswith(('Verdict rule', 'Rule'))), len(paragraphs))
+  return '\n\n'.join(paragraphs[at:])
+
+
+def rule_text(source: str) -> str:
+  """The rule as the report quotes it: the blocks' texts (legacy paragraphs
+  for a docstring without markers)."""
+  found = blocks(source)
+  return '\n\n'.join(found.values()) if found else legacy_rule(docstring(source))
+
+
+def normalise(text: str) -> str:
+  return ' '.join(text.split())
+
+
+def digest(text: str) -> str:
+  return hashlib.sha256(normalise(text).encode()).hexdigest()
+
+
+def hashes(path: str) -> dict[str, str]:
+  with open(path) as f:
+    return {rule_id: digest(text) for rule_id, text in blocks(f.read()).items()}
+
+
+def _git(cwd: str, *args: str) -> str | None:
+  try:
+    done = subprocess.run(['git', '-C', cwd, *args], capture_output=True, text=True,
+                          timeout=60)
+  except (OSError, subprocess.SubprocessError):
+    return None
+  return done.stdout if done.returncode == 0 else None
+
+
+def _rule_texts(source: str) -> set[str]:
+  """Every normalised rule text of a version of a file (blocks, or its legacy rule)."""
+  try:
+    found = blocks(source)
+    return {normalise(t) for t in found.values()} or {normalise(legacy_rule(docstring(source)))}
+  except (SyntaxError, ValueError):
+    return set()
+
+
+def fixed_in(path: str, text: str) -> str | None:
+  """The commit that gave this rule text its current wording: walking the
+  commits that touched `path` from the newest, the oldest one of the unbroken
+  run whose version holds the same normalised text (as a block, or as the
+  whole legacy rule before markers existed). None when the newest commit does
+  not hold it (the rule is not committed), or outside a git checkout."""
+  folder, name = os.path.split(os.path.abspath(path))
+  log = _git(folder, 'log', '--format=%H', '--', name)
+  if not log:
+    return None
+  target, fixed = normalise(text), None
+  for sha in log.split():
+    source = _git(folder, 'show', f'{sha}:./{name}')
+    if source is None or target not in _rule_texts(source):
+      break
+    fixed = sha
+  return fixed
+
+
+def current(path: str) -> dict[str, dict]:
+  """{rule id: {sha256, commit, text}} of the experiment file as it is now."""
+  with open(path) as f:
+    found = blocks(f.read())
+  return {rule_id: {'sha256': digest(text), 'commit': fixed_in(path, text),
+                    'text': normalise(text)} for rule_id, text in found.items()}
+
+
+def load(workdir: str) -> dict | None:
+  path = os.path.join(workdir, RULES_JSON)
+  if not os.path.isfile(path):
+    return None
+  with open(path) as f:
+    return json.load(f)
+
+
+def write(workdir: str, record: dict) -> str:
+  os.makedirs(workdir, exist_ok=True)
+  path = os.path.join(workdir, RULES_JSON)
+  with open(path + '.tmp', 'w') as f:
+    json.dump(record, f, indent=1, sort_keys=True)
+    f.write('\n')
+  os.replace(path + '.tmp', path)
+  return path
+
+
+def changed(path: str, record: dict | None) -> list[str]:
+  """Rule ids whose text differs between the file and the record (a rule
+  present on one side only counts as changed); [] without a record."""
+  if record is None:
+    return []
+  now, then = hashes(path), {k: v['sha256'] for k, v in record['rules'].items()}
+  return sorted(k for k in set(now) | set(then) if now.get(k) != then.get(k))
+
+
+def _has_results(workdir: str) -> bool:
+  path = os.path.join(workdir, 'results.jsonl')
+  return os.path.isfile(path) and os.path.getsize(path) > 0
+
+
+def record(path: str, workdir: str, name: str) -> dict:
+  """Called before an experiment runs: writes WORKDIR/rules.json for a fresh
+  workdir; for one with results, keeps the record if the rules are unchanged
+  and raises ConfigError if a rule was edited after those results."""
+  old = load(workdir)
+  if old is not None and _has_results(workdir):
+    edited = changed(path, old)
+    if edited:
+      raise ConfigError(
+          f'{name}: rule {", ".join(edited)} of {path} changed after results were '
+          f'recorded in {workdir} under the old text; move those results away to rerun '
+          'under the new rule, or restore the rule')
+    return old
+  new = {'experiment': name, 'rules': current(path),
+         'recorded': datetime.datetime.now(datetime.timezone.utc).strftime(
+             '%Y-%m-%d %H:%M UTC') + (' by lnexp.claims before the run' if not
+                                     _has_results(workdir) else
+                                     ' by lnexp.claims when resuming a run with results '
+                                     'but no record')}
+  write(workdir, new)
+  return new
+
+
+def uncommitted(rec: dict) -> list[str]:
+  return sorted(k for k, v in rec['rules'].items() if not v.get('commit'))
+
+
+def citation(path: str, workdir: str, shown: str) -> str:
+  """The report's line before a rule: the commit that fixed it before its run,
+  or that the run did not record it, or that the rule changed since."""
+  rec = load(workdir)
+  if rec is None or not (rec['rules'] or hashes(path)):
+    return '**Rule, as stated before the run:**'
+  if changed(path, rec):
+    return (f'**Rule, edited after the run** (it differs from the text recorded with '
+            f'the results, `{shown}`; the verdict below was not pre-registered with '
+            'this wording):')
+  if uncommitted(rec):
+    return '**Rule, as stated before the run** (not committed in git when it ran):'
+  commits = list(dict.fromkeys(v['commit'][:7] for v in rec['rules'].values()))
+  s = 's' if len(commits) > 1 else ''
+  return (f'**Rule, as fixed in commit{s} {", ".join(f"`{c}`" for c in commits)} before '
+          'the run:**')
