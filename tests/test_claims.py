@@ -9,7 +9,7 @@ import pytest
 
 from lnexp.engine import plan
 from lnexp.claims import __main__ as claims_main
-from lnexp.claims import analyses, suite
+from lnexp.claims import analyses, rules, suite
 from lnexp.config import base_config, flatten
 
 
@@ -28,7 +28,19 @@ def test_smoke_suite_runs_experiments_and_reports_every_claim(tmp_path):
     assert f'## Claim {claim}:' in report
   for name in SMOKE:
     rows = [json.loads(line) for line in open(tmp_path / 'results' / name / 'results.jsonl')]
-    assert rows and all(r['steps'] == r['steps'] for r in rows)
+    # Every run, diverged or not, reports the length its config asked for (4
+    # steps at the smoke size), and a divergence happens within it.
+    config = json.load(open(tmp_path / 'results' / name / 'config.json'))
+    assert config['base']['train.steps'] == 4
+    assert rows and all(r['steps'] == r.get('train.steps', config['base']['train.steps'])
+                        for r in rows), [r['steps'] for r in rows]
+    assert all(r['status'] in ('ok', 'diverged') for r in rows)
+    assert all(r['diverged_step'] is None or 0 <= r['diverged_step'] <= r['steps']
+               for r in rows)
+    # The rules were recorded before the run, as they stand in the experiment file.
+    recorded = json.load(open(tmp_path / 'results' / name / 'rules.json'))
+    assert {k: v['sha256'] for k, v in recorded['rules'].items()} == rules.hashes(
+        suite.experiment_file(suite.CHECKOUT_EXPERIMENTS, name))
     assert re.search(rf'\| {name} \| {len(rows)} \| 0 \|', report), name
     assert f'experiments/{name}.py' in report
   for figure in re.findall(r'!\[[^]]*\]\(([^)]+)\)', report):
@@ -135,7 +147,7 @@ def test_parallel_suite_units_are_unfinished_shards_longest_first(tmp_path):
   with open(os.path.join(suite.workdir(str(tmp_path), 'gradient_scaling'),
                          'results.jsonl'), 'w') as f:
     for p in plans['gradient_scaling'][3]:
-      f.write(json.dumps({'point_id': p.point_id}) + '\n')
+      f.write(json.dumps({'point_id': p.point_id, 'status': 'ok'}) + '\n')
   units = suite._units(plans, 'core', str(tmp_path), 2)
   assert sorted(label for label, _ in units) == sorted(f'{n} {i}/2' for n in names[:2]
                                                        for i in (0, 1))
