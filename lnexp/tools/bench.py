@@ -436,6 +436,41 @@ def bench_first_step(quick: bool, done: dict) -> dict:
           'note': 'process start to exit; bounds the time to the first logged step'}
 
 
+def unigram_entropy(source, batches: int) -> float:
+  """Entropy (nats) of the eval targets' own token frequencies."""
+  targets = np.concatenate([b['targets'][b['loss_mask'] > 0] for b in
+                            map(source.eval_batch, range(batches))])
+  p = np.bincount(targets) / len(targets)
+  return float(-(p[p > 0] * np.log(p[p > 0])).sum())
+
+
+def bench_default_text(quick: bool, done: dict) -> dict:
+  """configs/default.py on real text (python_docs), 3 seeds: mean final eval loss
+  over the eval split's byte-unigram entropy (learning real text: <= 0.85)."""
+  from lnexp.engine.train import train_and_evaluate
+  if quick:
+    return {'skipped': 'full bench only (3 seeds x the default run length)'}
+  seeds, flags = (0, 1, 2), {'data.source': 'python_docs'}
+  with tempfile.TemporaryDirectory() as workdir:
+    spec = os.path.join(workdir, 'default_text.py')
+    with open(spec, 'w') as f:
+      f.write(f'from lnexp.config import load_config_file\n'
+              f'def get_config():\n  return load_config_file({DEFAULT_CONFIG!r})[0]\n'
+              f'def get_sweep():\n  return [{{"train.seed": s, "data.seed": s}} for s in '
+              f'{seeds!r}]\n')
+    rows = train_and_evaluate(spec, {k: str(v) for k, v in flags.items()},
+                              os.path.join(workdir, 'w'), out=open(os.devnull, 'w'))
+  base = config_lib.apply_overrides(config_lib.load_config_file(DEFAULT_CONFIG)[0], flags)
+  ratios = []
+  for r in rows:
+    cfg = config_lib.apply_overrides(base, {'data.seed': r['data.seed']})
+    ratios.append(r['final_eval_loss'] / unigram_entropy(make_source(cfg),
+                                                          cfg.train.eval_batches))
+  return {'final_eval_loss': [r['final_eval_loss'] for r in rows],
+          'loss_over_unigram': ratios, 'mean_loss_over_unigram': float(np.mean(ratios)),
+          'target': 0.85}
+
+
 def bench_diagnostics(quick: bool, done: dict) -> dict:
   """Step-time overhead of in-step diagnostics at cadence 1 and 10 (default model).
 
@@ -481,6 +516,7 @@ SECTIONS = {
     'compile': bench_compile,  # clears jax's caches: after sections that share them
     'first_step': bench_first_step,
     'diagnostics': bench_diagnostics,
+    'default_text': bench_default_text,
 }
 
 
