@@ -242,6 +242,9 @@ def write_report(workdirs: list[str], out: str | None = None,
   for w in configs:
     if not df['workdir'].eq(w).any():
       raise ConfigError(f'{w} has no results yet (results.jsonl has no complete row)')
+  if LR_KEY not in df:  # no sweep over the LR: each row's is its workdir's base LR
+    df[LR_KEY] = pd.to_numeric(df['workdir'].map(
+        lambda w: configs[w]['base'].get(LR_KEY)), errors='coerce')
   keys = results.variant_keys(df)
   df = _with_norm(label_points(df), configs)
   missing = {w: results.missing_points(w) for w in configs}
