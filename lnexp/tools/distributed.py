@@ -11,36 +11,82 @@ results, and orbax writes checkpoints collectively.
 """
 from __future__ import annotations
 
+import errno
 import os
 import socket
 import time
 
 from lnexp.errors import ConfigError
 
+# An HTTP/2 client's first bytes (a gRPC channel's): the connection preface and
+# an empty SETTINGS frame. A gRPC server (JAX's coordination service) answers
+# with a SETTINGS frame of its own: 9-byte header, type 0x4, stream 0.
+HTTP2_PREFACE = b'PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n' + bytes([0, 0, 0, 4, 0, 0, 0, 0, 0])
+SETTINGS = 4
 SLURM_VARS = ('SLURM_JOB_ID', 'SLURM_STEP_NODELIST', 'SLURM_NTASKS', 'SLURM_PROCID',
               'SLURM_LOCALID')  # what jax's SLURM detection requires
 
 
-def wait_for_coordinator(address: str, timeout_s: float) -> None:
-  """Polls until `address` accepts TCP connections; ConfigError after timeout_s.
-
-  jax's client aborts the whole process (no Python exception) when it cannot
-  register in time, so non-coordinator processes check reachability first.
-  """
+def _split(address: str) -> tuple[str, int]:
   host, _, port = address.rpartition(':')
-  if not host or not port.isdigit():
+  if not host or not port.isdigit() or not 0 < int(port) < 65536:
     raise ConfigError(f'--coordinator={address}: expected HOST:PORT')
+  return host.strip('[]'), int(port)
+
+
+def speaks_grpc(conn: socket.socket, timeout_s: float) -> bool:
+  """Whether the peer answers an HTTP/2 preface with a SETTINGS frame."""
+  conn.settimeout(max(timeout_s, 0.1))
+  try:
+    conn.sendall(HTTP2_PREFACE)
+    header = b''
+    while len(header) < 9:
+      chunk = conn.recv(9 - len(header))
+      if not chunk:
+        return False
+      header += chunk
+  except OSError:
+    return False
+  return header[3] == SETTINGS and header[5:9] == bytes(4)
+
+
+def wait_for_coordinator(address: str, timeout_s: float) -> None:
+  """Polls until `address` answers like a JAX coordinator; ConfigError after timeout_s.
+
+  jax's client aborts the whole process (SIGABRT, no Python exception) when
+  it cannot register in time or the port holds something else, so
+  non-coordinator processes check first: the port accepts TCP and answers
+  the HTTP/2 handshake every gRPC server (JAX's coordination service) does.
+  """
+  host, port = _split(address)
   deadline = time.monotonic() + timeout_s
   while True:
     try:
-      socket.create_connection((host, int(port)), timeout=1).close()
-      return
+      with socket.create_connection((host, port), timeout=1) as conn:
+        if speaks_grpc(conn, min(5.0, deadline - time.monotonic())):
+          return
+        problem = 'it answers, but not as a JAX coordinator (no gRPC handshake)'
     except OSError as e:
-      if time.monotonic() > deadline:
-        raise ConfigError(f'coordinator {address} unreachable after {timeout_s}s '
-                          f'({e.strerror or e}); start process 0 first or fix '
-                          '--coordinator') from None
-      time.sleep(0.2)
+      problem = f'unreachable ({e.strerror or e})'
+    if time.monotonic() > deadline:
+      raise ConfigError(f'coordinator {address}: {problem} after {timeout_s}s; start '
+                        'process 0 first or fix --coordinator') from None
+    time.sleep(0.2)
+
+
+def check_port_free(address: str) -> None:
+  """Process 0 serves the coordinator on PORT: another listener there would
+  crash it (SIGSEGV in gRPC), so it must be free."""
+  _, port = _split(address)
+  with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # TIME_WAIT is fine
+    try:
+      s.bind(('', port))
+    except OSError as e:
+      if e.errno == errno.EADDRINUSE:
+        raise ConfigError(f'--coordinator={address}: port {port} is in use on this host '
+                          '(process 0 serves the coordinator there); pick a free port'
+                          ) from None
 
 
 def slurm_params(env=None) -> tuple[str, int, int] | None:
@@ -68,6 +114,8 @@ def initialize(coordinator: str | None, num_processes: int | None,
     coordinator, num_processes, process_id = slurm_params() or (None, None, None)
   if coordinator is not None and process_id:
     wait_for_coordinator(coordinator, timeout_s)
+  elif coordinator is not None and process_id == 0:
+    check_port_free(coordinator)
   jax.config.update('jax_cpu_collectives_implementation', 'gloo')  # CPU hosts only
   try:
     jax.distributed.initialize(coordinator_address=coordinator,
