@@ -158,3 +158,27 @@ def test_parallel_suite_units_are_unfinished_shards_longest_first(tmp_path):
   assert estimates == sorted(estimates, reverse=True)
   assert [label.split()[0] for label, _ in units][0] == 'depth'
   assert all(args[-2:] == ['--shard', label.split()[1]] for label, args in units)
+
+
+def test_suite_runs_outside_a_checkout_with_experiments_dir(tmp_path):
+  """lnexp installed elsewhere (a copy of the package, no experiments/ beside
+  it): without --experiments one line says where to point it; with it, the
+  suite finds and plans the experiments."""
+  import shutil
+  import subprocess
+  import sys
+  from lnexp.claims import paths
+  site = tmp_path / 'site'
+  shutil.copytree(os.path.join(paths.CHECKOUT_EXPERIMENTS, '..', 'lnexp'),
+                  site / 'lnexp', ignore=shutil.ignore_patterns('__pycache__'))
+  env = {**os.environ, 'PYTHONPATH': str(site)}
+  def claims(*flags):
+    return subprocess.run([sys.executable, '-m', 'lnexp.claims', '--smoke', '--only',
+                           'gradient_scaling', '--report_only', '--out',
+                           str(tmp_path / 'out'), *flags], capture_output=True, text=True,
+                          env=env, cwd=tmp_path, timeout=120)
+  lost = claims()
+  assert lost.returncode == 2 and 'no claims experiments in' in lost.stderr
+  assert lost.stderr.count('\n') == 1
+  found = claims('--experiments', paths.CHECKOUT_EXPERIMENTS)
+  assert found.returncode == 2 and 'holds no results yet' in found.stderr, found.stderr
