@@ -147,17 +147,29 @@ def test_lease_torn_record_counts_as_expired(gcs):  # noqa: F811
 
 def test_lease_has_one_winner_among_racing_processes(gcs):  # noqa: F811
   path = storage.join(gcs.new_dir(), 'lock')
-  results = []
   leases = [storage.Lease(path, owner={'host': 'h', 'pid': i}) for i in range(4)]
-  threads = [threading.Thread(target=lambda l=l: results.append(l.acquire()))
-             for l in leases]
+  results = [None] * len(leases)
+
+  def take(i):
+    results[i] = leases[i].acquire() or 'won'
+
+  threads = [threading.Thread(target=take, args=(i,)) for i in range(len(leases))]
   for t in threads:
     t.start()
   for t in threads:
     t.join()
-  assert sum(r is None for r in results) == 1
-  winner = next(l for l, r in zip(leases, results) if r is None)  # noqa: F841
-  assert {r['pid'] for r in results if r is not None} == {winner.owner['pid']}
+  [winner] = [i for i, r in enumerate(results) if r == 'won']
+  assert {r['pid'] for r in results if r != 'won'} == {winner}
+  assert storage.Lease(path, owner={'host': 'h', 'pid': 9}).acquire()['pid'] == winner
+
+
+def test_a_lease_whose_create_was_retried_after_succeeding_is_held(gcs):  # noqa: F811
+  """GCS clients retry a conditional create whose answer was lost; the retry
+  fails its precondition although the first attempt took the lease."""
+  path = storage.join(gcs.new_dir(), 'lock')
+  lease = storage.Lease(path)
+  storage.write_versioned(path, lease._text(), 0)  # the attempt whose answer was lost
+  assert lease.acquire() is None and lease.renew()
 
 
 def test_orbax_checkpoints_on_gs(gcs):  # noqa: F811

@@ -26,6 +26,7 @@ import shutil
 import socket
 import tempfile
 import time
+import uuid
 
 from lnexp.errors import ConfigError
 
@@ -392,10 +393,12 @@ class Lease:
   ttl_s: float = 300.0
   owner: dict = dataclasses.field(default_factory=lambda: {
       'host': socket.gethostname(), 'pid': os.getpid()})
+  token: str = dataclasses.field(default_factory=lambda: uuid.uuid4().hex)
   generation: int | None = None
 
   def _text(self) -> str:
-    return json.dumps({**self.owner, 'expires': time.time() + self.ttl_s})
+    return json.dumps({**self.owner, 'token': self.token,
+                       'expires': time.time() + self.ttl_s})
 
   def holder(self) -> dict | None:
     """The current holder's record (with 'expires'), or None."""
@@ -410,6 +413,9 @@ class Lease:
         self.generation = write_versioned(self.path, self._text(), 0)
       else:
         record = _record(current[0])
+        if record.get('token') == self.token:  # a retried write that had succeeded
+          self.generation = current[1]
+          return None
         if record.get('expires', 0) > time.time():
           return record
         self.generation = write_versioned(self.path, self._text(), current[1])
