@@ -28,7 +28,7 @@ from tests.test_run import TINY
 HERE = os.path.dirname(os.path.abspath(__file__))
 # Long enough that the kill after the first checkpoint lands mid-run.
 RUN_FLAGS = ['--config', os.path.relpath(TINY, launch.ROOT),
-             '--config.diagnostics.enabled=false', '--config.train.steps=120',
+             '--config.diagnostics.enabled=false', '--config.train.steps=80',
              '--config.train.eval_every=20', '--config.train.checkpoint_every=20']
 
 
@@ -126,7 +126,7 @@ def test_preempted_pod_resumes_to_the_uninterrupted_result(pod, gcs, capfd,  # n
   for point_id in (r['point_id'] for r in rows.values()):  # staged, uploaded, resumed
     steps = [json.loads(line)['step'] for line in open(fetched / 'metrics' /
                                                        f'{point_id}.jsonl')]
-    assert steps == sorted(set(steps)) and steps[-1] == 120
+    assert steps == sorted(set(steps)) and steps[-1] == 80
 
   assert run.main(['--config', TINY, *RUN_FLAGS[2:], '--workdir',
                    str(tmp_path / 'single')]) == 0
