@@ -209,3 +209,10 @@ def test_run_help_lists_every_config_key(capsys):
   assert run.main(['--help']) == 0
   out = capsys.readouterr().out
   assert all(f'  {key} = ' in out for key in config_lib.flatten(config_lib.base_config()))
+
+
+def test_flagfile_overrides_are_read(tmp_path, capsys):
+  flagfile = tmp_path / 'flags.txt'
+  flagfile.write_text('--config.train.steps=0\n')
+  rc = run.main(['--config', TINY, '--workdir', str(tmp_path / 'w'), f'--flagfile={flagfile}'])
+  assert rc == 2 and 'train.steps=0 must be > 0' in capsys.readouterr().err
