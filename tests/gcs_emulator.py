@@ -4,7 +4,9 @@
 and tensorstore (orbax) use. It ignores generation preconditions, which a lock
 on object storage relies on, so `serve` adds `ifGenerationMatch` to uploads
 and deletes (the server handles one request at a time, so the check and the
-write cannot interleave). What it still lacks against real GCS: concurrency,
+write cannot interleave), and downloads say their object's generation in
+`x-goog-generation` as GCS does (tensorstore's OCDBT reads it back after a
+conditional write fails; without it: "Malformed StorageGeneration"). What it still lacks against real GCS: concurrency,
 latency, and GCS's consistency and rate limits.
 
 `python -m tests.gcs_emulator PORT BUCKET` serves; the `gcs` fixture starts
@@ -96,12 +98,26 @@ def serve(port: int, bucket: str) -> None:
       return handler(request, response, storage, *args, **kwargs)
     return checked
 
+  def with_generation(handler):  # GCS names the generation of what it sends
+    def download(request, response, storage, *args, **kwargs):
+      handler(request, response, storage, *args, **kwargs)
+      try:
+        obj = storage.get_file_obj(request.params['bucket_name'],
+                                   request.params['object_id'])
+      except NotFound:
+        return
+      response['x-goog-generation'] = str(obj['generation'])
+      response['x-goog-metageneration'] = str(obj.get('metageneration', '1'))
+    return download
+
   wrapped = {objects.insert: wrap(objects.insert, insert_name),
-             objects.delete: wrap(objects.delete, lambda r: r.params['object_id'])}
+             objects.delete: wrap(objects.delete, lambda r: r.params['object_id']),
+             objects.download: with_generation(objects.download)}
   for _, handlers in server.HANDLERS:
     for method, handler in list(handlers.items()):
       handlers[method] = wrapped.get(handler, handler)
   objects.insert = wrapped[objects.insert]  # the router's fallback for bare uploads
+  objects.download = wrapped[objects.download]  # what get(alt=media) calls
   server.create_server('127.0.0.1', port, in_memory=True, default_bucket=bucket).run()
 
 

@@ -191,3 +191,15 @@ def test_orbax_checkpoints_on_gs(gcs):  # noqa: F811
   np.testing.assert_array_equal(restored['state']['w'], np.arange(4.0) * 30)
   assert restored['host'] == {'step': 30}
   assert json.loads(storage.read_text(storage.join(path, '30', 'host', 'metadata')))
+
+
+def test_tensorstore_ocdbt_reopens_a_database_on_gs(gcs):  # noqa: F811
+  """A second writer reads the manifest's generation back (orbax's OCDBT does
+  after a conditional write fails): the emulator must send x-goog-generation."""
+  import tensorstore as ts
+  spec = {'driver': 'ocdbt', 'base': {'driver': 'gcs', 'bucket': gcs.bucket,
+                                      'path': gcs.new_dir()[len(f'gs://{gcs.bucket}/'):]}}
+  for key in (b'a', b'b'):
+    ts.KvStore.open(spec, context=ts.Context()).result().write(key, key * 2).result()
+  kv = ts.KvStore.open(spec, context=ts.Context()).result()
+  assert kv.list().result() == [b'a', b'b'] and kv.read(b'a').result().value == b'aa'
