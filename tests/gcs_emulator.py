@@ -22,6 +22,7 @@ import os
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
 
@@ -118,6 +119,15 @@ def serve(port: int, bucket: str) -> None:
       handlers[method] = wrapped.get(handler, handler)
   objects.insert = wrapped[objects.insert]  # the router's fallback for bare uploads
   objects.download = wrapped[objects.download]  # what get(alt=media) calls
+
+  parent = os.getppid()
+
+  def exit_with_parent():  # a crashed test session leaves no emulator behind
+    while os.getppid() == parent:
+      time.sleep(1)
+    os._exit(0)
+
+  threading.Thread(target=exit_with_parent, daemon=True).start()
   server.create_server('127.0.0.1', port, in_memory=True, default_bucket=bucket).run()
 
 
