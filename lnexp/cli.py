@@ -63,6 +63,6 @@ def main(prog: str, define: DefineFlags, body: Body, argv: list[str] | None = No
     print(f'{prog}: error: {_one_line(e)}', file=sys.stderr)
     return 2
   except KeyboardInterrupt as e:
-    print(f'{prog}: {e or "interrupted"}; rerun the same command to resume',
+    print(f'{prog}: {str(e) or "interrupted"}; rerun the same command to resume',
           file=sys.stderr)
     return 130

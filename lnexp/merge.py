@@ -1,4 +1,4 @@
-"""`python -m lnexp.merge`: see `lnexp.tools.merge`."""
+"""`python -m lnexp.merge --out OUT DIR [DIR ...]`: see `lnexp.tools.merge`."""
 import sys
 
 from lnexp.tools.merge import main

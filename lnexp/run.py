@@ -61,6 +61,8 @@ def define_flags(fv: flags.FlagValues, argv: list[str]) -> None:
                        flag_values=fv)
   flags.DEFINE_integer('init_timeout', 60, 'Seconds to wait for the coordinator.',
                        lower_bound=1, flag_values=fv)
+  flags.DEFINE_boolean('wait_for_lock', False, 'If another process runs this workdir '
+                       '(and shard), wait for it instead of exiting.', flag_values=fv)
 
 
 def parse_shard(text: str) -> tuple[int, int]:
@@ -109,7 +111,7 @@ def run(fv: flags.FlagValues, args: list[str]) -> int:
   overrides = config_flags.get_override_values(fv['config'])
   try:
     train_and_evaluate(config_flags.get_config_filename(fv['config']), overrides,
-                       fv.workdir, shard=shard)
+                       fv.workdir, shard=shard, wait_for_lock=fv.wait_for_lock)
   except RuntimeError as e:  # XLA's out-of-memory is a RuntimeError subclass
     if 'RESOURCE_EXHAUSTED' not in str(e) and 'out of memory' not in str(e).lower():
       raise

@@ -73,7 +73,8 @@ def test_rows_have_the_contract_fields_and_parse_as_strict_json(sweep):
     assert all({'train_loss', 'lr', 'grad_norm'} <= set(m) for m in metrics)
     assert 'depth/grad_flow' in metrics[0] and 'eval_loss' not in metrics[0]
     assert 'eval_loss' in metrics[2] and 'eval_loss' in metrics[4]
-    assert os.listdir(wd / 'tensorboard' / r['point_id'])
+    run = f"layernorm-post-lr{r['optim.lr']:.0e}-{r['point_id']}"  # variant, LR, id
+    assert len(os.listdir(wd / 'tensorboard' / run)) == 1  # one event file
 
 
 def test_lanes_equal_points_run_alone_and_ignore_a_diverging_lane(sweep, tmp_path):

@@ -5,8 +5,11 @@ checkpoint steps: a logged step's metrics are fetched after the next step has
 been dispatched, and the next batch is made on a thread (on CPU the entry
 points run programs on the calling thread: lnexp.host_memory). Resuming
 restores the lane state and the host-side record (init loss, evals so far)
-from the latest orbax checkpoint; batches are a pure function of the step, so
-the resumed run is bitwise the uninterrupted one.
+from the latest orbax checkpoint that restores (a damaged newer one is
+reported and deleted); batches are a pure function of the step, so the
+resumed run is bitwise the uninterrupted one. Ctrl-C closes the checkpoint
+manager (no half-written checkpoint, no background-thread noise) and raises
+`Interrupted`, which says at which step.
 """
 from __future__ import annotations
 
@@ -17,13 +20,15 @@ import time
 import jax
 import numpy as np
 
-from lnexp import diagnostics
+from lnexp import diagnostics, interrupts
 from lnexp.engine import plan as plan_lib
 from lnexp.engine import tensorboard
 from lnexp.data import make_source
+from lnexp.norms import NORMS
 from lnexp.engine.program import Program, fetch
 from lnexp.steps import DIVERGED_EXPLODED
 from lnexp.engine.workdir import Workdir, append_jsonl
+from lnexp.errors import ConfigError
 
 
 def _checkpoint_manager(path: str, keep: int):
@@ -43,6 +48,74 @@ def _restore(manager, step: int, abstract_state):
   restored = manager.restore(step, args=ocp.args.Composite(
       state=ocp.args.StandardRestore(abstract_state), host=ocp.args.JsonRestore()))
   return restored['state'], restored['host']
+
+
+def _everywhere(ok: bool) -> bool:
+  """True if `ok` on every process (one collective in a multi-host run)."""
+  if jax.process_count() == 1:
+    return ok
+  from jax.experimental import multihost_utils
+  return bool(np.all(multihost_utils.process_allgather(np.int32(ok))))
+
+
+def _reason(e: BaseException) -> str:
+  text = ' '.join(str(e).split())
+  return f'{type(e).__name__}: {text[:160]}' + ('...' if len(text) > 160 else '')
+
+
+def restore_latest(manager, abstract_state, out=None):
+  """(step, state, host) of the newest checkpoint that restores; None if none.
+
+  A checkpoint that fails to restore is reported in one line and deleted, and
+  the next older one is tried; every process tries the same steps in the same
+  order and agrees on each outcome (`_everywhere`), so a multi-host run falls
+  back to one step. ConfigError naming the directory if none restores.
+  """
+  out = out or sys.stderr
+  steps = sorted(manager.all_steps(), reverse=True)
+  for i, step in enumerate(steps):
+    try:
+      state, host = _restore(manager, step, abstract_state)
+      reason = None
+    except Exception as e:  # orbax raises what its storage layer raised
+      reason = _reason(e)
+    if _everywhere(reason is None):
+      for bad in steps[:i]:
+        manager.delete(bad)
+      return step, state, host
+    if jax.process_index() == 0:
+      then = f'falling back to step {steps[i + 1]}' if i + 1 < len(steps) else ''
+      print(f'lnexp.run: checkpoint {manager.directory}/{step} does not restore '
+            f'({reason or "on another process"}); {then or "none left"}', file=out,
+            flush=True)
+  if steps:
+    raise ConfigError(f'no checkpoint in {manager.directory} restores (steps '
+                      f'{", ".join(map(str, steps))}); move that directory away to train '
+                      'the group from the start')
+  return None
+
+
+class Interrupted(KeyboardInterrupt):
+  """Ctrl-C during a group; its text says where (lnexp.cli prints it)."""
+
+
+class _Context:
+  """What a group holds open, so an interrupt or error can close it."""
+
+  def __init__(self):
+    self.manager = self.batcher = self.progress = None
+    self.step = self.checkpoint = None
+
+  def close(self) -> None:
+    """Closes everything, ignoring errors (the group failed already)."""
+    for close in (lambda: self.batcher.shutdown(cancel_futures=True),
+                  lambda: self.progress.close(),
+                  lambda: self.manager.wait_until_finished(),
+                  lambda: self.manager.close()):
+      try:
+        close()
+      except Exception:
+        pass
 
 
 class Progress:
@@ -77,8 +150,26 @@ class Progress:
 
 
 def run_group(group: plan_lib.Group, workdir: Workdir, label: str = '',
-              devices=None) -> list[dict]:
-  """Trains every lane of `group` to the end; returns and appends result rows."""
+              devices=None, renew=None) -> list[dict]:
+  """Trains every lane of `group` to the end; returns and appends result rows.
+
+  `renew` is called at each checkpoint (the workdir lock's lease).
+  """
+  ctx = _Context()
+  try:
+    return _run_group(group, workdir, label, devices, renew, ctx)
+  except BaseException as e:
+    ctx.close()
+    if isinstance(e, KeyboardInterrupt) and not isinstance(e, Interrupted):
+      label = label or f'group {group.group_id}'
+      where = (f'interrupted at step {ctx.step} of {label}' if ctx.step is not None
+               else f'interrupted while starting {label}')
+      raise Interrupted(where + (f' (last checkpoint: step {ctx.checkpoint})'
+                                 if ctx.checkpoint else '')) from None
+    raise
+
+
+def _run_group(group, workdir, label, devices, renew, ctx) -> list[dict]:
   t_start = time.time()
   cfg = group.config
   source = make_source(cfg)
@@ -88,10 +179,18 @@ def run_group(group: plan_lib.Group, workdir: Workdir, label: str = '',
   ids = [p.point_id for p in group.points]
   eval_batches = program.put_eval_batches(
       [source.eval_batch(i) for i in range(tc.eval_batches)])
-  manager = _checkpoint_manager(workdir.checkpoints(group.group_id), tc.keep_checkpoints)
+  manager = ctx.manager = _checkpoint_manager(workdir.checkpoints(group.group_id),
+                                             tc.keep_checkpoints)
   primary = jax.process_index() == 0
 
-  latest = manager.latest_step()
+  restored = None
+  if manager.all_steps():
+    abstract = jax.eval_shape(program.init, program.hp,
+                              program.put_batch(source.train_batch(0)))
+    restored = restore_latest(manager, jax.tree.map(
+        lambda a: jax.ShapeDtypeStruct(a.shape, a.dtype, sharding=program.lane_sharding),
+        abstract))
+  latest = None if restored is None else restored[0]
   if latest is None:
     state = program.init(program.hp, program.put_batch(source.train_batch(0)))
     init_loss = program.eval_loss(state, eval_batches)
@@ -99,19 +198,18 @@ def run_group(group: plan_lib.Group, workdir: Workdir, label: str = '',
     host = {'init_loss': fetch(init_loss).tolist(), 'evals': [],
             'last_train_loss': [None] * program.padded_lanes, 'probe_stats': {}}
     for pid in ids if primary else ():
-      open(workdir.metrics(pid), 'w').close()
+      workdir.reset_metrics(pid)
   else:
-    abstract = jax.eval_shape(program.init, program.hp,
-                              program.put_batch(source.train_batch(0)))
-    abstract = jax.tree.map(
-        lambda a: jax.ShapeDtypeStruct(a.shape, a.dtype, sharding=program.lane_sharding),
-        abstract)
-    state, host = _restore(manager, latest, abstract)
+    _, state, host = restored
     for pid in ids if primary else ():
       workdir.keep_metrics_until(pid, latest)
 
-  start = int(latest or 0)
-  progress = Progress(label or group.group_id, tc.steps, start)
+  start = ctx.step = ctx.checkpoint = int(latest or 0)
+  events = {p.point_id: tensorboard.start(
+      workdir.tensorboard(tensorboard.run_name(p.config, p.point_id)), start,
+      tensorboard.hparams(p.config, p.overrides, p.point_id))
+      for p in group.points} if primary else {}
+  progress = ctx.progress = Progress(label or group.group_id, tc.steps, start)
   pending = None      # (step, device metrics) of the last logged step
   buffered = {pid: [] for pid in ids}
 
@@ -137,7 +235,7 @@ def run_group(group: plan_lib.Group, workdir: Workdir, label: str = '',
       return
     for pid in ids:
       append_jsonl(workdir.metrics(pid), buffered[pid])
-    tensorboard.write_scalars({workdir.tensorboard(pid): buffered[pid] for pid in ids})
+    tensorboard.append({events[pid]: buffered[pid] for pid in ids})
     for pid in ids:
       buffered[pid] = []
 
@@ -147,10 +245,11 @@ def run_group(group: plan_lib.Group, workdir: Workdir, label: str = '',
       and cfg.model.arch == 'albert_gpt') else 0
   probe_batch = program.put_batch(source.eval_batch(0))
   # Only this thread calls the source inside the loop (sources keep caches).
-  batcher = concurrent.futures.ThreadPoolExecutor(1)
+  batcher = ctx.batcher = concurrent.futures.ThreadPoolExecutor(1)
   next_batch = batcher.submit(source.train_batch, start)
   for step in range(start, tc.steps):
     done = step + 1
+    interrupts.check()
     batch = program.put_batch(next_batch.result())
     if done < tc.steps:
       next_batch = batcher.submit(source.train_batch, done)
@@ -160,6 +259,7 @@ def run_group(group: plan_lib.Group, workdir: Workdir, label: str = '',
       ics = program.santurkar_ics(state, program.hp, batch)
     step_fn = program.diag_step if diagnose else program.train_step
     state, metrics = step_fn(state, program.hp, batch)
+    ctx.step = done
     if ics is not None:
       metrics = {**metrics, 'ics_santurkar': ics}
     flush_pending()
@@ -170,7 +270,7 @@ def run_group(group: plan_lib.Group, workdir: Workdir, label: str = '',
     if done % tc.eval_every == 0 or done == tc.steps:
       flush_pending()
       losses = {'eval_loss': fetch(program.eval_loss(state, eval_batches)).tolist()}
-      if cfg.model.norm == 'batchnorm':
+      if NORMS[cfg.model.norm].running_stats:
         losses['eval_loss_batch_stats'] = fetch(
             program.eval_loss_batch_stats(state, eval_batches)).tolist()
       if cfg.model.arch == 'cnn':
@@ -186,12 +286,16 @@ def run_group(group: plan_lib.Group, workdir: Workdir, label: str = '',
       flush_pending()
       write_buffered()
       _save(manager, done, state, host)
+      ctx.checkpoint = done
+      if renew is not None:
+        renew()
   batcher.shutdown()
   flush_pending()
   write_buffered()
   manager.wait_until_finished()
   manager.close()
   progress.close()
+  interrupts.check()  # one that arrived while orbax finished the last checkpoint
   rows = _result_rows(group, state, host, source, time.time() - t_start)
   if primary:
     append_jsonl(workdir.results, rows)

@@ -6,6 +6,7 @@ import os
 import sys
 
 from lnexp import config as config_lib
+from lnexp import interrupts
 from lnexp.errors import ConfigError
 
 
@@ -29,19 +30,23 @@ def plan_run(config_spec: str, overrides: dict, workdir: str | None = None):
 
 def train_and_evaluate(config_spec: str, overrides: dict | None = None,
                        workdir: str | None = None, out=None,
-                       shard: tuple[int, int] | None = None) -> list[dict]:
+                       shard: tuple[int, int] | None = None,
+                       wait_for_lock: bool = False) -> list[dict]:
   """Runs every unfinished point (of `shard`'s groups); returns their rows.
 
   Shard I/N takes the I-th of N slices of the plan's groups
   (`plan.shard_groups`), so machines that do not talk can split a grid and
   `lnexp.merge` joins their workdirs; shards may also share one workdir.
+  Nothing is written before the plan, the workdir and every group's memory
+  estimate check out; then the (workdir, shard) lock is taken (waiting for
+  it with `wait_for_lock`; `lnexp.engine.lock`). A workdir that cannot be
+  written (read-only, disk full) is one ConfigError; rerunning resumes.
   """
   import jax
-  from lnexp import flops
+  from lnexp.engine import loop
   from lnexp.engine import plan as plan_lib
-  from lnexp.engine.loop import run_group
-  from lnexp.engine.program import mesh_shape
-  from lnexp.engine.workdir import Workdir
+  from lnexp.engine.lock import WorkdirLock
+  from lnexp.engine.workdir import Workdir, write_error
   out = out or sys.stdout
   base, sweep, name, points, groups, workdir = plan_run(config_spec, overrides or {},
                                                         workdir)
@@ -50,29 +55,108 @@ def train_and_evaluate(config_spec: str, overrides: dict | None = None,
     points = [p for g in groups for p in g.points]
   wd = Workdir(workdir)
   wd.check_base(config_lib.flatten(base))
-  finished = wd.finished()
-  todo = plan_lib.make_groups([p for p in points if p.point_id not in finished],
-                              base.train.max_lanes_per_program)
-  if jax.process_index() != 0:  # process 0 alone writes the workdir and prints
+
+  def unfinished():
+    finished = _by_point_id(base, wd)
+    return finished, plan_lib.make_groups(
+        [p for p in points if p.point_id not in finished], base.train.max_lanes_per_program)
+  memory = check_memory(unfinished()[1], jax.devices())
+  primary = jax.process_index() == 0  # process 0 alone locks, writes and prints
+  if not primary:
     out = open(os.devnull, 'w')
-  else:
+  lock = WorkdirLock(wd.path, shard, wait_for_lock) if primary else None
+  try:
+    with interrupts.installed():
+      _run_groups(lock, wd, name, base, sweep, points, groups, unfinished, memory, out)
+  except OSError as e:
+    error = write_error(e, wd.path)
+    if error is None:
+      raise
+    raise error from None
+  finally:
+    if lock:
+      lock.release()
+  rows = _by_point_id(base, wd)
+  print_table([rows[p.point_id] for p in points if p.point_id in rows], out)
+  print(f'workdir: {wd.path}', file=out)
+  return [rows[p.point_id] for p in points if p.point_id in rows]
+
+
+def _run_groups(lock, wd, name, base, sweep, points, groups, unfinished, memory, out):
+  """Under the workdir lock (process 0 takes it, the others follow its outcome):
+  writes config.json and meta.json, then trains every unfinished group."""
+  from lnexp.engine import loop
+  error = None
+  if lock:
+    try:
+      lock.acquire()
+    except ConfigError as e:
+      error = e
+  _agree(error is None)
+  if error:
+    raise error
+  finished, todo = unfinished()  # another process may have finished some
+  if lock:
     wd.start(name, config_lib.flatten(base), sweep)
   print(f'lnexp.run: {len(points)} points ({len(finished)} finished) in '
         f'{len(groups)} groups; workdir {wd.path}', file=out)
   for g in todo:
-    est = flops.estimate_seconds(g.config, len(g.points))
-    lane_devices, _ = mesh_shape(jax.device_count(), len(g.points),
-                                 g.config.train.batch_size)
-    print(f'  group {g.group_id}: {len(g.points)} lanes '
+    print('  ' + describe_group(g, memory.get(g.group_id)), file=out)
+  for i, g in enumerate(todo):
+    loop.run_group(g, wd, label=f'group {i + 1}/{len(todo)}',
+                   renew=lock.renew if lock else None)
+
+
+def _agree(locked: bool) -> None:
+  """Shares process 0's lock outcome: in a multi-host run the other processes
+  stop with it instead of waiting in a collective."""
+  import jax
+  if jax.process_count() == 1:
+    return
+  import numpy as np
+  from jax.experimental import multihost_utils
+  if not multihost_utils.broadcast_one_to_all(np.int32(locked)) and \
+      jax.process_index() != 0:
+    raise ConfigError('process 0 could not lock the workdir (see its error)')
+
+
+def check_memory(groups, devices) -> dict[str, int]:
+  """Estimated bytes per group; ConfigError for one that cannot fit (nothing
+  written yet). Vocabulary sizes come from the groups' data sources."""
+  from lnexp.data import make_source
+  from lnexp.engine import memory
+  from lnexp.engine.program import lane_mode
+  vocab, estimates = {}, {}
+  for g in groups:
+    cfg = config_lib.apply_overrides(g.config, {})
+    key = repr(sorted(config_lib.flatten(cfg.data).items()))
+    if key not in vocab:
+      vocab[key] = make_source(cfg).vocab_size
+    cfg.model.vocab_size = vocab[key]
+    estimates[g.group_id] = memory.check(g.group_id, cfg, len(g.points), devices,
+                                         lane_mode(cfg.train.lane_mode))
+  return estimates
+
+
+def describe_group(g, memory_bytes: int | None) -> str:
+  """One plan line: lanes and devices, variant, time and memory estimates."""
+  import jax
+  from lnexp import flops
+  from lnexp.engine.program import mesh_shape
+  est = flops.estimate_seconds(g.config, len(g.points))
+  lane_devices, _ = mesh_shape(jax.device_count(), len(g.points), g.config.train.batch_size)
+  mem = '' if memory_bytes is None else f', ~{memory_bytes / 2**20:,.0f} MiB'
+  return (f'group {g.group_id}: {len(g.points)} lanes '
           f'({math.ceil(len(g.points) / lane_devices)} per device on {lane_devices}), '
           f'{g.config.model.norm}/{g.config.model.placement}/share='
-          f'{g.config.model.share} L={g.config.model.num_layers}, ~{est:.0f}s', file=out)
-  for i, g in enumerate(todo):
-    run_group(g, wd, label=f'group {i + 1}/{len(todo)}')
-  rows = wd.finished()
-  print_table([rows[p.point_id] for p in points if p.point_id in rows], out)
-  print(f'workdir: {wd.path}', file=out)
-  return [rows[p.point_id] for p in points if p.point_id in rows]
+          f'{g.config.model.share} L={g.config.model.num_layers}, ~{est:.0f}s{mem}')
+
+
+def _by_point_id(base, wd) -> dict[str, dict]:
+  """Finished rows keyed by their point's canonical id (older workdirs stored
+  ids hashed from the sweep entry as written)."""
+  from lnexp.engine import plan as plan_lib
+  return {plan_lib.row_point_id(base, r): r for r in wd.finished().values()}
 
 
 def print_table(rows: list[dict], out) -> None:

@@ -1,22 +1,30 @@
 """The workdir contract: config.json, meta.json, results.jsonl, metrics, checkpoints.
 
-Results are append-only whole lines (a crash never leaves half a row); JSON
-never holds NaN or Infinity (null instead). Checkpoints are orbax, per group.
+Results are append-only whole lines: an append starts on a fresh line, so a
+line torn by a crash stays one bad line, which readers skip and report; files
+that are rewritten (config.json, a resumed point's metrics) are replaced
+atomically. JSON never holds NaN or Infinity (null instead). Checkpoints are
+orbax, per group. Every file goes through `lnexp.engine.storage` (local or
+gs://); a workdir that cannot be written (read-only, disk full) is one
+`ConfigError` naming the file (`write_error`).
 """
 from __future__ import annotations
 
 import datetime
+import errno
 import json
 import math
 import os
 import platform
 import subprocess
+import sys
 from importlib import metadata
 
 import jax
 import numpy as np
 
 from lnexp import config as config_lib
+from lnexp.engine import storage
 from lnexp.errors import ConfigError
 
 PACKAGES = ('jax', 'jaxlib', 'flax', 'optax', 'orbax-checkpoint', 'ml-collections',
@@ -43,27 +51,58 @@ def dumps(row: dict) -> str:
   return json.dumps(clean(row), allow_nan=False, sort_keys=False)
 
 
-def read_jsonl(path: str) -> list[dict]:
-  """Rows of a JSON-lines file; a torn last line (crash mid-write) is skipped."""
-  if not os.path.exists(path):
+_warned: set[tuple[str, tuple[int, ...]]] = set()
+
+
+def read_jsonl(path: str, required: tuple[str, ...] = ()) -> list[dict]:
+  """Rows of a JSON-lines file ([] if there is none).
+
+  A line that is not a JSON object with the `required` keys (torn by a crash,
+  or edited by hand) is skipped and reported once per process: one line on
+  stderr naming the file and line numbers.
+  """
+  if not storage.exists(path):
     return []
-  rows = []
-  with open(path) as f:
-    for line in f:
-      try:
-        rows.append(json.loads(line))
-      except json.JSONDecodeError:
-        pass
+  rows, bad = [], []
+  for number, line in enumerate(storage.read_text(path).splitlines(), 1):
+    if not line.strip():
+      continue
+    try:
+      row = json.loads(line)
+    except json.JSONDecodeError:
+      row = None
+    if isinstance(row, dict) and all(k in row for k in required):
+      rows.append(row)
+    else:
+      bad.append(number)
+  if bad and (path, tuple(bad)) not in _warned:
+    _warned.add((path, tuple(bad)))
+    print(f'lnexp: warning: skipped unreadable line{"s" * (len(bad) > 1)} '
+          f'{", ".join(map(str, bad[:5]))}{" ..." * (len(bad) > 5)} of {path} '
+          '(torn by a crash, or not a result row)', file=sys.stderr)
   return rows
 
 
 def append_jsonl(path: str, rows: list[dict]) -> None:
-  if not rows:
-    return
-  with open(path, 'a') as f:
-    f.write(''.join(dumps(r) + '\n' for r in rows))
-    f.flush()
-    os.fsync(f.fileno())
+  """Appends rows as whole lines, starting on a fresh line (one write)."""
+  storage.append_lines(path, [dumps(r) for r in rows])
+
+
+WRITE_ERRNOS = {errno.EROFS: 'read-only', errno.EACCES: 'not writable',
+                errno.EPERM: 'not writable', errno.ENOSPC: 'disk full',
+                errno.EDQUOT: 'disk quota exceeded'}
+
+
+def write_error(e: OSError, path: str) -> ConfigError | None:
+  """The one-line error for a workdir that cannot be written, or None if `e` is
+  another kind of failure. Results written so far stay valid: rerunning the
+  same command after freeing space resumes exactly."""
+  if e.errno not in WRITE_ERRNOS:
+    return None
+  where = e.filename or path
+  return ConfigError(f'cannot write {where}: {WRITE_ERRNOS[e.errno]} ({e.strerror}); '
+                     'finished points and checkpoints are kept: fix it and rerun the '
+                     'same command to resume')
 
 
 def _git_sha() -> str | None:
@@ -85,8 +124,12 @@ class Workdir:
   def metrics(self, point_id: str) -> str:
     return os.path.join(self.path, 'metrics', f'{point_id}.jsonl')
 
-  def tensorboard(self, point_id: str) -> str:
-    return os.path.join(self.path, 'tensorboard', point_id)
+  def tensorboard(self, run_name: str) -> str:
+    """A point's TensorBoard run (`lnexp.engine.tensorboard.run_name`)."""
+    return os.path.join(self.path, 'tensorboard', run_name)
+
+  def locks(self) -> str:
+    return os.path.join(self.path, 'locks')
 
   def checkpoints(self, group_id: str) -> str:
     return os.path.join(self.path, 'checkpoints', group_id)
@@ -97,10 +140,12 @@ class Workdir:
     A key lnexp gained after the run started counts at its default, so older
     workdirs (the committed claims results) still resume.
     """
-    if not os.path.exists(self.config_file):
+    if storage.exists(self.path) and not storage.isdir(self.path):
+      raise ConfigError(f'workdir {self.path} is a file, not a directory; use another '
+                        '--workdir')
+    saved = self.saved_config()
+    if saved is None:
       return None
-    with open(self.config_file) as f:
-      saved = json.load(f)
     then = {**clean(config_lib.flatten(config_lib.base_config())), **saved['base']}
     now = clean(base)
     diff = sorted(k for k in set(then) | set(now) if then.get(k) != now.get(k))
@@ -109,10 +154,26 @@ class Workdir:
                         f'(differs in {", ".join(diff[:5])}); use another --workdir')
     return saved
 
+  def saved_config(self) -> dict | None:
+    """config.json ({'name', 'base', 'sweep'}), None if absent; ConfigError if
+    it is not one (a run records its config there: lnexp never guesses it)."""
+    if not storage.exists(self.config_file):
+      return None
+    try:
+      saved = json.loads(storage.read_text(self.config_file))
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+      raise ConfigError(f'{self.config_file} is not valid JSON ({e}); restore it or use '
+                        'another --workdir') from None
+    if not (isinstance(saved, dict) and isinstance(saved.get('base'), dict)
+            and isinstance(saved.get('sweep'), list)):
+      raise ConfigError(f'{self.config_file} lacks "base" or "sweep" (not an lnexp '
+                        'config.json); restore it or use another --workdir')
+    return saved
+
   def start(self, name: str, base: dict, sweep: list[dict]) -> None:
     """Writes config.json (sweep extended by new points) and meta.json."""
     saved = self.check_base(base)
-    os.makedirs(os.path.join(self.path, 'metrics'), exist_ok=True)
+    storage.makedirs(os.path.join(self.path, 'metrics'))
     known = saved['sweep'] if saved else []
     sweep = known + [p for p in clean(sweep) if p not in known]
     self._write_json(self.config_file, {'name': name, 'base': base, 'sweep': sweep})
@@ -125,20 +186,21 @@ class Workdir:
         'start_time': datetime.datetime.now(datetime.timezone.utc).isoformat()})
 
   def _write_json(self, path: str, obj) -> None:
-    tmp = f'{path}.{os.getpid()}.tmp'  # shards of one run may share the workdir
-    with open(tmp, 'w') as f:
-      json.dump(clean(obj), f, indent=1)
-    os.replace(tmp, path)
+    storage.write_text(path, json.dumps(clean(obj), indent=1))  # whole, atomically
 
   def finished(self) -> dict[str, dict]:
-    return {r['point_id']: r for r in read_jsonl(self.results)}
+    """Result rows by point id; rows without `point_id` and `status` are skipped."""
+    return {r['point_id']: r for r in read_jsonl(self.results, ('point_id', 'status'))}
+
+  def reset_metrics(self, point_id: str) -> None:
+    storage.write_text(self.metrics(point_id), '')
 
   def keep_metrics_until(self, point_id: str, step: int) -> None:
-    """Drops metric rows after `step` (written after the checkpoint we resume)."""
+    """Drops metric rows after `step` (written after the checkpoint we resume);
+    the file is replaced atomically."""
     path = self.metrics(point_id)
-    rows = [r for r in read_jsonl(path) if r['step'] <= step]
-    with open(path, 'w') as f:
-      f.write(''.join(dumps(r) + '\n' for r in rows))
+    rows = [r for r in read_jsonl(path, ('step',)) if r['step'] <= step]
+    storage.write_text(path, ''.join(dumps(r) + '\n' for r in rows))
 
 
 def _version(package: str) -> str | None:
@@ -156,12 +218,18 @@ def load_point(workdir: str, point_id: str):
   row = wd.finished().get(point_id)
   if row is None:
     raise ConfigError(f'no finished point {point_id!r} in {wd.results}')
-  with open(wd.config_file) as f:
-    saved = json.load(f)
+  saved = wd.saved_config()
+  if saved is None:
+    raise ConfigError(f'{wd.path} has no config.json (not an lnexp workdir)')
+  directory = wd.checkpoints(row['group'])
+  if not storage.isdir(directory):  # orbax would create an empty one
+    raise ConfigError(f'no checkpoints of group {row["group"]} in {wd.path} (point '
+                      f'{point_id} finished, but {directory} is gone)')
   cfg = config_lib.apply_overrides(config_lib.base_config(), saved['base'])
   cfg = config_lib.apply_overrides(cfg, {k: v for k, v in row.items() if '.' in k})
   cfg.model.vocab_size = row['vocab_size']
-  with ocp.CheckpointManager(wd.checkpoints(row['group'])) as manager:
+  with ocp.CheckpointManager(directory, options=ocp.CheckpointManagerOptions(
+      create=False, read_only=True)) as manager:
     restored = manager.restore(manager.latest_step(), args=ocp.args.Composite(
         state=ocp.args.StandardRestore()))
   params = jax.tree.map(lambda x: np.asarray(x)[row['lane']], restored['state']['params'])

@@ -2,56 +2,92 @@
 
 Shards of one sweep (`lnexp.run --shard I/N`) hold the same base config; their
 result rows, metrics, TensorBoard runs and checkpoints are copied into OUT,
-which then reads like an unsharded run's workdir (and resumes like one).
+which then reads like an unsharded run's workdir (and resumes like one). OUT
+may already hold rows of the same sweep (they are kept), never be one of the
+DIRs, and is locked while merging (`lnexp.engine.lock`).
 """
 from __future__ import annotations
 
-import json
 import os
-import shutil
 import sys
 
+from absl import flags
+
+from lnexp import cli
+from lnexp.engine import storage
+from lnexp.engine.workdir import Workdir, append_jsonl, write_error
 from lnexp.errors import ConfigError
-from lnexp.engine.workdir import Workdir, append_jsonl
+
+PROG = 'lnexp.merge'
 
 
 def merge(out: str, sources: list[str]) -> int:
   """Copies every source's results into `out`; returns the number of rows."""
+  from lnexp.engine.lock import WorkdirLock
+  if not sources:
+    raise ConfigError('no workdir to merge (usage: python -m lnexp.merge --out OUT DIR '
+                      '[DIR ...])')
+  target = Workdir(out)
+  real = {}
+  for src in sources:
+    path = os.path.realpath(src)
+    if path == os.path.realpath(target.path):
+      raise ConfigError(f'--out {out} is also an input; merge into a new directory')
+    if path in real:
+      raise ConfigError(f'{src} is given twice (as {real[path]})')
+    real[path] = src
   configs = []
   for src in sources:
-    path = os.path.join(src, 'config.json')
-    if not os.path.isfile(path):
+    if not storage.isdir(src):
+      raise ConfigError(f'no such workdir: {src}')
+    saved = Workdir(src).saved_config()
+    if saved is None:
       raise ConfigError(f'{src} is not an lnexp workdir (no config.json)')
-    with open(path) as f:
-      configs.append(json.load(f))
+    configs.append(saved)
   for src, cfg in zip(sources[1:], configs[1:]):
     if cfg['base'] != configs[0]['base']:
       raise ConfigError(f'{src} holds a different base config than {sources[0]}; '
                         'only shards of one sweep can be merged')
-  target = Workdir(out)
-  sweep = [p for cfg in configs for p in cfg['sweep']]
-  target.start(configs[0]['name'], configs[0]['base'],
-               [p for i, p in enumerate(sweep) if p not in sweep[:i]])
-  have = set(target.finished())
-  for src in sources:
-    rows = [r for r in Workdir(src).finished().values() if r['point_id'] not in have]
-    for sub in ('metrics', 'tensorboard', 'checkpoints'):
-      if os.path.isdir(os.path.join(src, sub)):
-        shutil.copytree(os.path.join(src, sub), os.path.join(target.path, sub),
-                        dirs_exist_ok=True)
-    append_jsonl(target.results, rows)
-    have |= {r['point_id'] for r in rows}
+  from lnexp import config as config_lib
+  target.check_base({**config_lib.flatten(config_lib.base_config()), **configs[0]['base']})
+  try:
+    with WorkdirLock(target.path):
+      sweep = [p for cfg in configs for p in cfg['sweep']]
+      target.start(configs[0].get('name', 'merged'), configs[0]['base'],
+                   [p for i, p in enumerate(sweep) if p not in sweep[:i]])
+      have = set(target.finished())
+      for src in sources:
+        rows = [r for r in Workdir(src).finished().values() if r['point_id'] not in have]
+        for sub in ('metrics', 'tensorboard', 'checkpoints'):
+          if storage.isdir(storage.join(src, sub)):
+            storage.copy_tree(storage.join(src, sub), storage.join(target.path, sub))
+        append_jsonl(target.results, rows)
+        have |= {r['point_id'] for r in rows}
+  except OSError as e:
+    error = write_error(e, target.path)
+    if error is None:
+      raise
+    raise error from None
   return len(have)
 
 
-def main(argv: list[str] | None = None) -> int:
-  argv = sys.argv[1:] if argv is None else argv
-  try:
-    if len(argv) < 3 or argv[0] != '--out':
-      raise ConfigError('usage: python -m lnexp.merge --out OUT DIR [DIR ...]')
-    count = merge(argv[1], argv[2:])
-  except ConfigError as e:
-    print(f'lnexp.merge: error: {e}', file=sys.stderr)
-    return 2
-  print(f'lnexp.merge: {count} points in {os.path.abspath(argv[1])}')
+def define_flags(fv: flags.FlagValues, argv: list[str]) -> None:
+  flags.DEFINE_string('out', None, 'Workdir to merge into (created if absent; not one '
+                      'of the DIRs).', flag_values=fv)
+
+
+def _merge(fv: flags.FlagValues, dirs: list[str]) -> int:
+  if fv.out is None:
+    raise ConfigError('--out is required (usage: python -m lnexp.merge --out OUT DIR '
+                      '[DIR ...])')
+  count = merge(fv.out, dirs)
+  print(f'{PROG}: {count} points in {os.path.abspath(fv.out)}')
   return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+  return cli.main(PROG, define_flags, _merge, argv, positional='DIR [DIR ...]')
+
+
+if __name__ == '__main__':
+  sys.exit(main())

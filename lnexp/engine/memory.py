@@ -1,0 +1,123 @@
+"""A group's memory from its shapes, checked before a run writes anything.
+
+Per lane: parameters, gradients and AdamW's two moments (4 float32 copies of
+the parameters), plus the activations a training step keeps for the backward
+pass (per layer ~`ACT_PER_TOKEN_H` x hidden + 2 x mlp values per token, two
+attention matrices per head) and the logits with their softmax and gradient
+(3 x tokens x vocab, float32). Lanes mapped one after another (`lane_mode`
+map, the CPU default) hold one lane's activations at a time. An estimate, not
+an account: it exists to refuse what cannot fit (a batch of 10^8) before the
+machine swaps, and errs low, never refusing a run that fits.
+"""
+from __future__ import annotations
+
+import math
+import os
+
+from lnexp.errors import ConfigError
+
+GIB = 2**30
+ACT_PER_TOKEN_H = 8   # residual, norm outputs, q/k/v, attention output (x hidden)
+LOGIT_COPIES = 3      # logits, log-softmax, their gradient (float32)
+STATE_COPIES = 4      # params, grads, Adam mu and nu (float32)
+
+
+def param_count(cfg) -> int:
+  """Trainable parameters of one lane (biases and norm scales included)."""
+  m = cfg.model
+  h, e, v, mlp, layers = m.hidden_dim, m.embed_dim, m.vocab_size, m.mlp_dim, m.num_layers
+  if m.arch == 'lstm':
+    return v * e + 4 * h * (e + h) + 8 * h + h * v + v + 4 * h * layers
+  if m.arch == 'cnn':
+    return 9 * 3 * h + 9 * h * h * 2 * layers + 6 * h * layers + h * v + v
+  attn, ffn = 4 * h * h + 4 * h + 2 * h, 2 * h * mlp + mlp + h + 2 * h
+  copies = {'all': (1, 1), 'attention': (1, layers), 'ffn': (layers, 1),
+            'none': (layers, layers)}[m.share]
+  embed = v * e + cfg.train.seq_len * e + (e * h if e != h else 0)
+  unembed = ((h * e if e != h else 0) if m.tie_embeddings else h * v) + v
+  return copies[0] * attn + copies[1] * ffn + embed + unembed + 2 * h
+
+
+def activation_bytes(cfg) -> int:
+  """What one lane's training step holds for its backward pass."""
+  m, t = cfg.model, cfg.train
+  width = 2 if m.dtype == 'bfloat16' else 4
+  if m.arch == 'cnn':  # 8x8 digits; a channel map per conv, norm and activation
+    tokens = t.batch_size * 64
+    return tokens * m.hidden_dim * 6 * m.num_layers * width + \
+        LOGIT_COPIES * t.batch_size * m.vocab_size * 4
+  tokens = t.batch_size * t.seq_len
+  if m.arch == 'lstm':
+    per_layer = tokens * (16 * m.hidden_dim + m.embed_dim) * width
+  else:
+    per_layer = (tokens * (ACT_PER_TOKEN_H * m.hidden_dim + 2 * m.mlp_dim) * width
+                 + 2 * t.batch_size * m.num_heads * t.seq_len ** 2 * width)
+  return m.num_layers * per_layer + LOGIT_COPIES * tokens * m.vocab_size * 4
+
+
+def state_bytes(cfg) -> int:
+  return STATE_COPIES * 4 * param_count(cfg)
+
+
+def group_bytes(cfg, lanes: int, devices: int, lane_mode: str) -> tuple[int, int]:
+  """(bytes per device, devices used) of a group of `lanes` lanes on `devices`."""
+  from lnexp.engine.program import mesh_shape
+  lane_devices, data_devices = mesh_shape(devices, lanes, cfg.train.batch_size)
+  per_device_lanes = math.ceil(lanes / lane_devices)
+  active = per_device_lanes if lane_mode == 'vmap' else 1
+  return (per_device_lanes * state_bytes(cfg)
+          + active * activation_bytes(cfg) // data_devices), lane_devices * data_devices
+
+
+def host_available() -> int | None:
+  """Bytes of memory the host can still give (MemAvailable), if known."""
+  try:
+    with open('/proc/meminfo') as f:
+      for line in f:
+        if line.startswith('MemAvailable:'):
+          return int(line.split()[1]) * 1024
+  except (OSError, ValueError, IndexError):
+    pass
+  try:
+    return os.sysconf('SC_AVPHYS_PAGES') * os.sysconf('SC_PAGE_SIZE')
+  except (ValueError, OSError, AttributeError):
+    return None
+
+
+def device_limit(devices) -> int | None:
+  """The smallest per-device memory limit of accelerators, if they report one."""
+  limits = []
+  for d in devices:
+    try:
+      stats = d.memory_stats() or {}
+    except Exception:  # some backends do not implement it
+      stats = {}
+    if 'bytes_limit' in stats:
+      limits.append(int(stats['bytes_limit']))
+  return min(limits) if limits else None
+
+
+def _need(cfg, lanes: int, devices, lane_mode: str) -> int:
+  """Bytes to compare with what is available: per accelerator device, or in all
+  for CPU host devices (they share the host's memory)."""
+  per_device, used = group_bytes(cfg, lanes, len(devices), lane_mode)
+  return per_device * used if devices[0].platform == 'cpu' else per_device
+
+
+def check(group_id: str, cfg, lanes: int, devices, lane_mode: str) -> int:
+  """Estimated bytes of the group; ConfigError if they cannot fit."""
+  need = _need(cfg, lanes, devices, lane_mode)
+  if devices[0].platform == 'cpu':
+    have, where = host_available(), 'in host memory'
+  else:
+    have, where = device_limit(devices), f'per {devices[0].platform} device'
+  if have is None or need <= have:
+    return need
+  fits = [k for k in range(lanes - 1, 0, -1) if _need(cfg, k, devices, lane_mode) <= have]
+  advice = (f'--config.train.max_lanes_per_program={fits[0]} or a smaller '
+            '--config.train.batch_size' if fits else
+            'a smaller --config.train.batch_size (or train.seq_len, model size)')
+  raise ConfigError(
+      f'group {group_id} ({lanes} lanes, batch {cfg.train.batch_size} x '
+      f'{cfg.train.seq_len}) needs ~{need / GIB:.3g} GiB {where} but '
+      f'{have / GIB:.3g} GiB is available; use {advice}')
