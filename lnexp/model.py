@@ -268,11 +268,15 @@ class AlbertGPT(nn.Module):
 
   @nn.compact
   def __call__(self, tokens_BxT, segment_ids_BxT, mask_BxT, train=False,
-               grad_probes_L=None):
+               grad_probes_L=None, perturb=None):
     """Logits; with `grad_probes_L` (zeros [L]) their gradient is ||dLoss/dx_d||.
 
     When the 'intermediates' collection is mutable, per-depth diagnostics
     (see lnexp.diagnostics) are sown as 'depth/<name>' arrays with leading L.
+    `perturb` = (scale_L, delta_BxTxH): scale_L[d] * delta is added to the
+    residual stream after block d. When the 'residuals' collection is mutable,
+    the stream after each block is sown as 'stream' [L, B, T, H]
+    (lnexp.perturbation).
     """
     c = self.cfg
     collect = self.is_mutable_collection('intermediates')
@@ -314,15 +318,19 @@ class AlbertGPT(nn.Module):
     mutable = ['batch_stats'] if (c.has_running_stats and train) else []
     allowed_Bx1xTxS = attention_mask(segment_ids_BxT)
     probes_L = jnp.zeros((depth,), f32) if grad_probes_L is None else grad_probes_L
+    bumps_L = None if perturb is None else perturb[0]
+    keep_streams = self.is_mutable_collection('residuals') and not self.is_initializing()
 
     def body(carry, xs):
       x_in, shared_stats = carry
-      layer_params, layer_stats, probe = xs
+      layer_params, layer_stats, probe, bump = xs
       variables = {'params': {**shared, **layer_params}}
       if c.has_running_stats:
         variables['batch_stats'] = shared_stats if c.bn_share_stats else layer_stats
       x, new_vars = block.apply(variables, x_in, allowed_Bx1xTxS, mask_BxT, train,
                                 mutable=mutable + (['intermediates'] if collect else []))
+      if perturb is not None:
+        x = x + (bump * perturb[1]).astype(x.dtype)
       if grad_probes_L is not None:
         x = diagnostics.grad_probe(x, probe)
       diag = {}
@@ -331,17 +339,20 @@ class AlbertGPT(nn.Module):
         diag['residual_rms'] = diagnostics.rms(x, mask_BxT)
         diag.update(diagnostics.transition(x_in, x, mask_BxT))
       new_stats = new_vars.get('batch_stats') if mutable else None
+      stream = x if keep_streams else None
       if c.bn_share_stats:
-        return (x, new_stats if mutable else shared_stats), (None, diag)
-      return (x, shared_stats), (new_stats, diag)
+        return (x, new_stats if mutable else shared_stats), (None, diag, stream)
+      return (x, shared_stats), (new_stats, diag, stream)
 
     init_carry_stats = stats.value if (stats is not None and c.bn_share_stats) else None
     layer_stats = stats.value if (stats is not None and not c.bn_share_stats) else None
-    (x_BxTxH, carry_stats), (ys_stats, depth_diag) = jax.lax.scan(
-        body, (x_BxTxH, init_carry_stats), (layers, layer_stats, probes_L), length=depth,
-        unroll=min(c.scan_unroll, depth))
+    (x_BxTxH, carry_stats), (ys_stats, depth_diag, streams_LxBxTxH) = jax.lax.scan(
+        body, (x_BxTxH, init_carry_stats), (layers, layer_stats, probes_L, bumps_L),
+        length=depth, unroll=min(c.scan_unroll, depth))
     for name, value in depth_diag.items():
       self.sow('intermediates', f'depth/{name}', value)
+    if keep_streams:
+      self.sow('residuals', 'stream', streams_LxBxTxH)
     if mutable and not self.is_initializing():
       stats.value = carry_stats if c.bn_share_stats else ys_stats
 

@@ -1,0 +1,208 @@
+"""Claim 4 ("prevents error accumulation across layers") by perturbation.
+
+The old metric, last/first-block residual RMS, is ~1 by construction in post-LN
+(the stream *is* a norm output). This one can fail for every variant: put a
+small error into the residual stream after block `after` (default 1) and follow
+it through the remaining blocks. Exactly:
+
+- x_l [B, T, H]: the residual stream after block l (l = 1..L), from the clean
+  forward pass; ||.|| is the L2 norm over the H features of one token.
+- delta_t = eps * ||x_after,t|| * u_t / ||u_t|| at each real token t (input_mask
+  = 1; padding is not perturbed), u ~ N(0, I_H) per token: a random direction
+  whose size is eps relative to the token's stream (equivalently
+  rms(delta_t) = eps * rms(x_after,t)).
+- x'_l: the stream of a second forward pass with x'_after = x_after + delta
+  (same params, same batch; `AlbertGPT(perturb=...)`).
+- rel_dev_l = mean over real tokens of ||x'_l,t - x_l,t|| / ||x_l,t||; it is 0
+  before block `after` and eps at it.
+- amplification = rel_dev_L / eps: > 1, the error grows across the later
+  blocks; < 1, they damp it; 1, blocks that are identities (ReZero at init).
+- kl = mean over real tokens of KL(p_t || p'_t), p and p' the clean and the
+  perturbed next-token distributions (O(eps^2) for small eps).
+- rms_ratio = rms(x_L) / rms(x_1) on the clean pass: the old metric, beside.
+
+Both passes run in float32 whatever `model.dtype` says (an error of 1e-3 is
+below bfloat16's resolution). Norms with running statistics (BatchNorm,
+PowerNorm): `batch_stats=True` (default) runs both passes as training sees the
+model, BatchNorm normalising with the batch's own statistics (so the error at
+one token also moves the statistics every token sees; running statistics are
+left untouched); `batch_stats=False` uses the running statistics (eval mode).
+Forward passes only: cheap at init over depths 2-32 (`at_init`).
+"""
+from __future__ import annotations
+
+import dataclasses
+import functools
+from typing import Mapping, Sequence
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from lnexp import config as config_lib
+from lnexp.data import make_source
+from lnexp.diagnostics import masked_token_mean, rms
+from lnexp.model import AlbertGPT, ModelConfig
+
+f32 = jnp.float32
+EPS = 1e-3
+NOISE_STREAM = 4
+
+
+def token_norm(x_BxTxH):
+  return jnp.sqrt(jnp.square(x_BxTxH.astype(f32)).sum(-1))
+
+
+def relative_deviation(x_BxTxH, x_perturbed_BxTxH, mask_BxT):
+  """Mean over real tokens of ||x' - x|| / ||x|| (per token, over features)."""
+  ratio_BxT = token_norm(x_perturbed_BxTxH - x_BxTxH) / jnp.maximum(
+      token_norm(x_BxTxH), 1e-30)
+  return masked_token_mean(ratio_BxT, mask_BxT)
+
+
+def _expm1_minus_x(c):
+  """e^c - 1 - c without cancellation: its Taylor series where |c| < 1/2."""
+  series = c * c * (1 / 2 + c * (1 / 6 + c * (1 / 24 + c * (1 / 120 + c * (
+      1 / 720 + c * (1 / 5040 + c * (1 / 40320 + c / 362880)))))))
+  return jnp.where(jnp.abs(c) < 0.5, series, jnp.expm1(c) - c)
+
+
+def kl_from_logits(logits_p_BxTxV, logits_q_BxTxV):
+  """Per-token KL(p || q) of softmax(logits_p) and softmax(logits_q).
+
+  With d = z_q - z_p and c = d - E_p d (so E_p c = 0 exactly),
+  KL = log E_p[e^c] = log1p(E_p[e^c - 1 - c]). Summing only the second-order
+  and higher terms keeps the relative precision of a tiny KL, which
+  sum p log(p/q) in float32 loses to rounding (KL is O(eps^2), its terms
+  O(eps)). Tokens with |c| >= 10 take the direct formula.
+  """
+  zp, zq = logits_p_BxTxV.astype(f32), logits_q_BxTxV.astype(f32)
+  logp, logq = jax.nn.log_softmax(zp, -1), jax.nn.log_softmax(zq, -1)
+  p = jnp.exp(logp)
+  d = zq - zp
+  c = d - (p * d).sum(-1, keepdims=True)
+  small = jnp.abs(c).max(-1) < 10.0
+  stable = jnp.log1p((p * _expm1_minus_x(jnp.clip(c, -10.0, 10.0))).sum(-1))
+  direct = (p * (logp - logq)).sum(-1)
+  return jnp.maximum(jnp.where(small, stable, direct), 0.0)
+
+
+def relative_noise(x_BxTxH, direction_BxTxH, mask_BxT, eps):
+  """eps * ||x_t|| * u_t / ||u_t|| at real tokens, 0 at padding."""
+  u = direction_BxTxH.astype(f32)
+  unit = u / jnp.maximum(token_norm(u), 1e-30)[..., None]
+  return eps * (token_norm(x_BxTxH) * mask_BxT)[..., None] * unit
+
+
+def _forward(model, variables, batch, train, perturb=None):
+  """(logits, streams [L, B, T, H]); running statistics are never written back."""
+  logits, state = model.apply(
+      variables, batch['inputs'], batch['segment_ids'], batch['input_mask'], train,
+      perturb=perturb, mutable=['residuals', 'batch_stats'])
+  return logits, state['residuals']['stream'][0]
+
+
+@functools.partial(jax.jit, static_argnames=('model_cfg', 'after', 'batch_stats'))
+def response(model_cfg: ModelConfig, variables, batch, direction_BxTxH, eps=EPS,
+             after: int = 1, batch_stats: bool = True) -> dict:
+  """The perturbation metrics (module docstring) for a given noise direction.
+
+  variables: {'params': ..., 'batch_stats': ...} of one model (no lane axis).
+  Returns rel_dev_L [L] (entry l-1 is block l), amplification, kl, rms_ratio,
+  loss (the clean pass's cross-entropy).
+  """
+  if model_cfg.arch != 'albert_gpt':
+    raise ValueError(f'perturbation needs model.arch=albert_gpt, not {model_cfg.arch!r}')
+  depth = model_cfg.num_layers
+  if not 1 <= after <= depth:
+    raise ValueError(f'after={after} must be a block in 1..{depth}')
+  model = AlbertGPT(dataclasses.replace(model_cfg, dtype='float32', attention='xla'))
+  variables = {k: v for k, v in variables.items() if k in ('params', 'batch_stats')}
+  mask = batch['input_mask'].astype(f32)
+  logits, streams = _forward(model, variables, batch, batch_stats)
+  delta = relative_noise(streams[after - 1], direction_BxTxH, mask, eps)
+  scale_L = (jnp.arange(depth) == after - 1).astype(f32)
+  logits_p, streams_p = _forward(model, variables, batch, batch_stats, (scale_L, delta))
+  rel_dev_L = jax.vmap(relative_deviation, in_axes=(0, 0, None))(streams, streams_p, mask)
+
+  logz = jax.nn.logsumexp(logits, -1)
+  target = jnp.take_along_axis(logits, batch['targets'][..., None], -1)[..., 0]
+  return {'rel_dev_L': rel_dev_L, 'amplification': rel_dev_L[-1] / eps,
+          'kl': masked_token_mean(kl_from_logits(logits, logits_p), mask),
+          'rms_ratio': rms(streams[-1], mask) / rms(streams[0], mask),
+          'loss': masked_token_mean(logz - target, batch['loss_mask'])}
+
+
+def measure(model_cfg: ModelConfig, variables, batch, eps: float = EPS, seed: int = 0,
+            after: int = 1, batch_stats: bool = True) -> dict:
+  """`response` with u ~ N(0, I) per token drawn from `seed`; numpy values."""
+  out = _measure(model_cfg, variables, batch, eps, seed, after, batch_stats)
+  return jax.tree.map(np.asarray, out)
+
+
+def _direction(model_cfg: ModelConfig, batch, seed):
+  b, t = batch['inputs'].shape
+  key = jax.random.fold_in(jax.random.key(seed), NOISE_STREAM)  # apart from the init's
+  return jax.random.normal(key, (b, t, model_cfg.hidden_dim), f32)
+
+
+@functools.partial(jax.jit, static_argnames=('model_cfg', 'after', 'batch_stats'))
+def _measure(model_cfg, variables, batch, eps, seed, after, batch_stats):
+  return response(model_cfg, variables, batch, _direction(model_cfg, batch, seed), eps,
+                  after, batch_stats)
+
+
+@functools.partial(jax.jit, static_argnames=('model_cfg', 'after', 'batch_stats'))
+def _measure_at_init(model_cfg, batch, seed, eps, after, batch_stats):
+  """Init as a training lane with this seed starts (LaneFns.init), then measure:
+  one compiled program per structure, seeds and batches traced."""
+  variables = AlbertGPT(model_cfg).init(
+      jax.random.key(seed), batch['inputs'][:1], batch['segment_ids'][:1],
+      batch['input_mask'][:1], False)
+  return _measure(model_cfg, variables, batch, eps, seed, after, batch_stats)
+
+
+def variant_name(overrides: Mapping) -> str:
+  return '/'.join(str(overrides[k]) for k in ('model.norm', 'model.placement')
+                  if k in overrides) or 'base'
+
+
+def at_init(cfg_overrides: Mapping, depths: Sequence[int] = (2, 4, 8, 16, 32),
+            seeds: Sequence[int] = (0,), *, base=None, eps: float = EPS,
+            after: int = 1, batch_stats: bool = True):
+  """Perturbation metrics of freshly initialised models over depth (a DataFrame).
+
+  cfg_overrides: {variant name: dotted overrides}, or one dict of dotted
+  overrides (named norm/placement). Each override set applies over `base`
+  (default `lnexp.config.base_config()`; the claims suite passes its own), then
+  `model.num_layers` = depth. A seed sets train.seed (the init, as a training
+  run initialises its lane), data.seed (the batch: eval batch 0 of the config's
+  data source) and the noise direction. Columns: variant, depth, seed, eps,
+  amplification, kl, rel_dev_last, rms_ratio, loss.
+  """
+  import pandas as pd  # only here: the rest of the module is jax-only
+
+  if all(isinstance(v, Mapping) for v in cfg_overrides.values()):
+    variants = dict(cfg_overrides)
+  else:
+    variants = {variant_name(cfg_overrides): cfg_overrides}
+  base = config_lib.base_config() if base is None else base
+  rows = []
+  for name, overrides in variants.items():
+    for depth in depths:
+      for seed in seeds:
+        cfg = config_lib.apply_overrides(base, {
+            **overrides, 'model.num_layers': depth, 'train.seed': seed,
+            'data.seed': seed})
+        source = make_source(cfg)
+        cfg.model.vocab_size = source.vocab_size
+        config_lib.validate(cfg)
+        model_cfg = ModelConfig.from_config(cfg)
+        batch = {k: jnp.asarray(v) for k, v in source.eval_batch(0).items()}
+        out = jax.tree.map(np.asarray, _measure_at_init(model_cfg, batch, seed, eps,
+                                                        after, batch_stats))
+        rows.append({'variant': name, 'depth': depth, 'seed': seed, 'eps': eps,
+                     'amplification': float(out['amplification']),
+                     'kl': float(out['kl']), 'rel_dev_last': float(out['rel_dev_L'][-1]),
+                     'rms_ratio': float(out['rms_ratio']), 'loss': float(out['loss'])})
+  return pd.DataFrame(rows)

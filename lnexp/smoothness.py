@@ -1,0 +1,52 @@
+"""Loss-landscape smoothness along the gradient (Santurkar et al. 2018, sec. 3.1).
+
+For the article's "LayerNorm smooths the optimization landscape". At params
+theta with gradient g = grad L(theta), step along -g by each eta of a grid and
+record, exactly as Santurkar et al.'s figure 4 does:
+- loss_K: L(theta - eta_k g) (their "variation in loss" is its range);
+- grad_change_K: ||grad L(theta - eta_k g) - g|| (gradient predictiveness);
+- beta: max_k grad_change_k / ||eta_k g|| ("effective beta-smoothness": the
+  gradient's Lipschitz constant measured along this direction).
+Norms are over all parameters together (a pytree). Pure functions of a loss
+function and params; `lane_loss_fn` makes the loss of a `LaneFns` lane.
+"""
+from __future__ import annotations
+
+from typing import Callable, Sequence
+
+import jax
+import jax.numpy as jnp
+import optax
+
+f32 = jnp.float32
+
+
+def along_gradient(loss_fn: Callable, params, etas: Sequence[float]) -> dict:
+  """The module docstring's quantities at `params` for step sizes `etas`.
+
+  Returns loss (L(theta)), grad_norm (||g||), etas [K], loss_K, loss_range
+  (max - min of loss_K and loss), grad_change_K, beta.
+  """
+  etas_K = jnp.asarray(etas, f32)
+  loss, g = jax.value_and_grad(loss_fn)(params)
+  grad_norm = optax.tree.norm(g)
+
+  def at(eta):
+    moved = jax.tree.map(lambda p, d: p - eta * d, params, g)
+    loss_k, g_k = jax.value_and_grad(loss_fn)(moved)
+    return loss_k, optax.tree.norm(jax.tree.map(jnp.subtract, g_k, g))
+
+  loss_K, grad_change_K = jax.lax.map(at, etas_K)
+  all_losses = jnp.concatenate([loss[None], loss_K])
+  return {'loss': loss, 'grad_norm': grad_norm, 'etas': etas_K, 'loss_K': loss_K,
+          'loss_range': all_losses.max() - all_losses.min(),
+          'grad_change_K': grad_change_K,
+          'beta': (grad_change_K / (etas_K * jnp.maximum(grad_norm, 1e-30))).max()}
+
+
+def lane_loss_fn(fns, batch_stats, batch, z_loss: float = 0.0, train: bool = True):
+  """params -> the training loss of one `LaneFns` lane on `batch` (train: as the
+  train step sees it, BatchNorm with the batch's statistics; updated running
+  statistics are discarded, so every point sees the same model)."""
+  hp = {'z_loss': jnp.asarray(z_loss, f32)}
+  return lambda params: fns.loss(params, batch_stats, hp, batch, train)[0]
