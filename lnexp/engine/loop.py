@@ -238,6 +238,7 @@ def _run_group(group, workdir, label, devices, renew, ctx) -> list[dict]:
     tensorboard.append({events[pid]: buffered[pid] for pid in ids})
     for pid in ids:
       buffered[pid] = []
+    workdir.sync()  # gs://: upload staged metrics and TensorBoard files
 
   diag_every = cfg.diagnostics.every or tc.log_every
   ics_every = cfg.diagnostics.ics_every if (

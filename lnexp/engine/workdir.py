@@ -117,16 +117,32 @@ class Workdir:
   """Paths and files of one run directory."""
 
   def __init__(self, path: str):
-    self.path = os.path.abspath(path)
+    self.path = storage.normalize(path)  # absolute, or gs://BUCKET/PATH
     self.results = os.path.join(self.path, 'results.jsonl')
     self.config_file = os.path.join(self.path, 'config.json')
+    self._staging = None
+
+  @property
+  def staging(self) -> storage.Staging:
+    """Where metrics and TensorBoard files are written: the workdir itself, or
+    for gs:// a local directory uploaded by `sync` (at each checkpoint)."""
+    if self._staging is None:
+      self._staging = storage.Staging(self.path)
+    return self._staging
+
+  def sync(self) -> None:
+    """Uploads staged metrics and TensorBoard files (gs:// workdirs)."""
+    if self._staging is not None:
+      self._staging.upload()
 
   def metrics(self, point_id: str) -> str:
-    return os.path.join(self.path, 'metrics', f'{point_id}.jsonl')
+    self.staging.pull(f'metrics/{point_id}.jsonl')  # gs://: a resume appends to it
+    return self.staging.local('metrics', f'{point_id}.jsonl')
 
   def tensorboard(self, run_name: str) -> str:
     """A point's TensorBoard run (`lnexp.engine.tensorboard.run_name`)."""
-    return os.path.join(self.path, 'tensorboard', run_name)
+    self.staging.pull(f'tensorboard/{run_name}')
+    return self.staging.local('tensorboard', run_name)
 
   def locks(self) -> str:
     return os.path.join(self.path, 'locks')
@@ -173,7 +189,7 @@ class Workdir:
   def start(self, name: str, base: dict, sweep: list[dict]) -> None:
     """Writes config.json (sweep extended by new points) and meta.json."""
     saved = self.check_base(base)
-    storage.makedirs(os.path.join(self.path, 'metrics'))
+    storage.makedirs(self.staging.local('metrics'))
     known = saved['sweep'] if saved else []
     sweep = known + [p for p in clean(sweep) if p not in known]
     self._write_json(self.config_file, {'name': name, 'base': base, 'sweep': sweep})

@@ -81,7 +81,7 @@ def _merge(fv: flags.FlagValues, dirs: list[str]) -> int:
     raise ConfigError('--out is required (usage: python -m lnexp.merge --out OUT DIR '
                       '[DIR ...])')
   count = merge(fv.out, dirs)
-  print(f'{PROG}: {count} points in {os.path.abspath(fv.out)}')
+  print(f'{PROG}: {count} points in {storage.normalize(fv.out)}')
   return 0
 
 
