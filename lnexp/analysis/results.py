@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 
+import numpy as np
 import pandas as pd
 
 from lnexp.errors import ConfigError
@@ -90,6 +91,17 @@ def load_metrics(workdir: str, point_id: str) -> pd.DataFrame:
     return pd.DataFrame({'step': pd.Series([], dtype=int)})
   df = pd.DataFrame(rows)
   return df.drop_duplicates('step', keep='last').sort_values('step').reset_index(drop=True)
+
+
+def depth_value(m: pd.DataFrame, key: str, step: str = 'last') -> np.ndarray | None:
+  """A per-depth diagnostic at the first or last step that logged it."""
+  if key not in m:
+    return None
+  logged = m[m[key].notna()]
+  if not len(logged):
+    return None
+  value = logged[key].iloc[0 if step == 'first' else -1]
+  return np.asarray([np.nan if v is None else v for v in value], dtype=float)
 
 
 def missing_points(workdir: str) -> list[dict]:

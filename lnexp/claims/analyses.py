@@ -101,17 +101,6 @@ def metrics_of(workdir: str, df: pd.DataFrame) -> dict[str, pd.DataFrame]:
   return {pid: results.load_metrics(workdir, pid) for pid in df['point_id']}
 
 
-def depth_value(m: pd.DataFrame, key: str, step: str = 'last') -> np.ndarray | None:
-  """A per-depth diagnostic at the first or last step that logged it."""
-  if key not in m:
-    return None
-  logged = m[m[key].notna()]
-  if not len(logged):
-    return None
-  value = logged[key].iloc[0 if step == 'first' else -1]
-  return np.asarray([np.nan if v is None else v for v in value], dtype=float)
-
-
 def spearman(x, y) -> tuple[float, float, int]:
   """Spearman's rho and a two-sided permutation p-value (10,000, fixed seed)."""
   x, y = np.asarray(x, float), np.asarray(y, float)
@@ -219,7 +208,7 @@ def _wortsman(df: pd.DataFrame, metrics: dict) -> list[Finding]:
   top = finished[finished].index.max()
   logits = {}
   for variant, d in arms[np.isclose(arms['optim.lr'], top)].groupby('variant'):
-    logits[variant] = np.mean([np.nanmax(depth_value(metrics[p], 'depth/attn/logit_max'))
+    logits[variant] = np.mean([np.nanmax(results.depth_value(metrics[p], 'depth/attn/logit_max'))
                                for p in d['point_id']])
   sens = per_seed.groupby('variant')['lr_sensitivity'].mean()
   return [Finding(
@@ -281,9 +270,9 @@ def depth(workdir: str, figdir: str, point_ids=None) -> list[Finding]:
   df = load(workdir, point_ids)
   metrics = metrics_of(workdir, df)
   ms = [metrics[p] for p in df['point_id']]
-  df['spread_init'] = [_spread(depth_value(m, 'depth/grad_flow', 'first')) for m in ms]
-  df['spread_end'] = [_spread(depth_value(m, 'depth/grad_flow')) for m in ms]
-  df['growth'] = [_growth(depth_value(m, 'depth/residual_rms')) for m in ms]
+  df['spread_init'] = [_spread(results.depth_value(m, 'depth/grad_flow', 'first')) for m in ms]
+  df['spread_end'] = [_spread(results.depth_value(m, 'depth/grad_flow')) for m in ms]
+  df['growth'] = [_growth(results.depth_value(m, 'depth/residual_rms')) for m in ms]
   depths = sorted(df['model.num_layers'].unique())
   deepest = depths[-1]
   tables = []
@@ -536,7 +525,7 @@ def batchnorm_text(workdir: str, figdir: str, point_ids=None) -> list[Finding]:
 
 def _bn_distance(m: pd.DataFrame) -> float:
   cols = [c for c in m if c.endswith(('bn_mean_dist', 'bn_var_dist'))]
-  values = [np.nanmean(depth_value(m, c)) for c in cols if depth_value(m, c) is not None]
+  values = [np.nanmean(results.depth_value(m, c)) for c in cols if results.depth_value(m, c) is not None]
   return float(np.mean(values)) if values else math.nan
 
 
@@ -559,7 +548,7 @@ def lstm_covariate_shift(workdir: str, figdir: str, point_ids=None) -> list[Find
   df = load(workdir, point_ids)
   metrics = metrics_of(workdir, df)
   for pid, m in metrics.items():
-    var_T = depth_value(m, 'time/hidden_var')
+    var_T = results.depth_value(m, 'time/hidden_var')
     df.loc[df['point_id'] == pid, 'hidden_var_cv'] = (
         float(np.std(var_T) / np.mean(var_T)) if var_T is not None else math.nan)
     drift = [np.nanmean(np.asarray(v, float)) for v in
@@ -606,7 +595,7 @@ def cnn_depth(workdir: str, figdir: str, point_ids=None) -> list[Finding]:
   """Claim 9: activation growth with depth, accuracy and LR sensitivity per norm."""
   df = load(workdir, point_ids)
   metrics = metrics_of(workdir, df)
-  df['growth'] = [_growth(depth_value(metrics[p], 'depth/residual_rms'))
+  df['growth'] = [_growth(results.depth_value(metrics[p], 'depth/residual_rms'))
                   for p in df['point_id']]
   depths = sorted(df['model.num_layers'].unique())
   deepest = df[df['model.num_layers'] == depths[-1]]

@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 
 from lnexp.analysis import figures as base
+from lnexp.analysis import results
 
 FIRST = 0  # index of the seed drawn solid
 
@@ -78,7 +79,6 @@ def best_lr_curves(df: pd.DataFrame, metrics: dict, path: str, title: str) -> li
 
 def depth_profiles(df: pd.DataFrame, metrics: dict, path: str) -> list[str]:
   """Per-block gradient norm (init, end) and residual RMS (end) vs block index."""
-  from lnexp.claims.analyses import depth_value
   fig, axes = _figure(3, 4.5)
   styles = _styles(df)
   for variant, d in df.groupby('variant', sort=False):
@@ -86,7 +86,7 @@ def depth_profiles(df: pd.DataFrame, metrics: dict, path: str) -> list[str]:
     for ax, (key, when) in zip(axes, (('depth/grad_flow', 'first'),
                                       ('depth/grad_flow', 'last'),
                                       ('depth/residual_rms', 'last'))):
-      values = depth_value(m, key, when)
+      values = results.depth_value(m, key, when)
       if values is not None:
         ax.plot(np.arange(1, len(values) + 1), values, color=styles[variant]['color'],
                 marker=styles[variant]['marker'], markersize=3, label=variant)
@@ -189,12 +189,11 @@ def batch_curves(best: pd.DataFrame, path: str) -> list[str]:
 
 def time_profiles(best: pd.DataFrame, metrics: dict, path: str) -> list[str]:
   """LSTM hidden-state variance vs time step at the end, each variant's best LR."""
-  from lnexp.claims.analyses import depth_value
   fig, (ax,) = _figure()
   styles = _styles(best)
   for variant, d in best.groupby('variant', sort=False):
     for i, pid in enumerate(d.sort_values('seed')['point_id']):
-      var_T = depth_value(metrics[pid], 'time/hidden_var')
+      var_T = results.depth_value(metrics[pid], 'time/hidden_var')
       if var_T is not None:
         ax.plot(np.arange(len(var_T)), var_T, color=styles[variant]['color'],
                 alpha=1.0 if i == FIRST else 0.4, label=variant if i == FIRST else None)
