@@ -210,8 +210,11 @@ def test_missing_empty_or_resultless_workdirs_exit_2_with_one_line(tmp_path, cap
   _hand_workdir(tmp_path / 'hand')
   shutil.copy(tmp_path / 'hand' / 'config.json', empty)
   assert 'no results' in _one_error_line(capsys, [str(empty)])
-  (empty / 'results.jsonl').write_text('{"point_id": "ab')  # only a torn line
-  assert 'no results' in _one_error_line(capsys, [str(empty)])
+  (empty / 'results.jsonl').write_text('{"point_id": "ab')  # only a torn line: reported
+  assert report.main([str(empty)]) == 2
+  lines = capsys.readouterr().err.splitlines()
+  assert len(lines) == 2 and lines[0].startswith('lnexp: warning: skipped unreadable line 1 ')
+  assert lines[1].startswith('lnexp.report: error: ') and 'no results' in lines[1]
   assert '--out is required' in _one_error_line(capsys, [str(tmp_path / 'hand')] * 2)
   assert sorted(os.listdir(empty)) == ['config.json', 'results.jsonl']  # wrote nothing
 
