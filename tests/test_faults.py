@@ -355,13 +355,13 @@ def test_unwritable_workdir_is_one_line_and_the_resume_is_exact(code, one, tmp_p
 def test_sigint_is_one_line_exit_130_and_the_rerun_resumes(one, tmp_path, capsys):
   config, _, _ = one
   wd = str(tmp_path / 'w')
-  cmd = ['--config', config, '--workdir', wd, '--config.train.steps=400',
-         '--config.train.eval_every=200', '--config.train.checkpoint_every=20']
+  cmd = ['--config', config, '--workdir', wd, '--config.train.steps=200',
+         '--config.train.eval_every=100', '--config.train.checkpoint_every=20']
   proc = subprocess.Popen([sys.executable, '-m', 'lnexp.run', *cmd], cwd=ROOT,
                           env={**os.environ, 'PYTHONPATH': ROOT}, stdout=subprocess.PIPE,
                           stderr=subprocess.PIPE, text=True)
   for line in proc.stdout:  # a progress line: the loop runs
-    if line.startswith('group 1/1 step 300/400'):
+    if line.startswith('group 1/1 step 40/200'):  # 160 steps (> 1 s) left
       break
   proc.send_signal(signal.SIGINT)
   proc.stdout.read()
@@ -371,7 +371,7 @@ def test_sigint_is_one_line_exit_130_and_the_rerun_resumes(one, tmp_path, capsys
                       r'step \d+\); rerun the same command to resume\n', err), err
   assert os.listdir(os.path.join(wd, 'locks')) == []
   assert run.main(cmd) == 0
-  assert _row(wd)['steps'] == 400
+  assert _row(wd)['steps'] == 200
   capsys.readouterr()
 
 

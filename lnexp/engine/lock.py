@@ -162,8 +162,12 @@ class WorkdirLock:
       self.generation = storage.write_versioned(self.path, self._text(), self.generation)
 
   def release(self) -> None:
+    """Removes our lock file (a failure leaves a stale lock: the next run takes it)."""
     if self.generation is not None:
-      storage.delete_versioned(self.path, self.generation)
+      try:
+        storage.delete_versioned(self.path, self.generation)
+      except OSError:
+        pass
       self.generation = None
 
   def __enter__(self) -> WorkdirLock:

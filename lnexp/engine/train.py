@@ -60,14 +60,24 @@ def train_and_evaluate(config_spec: str, overrides: dict | None = None,
     finished = _by_point_id(base, wd)
     return finished, plan_lib.make_groups(
         [p for p in points if p.point_id not in finished], base.train.max_lanes_per_program)
-  memory = check_memory(unfinished()[1], jax.devices())
+  estimates = check_memory(unfinished()[1], jax.devices())
   primary = jax.process_index() == 0  # process 0 alone locks, writes and prints
   if not primary:
     out = open(os.devnull, 'w')
   lock = WorkdirLock(wd.path, shard, wait_for_lock) if primary else None
   try:
     with interrupts.installed():
-      _run_groups(lock, wd, name, base, sweep, points, groups, unfinished, memory, out)
+      _take(lock)
+      finished, todo = unfinished()  # another process may have finished some
+      if primary:
+        wd.start(name, config_lib.flatten(base), sweep)
+      print(f'lnexp.run: {len(points)} points ({len(finished)} finished) in '
+            f'{len(groups)} groups; workdir {wd.path}', file=out)
+      for g in todo:
+        print('  ' + describe_group(g, estimates.get(g.group_id)), file=out)
+      for i, g in enumerate(todo):
+        loop.run_group(g, wd, label=f'group {i + 1}/{len(todo)}',
+                       renew=lock.renew if lock else None)
   except OSError as e:
     error = write_error(e, wd.path)
     if error is None:
@@ -82,42 +92,23 @@ def train_and_evaluate(config_spec: str, overrides: dict | None = None,
   return [rows[p.point_id] for p in points if p.point_id in rows]
 
 
-def _run_groups(lock, wd, name, base, sweep, points, groups, unfinished, memory, out):
-  """Under the workdir lock (process 0 takes it, the others follow its outcome):
-  writes config.json and meta.json, then trains every unfinished group."""
-  from lnexp.engine import loop
+def _take(lock) -> None:
+  """Takes the workdir lock on process 0 (None elsewhere); in a multi-host run
+  the other processes stop with process 0 instead of waiting in a collective."""
+  import jax
   error = None
   if lock:
     try:
       lock.acquire()
     except ConfigError as e:
       error = e
-  _agree(error is None)
+  if jax.process_count() > 1:
+    import numpy as np
+    from jax.experimental import multihost_utils
+    if not multihost_utils.broadcast_one_to_all(np.int32(error is None)) and not lock:
+      raise ConfigError('process 0 could not lock the workdir (see its error)')
   if error:
     raise error
-  finished, todo = unfinished()  # another process may have finished some
-  if lock:
-    wd.start(name, config_lib.flatten(base), sweep)
-  print(f'lnexp.run: {len(points)} points ({len(finished)} finished) in '
-        f'{len(groups)} groups; workdir {wd.path}', file=out)
-  for g in todo:
-    print('  ' + describe_group(g, memory.get(g.group_id)), file=out)
-  for i, g in enumerate(todo):
-    loop.run_group(g, wd, label=f'group {i + 1}/{len(todo)}',
-                   renew=lock.renew if lock else None)
-
-
-def _agree(locked: bool) -> None:
-  """Shares process 0's lock outcome: in a multi-host run the other processes
-  stop with it instead of waiting in a collective."""
-  import jax
-  if jax.process_count() == 1:
-    return
-  import numpy as np
-  from jax.experimental import multihost_utils
-  if not multihost_utils.broadcast_one_to_all(np.int32(locked)) and \
-      jax.process_index() != 0:
-    raise ConfigError('process 0 could not lock the workdir (see its error)')
 
 
 def check_memory(groups, devices) -> dict[str, int]:

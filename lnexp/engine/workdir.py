@@ -144,9 +144,6 @@ class Workdir:
     self.staging.pull(f'tensorboard/{run_name}')
     return self.staging.local('tensorboard', run_name)
 
-  def locks(self) -> str:
-    return os.path.join(self.path, 'locks')
-
   def checkpoints(self, group_id: str) -> str:
     return os.path.join(self.path, 'checkpoints', group_id)
 
