@@ -326,25 +326,44 @@ def test_an_empty_row_is_skipped_by_run_and_report(one, tmp_path, capsys):
   assert '| all points | 1 |' in captured.out and captured.err == ''  # warned once
 
 
-@pytest.mark.parametrize('code', [errno.EROFS, errno.ENOSPC])
-def test_unwritable_workdir_is_one_line_and_the_resume_is_exact(code, one, tmp_path,
+FAULTS = ('read-only', 'disk full', 'checkpoint disk full', 'orbax disk full')
+
+
+@pytest.mark.parametrize('fault', FAULTS)
+def test_unwritable_workdir_is_one_line_and_the_resume_is_exact(fault, one, tmp_path,
                                                                 capsys, monkeypatch):
-  """Tests run as root, so the fault is injected: the step-40 metrics append fails
-  (after the step-20 checkpoint), as a read-only or full disk would make it."""
+  """Tests run as root, so the faults are injected at step 40 (after the step-20
+  checkpoint), as a read-only or full disk makes them: the metrics append fails
+  (EROFS, ENOSPC), the disk has no room for the checkpoint, or orbax's writer
+  fails (it re-raises that as a ValueError)."""
   config, _, row = one
   wd = str(tmp_path / 'w')
-  real = storage.append_lines
+  real_append, real_save = storage.append_lines, loop._save
 
-  def failing(path, lines):
+  def failing_append(path, lines):
     if path.endswith('.jsonl') and lines and '"step": 40' in lines[-1]:
+      code = errno.EROFS if fault == 'read-only' else errno.ENOSPC
       raise OSError(code, os.strerror(code), path)
-    real(path, lines)
-  monkeypatch.setattr(storage, 'append_lines', failing)
+    real_append(path, lines)
+
+  def failing_save(manager, step, state, host):
+    if step == 40:
+      raise ValueError('RESOURCE_EXHAUSTED: Error writing "params" in OCDBT database: '
+                       '[OS error 28: No space left on device]')
+    real_save(manager, step, state, host)
+  if fault in ('read-only', 'disk full'):
+    monkeypatch.setattr(storage, 'append_lines', failing_append)
+  elif fault == 'orbax disk full':
+    monkeypatch.setattr(loop, '_save', failing_save)
+  else:
+    real_usage = shutil.disk_usage
+    monkeypatch.setattr(shutil, 'disk_usage', lambda p: real_usage(p)._replace(
+        free=0 if os.listdir(p) else 2**40))  # room for the step-20 checkpoint only
   assert run.main(['--config', config, '--workdir', wd]) == 2
-  _one_line(capsys, {errno.EROFS: 'read-only', errno.ENOSPC: 'disk full'}[code])
+  _one_line(capsys, 'read-only' if fault == 'read-only' else 'disk full')
   assert not os.path.exists(os.path.join(wd, 'results.jsonl'))
   assert os.listdir(os.path.join(wd, 'locks')) == []  # released
-  monkeypatch.setattr(storage, 'append_lines', real)
+  monkeypatch.undo()
   assert run.main(['--config', config, '--workdir', wd]) == 0
   assert {k: _row(wd)[k] for k in KEYS} == {k: row[k] for k in KEYS}
   metrics = [json.loads(line)['step'] for line in open(

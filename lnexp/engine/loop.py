@@ -14,6 +14,8 @@ manager (no half-written checkpoint, no background-thread noise) and raises
 from __future__ import annotations
 
 import concurrent.futures
+import errno
+import shutil
 import sys
 import time
 
@@ -22,7 +24,7 @@ import numpy as np
 
 from lnexp import diagnostics, interrupts
 from lnexp.engine import plan as plan_lib
-from lnexp.engine import tensorboard
+from lnexp.engine import storage, tensorboard
 from lnexp.data import make_source
 from lnexp.norms import NORMS
 from lnexp.engine.program import Program, fetch
@@ -48,6 +50,25 @@ def _restore(manager, step: int, abstract_state):
   restored = manager.restore(step, args=ocp.args.Composite(
       state=ocp.args.StandardRestore(abstract_state), host=ocp.args.JsonRestore()))
   return restored['state'], restored['host']
+
+
+def _check_space(directory: str, state) -> None:
+  """OSError(ENOSPC) before a save the disk cannot hold: orbax writes in
+  background threads, and a full disk there is dozens of tracebacks."""
+  if storage.is_remote(directory):
+    return
+  need = sum(x.nbytes for x in jax.tree.leaves(state)) * 1.05 + 2**18  # + metadata
+  free = shutil.disk_usage(directory).free
+  if free < need:
+    raise OSError(errno.ENOSPC, f'No space left on device ({free / 2**20:.2f} MiB free, '
+                  f'a checkpoint needs ~{need / 2**20:.2f} MiB)', directory)
+
+
+def _disk_full(e: BaseException) -> bool:
+  """Whether orbax failed on a full disk (it re-raises its writers' errors as
+  ValueError: RESOURCE_EXHAUSTED ... No space left on device)."""
+  return isinstance(e, Exception) and not isinstance(e, OSError) and (
+      'No space left on device' in str(e) or 'RESOURCE_EXHAUSTED: Error writing' in str(e))
 
 
 def _everywhere(ok: bool) -> bool:
@@ -160,6 +181,9 @@ def run_group(group: plan_lib.Group, workdir: Workdir, label: str = '',
     return _run_group(group, workdir, label, devices, renew, ctx)
   except BaseException as e:
     ctx.close()
+    if _disk_full(e):
+      raise OSError(errno.ENOSPC, 'No space left on device',
+                    workdir.checkpoints(group.group_id)) from None
     if isinstance(e, KeyboardInterrupt) and not isinstance(e, Interrupted):
       label = label or f'group {group.group_id}'
       where = (f'interrupted at step {ctx.step} of {label}' if ctx.step is not None
@@ -286,6 +310,7 @@ def _run_group(group, workdir, label, devices, renew, ctx) -> list[dict]:
     if done % tc.checkpoint_every == 0 or done == tc.steps:
       flush_pending()
       write_buffered()
+      _check_space(str(manager.directory), state)
       _save(manager, done, state, host)
       ctx.checkpoint = done
       if renew is not None:
