@@ -212,12 +212,19 @@ def test_damaged_latest_checkpoint_falls_back_to_the_previous_one(one, tmp_path,
   wd = _copy(done, tmp_path / 'w')
   os.remove(os.path.join(wd, 'results.jsonl'))
   group = os.path.join(wd, 'checkpoints', row['group'])
-  shutil.rmtree(os.path.join(group, '40', 'host'))
+  for data in ('d', 'ocdbt.process_0/d'):  # its array data gone: orbax's reads fail
+    shutil.rmtree(os.path.join(group, '40', 'state', data))
   assert run.main(['--config', config, '--workdir', wd]) == 0
   err = capsys.readouterr().err
-  assert err.count('\n') == 1 and f'{group}/40 does not restore' in err
+  assert err.count('\n') == 1 and f'{group}/40 does not restore' in err, err
   assert 'falling back to step 20' in err
   assert {k: _row(wd)[k] for k in KEYS} == {k: row[k] for k in KEYS}  # exact
+  os.remove(os.path.join(wd, 'results.jsonl'))
+  shutil.rmtree(os.path.join(group, '40', 'host'))  # the host record gone
+  assert run.main(['--config', config, '--workdir', wd]) == 0
+  err = capsys.readouterr().err
+  assert err.count('\n') == 1 and 'Item "host" was not found' in err, err
+  assert {k: _row(wd)[k] for k in KEYS} == {k: row[k] for k in KEYS}
   for step in ('20', '40'):  # every checkpoint damaged
     shutil.rmtree(os.path.join(group, step, 'state'))
   os.remove(os.path.join(wd, 'results.jsonl'))

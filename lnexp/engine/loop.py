@@ -14,10 +14,14 @@ manager (no half-written checkpoint, no background-thread noise) and raises
 from __future__ import annotations
 
 import concurrent.futures
+import contextlib
 import errno
+import gc
+import os
 import shutil
 import sys
 import time
+import traceback
 
 import jax
 import numpy as np
@@ -84,31 +88,81 @@ def _reason(e: BaseException) -> str:
   return f'{type(e).__name__}: {text[:160]}' + ('...' if len(text) > 160 else '')
 
 
+@contextlib.contextmanager
+def _stderr_to(path: str):
+  """Sends file descriptor 2 (every thread's, and C++'s, stderr) to `path`."""
+  sys.stderr.flush()
+  saved = os.dup(2)
+  with open(path, 'w') as f:
+    os.dup2(f.fileno(), 2)
+  try:
+    yield
+  finally:
+    sys.stderr.flush()
+    os.dup2(saved, 2)
+    os.close(saved)
+
+
+def _orbax_unraisables_to(log: str) -> None:
+  """From now on, exceptions Python cannot raise ('Exception ignored in: ...')
+  that come from orbax code go to `log`, others to the previous hook."""
+  previous = sys.unraisablehook
+
+  def hook(unraisable):
+    frames = traceback.walk_tb(unraisable.exc_traceback)
+    if any(f'{os.sep}orbax{os.sep}' in frame.f_code.co_filename for frame, _ in frames):
+      with open(log, 'a') as f:
+        traceback.print_exception(unraisable.exc_value, file=f)
+      return
+    previous(unraisable)
+  sys.unraisablehook = hook
+
+
+def _try_restore(manager, step: int, abstract_state, log: str):
+  """((state, host), None) or (None, reason). A failed restore leaves orbax's
+  in-flight reads failing in other threads and coroutines (hundreds of lines
+  of 'Event loop is closed' and TensorStore specs, some at exit): they go to
+  `log`; after a success what was written meanwhile is replayed."""
+  with _stderr_to(log):
+    try:
+      restored, reason = _restore(manager, step, abstract_state), None
+    except Exception as e:  # orbax raises what its storage layer raised
+      restored, reason = None, _reason(e)
+      _orbax_unraisables_to(log)
+      gc.collect()  # the abandoned reads' coroutines report now
+      time.sleep(0.2)
+  with open(log) as f:
+    text = f.read()
+  if reason is None or not text:
+    os.remove(log)
+    sys.stderr.write(text)
+  return restored, reason
+
+
 def restore_latest(manager, abstract_state, out=None):
   """(step, state, host) of the newest checkpoint that restores; None if none.
 
-  A checkpoint that fails to restore is reported in one line and deleted, and
-  the next older one is tried; every process tries the same steps in the same
-  order and agrees on each outcome (`_everywhere`), so a multi-host run falls
-  back to one step. ConfigError naming the directory if none restores.
+  A checkpoint that fails to restore is reported in one line (orbax's own
+  output goes to restore-STEP.log beside it) and deleted, and the next older
+  one is tried; every process tries the same steps in the same order and
+  agrees on each outcome (`_everywhere`), so a multi-host run falls back to
+  one step. ConfigError naming the directory if none restores.
   """
   out = out or sys.stderr
   steps = sorted(manager.all_steps(), reverse=True)
   for i, step in enumerate(steps):
-    try:
-      state, host = _restore(manager, step, abstract_state)
-      reason = None
-    except Exception as e:  # orbax raises what its storage layer raised
-      reason = _reason(e)
+    log = os.path.join(str(manager.directory), f'restore-{step}.p{jax.process_index()}.log')
+    restored, reason = _try_restore(manager, step, abstract_state, log)
     if _everywhere(reason is None):
       for bad in steps[:i]:
         manager.delete(bad)
-      return step, state, host
+      return (step, *restored)
     if jax.process_index() == 0:
       then = f'falling back to step {steps[i + 1]}' if i + 1 < len(steps) else ''
+      details = f'; details in {log}' if os.path.exists(log) else ''
       print(f'lnexp.run: checkpoint {manager.directory}/{step} does not restore '
-            f'({reason or "on another process"}); {then or "none left"}', file=out,
-            flush=True)
+            f'({reason or "on another process"}{details}); {then or "none left"}',
+            file=out, flush=True)
   if steps:
     raise ConfigError(f'no checkpoint in {manager.directory} restores (steps '
                       f'{", ".join(map(str, steps))}); move that directory away to train '
