@@ -20,6 +20,7 @@ import gc
 import os
 import shutil
 import sys
+import tempfile
 import time
 import traceback
 
@@ -143,7 +144,8 @@ def restore_latest(manager, abstract_state, out=None):
   """(step, state, host) of the newest checkpoint that restores; None if none.
 
   A checkpoint that fails to restore is reported in one line (orbax's own
-  output goes to restore-STEP.log beside it) and deleted, and the next older
+  output goes to restore-GROUP-STEP.pK.log beside it, or in /tmp for gs://)
+  and deleted, and the next older
   one is tried; every process tries the same steps in the same order and
   agrees on each outcome (`_everywhere`), so a multi-host run falls back to
   one step. ConfigError naming the directory if none restores.
@@ -151,7 +153,10 @@ def restore_latest(manager, abstract_state, out=None):
   out = out or sys.stderr
   steps = sorted(manager.all_steps(), reverse=True)
   for i, step in enumerate(steps):
-    log = os.path.join(str(manager.directory), f'restore-{step}.p{jax.process_index()}.log')
+    directory = str(manager.directory)  # the log stays local (a gs:// one in /tmp)
+    log = os.path.join(tempfile.gettempdir() if storage.is_remote(directory) else directory,
+                       f'restore-{os.path.basename(directory)}-{step}'
+                       f'.p{jax.process_index()}.log')
     restored, reason = _try_restore(manager, step, abstract_state, log)
     if _everywhere(reason is None):
       for bad in steps[:i]:
