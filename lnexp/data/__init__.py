@@ -33,6 +33,11 @@ def _check_markov(d) -> None:
   _require(d.concentration > 0, f'data.concentration={d.concentration} must be > 0')
 
 
+def _check_table(entries: int, keys: str, formula: str) -> None:
+  _require(entries <= 2**22, f'{keys} needs a {entries:,}-entry transition table; keep '
+           f'{formula} <= {2**22:,}')
+
+
 def make_source(cfg) -> DataSource:
   """Builds the data source of `cfg.data` for train.batch_size x train.seq_len."""
   d, t = cfg.data, cfg.train
@@ -47,11 +52,9 @@ def make_source(cfg) -> DataSource:
   if d.source == 'synthetic':
     _require(d.order in (1, 2), f'data.order={d.order} is not one of: 1, 2')
     _check_markov(d)
-    table = d.num_symbols ** (d.order + 1)
-    _require(table <= 2**22,
-             f'data.num_symbols={d.num_symbols} with data.order={d.order} needs '
-             f'a {table:,}-entry transition table; keep num_symbols**(order+1) '
-             f'<= {2**22:,}')
+    _check_table(d.num_symbols ** (d.order + 1),
+                 f'data.num_symbols={d.num_symbols} with data.order={d.order}',
+                 'num_symbols**(order+1)')
     return SyntheticSource(num_symbols=d.num_symbols, order=d.order,
                            mean_doc_len=float(d.mean_doc_len),
                            concentration=float(d.concentration), **common)
@@ -60,11 +63,9 @@ def make_source(cfg) -> DataSource:
              '(one order-1 chain per topic)')
     _require(d.num_topics >= 1, f'data.num_topics={d.num_topics} must be >= 1')
     _check_markov(d)
-    table = d.num_topics * (d.num_symbols + 1) * d.num_symbols
-    _require(table <= 2**22,
-             f'data.num_topics={d.num_topics} x data.num_symbols={d.num_symbols} '
-             f'needs a {table:,}-entry transition table; keep num_topics * '
-             f'(num_symbols + 1) * num_symbols <= {2**22:,}')
+    _check_table(d.num_topics * (d.num_symbols + 1) * d.num_symbols,
+                 f'data.num_topics={d.num_topics} x data.num_symbols={d.num_symbols}',
+                 'num_topics * (num_symbols + 1) * num_symbols')
     return TopicSource(num_topics=d.num_topics, num_symbols=d.num_symbols,
                        mean_doc_len=float(d.mean_doc_len),
                        concentration=float(d.concentration), **common)
