@@ -8,7 +8,6 @@ import sys
 
 import jax
 import jax.numpy as jnp
-import numpy as np
 import pytest
 
 from lnexp import flops
@@ -235,11 +234,3 @@ def test_first_step_metrics_are_those_of_one_plain_first_step():
   _, metrics = program.train_step(program.init(program.hp, batch), program.hp, batch)
   assert timed['first_train_loss'] == float(metrics['train_loss'][0])
   assert timed['first_grad_norm'] == float(metrics['grad_norm'][0])
-
-
-def test_unigram_entropy_of_eval_targets_by_hand():
-  class Source:
-    def eval_batch(self, i):
-      return {'targets': np.array([[3, 3, 4, 0]]), 'loss_mask': np.array([[1, 1, 1, 0]])}
-  p = np.array([2 / 3, 1 / 3])
-  assert bench.unigram_entropy(Source(), 2) == pytest.approx(-(p * np.log(p)).sum())

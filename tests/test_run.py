@@ -183,3 +183,14 @@ def test_load_returns_the_trained_params_of_a_point(sweep):
     losses.append(float((ce * b['loss_mask']).sum()))
     counts.append(float(b['loss_mask'].sum()))
   assert sum(losses) / sum(counts) == pytest.approx(row['final_eval_loss'], rel=1e-5)
+
+
+def test_rows_label_runs_that_did_not_learn(sweep):
+  _, rows = sweep
+  for lr, row in rows.items():
+    if row['status'] == 'diverged':
+      assert row['collapsed'] is None
+      continue
+    h, floor = row['unigram_entropy'], row['entropy_floor']
+    assert 0 < floor < h  # synthetic data: both known
+    assert row['collapsed'] == (row['final_eval_loss'] >= h - 0.1 * (h - floor))

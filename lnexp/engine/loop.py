@@ -27,7 +27,7 @@ import traceback
 import jax
 import numpy as np
 
-from lnexp import diagnostics, interrupts
+from lnexp import diagnostics, interrupts, labels
 from lnexp.engine import plan as plan_lib
 from lnexp.engine import storage, tensorboard
 from lnexp.data import make_source
@@ -403,6 +403,9 @@ def _result_rows(group, state, host, source, wall_s: float) -> list[dict]:
   evals = host['evals']
   batch_stats_losses = host.get('last_eval_batch_stats')  # BatchNorm only
   accuracy = host.get('last_eval_accuracy')  # classification only
+  eval_set = [source.eval_batch(i) for i in range(group.config.train.eval_batches)]
+  unigram = None if accuracy else labels.unigram_entropy(eval_set)
+  examples = sum(int(b['loss_mask'].sum()) for b in eval_set)
   rows = []
   for lane, point in enumerate(group.points):
     lane_evals = [e[1][lane] for e in evals if e[1][lane] is not None
@@ -424,5 +427,10 @@ def _result_rows(group, state, host, source, wall_s: float) -> list[dict]:
         'final_eval_accuracy': accuracy[lane] if accuracy else None,
         'steps': int(steps[lane]),
         'wall_s': wall_s, 'entropy_floor': source.entropy_floor,
-        'vocab_size': source.vocab_size})
+        'unigram_entropy': unigram, 'vocab_size': source.vocab_size})
+    last = rows[-1]
+    last['collapsed'] = None if div >= 0 else (
+        labels.classifier_collapsed(last['final_eval_accuracy'], source.vocab_size, examples)
+        if accuracy else
+        labels.lm_collapsed(last['final_eval_loss'], unigram, source.entropy_floor))
   return rows
