@@ -194,3 +194,15 @@ def test_rows_label_runs_that_did_not_learn(sweep):
     h, floor = row['unigram_entropy'], row['entropy_floor']
     assert 0 < floor < h  # synthetic data: both known
     assert row['collapsed'] == (row['final_eval_loss'] >= h - 0.1 * (h - floor))
+
+
+def test_batchnorm_initial_loss_uses_batch_statistics(tmp_path):
+  """At init BatchNorm's running statistics are the identity, so in eval mode a
+  BatchNorm model equals the model without norm; the initial loss (and with it
+  the divergence threshold) must come from the batch statistics training uses."""
+  config = tmp_path / 'two.py'
+  config.write_text(open(TINY).read() + "\n\ndef get_sweep():\n  return [{'model.norm': n} "
+                    "for n in ('batchnorm', 'none')]\n")
+  rows = {r['model.norm']: r for r in train.train_and_evaluate(
+      str(config), {'train.steps': '1', 'train.eval_every': '1'}, str(tmp_path / 'w'))}
+  assert abs(rows['batchnorm']['init_loss'] - rows['none']['init_loss']) > 1e-2

@@ -276,7 +276,11 @@ def _run_group(group, workdir, label, devices, renew, ctx) -> list[dict]:
   latest = None if restored is None else restored[0]
   if latest is None:
     state = program.init(program.hp, program.put_batch(source.train_batch(0)))
-    init_loss = program.eval_loss(state, eval_batches)
+    # Measured the way training sees the model: a norm with running statistics
+    # normalizes with batch statistics (its running ones start as the identity).
+    measure = (program.eval_loss_batch_stats if NORMS[cfg.model.norm].running_stats
+               else program.eval_loss)
+    init_loss = measure(state, eval_batches)
     state = {**state, 'init_loss': init_loss}
     host = {'init_loss': fetch(init_loss).tolist(), 'evals': [],
             'last_train_loss': [None] * program.padded_lanes, 'probe_stats': {}}
