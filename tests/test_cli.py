@@ -28,7 +28,11 @@ def get_sweep():
   assert len(rows) == 5  # norm=none is one model whatever the placement
   for r in rows:
     assert r['status'] == 'ok' and r['steps'] == 3
-    assert r['final_eval_loss'] < r['init_loss'] + 0.5
+    # BatchNorm's init loss uses batch statistics (as training does); after 3
+    # steps its running statistics are barely warm, so compare like with like.
+    final = r['final_eval_loss_batch_stats'] if r['model.norm'] == 'batchnorm' else \
+        r['final_eval_loss']
+    assert final < r['init_loss'] + 0.5
     metrics = [json.loads(line) for line in
                open(tmp_path / 'wd' / 'metrics' / f"{r['point_id']}.jsonl")]
     assert [m['step'] for m in metrics] == [1, 2, 3]
