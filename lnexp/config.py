@@ -89,6 +89,8 @@ def base_config() -> ConfigDict:
   o.decoupled_wd = False      # True: decay = weight_decay * schedule, independent of lr
   o.clip_norm = 1.0           # global grad-norm clip per lane; 0 disables
   o.z_loss = 0.0              # weight of mean(log Z^2) (Wortsman et al. 2023)
+  o.lr_extend = 0             # a sweep may add up to N LRs per side, one grid step
+                              # each, until every variant's best LR is interior
 
   c.train = t = ConfigDict()
   t.steps = 300
@@ -227,7 +229,8 @@ POSITIVE = ('model.num_layers', 'model.hidden_dim', 'model.embed_dim', 'model.nu
             'train.seq_len', 'train.eval_every', 'train.eval_batches', 'train.log_every',
             'train.checkpoint_every', 'train.keep_checkpoints', 'train.diverge_factor')
 NONNEGATIVE = ('optim.warmup_steps', 'optim.weight_decay', 'optim.clip_norm',
-               'optim.z_loss', 'train.max_lanes_per_program', 'diagnostics.every',
+               'optim.z_loss', 'optim.lr_extend', 'train.max_lanes_per_program',
+               'diagnostics.every',
                'diagnostics.ics_every')
 UNIT = {'model.bn_momentum': False, 'optim.b1': False, 'optim.b2': False,
         'optim.momentum': False, 'optim.min_lr_ratio': True}  # [0, 1) or [0, 1]

@@ -45,3 +45,52 @@ def test_a_row_with_a_pre_canonical_id_counts_as_finished(tmp_path):
   assert '(1 finished)' in out.getvalue()
   assert [r['point_id'] for r in again] == [old_id]
   assert len(results.read_text().splitlines()) == 1  # nothing recomputed
+
+
+def _rows(points, loss_of_lr, diverged=()):
+  return {p.point_id: {'status': 'diverged' if p.config.optim.lr in diverged else 'ok',
+                       'final_eval_loss': None if p.config.optim.lr in diverged
+                       else loss_of_lr(p.config.optim.lr), 'vocab_size': 35}
+          for p in points}
+
+
+def test_lr_grid_extends_past_an_edge_best_at_most_max_steps():
+  """A fake loss curve with its minimum at lr=0.1, outside the grid 1e-3..1e-2:
+  the grid grows by its own step (x sqrt(10)) on the high side, twice at most."""
+  import math
+  base = _base()
+  curve = lambda lr: (math.log10(lr) + 1) ** 2 + 2.0  # noqa: E731  minimum at 0.1
+  sweep = [{'optim.lr': lr, 'train.seed': s} for lr in (1e-3, 3.16228e-3, 1e-2)
+           for s in (0, 1)]
+  points = plan.make_points(base, sweep)
+  original = {p.point_id for p in points}
+  new = plan.lr_extensions(points, original, _rows(points, curve), 2)
+  assert sorted({e['optim.lr'] for e in new}) == [0.0316228]
+  assert sorted(e['train.seed'] for e in new) == [0, 1]  # every seed of the variant
+  points = plan.make_points(base, sweep + new)
+  new2 = plan.lr_extensions(points, original, _rows(points, curve), 2)
+  assert {e['optim.lr'] for e in new2} == {0.1}
+  points = plan.make_points(base, sweep + new + new2)
+  # Still at the edge (0.1 is best), but two steps were added: no more.
+  assert plan.lr_extensions(points, original, _rows(points, curve), 2) == []
+  # Interior best: nothing to add; a diverged top LR counts at ln V, not as best.
+  assert plan.lr_extensions(points, original,
+                            _rows(points, lambda lr: (math.log10(lr) + 2) ** 2), 2) == []
+  low = plan.make_points(base, sweep)
+  flat = plan.lr_extensions(low, original, _rows(low, lambda lr: 1.0, diverged=(1e-2,)), 2)
+  assert {e['optim.lr'] for e in flat} == {0.000316228}  # ties: the lowest LR wins
+
+
+def test_a_run_extends_its_grid_and_records_the_extension(tmp_path):
+  config = tmp_path / 'edge.py'
+  config.write_text(open(TINY).read() + "\n\ndef get_sweep():\n  return [{'optim.lr': lr} "
+                    "for lr in (1e-5, 1e-4)]\n")
+  out = io.StringIO()
+  rows = train.train_and_evaluate(str(config), {'optim.lr_extend': '1', 'train.steps': '8',
+                                                'train.eval_every': '8'},
+                                  str(tmp_path / 'w'), out=out)
+  # Tiny LRs barely move in 8 steps: the larger one is best, so 1e-3 is added.
+  assert 'points extend the grid (lr 0.001)' in out.getvalue()
+  assert sorted(r['optim.lr'] for r in rows) == [1e-5, 1e-4, 1e-3]
+  saved = json.load(open(tmp_path / 'w' / 'config.json'))
+  assert {'optim.lr': 0.001} in saved['sweep']

@@ -152,3 +152,51 @@ def make_groups(points: list[Point], max_lanes: int = 0) -> list[Group]:
       chunk = tuple(members[i:i + size])
       groups.append(Group(short_hash([p.point_id for p in chunk]), chunk))
   return groups
+
+
+SEED_KEYS = ('train.seed', 'data.seed')
+
+
+def _variant(point: Point) -> str:
+  """Points of one variant differ only in learning rate and seeds."""
+  flat = config_lib.flatten(point.config)  # vocab_size: filled in by the data source
+  return short_hash({k: v for k, v in flat.items()
+                     if k not in ('optim.lr', 'model.vocab_size', *SEED_KEYS)}, 16)
+
+
+def lr_extensions(points: list[Point], original: set[str], rows: dict[str, dict],
+                  max_steps: int) -> list[dict]:
+  """Sweep entries that extend a variant's LR grid one step (the ratio of the
+  grid's two outermost LRs on that side) past the edge where its best LR sits,
+  while fewer than `max_steps` LRs were added on that side. The best LR has the
+  lowest final eval loss averaged over the variant's seeds; a diverged run
+  counts at ln V (the uniform predictor), the common reference. A variant with
+  an unfinished point, or a single LR, is left alone. `original`: the ids of
+  the config file's own points (the grid before any extension)."""
+  import math
+  variants: dict[str, list[Point]] = {}
+  for p in points:
+    variants.setdefault(_variant(p), []).append(p)
+  entries = []
+  for members in variants.values():
+    by_lr: dict[float, list[Point]] = {}
+    for p in members:
+      by_lr.setdefault(p.config.optim.lr, []).append(p)
+    lrs = sorted(by_lr)
+    grid = sorted({p.config.optim.lr for p in members if p.point_id in original})
+    if len(grid) < 2 or any(p.point_id not in rows for p in members):
+      continue
+
+    def loss(p):
+      row = rows[p.point_id]
+      ok = row['status'] == 'ok' and row['final_eval_loss'] is not None
+      return row['final_eval_loss'] if ok else math.log(row['vocab_size'])
+    mean = {lr: sum(map(loss, by_lr[lr])) / len(by_lr[lr]) for lr in lrs}
+    best = min(lrs, key=mean.get)
+    for edge, inner, added in ((lrs[0], grid[1] / grid[0], sum(lr < grid[0] for lr in lrs)),
+                               (lrs[-1], grid[-1] / grid[-2],
+                                sum(lr > grid[-1] for lr in lrs))):
+      if best == edge and added < max_steps:
+        new_lr = edge / inner if edge == lrs[0] else edge * inner
+        entries += [{**p.overrides, 'optim.lr': float(f'{new_lr:.6g}')} for p in by_lr[edge]]
+  return entries

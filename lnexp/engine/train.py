@@ -78,6 +78,23 @@ def train_and_evaluate(config_spec: str, overrides: dict | None = None,
       for i, g in enumerate(todo):
         loop.run_group(g, wd, label=f'group {i + 1}/{len(todo)}',
                        renew=lock.renew if lock else None)
+      # Bracket each variant's best LR (optim.lr_extend; one process, unsharded:
+      # the extension reads every variant's finished rows).
+      original = {p.point_id for p in points}
+      while base.optim.lr_extend and shard is None and jax.process_count() == 1:
+        new = [e for e in plan_lib.lr_extensions(points, original, _by_point_id(base, wd),
+                                                 base.optim.lr_extend) if e not in sweep]
+        if not new:
+          break
+        sweep = sweep + new
+        points = plan_lib.make_points(base, sweep)
+        wd.start(name, config_lib.flatten(base), sweep)  # recorded like any extension
+        finished, todo = unfinished()
+        print(f'lnexp.run: a best LR at a grid edge: {len(new)} points extend the grid '
+              f'(lr {", ".join(sorted({str(e["optim.lr"]) for e in new}))})', file=out)
+        for i, g in enumerate(todo):
+          loop.run_group(g, wd, label=f'extension group {i + 1}/{len(todo)}',
+                         renew=lock.renew if lock else None)
   except OSError as e:
     error = write_error(e, wd.path)
     if error is None:
