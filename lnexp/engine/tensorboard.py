@@ -4,7 +4,7 @@ Hundreds of points must work, so no writer thread and no file is held open:
 each flush (checkpoint cadence) appends one event per logged step to the
 point's event file of this process and closes it (tensorboardX's
 SummaryWriter queues one event per scalar through a thread per writer, a
-sixteenth of a claims run's time on the 2-core CPU). A run directory is named
+noticeable share of a claims run; docs/performance.md). A run directory is named
 by its variant and learning rate, then the point id
 (`layernorm-post-lr3e-03-1a2b3c4d`), and holds the point's hyperparameters
 for the HParams dashboard. A resumed point first drops the events after the
