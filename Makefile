@@ -45,5 +45,6 @@ constraints:
 	  -e '.[test,tensorboard]'
 	$(LOCK_VENV)/bin/python -m pip check
 	{ sed -n '/^[^#]/q;p' constraints.txt; \
-	  $(LOCK_VENV)/bin/python -m pip freeze --exclude-editable; } > constraints.txt.new
+	  $(LOCK_VENV)/bin/python -m pip freeze --all --exclude-editable | grep -v '^pip=='; \
+	} > constraints.txt.new
 	mv constraints.txt.new constraints.txt
