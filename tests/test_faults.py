@@ -469,3 +469,20 @@ def test_run_names_say_variant_and_lr():
   cfg = config_lib.apply_overrides(config_lib.base_config(), {
       'model.norm': 'rmsnorm', 'model.placement': 'pre', 'optim.lr': 0.0003})
   assert tensorboard.run_name(cfg, 'ab12cd34') == 'rmsnorm-pre-lr3e-04-ab12cd34'
+
+
+def test_lock_create_whose_answer_was_lost_still_counts_as_held(tmp_path, monkeypatch):
+  """Object storage can apply a conditional create and lose the reply; the retry
+  then finds the lock file. It is ours (our token), not another holder's."""
+  from lnexp.engine import storage
+  write = storage.write_versioned
+
+  def lost_reply(path, text, generation):
+    write(path, text, generation)
+    return None  # as if the request timed out after the write landed
+  monkeypatch.setattr(storage, 'write_versioned', lost_reply)
+  lock = lock_lib.WorkdirLock(str(tmp_path))
+  assert lock.try_acquire() is None and lock.generation is not None
+  monkeypatch.setattr(storage, 'write_versioned', write)
+  lock.release()
+  assert os.listdir(tmp_path / 'locks') == []

@@ -18,6 +18,7 @@ import os
 import socket
 import sys
 import time
+import uuid
 
 from lnexp.engine import storage
 from lnexp.errors import ConfigError
@@ -98,7 +99,7 @@ class WorkdirLock:
     self.out = out or sys.stderr
     pid = os.getpid()
     self.record = {'host': socket.gethostname(), 'pid': pid, 'pid_start': _pid_start(pid),
-                   'start_time': time.time()}
+                   'start_time': time.time(), 'token': uuid.uuid4().hex}
     self.generation: int | None = None
 
   def _text(self) -> str:
@@ -112,6 +113,9 @@ class WorkdirLock:
         self.generation = storage.write_versioned(self.path, self._text(), 0)
       else:
         record = _parse(current[0])
+        if record.get('token') == self.record['token']:  # our create succeeded, its
+          self.generation = current[1]                   # answer was lost: we hold it
+          return None
         if alive(record):
           return record
         self.generation = storage.write_versioned(self.path, self._text(), current[1])
