@@ -1,6 +1,5 @@
 """Single-threaded worker processes: core pinning and the unit pool."""
 import io
-import os
 import subprocess
 import sys
 
