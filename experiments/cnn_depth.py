@@ -17,11 +17,13 @@ first, at the end of training at LR 1e-2; test accuracy and loss at each
 variant's best LR; LR sensitivity (Wortsman et al. 2023).
 
 --- rule claim-9 ---
-Verdict rule, fixed before running: supported ("LayerNorm mitigates [activation
-growth] by maintaining consistent activations") if at the deepest depth LayerNorm's
-activation growth is below no-norm's in every seed; not supported if it is
-above in every seed; mixed otherwise. Whether BatchNorm beats LayerNorm in test
-accuracy (the usual CNN finding) is reported beside it, per seed.
+Verdict rule, fixed before running. At the deepest depth, LR 1e-2, LayerNorm
+vs no norm over 3 seeds: d = log growth(no norm) - log growth(LayerNorm) of
+the activation growth (positive: LayerNorm keeps activations more
+consistent), 95% paired t-interval, delta = log 1.25; a diverged or collapsed
+run (accuracy within 2 standard errors of chance) is missing, making the
+comparison inconclusive. BatchNorm vs LayerNorm test accuracy at each best
+LR reported beside.
 --- end rule ---
 """
 from lnexp.claims import sizes

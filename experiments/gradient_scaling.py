@@ -12,10 +12,11 @@ Metric: the gradient norm of the last layer's weights
 depth L; the slope of log(norm) on log(L), per seed.
 
 --- rule claim-1b ---
-Rule (the prediction of Xiong et al. 2020, Theorems 1-2), fixed before running:
-reproduced if post-LN's slope is within +-0.15 of 0 (flat) and pre-LN's slope
-is below -0.25 (falling, towards -0.5 = 1/sqrt(L)) in every seed; not
-reproduced if neither holds in any seed; partly otherwise.
+Rule (the prediction of Xiong et al. 2020, Theorems 1-2), fixed before
+running, on the slope of log(last-layer gradient norm) on log(L) over 3
+seeds with its 95% t-interval: reproduced if post-LN's interval lies inside
+[-0.15, +0.15] (flat) and pre-LN's lies below -0.25 (falling, towards -0.5 =
+1/sqrt(L)); not reproduced if neither holds; partly otherwise (each stated).
 --- end rule ---
 """
 from lnexp.claims import sizes

@@ -2,7 +2,7 @@
 
   python -m lnexp.run --config experiments/hyperparams.py[:quick|:full]
 
-No norm, post-LN and pre-LN at peak LR 3e-2 (high enough that the
+No norm (fair init, lnexp.claims.sizes), post-LN and pre-LN at peak LR 3e-2 (high enough that the
 hyperparameters matter; every variant trains there in the LR sweep), 300
 steps, 3 seeds, changing one factor at a time from the centre (warm-up 5% =
 15 steps, init scale 1, batch 16):
@@ -14,17 +14,20 @@ Metric: per factor, the spread (max minus min) of final eval loss over the
 factor's values, a diverged point counting as its init loss.
 
 --- rule claim-3 ---
-Verdict rule, fixed before running: per factor, LayerNorm is less sensitive if
-both post-LN's and pre-LN's spread are below no-norm's in every seed. The claim
-("reduces sensitivity to ... learning rates, weight initialization, and batch
-sizes") is supported if that holds for all three factors, not supported if it
-holds for none, mixed otherwise.
+Verdict rule, fixed before running. Per factor and for each of post-LN and
+pre-LN, the paired difference over 3 seeds of the spread (max - min over the
+factor's values of final eval loss, a diverged run at ln V), d = spread(no
+norm) - spread(LayerNorm) (positive: LayerNorm less sensitive), 95% paired
+t-interval, minimum effect delta = 0.05 nats; outcomes supported /
+contradicted / no effect / inconclusive. The claim ("reduces sensitivity to
+... learning rates, weight initialization, and batch sizes"; the learning rate
+is claim 2's) is given the common outcome of the six comparisons if they
+agree, else mixed. Counts of trained, collapsed and diverged runs reported.
 --- end rule ---
 """
 from lnexp.claims import sizes
 
-VARIANTS = ({'model.norm': 'none'}, {'model.norm': 'layernorm', 'model.placement': 'post'},
-            {'model.norm': 'layernorm', 'model.placement': 'pre'})
+VARIANTS = tuple(sizes.variants('none', 'layernorm-post', 'layernorm-pre'))
 CENTRE = {'optim.warmup_steps': 15, 'model.init_scale': 1.0, 'train.batch_size': 16}
 
 

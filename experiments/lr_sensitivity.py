@@ -1,69 +1,73 @@
-"""Claims 2 and 5: learning-rate sensitivity and internal covariate shift.
+"""Claim 2: learning-rate sensitivity, against fair and norm-free baselines.
 
   python -m lnexp.run --config experiments/lr_sensitivity.py[:quick|:full]
 
-Core: norm (none, layernorm, rmsnorm, batchnorm with causal-safe
-bn_axes=batch, dyt) x placement (post, pre; `none` once) x 7 peak LRs
-3e-4..3e-1 x 3 seeds on synthetic data, plus pre-LN with qk_norm (Wortsman et
-al. 2023) and pre-LN with z-loss 1e-4 arms; none / post-LN / pre-LN again on
-CPython's docs (python_docs). 294 points of the claims model (lnexp.claims.sizes),
-300 steps; about 37 minutes in one process on a 2-core CPU (two ~18-minute
-shards under `lnexp.claims --jobs 2`). --full adds every norm on
-python_docs and 5 seeds.
+Core: the five headline variants of lnexp.claims.sizes (no norm with its
+fair init, post-LN, pre-LN, ReZero, DeepNorm) x 7 peak LRs 3e-4..3e-1 x 5
+seeds on two datasets: `topics` (synthetic documents whose latent topic must
+be inferred from context; exact Bayes floor) and CPython's docs
+(python_docs, bytes). Literature arms on topics, 3 seeds: pre-LN+qk_norm
+(Wortsman et al. 2023), DyT post and pre (Zhu et al. 2025). The LR grid of a
+variant whose best LR (mean over seeds) sits at an edge grows by one grid step
+on that side, at most twice (optim.lr_extend). 413 points of the claims model
+(lnexp.claims.sizes), 300 steps. --full adds RMSNorm, BatchNorm and z-loss arms.
 
-Metrics (lnexp.report): LR sensitivity (Wortsman et al. 2023: mean over the LR
-grid of min(final eval loss, init loss) minus the grid's best), max stable LR,
-divergence counts; ICS drift: RMS change of the per-feature mean of every
-norm site's input between diagnostic steps (every 10 steps), averaged over
-depth, sites and training.
+Metric (lnexp.analysis.sensitivity): LR sensitivity with a common reference,
+mean over the grid of min(final eval loss, ln V) minus the grid's best, a
+diverged run counting at ln V; Wortsman et al.'s own-init version beside it.
 
---- rule claims-2-5 ---
-Verdict rules, fixed before running:
-- Claim 2 ("training can proceed smoothly across a wider range of learning
-  rates"): supported if every LayerNorm variant (post and pre) has a lower LR
-  sensitivity than no-norm in every seed on every dataset; not supported if
-  no LayerNorm variant does in any seed; mixed otherwise.
-- Claim 5 (LayerNorm reduces internal covariate shift): supported if every
-  LayerNorm variant's mean ICS drift at the shared LR 1e-2 is below no-norm's
-  in every seed; not supported if none is; mixed otherwise. Whether drift
-  predicts the outcome is reported as the Spearman rank correlation between
-  a point's mean drift and its final eval loss over all non-diverged points.
-- Literature checks: Wortsman et al. 2023 (qk_norm lowers LR sensitivity) is
-  reproduced if pre-LN+qk_norm's LR sensitivity is below pre-LN's in every
-  seed, with the final max attention logit at the highest LR both finish
-  reported beside it; Zhu et al. 2025 (DyT matches LayerNorm) is reproduced if
-  DyT's best final eval loss is within 0.05 nats of LayerNorm's, same
-  placement, in every seed.
+--- rule claim-2 ---
+Verdict rule, fixed before running. Claim 2 ("training can proceed smoothly
+across a wider range of learning rates"): for each dataset and each of
+post-LN and pre-LN, the paired difference over the 5 seeds of the common-
+reference LR sensitivity, d = S(no norm) - S(LayerNorm) (positive: LayerNorm
+less sensitive), 95% paired t-interval, minimum effect delta = 0.05 nats.
+Outcome per comparison: supported (interval above +delta), contradicted
+(below -delta), no effect (inside +-delta), inconclusive otherwise, and
+inconclusive whenever either variant's best LR (mean over seeds) is at an
+edge of its grid after extension. Verdict: the common outcome of the four
+comparisons if they agree, else mixed (each listed). The same intervals
+against ReZero and DeepNorm are reported beside, without a verdict; so are the
+counts of trained, collapsed and diverged runs per variant.
+Literature checks on topics (3 seeds, same interval and delta): Wortsman et
+al. 2023 is reproduced if d = S(pre-LN) - S(pre-LN+qk_norm) is supported;
+Zhu et al. 2025 (DyT matches LayerNorm) is reproduced if the best-LR final
+eval loss of DyT minus LayerNorm, same placement, is "no effect" at
+delta = 0.05 nats for both placements.
 --- end rule ---
 """
 from lnexp.claims import sizes
 
-NORMS = ('layernorm', 'rmsnorm', 'batchnorm', 'dyt')
-TEXT = ({'model.norm': 'none'}, {'model.norm': 'layernorm', 'model.placement': 'post'},
-        {'model.norm': 'layernorm', 'model.placement': 'pre'})
+HEADLINE = sizes.variants(*sizes.HEADLINE)
+ARMS = ({'model.norm': 'layernorm', 'model.placement': 'pre', 'model.qk_norm': True},
+        {'model.norm': 'dyt', 'model.placement': 'post'},
+        {'model.norm': 'dyt', 'model.placement': 'pre'})
+FULL_ARMS = ({'model.norm': 'rmsnorm', 'model.placement': 'pre'},
+             {'model.norm': 'batchnorm', 'model.placement': 'post'},
+             {'model.norm': 'layernorm', 'model.placement': 'pre', 'optim.z_loss': 1e-4})
 
 
 def get_config(arg=''):
-  return sizes.claims_config(sizes.size_of(arg))
+  c = sizes.claims_config(sizes.size_of(arg))
+  c.optim.lr_extend = 0 if sizes.size_of(arg) == 'smoke' else 2
+  return c
 
 
 def variants(size):
-  """(data overrides, model variant) pairs of the sweep."""
-  main = [{'model.norm': 'none'}] + [
-      {'model.norm': n, 'model.placement': p} for n in NORMS for p in ('post', 'pre')]
-  arms = [{'model.norm': 'layernorm', 'model.placement': 'pre', 'model.qk_norm': True},
-          {'model.norm': 'layernorm', 'model.placement': 'pre', 'optim.z_loss': 1e-4}]
+  """(data overrides, model variant, seeds) of the sweep."""
+  topics, docs = {'data.source': 'topics'}, {'data.source': 'python_docs'}
   if size == 'smoke':  # one group: the test suite's run of the whole suite
-    return [({'data.source': 'synthetic'}, {'model.norm': 'layernorm'})]
-  if size == 'quick':  # LayerNorm post and pre against no norm, synthetic only
-    return [({'data.source': 'synthetic'}, v) for v in main[:3]]
-  synthetic = [({'data.source': 'synthetic'}, v) for v in main + arms]
-  text = main if size == 'full' else TEXT
-  return synthetic + [({'data.source': 'python_docs'}, v) for v in text]
+    return [(topics, sizes.VARIANTS['layernorm-post'], sizes.seeds(size))]
+  if size == 'quick':  # no norm against post- and pre-LN, topics only
+    return [(topics, v, sizes.seeds(size)) for v in HEADLINE[:3]]
+  main = [(data, v, sizes.seeds(size, headline=True)) for data in (topics, docs)
+          for v in HEADLINE]
+  arms = ARMS + (FULL_ARMS if size == 'full' else ())
+  return main + [(topics, v, sizes.seeds(size)) for v in arms]
 
 
 def get_sweep(arg=''):
   size = sizes.size_of(arg)
   return [{**data, **variant, **seed, 'optim.lr': lr}
-          for data, variant in variants(size)
-          for seed in sizes.seeds(size) for lr in sizes.lrs(size)]
+          for data, variant, seeds in variants(size)
+          for seed in seeds for lr in sizes.lrs(size)]

@@ -60,6 +60,8 @@ def base_config() -> ConfigDict:
   m.pos = 'learned'           # learned absolute positions | rope
   m.use_bias = True
   m.init_scale = 1.0          # multiplies every init std (truncated normal, 1/sqrt(fan_in))
+  m.embed_scale = 1.0         # multiplies the (token + position) embedding entering the
+                              # stack; without a norm, ~0.1 starts near the loss ln V
   m.vocab_size = -1           # filled from the data source
   m.tie_embeddings = True
   m.norm_eps = 1e-5
@@ -128,6 +130,8 @@ def base_config() -> ConfigDict:
   g.enabled = True
   g.every = 0                 # 0: train.log_every
   g.ics_every = 0             # Santurkar et al. ICS cadence; 0 disables
+  g.perturbation = False      # result rows: error amplification and KL of the trained
+                              # model (lnexp.perturbation; albert_gpt only)
   return c
 
 
@@ -225,6 +229,7 @@ def validate(cfg: ConfigDict) -> None:
 
 POSITIVE = ('model.num_layers', 'model.hidden_dim', 'model.embed_dim', 'model.num_heads',
             'model.mlp_dim', 'model.scan_unroll', 'model.groups', 'model.init_scale',
+            'model.embed_scale',
             'model.norm_eps', 'optim.lr', 'optim.eps', 'train.steps', 'train.batch_size',
             'train.seq_len', 'train.eval_every', 'train.eval_batches', 'train.log_every',
             'train.checkpoint_every', 'train.keep_checkpoints', 'train.diverge_factor')

@@ -49,6 +49,7 @@ class ModelConfig:
   pos: str
   use_bias: bool
   init_scale: Any       # float, or a per-lane traced scalar at init
+  embed_scale: float
   tie_embeddings: bool
   norm_eps: float
   bn_momentum: float
@@ -289,6 +290,8 @@ class AlbertGPT(nn.Module):
       pos_LxE = self.param('pos_embed', nn.initializers.truncated_normal(
           c.init_scale), (c.max_len, e), f32)
       x_BxTxE = x_BxTxE + pos_LxE[:t]
+    if c.embed_scale != 1.0:  # into the stack only: a tied output layer keeps its scale
+      x_BxTxE = x_BxTxE * c.embed_scale
     proj_ExH = None
     if e != h:
       proj_ExH = self.param('embed_proj', dense_init(c, e), (e, h), f32)

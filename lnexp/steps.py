@@ -126,7 +126,8 @@ class LaneFns:
                    'diverged': state['diverged_step'] >= 0, **diag}
 
   def santurkar_ics(self, state, hp, batch):
-    """Santurkar et al. 2018 ICS per layer (`share=none`): ||G_i - G_i'||.
+    """Santurkar et al. 2018 ICS per layer (`share=none`): ||G_i - G_i'||, and
+    relative to ||G_i|| (comparable across variants whose gradients differ in scale).
 
     G_i: layer i's weight gradient now; G_i': the same after the embeddings and
     layers < i took this step's update (layers >= i and the head unchanged).
@@ -154,9 +155,11 @@ class LaneFns:
       mixed['blocks'] = {'shared': params['blocks']['shared'], 'layers': layers}
       g_mixed = grads_of(mixed)['blocks']['layers']
       diff = jax.tree.map(lambda a, b: (a - b)[i], g_mixed, g['blocks']['layers'])
-      return diagnostics.tree_norm(diff)
+      norm = diagnostics.tree_norm(jax.tree.map(lambda a: a[i], g['blocks']['layers']))
+      return diagnostics.tree_norm(diff), norm
 
-    return jax.lax.map(for_layer, jnp.arange(depth))
+    diff_L, norm_L = jax.lax.map(for_layer, jnp.arange(depth))
+    return {'ics_santurkar': diff_L, 'ics_santurkar_rel': diff_L / jnp.maximum(norm_L, 1e-30)}
 
   def probe_stats(self, state, batch):
     """Norm-input moments per depth on a fixed probe batch (for ICS drift)."""

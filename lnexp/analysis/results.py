@@ -20,7 +20,8 @@ LR_KEY = 'optim.lr'
 SEED_KEYS = ('train.seed', 'data.seed')
 NUMERIC = ('lane', 'diverged_step', 'init_loss', 'final_train_loss', 'final_eval_loss',
            'best_eval_loss', 'final_eval_loss_batch_stats', 'final_eval_accuracy', 'steps',
-           'wall_s', 'entropy_floor', 'unigram_entropy', 'vocab_size')
+           'wall_s', 'entropy_floor', 'unigram_entropy', 'vocab_size', 'bayes_loss',
+           'context_free_loss', 'perturb_amplification', 'perturb_kl')
 
 
 def load_config(workdir: str) -> dict:

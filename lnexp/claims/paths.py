@@ -5,8 +5,12 @@ import os
 
 # Cheapest first, so a cut-short `--jobs 1` suite still has whole experiments
 # (with more jobs, shards of all experiments run longest first).
-EXPERIMENTS = ('gradient_scaling', 'depth', 'generalization', 'batchnorm_text',
-               'hyperparams', 'lr_sensitivity', 'lstm_covariate_shift', 'cnn_depth')
+EXPERIMENTS = ('gradient_scaling', 'depth_tune', 'depth', 'covariate_shift',
+               'generalization', 'batchnorm_text', 'hyperparams', 'lr_sensitivity',
+               'lstm_covariate_shift', 'cnn_depth')
+# A second-stage experiment reads its tuning experiment's results ('SIZE@WORKDIR'
+# as its config argument), so the suite runs it after everything else.
+TUNED_BY = {'depth': 'depth_tune'}
 
 # In a source checkout, the repository's experiments/ (elsewhere: --experiments DIR).
 CHECKOUT_EXPERIMENTS = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(

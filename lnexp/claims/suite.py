@@ -8,8 +8,8 @@ import time
 from lnexp.engine import plan as plan_lib
 from lnexp.tools import processes
 from lnexp.claims import rules
-from lnexp.claims.paths import (CHECKOUT_EXPERIMENTS, EXPERIMENTS, experiment_file,
-                                 workdir)
+from lnexp.claims.paths import (CHECKOUT_EXPERIMENTS, EXPERIMENTS, TUNED_BY,
+                                 experiment_file, workdir)
 from lnexp.errors import ConfigError
 
 def default_out(size: str, experiments: str) -> str:
@@ -17,8 +17,12 @@ def default_out(size: str, experiments: str) -> str:
   return experiments if size == 'core' else os.path.join('runs', f'claims_{size}')
 
 
-def spec(name: str, size: str, experiments: str = CHECKOUT_EXPERIMENTS) -> str:
-  return f'{experiment_file(experiments, name)}:{size}'
+def spec(name: str, size: str, experiments: str = CHECKOUT_EXPERIMENTS,
+         out: str | None = None) -> str:
+  """'FILE:SIZE', or 'FILE:SIZE@TUNING_WORKDIR' for a second-stage experiment."""
+  tuner = TUNED_BY.get(name)
+  tail = f'@{workdir(out or default_out(size, experiments), tuner)}' if tuner else ''
+  return f'{experiment_file(experiments, name)}:{size}{tail}'
 
 
 def auto_jobs() -> int:
@@ -48,7 +52,8 @@ def _units(plans: dict, size: str, out: str, jobs: int,
   for name, plan in plans.items():
     finished = Workdir(workdir(out, name)).finished()
     shards = processes.shard_units(
-        ['--config', spec(name, size, experiments), '--workdir', workdir(out, name)], jobs,
+        ['--config', spec(name, size, experiments, out), '--workdir', workdir(out, name)],
+        jobs,
         f'{name} ')
     for i, unit in enumerate(shards):
       left = [g for g in plan_lib.shard_groups(plan[4], i, jobs)
@@ -65,6 +70,22 @@ def _stored_ids(plan, path: str) -> list[str]:
   base, points = plan[0], plan[3]
   stored = {plan_lib.row_point_id(base, r): pid for pid, r in Workdir(path).finished().items()}
   return [stored.get(p.point_id, p.point_id) for p in points]
+
+
+def _run(plans: dict, size: str, out: str, jobs: int, experiments: str, stream) -> None:
+  """Runs (or resumes) the planned experiments: sharded on `jobs` processes, or here."""
+  from lnexp.engine import train as run_lib
+  if jobs > 1:
+    processes.run_pool(_units(plans, size, out, jobs, experiments), jobs, stream)
+    return
+  for name, plan in plans.items():
+    t1 = time.time()
+    print(f'== {name}: {len(plan[3])} points, ~'
+          f'{plan_lib.estimate_seconds(plan[4]) / 60:.1f} min', file=stream, flush=True)
+    run_lib.train_and_evaluate(spec(name, size, experiments, out), {}, workdir(out, name),
+                               out=stream)
+    release_compiled()
+    print(f'== {name} done in {(time.time() - t1) / 60:.1f} min', file=stream, flush=True)
 
 
 def run_suite(size: str, out: str | None, only: list[str] | None,
@@ -90,13 +111,20 @@ def run_suite(size: str, out: str | None, only: list[str] | None,
   names = only or EXPERIMENTS
   if report_only and not os.path.isdir(os.path.join(out, 'results')):
     raise ConfigError(f'--report_only: {out} holds no results yet; run the suite first')
-  plans = {name: run_lib.plan_run(spec(name, size, experiments), {}, workdir(out, name))
-           for name in names}  # every config checked before anything runs
+  first = [n for n in names if n not in TUNED_BY]
+  second = [n for n in names if n in TUNED_BY]
+
+  def plan_stage(stage):
+    return {n: run_lib.plan_run(spec(n, size, experiments, out), {}, workdir(out, n))
+            for n in stage}
+  plans = plan_stage(first)  # every config checked before anything runs
   total = sum(plan_lib.estimate_seconds(p[4]) for p in plans.values())
   print(f'lnexp.claims: {size} suite, {len(names)} experiments, '
         f'{sum(len(p[3]) for p in plans.values())} points, estimated '
         f'{total / 60:.0f} min of one process on this machine class (~'
-        f'{total / 60 / jobs:.0f} min with {jobs} job(s)); out {out}', file=stream)
+        f'{total / 60 / jobs:.0f} min with {jobs} job(s)); out {out}'
+        + (f'; then {", ".join(second)}, planned from its tuning' if second else ''),
+        file=stream)
   if not report_only:
     for name in names:  # the rules as they stand before any result (lnexp.claims.rules)
       recorded = rules.record(experiment_file(experiments, name), workdir(out, name), name)
@@ -105,21 +133,13 @@ def run_suite(size: str, out: str | None, only: list[str] | None,
               'is not committed in git: commit it before the run to pre-register it',
               file=stream)
     t0 = time.time()
-    if jobs > 1:
-      processes.run_pool(_units(plans, size, out, jobs, experiments), jobs, stream)
-    else:
-      for name in names:
-        t1 = time.time()
-        print(f'== {name}: {len(plans[name][3])} points, ~'
-              f'{plan_lib.estimate_seconds(plans[name][4]) / 60:.1f} min',
-              file=stream, flush=True)
-        run_lib.train_and_evaluate(spec(name, size, experiments), {}, workdir(out, name),
-                                   out=stream)
-        release_compiled()
-        print(f'== {name} done in {(time.time() - t1) / 60:.1f} min', file=stream,
-              flush=True)
+    _run(plans, size, out, jobs, experiments, stream)
+    plans.update(later := plan_stage(second))
+    _run(later, size, out, jobs, experiments, stream)
     print(f'lnexp.claims: ran in {(time.time() - t0) / 60:.1f} min', file=stream,
           flush=True)
+  else:
+    plans.update(plan_stage(second))
   path = report.write(out, size, {name: _stored_ids(plan, workdir(out, name))
                                    for name, plan in plans.items()}, experiments)
   print(f'lnexp.claims: report {path}', file=stream)

@@ -27,7 +27,7 @@ import traceback
 import jax
 import numpy as np
 
-from lnexp import diagnostics, interrupts, labels
+from lnexp import diagnostics, interrupts, labels, perturbation
 from lnexp.engine import plan as plan_lib
 from lnexp.engine import storage, tensorboard
 from lnexp.data import make_source
@@ -349,7 +349,7 @@ def _run_group(group, workdir, label, devices, renew, ctx) -> list[dict]:
     state, metrics = step_fn(state, program.hp, batch)
     ctx.step = done
     if ics is not None:
-      metrics = {**metrics, 'ics_santurkar': ics}
+      metrics = {**metrics, **ics}
     flush_pending()
     if diagnose:  # fetched with the metrics, one step late like them
       metrics = {**metrics, 'probe': program.probe_stats(state, probe_batch)}
@@ -385,7 +385,7 @@ def _run_group(group, workdir, label, devices, renew, ctx) -> list[dict]:
   manager.close()
   progress.close()
   interrupts.check()  # one that arrived while orbax finished the last checkpoint
-  rows = _result_rows(group, state, host, source, time.time() - t_start)
+  rows = _result_rows(group, cfg, state, host, source, time.time() - t_start)
   if primary:
     append_jsonl(workdir.results, rows)
   return rows
@@ -400,7 +400,18 @@ def _drift(host: dict, stats) -> dict:
   return out
 
 
-def _result_rows(group, state, host, source, wall_s: float) -> list[dict]:
+def _perturbation(cfg, state, lane: int, batch) -> dict:
+  """The trained lane's error amplification and KL (lnexp.perturbation)."""
+  from lnexp.model import ModelConfig
+  variables = jax.tree.map(lambda a: np.asarray(a[lane]), {
+      'params': state['params'], 'batch_stats': state['batch_stats']})
+  out = perturbation.measure(ModelConfig.from_config(cfg), variables, batch,
+                             seed=cfg.train.seed)
+  return {'perturb_amplification': float(out['amplification']),
+          'perturb_kl': float(out['kl'])}
+
+
+def _result_rows(group, cfg, state, host, source, wall_s: float) -> list[dict]:
   diverged_step = fetch(state['diverged_step'])
   reason = fetch(state['diverged_reason'])
   steps = fetch(state['step'])
@@ -410,6 +421,9 @@ def _result_rows(group, state, host, source, wall_s: float) -> list[dict]:
   eval_set = [source.eval_batch(i) for i in range(group.config.train.eval_batches)]
   unigram = None if accuracy else labels.unigram_entropy(eval_set)
   examples = sum(int(b['loss_mask'].sum()) for b in eval_set)
+  references = ({f'{k}_loss': v for k, v in source.eval_losses.items() if k != 'unigram'}
+                if hasattr(source, 'eval_losses') else {})  # topics: bayes, context_free
+  perturb = cfg.diagnostics.perturbation and cfg.model.arch == 'albert_gpt'
   rows = []
   for lane, point in enumerate(group.points):
     lane_evals = [e[1][lane] for e in evals if e[1][lane] is not None
@@ -431,8 +445,11 @@ def _result_rows(group, state, host, source, wall_s: float) -> list[dict]:
         'final_eval_accuracy': accuracy[lane] if accuracy else None,
         'steps': int(steps[lane]),
         'wall_s': wall_s, 'entropy_floor': source.entropy_floor,
-        'unigram_entropy': unigram, 'vocab_size': source.vocab_size})
+        'unigram_entropy': unigram, 'vocab_size': source.vocab_size, **references})
     last = rows[-1]
+    if perturb:
+      last.update(_perturbation(cfg, state, lane, eval_set[0]) if div < 0 else
+                  {'perturb_amplification': None, 'perturb_kl': None})
     last['collapsed'] = None if div >= 0 else (
         labels.classifier_collapsed(last['final_eval_accuracy'], source.vocab_size, examples)
         if accuracy else
