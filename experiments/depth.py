@@ -29,7 +29,7 @@ scale; the other variants are reported beside without a verdict.
   at initialization and at the end of training (trained runs only: a
   diverged or collapsed run is missing, making the comparison inconclusive).
   Verdict: the common outcome of the two if they agree, else mixed.
-- Claim 4 ("prevents error accumulation across layers"): d = log
+- Claim 4 ("preventing error accumulation across layers"): d = log
   amplification(no norm) - log amplification(post-LN) (positive: post-LN
   damps the error more), delta = log 1.25, at initialization at depth 32 and
   after training at depth 16 (trained runs only). Verdict: the common outcome
