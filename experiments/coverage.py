@@ -49,11 +49,12 @@ HEADINGS = (INTRO, MATH, GRAD, ICS, ERROR, TRANSFORMER, ALBERT, FLOW, HYPER, GEN
 
 # Reasons shared by several rows.
 PLANNED = 'planned in issue 27 §1: '
-CONTEXT_DATA = (PLANNED + 'needs data where context matters; data.source=topics (exact '
-                'Bayes and best previous-token losses) exists, no experiment or rule yet')
-BY_CONSTRUCTION = ('post-LN\'s residual stream is a LayerNorm output, so its scale is '
-                   '~1 by construction; issue 26 replaces the measure with a '
-                   'perturbation test')
+CONTEXT_DATA = (PLANNED + 'needs a long-range dependency test; data.source=topics (exact '
+                'Bayes and best previous-token losses) carries claims 2 and 5, but no '
+                'rule yet isolates long-term dependencies')
+BY_CONSTRUCTION = ('tested by perturbation (does an error injected after block 1 grow '
+                   'or shrink?): the old measure, residual scale, is ~1 by construction '
+                   'in post-LN')
 POST_PRE = ('post-LN (LayerNorm after each residual sum) is the original Transformer, '
             'BERT, GPT-1 and ALBERT; GPT-2, GPT-3 and most later LLMs use pre-LN '
             '(LayerNorm at each sub-layer\'s input, plus a final one)')
@@ -118,11 +119,11 @@ CLAIMS = (
     # ------------------------------------------------------------- ICS
     Claim(ICS, 'Layer normalization addresses the issue of internal covariate shift—the '
           'change in the distribution of layer inputs as network parameters are '
-          'updated.', 'lr_sensitivity', '5',
+          'updated.', 'covariate_shift', '5',
           note='that reducing internal covariate shift is why normalization helps is '
           'disputed (Santurkar et al. 2018, for BatchNorm)'),
     Claim(ICS, 'This shift forces the model to continually adapt to new data '
-          'distributions, slowing down the training process.', 'lr_sensitivity', '5',
+          'distributions, slowing down the training process.', 'covariate_shift', '5',
           note='the rule compares drift; the drift-loss correlation is only reported'),
     Claim(ICS, 'For example, in recurrent neural networks (RNNs) like LSTMs, where hidden '
           'state dynamics evolve over time, LayerNorm can dramatically reduce the '
@@ -148,7 +149,7 @@ CLAIMS = (
           'errors can compound, leading to significant deviations in the model’s '
           'output. This problem, particularly acute in architectures with many layers, is '
           'alleviated by layer normalization.', 'depth', '4',
-          note='the current rule measures residual growth, ' + BY_CONSTRUCTION),
+          note=BY_CONSTRUCTION),
     Claim(ERROR, 'For example, in deep convolutional networks used for image '
           'recognition, normalization helps to manage the variability in feature '
           'activations caused by different input images.',
@@ -332,7 +333,7 @@ CLAIMS = (
     # ------------------------------------------------------------- conclusion
     Claim(CONCLUSION, 'stabilizes training in deep neural networks by managing gradient '
           'flow', 'depth', '1'),
-    Claim(CONCLUSION, 'reducing internal covariate shifts', 'lr_sensitivity', '5'),
+    Claim(CONCLUSION, 'reducing internal covariate shifts', 'covariate_shift', '5'),
     Claim(CONCLUSION, 'preventing error accumulation across layers', 'depth', '4',
           note=BY_CONSTRUCTION),
     Claim(CONCLUSION, 'In advanced architectures like AlbertAGPT, it plays a crucial role in '

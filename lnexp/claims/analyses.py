@@ -1,8 +1,9 @@
-"""Applies each experiment's verdict rule (stated in its docstring) to its results.
+"""Applies each experiment's verdict rule (its docstring's rule block) to its results.
 
 One function per experiment: workdir + figure dir in, `Finding`s out. Every
-number comes from results.jsonl and the per-point metrics files; a rule is
-decided per seed and the verdict says in how many seeds it held.
+number comes from results.jsonl, the per-point metrics files and, for claim
+4 at initialization, forward passes of freshly initialised models (cached
+beside the results). Comparisons and outcomes: lnexp.claims.evidence.
 """
 from __future__ import annotations
 
@@ -14,16 +15,21 @@ import numpy as np
 import pandas as pd
 
 from lnexp.analysis import report as lr_report
-from lnexp.analysis import results
+from lnexp.analysis import results, sensitivity
+from lnexp.claims import evidence as ev
 from lnexp.claims import plots
+from lnexp.claims.evidence import compare, combine, stat
+from lnexp.placements import PLACEMENTS
 
 LN = ('layernorm-post', 'layernorm-pre')
+SMALL_SCALE = ('small scale: the claims model (~56k parameters, ~0.3M tokens per run, '
+               'lnexp.claims.sizes); larger models may behave differently')
 
 
 @dataclasses.dataclass
 class Finding:
-  claim: str          # '1'..'7', or '1b' for the literature check
-  verdict: str        # supported | not supported | mixed | reproduced | ...
+  claim: str          # '1'..'9', or '2-lit' for a literature check
+  verdict: str        # supported | contradicted | no effect | inconclusive | mixed | ...
   effect: str         # the effect size, one sentence
   tables: list[str]   # markdown, each with a caption line first
   figures: list[str]  # paths relative to the report
@@ -34,67 +40,50 @@ class Finding:
 
 
 def variant_name(row) -> str:
-  """'none', 'layernorm-post', 'layernorm-pre+qk_norm', 'batchnorm-post/batch_time'."""
+  """'none', 'rezero', 'layernorm-post', 'layernorm-pre+qk_norm',
+  'batchnorm-post/cumulative'."""
   if row.get('model.arch') in ('lstm', 'cnn'):  # no placement variants compared
     return row['model.norm']
+  placement = row['model.placement']
   if row['model.norm'] == 'none':
-    return 'none'
-  name = f"{row['model.norm']}-{row['model.placement']}"
+    return 'none' if PLACEMENTS[placement].moot_without_norm else placement
+  name = f"{row['model.norm']}-{placement}"
   if row.get('model.qk_norm') is True:
     name += '+qk_norm'
   if (row.get('optim.z_loss') or 0) > 0:
     name += '+z_loss'
-  if row['model.norm'] == 'batchnorm' and row.get('model.bn_axes') == 'batch_time':
-    name += '/batch_time'
+  if row['model.norm'] == 'batchnorm' and row.get('model.bn_axes') != 'batch':
+    name += f"/{row['model.bn_axes']}"
   return name
 
 
 def load(workdir: str, point_ids=None) -> pd.DataFrame:
   """Results rows (of `point_ids` only, if given: the sweep being reported) with
-  `variant` (variant_name) and `seed` labels."""
+  `variant`, `seed`, `label` (trained/collapsed/diverged) and `common_loss`."""
   df = results.load_results(workdir)
   if point_ids is not None:
     df = df[df['point_id'].isin(set(point_ids))].reset_index(drop=True)
+  base = results.load_config(workdir)['base']
   for key in ('model.arch', 'model.norm', 'model.placement', 'model.qk_norm',
-              'optim.z_loss', 'model.bn_axes'):
+              'optim.z_loss', 'model.bn_axes', 'data.source', 'data.pack', 'model.share',
+              'model.num_layers', 'train.batch_size'):
     if key not in df:
-      df[key] = results.load_config(workdir)['base'].get(key)
+      df[key] = base.get(key)
+    df[key] = df[key].where(df[key].notna(), base.get(key))
+  if 'collapsed' not in df:
+    df['collapsed'] = None
   df['variant'] = df.apply(variant_name, axis=1).astype(object)
   seeds = results.seed_keys(df)
   df['seed'] = df[seeds].astype(str).agg('/'.join, axis=1) if seeds else '0'
-  df['counted_loss'] = lr_report.counted_loss(df)
-  return df
-
-
-def stat(values, digits: int = 3) -> str:
-  """'mean ± sd [95% interval]' over seeds (lnexp.report.interval)."""
-  values = [v for v in values if v is not None and not pd.isna(v)]
-  if not values:
-    return '-'
-  mean = float(np.mean(values))
-  if len(values) < 2:
-    return f'{mean:.{digits}f}'
-  lo, hi, _ = lr_report.interval(values)
-  return (f'{mean:.{digits}f} ± {np.std(values, ddof=1):.{digits}f} '
-          f'[{lo:.{digits}f}, {hi:.{digits}f}]')
-
-
-def decide(held: list[bool], yes: str = 'supported', no: str = 'not supported',
-           against: list[bool] | None = None) -> str:
-  """`yes` if the rule held in every seed; `no` if `against` (default: not
-  held) holds in every seed; mixed otherwise."""
-  if not held:
-    return 'no data'
-  against = [not h for h in held] if against is None else against
-  if all(held):
-    return yes
-  if all(against):
-    return no
-  return 'mixed'
+  return ev.add_labels(df)
 
 
 def table(caption: str, head: list[str], rows: list[list[str]]) -> str:
   return caption + '\n\n' + lr_report.markdown_table(head, rows)
+
+
+def comparisons_table(caption: str, comparisons: list[ev.Comparison]) -> str:
+  return table(caption, ev.HEAD, [c.row() for c in comparisons])
 
 
 def metrics_of(workdir: str, df: pd.DataFrame) -> dict[str, pd.DataFrame]:
@@ -115,205 +104,126 @@ def spearman(x, y) -> tuple[float, float, int]:
   return rho, float((np.abs(null) >= abs(rho)).mean()), n
 
 
-def seeds_held(frame: pd.DataFrame, value: str, better: list[str],
-               than: str = 'none') -> tuple[list[bool], list[bool]]:
-  """Per seed: every `better` variant's value < `than`'s; and every one >."""
-  held, against = [], []
-  for _, s in frame.groupby('seed'):
-    by = s.set_index('variant')[value]
-    if than not in by or not all(b in by for b in better):
-      continue
-    held.append(all(by[b] < by[than] for b in better))
-    against.append(all(by[b] > by[than] for b in better))
-  return held, against
-
-
-# ------------------------------------------------------------ experiments
-
-
-def lr_sensitivity(workdir: str, figdir: str, point_ids=None) -> list[Finding]:
-  """Claims 2 (LR sensitivity) and 5 (internal covariate shift)."""
-  df = load(workdir, point_ids)
-  metrics = metrics_of(workdir, df)
-  df['ics_drift'] = [_mean_drift(metrics[p]) for p in df['point_id']]
-  tables2, tables5, figures, held2, against2, held5, against5 = [], [], [], [], [], [], []
-  effects2, effects5, notes = [], [], []
-  for source, d in df.groupby('data.source', sort=False):
-    d = d.copy()
-    per_seed = lr_report.seed_metrics(d)
-    summary = lr_report.summarize(per_seed)
-    rows = [[r['variant'], str(r['seeds']), lr_report._stat(r, 'best_eval_loss'),
-             lr_report._lrs(r['best_lrs']), lr_report._lrs(r['max_stable_lrs']),
-             f"{r['diverged']}/{r['points']}", lr_report._stat(r, 'lr_sensitivity')]
-            for _, r in summary.iterrows()]
-    tables2.append(table(
-        f'**{source}**: per variant over seeds (mean ± sd [95% t-interval]).',
-        ['variant', 'seeds', 'best final eval loss', 'best LR', 'max stable LR',
-         'diverged', 'LR sensitivity (nats)'], rows))
-    h, a = seeds_held(per_seed, 'lr_sensitivity', list(LN))
-    held2 += h
-    against2 += a
-    sens = summary.set_index('variant')['lr_sensitivity_mean']
-    effects2.append(f"{source}: LR sensitivity none {sens.get('none', math.nan):.3f}, "
-                    f"post-LN {sens.get('layernorm-post', math.nan):.3f}, pre-LN "
-                    f"{sens.get('layernorm-pre', math.nan):.3f} nats")
-    figures += plots.lr_curves(d, os.path.join(figdir, f'lr_{source}.png'),
-                               f'Final eval loss vs peak LR ({source})')
-    figures += plots.best_lr_curves(d, metrics, os.path.join(figdir, f'curves_{source}.png'),
-                                    f'Eval loss vs step at each variant\'s best LR ({source})')
-    notes.append(_flattening(d, metrics, source))
-    notes += [f'{source}: {n}' for n in edge_note(_best_lr_rows(d), set(d['optim.lr']))]
-    # Claim 5: drift at LR 1e-2, every variant; rank correlation over all points.
-    at = d[np.isclose(d['optim.lr'], 1e-2)]
-    drift_rows = [[v, stat(g['ics_drift'], 4), stat(g['final_eval_loss'])]
-                  for v, g in at.groupby('variant', sort=False)]
-    ok = d[d['status'].eq('ok')]
-    rho, p, n = spearman(ok['ics_drift'], ok['final_eval_loss'])
-    tables5.append(table(
-        f'**{source}** at LR 1e-2: mean ICS drift (RMS change of norm-site input '
-        f'feature means between diagnostics 10 steps apart) and final eval loss. '
-        f'Spearman rho(drift, final eval loss) over all {n} non-diverged points: '
-        f'{rho:.2f} (permutation p = {p:.4f}).',
-        ['variant', 'ICS drift', 'final eval loss'], drift_rows))
-    h, a = seeds_held(at, 'ics_drift', list(LN))
-    held5 += h
-    against5 += a
-    drift = at.groupby('variant')['ics_drift'].mean()
-    effects5.append(f"{source}: drift none {drift.get('none', math.nan):.4f}, post-LN "
-                    f"{drift.get('layernorm-post', math.nan):.4f}, pre-LN "
-                    f"{drift.get('layernorm-pre', math.nan):.4f}; rho {rho:.2f}")
-  literature = _wortsman(df, metrics) + _dyt(df)
-  return [
-      Finding('2', decide(held2, against=against2),
-              f'LayerNorm (post and pre) less LR-sensitive than no norm in '
-              f'{sum(held2)}/{len(held2)} (dataset, seed) grids; ' + '; '.join(effects2),
-              tables2, figures, [n for n in notes if n]),
-      Finding('5', decide(held5, against=against5),
-              f'LayerNorm drift below no norm in {sum(held5)}/{len(held5)} (dataset, '
-              f'seed) pairs; ' + '; '.join(effects5), tables5, []),
-  ] + literature
-
-
-def _wortsman(df: pd.DataFrame, metrics: dict) -> list[Finding]:
-  """qk_norm vs plain pre-LN: LR sensitivity per seed, final max attention logit."""
-  qk = df[df['variant'].eq('layernorm-pre+qk_norm')]
-  arms = df[df['variant'].isin(['layernorm-pre', 'layernorm-pre+qk_norm'])
-            & df['data.source'].isin(set(qk['data.source']))]  # where the arm ran
-  if arms['variant'].nunique() < 2:
-    return []
-  per_seed = lr_report.seed_metrics(arms)
-  held, against = seeds_held(per_seed, 'lr_sensitivity', ['layernorm-pre+qk_norm'],
-                             than='layernorm-pre')
-  finished = arms.groupby('optim.lr')['status'].agg(lambda s: s.eq('ok').all())
-  top = finished[finished].index.max()
-  logits = {}
-  for variant, d in arms[np.isclose(arms['optim.lr'], top)].groupby('variant'):
-    logits[variant] = np.mean([np.nanmax(results.depth_value(metrics[p], 'depth/attn/logit_max'))
-                               for p in d['point_id']])
-  sens = per_seed.groupby('variant')['lr_sensitivity'].mean()
-  return [Finding(
-      '2-lit', decide(held, yes='reproduced', no='not reproduced', against=against),
-      f"Wortsman et al. 2023: LR sensitivity pre-LN {sens['layernorm-pre']:.3f} vs "
-      f"pre-LN+qk_norm {sens['layernorm-pre+qk_norm']:.3f} nats (lower in {sum(held)}/"
-      f"{len(held)} seeds); final max attention logit at LR {top:g}: pre-LN "
-      f"{logits.get('layernorm-pre', math.nan):.1f}, +qk_norm "
-      f"{logits.get('layernorm-pre+qk_norm', math.nan):.1f}", [], [])]
-
-
-def _dyt(df: pd.DataFrame) -> list[Finding]:
-  """Zhu et al. 2025: DyT's best final eval loss within 0.05 nats of LayerNorm's."""
-  held, gaps = [], []
-  for (_, placement, _), g in df[df['model.norm'].isin(['dyt', 'layernorm'])].groupby(
-      ['data.source', 'model.placement', 'seed']):
-    g = g[g['status'].eq('ok') & ~g['variant'].str.contains('+', regex=False)]
-    best = g.groupby('model.norm')['final_eval_loss'].min()
-    if {'dyt', 'layernorm'} <= set(best.index):
-      gaps.append((placement, best['dyt'] - best['layernorm']))
-      held.append(abs(best['dyt'] - best['layernorm']) <= 0.05)
-  if not held:
-    return []
-  by = pd.DataFrame(gaps, columns=['placement', 'gap']).groupby('placement')['gap'].mean()
-  return [Finding(
-      '2-dyt', decide(held, yes='reproduced', no='not reproduced'),
-      'Zhu et al. 2025: best final eval loss DyT minus LayerNorm, ' + ', '.join(
-          f'{p} {v:+.3f}' for p, v in by.items()) + f' nats; within 0.05 in '
-      f'{sum(held)}/{len(held)} (dataset, placement, seed) cases', [], [])]
-
-
-def _mean_drift(m: pd.DataFrame) -> float:
-  """Mean over steps, depth and norm sites of the feature-mean drift."""
-  cols = [c for c in m if c.startswith('ics_drift/') and c.endswith('_mean')]
-  values = [np.nanmean(np.asarray(v, dtype=float)) for c in cols
-            for v in m[c].dropna() if v is not None]
+def _series_mean(m: pd.DataFrame, prefix: str, suffix: str = '') -> float:
+  """Mean over logged steps and entries of the list-valued metrics named prefix*suffix."""
+  cols = [c for c in m if c.startswith(prefix) and c.endswith(suffix)]
+  values = [np.nanmean(np.asarray([np.nan if x is None else x for x in v], dtype=float))
+            for c in cols for v in m[c].dropna()]
   return float(np.nanmean(values)) if values else math.nan
 
 
-def _flattening(d: pd.DataFrame, metrics, source: str) -> str:
-  """How much the best LR's eval loss still fell over the last third."""
-  drops = []
-  for variant in LN + ('none',):
-    v = d[d['variant'].eq(variant) & d['status'].eq('ok')]
-    if not len(v):
-      continue
-    best = v.loc[v['final_eval_loss'].idxmin()]
-    m = metrics[best['point_id']]
-    evals = m[m['eval_loss'].notna()] if 'eval_loss' in m else m.iloc[:0]
-    cut = evals[evals['step'] <= 2 * evals['step'].max() / 3]
-    if len(cut):
-      drops.append(f"{variant} {cut['eval_loss'].iloc[-1] - evals['eval_loss'].iloc[-1]:.3f}")
-  return (f'{source}: eval loss drop over the last third of training at the best LR '
-          f'(seed {d["seed"].iloc[0]}): ' + ', '.join(drops) + ' nats') if drops else ''
+def _edge(*bests: ev.Best) -> str | None:
+  return '; '.join(f'{b.edge} of {b.lrs[0]:g}..{b.lrs[-1]:g}' for b in bests if b.edge) \
+      or None
 
 
-def depth(workdir: str, figdir: str, point_ids=None) -> list[Finding]:
-  """Claims 1 (gradient spread over depth) and 4 (residual growth)."""
+# ------------------------------------------------------------ claim 2
+
+
+def lr_sensitivity(workdir: str, figdir: str, point_ids=None) -> list[Finding]:
+  """Claim 2: common-reference LR sensitivity against no norm and the norm-free baselines."""
   df = load(workdir, point_ids)
-  metrics = metrics_of(workdir, df)
-  ms = [metrics[p] for p in df['point_id']]
-  df['spread_init'] = [_spread(results.depth_value(m, 'depth/grad_flow', 'first')) for m in ms]
-  df['spread_end'] = [_spread(results.depth_value(m, 'depth/grad_flow')) for m in ms]
-  df['growth'] = [_growth(results.depth_value(m, 'depth/residual_rms')) for m in ms]
-  depths = sorted(df['model.num_layers'].unique())
-  deepest = depths[-1]
-  tables = []
-  for key, caption in (('spread_init', 'Gradient spread at initialization (step 1): '
-                        'log10(max / min) over depth of the gradient norm after each '
-                        'block, in decades (0: every block sees the same gradient norm)'),
-                       ('spread_end', 'Gradient spread (decades) at the last diagnostic '
-                        'step'),
-                       ('growth', 'Residual growth at the last diagnostic step: '
-                        'residual-stream RMS after the last block / after the first')):
-    rows = [[v] + [stat(g[g['model.num_layers'] == L][key], 2) for L in depths]
-            for v, g in df.groupby('variant', sort=False)]
-    tables.append(table(f'{caption}; mean ± sd [95% t-interval] over seeds.',
-                        ['variant'] + [f'depth {L}' for L in depths], rows))
-  deep = df[df['model.num_layers'] == deepest]
-  h_init, a_init = seeds_held(deep, 'spread_init', ['layernorm-post'])
-  h_end, a_end = seeds_held(deep, 'spread_end', ['layernorm-post'])
-  held1 = [a and b for a, b in zip(h_init, h_end)]
-  against1 = [a and b for a, b in zip(a_init, a_end)]
-  h_g, a_g = seeds_held(deep, 'growth', ['layernorm-post'])
-  growth = deep.set_index(['variant', 'seed'])['growth']
-  held4 = [h and growth[('layernorm-post', s)] < 2
-           for h, s in zip(h_g, sorted(deep['seed'].unique()))]
-  means = deep.groupby('variant')[['spread_init', 'spread_end', 'growth']].mean()
-  figures = plots.depth_profiles(df[df['model.num_layers'] == deepest], metrics,
-                                 os.path.join(figdir, 'depth_profiles.png'))
-  pick = lambda v, k: means[k].get(v, math.nan)  # noqa: E731
-  return [
-      Finding('1', decide(held1, against=against1),
-              f'depth {deepest}: gradient spread (decades) post-LN '
-              f'{pick("layernorm-post", "spread_init"):.2f}'
-              f' (init) / {pick("layernorm-post", "spread_end"):.2f} (end) vs none '
-              f'{pick("none", "spread_init"):.2f} / {pick("none", "spread_end"):.2f}; '
-              f'pre-LN {pick("layernorm-pre", "spread_init"):.2f} / '
-              f'{pick("layernorm-pre", "spread_end"):.2f}; rule held in {sum(held1)}/'
-              f'{len(held1)} seeds', tables[:2], figures),
-      Finding('4', decide(held4, against=a_g),
-              f'depth {deepest}: residual growth post-LN {pick("layernorm-post", "growth"):.2f}'
-              f', pre-LN {pick("layernorm-pre", "growth"):.2f}, none {pick("none", "growth"):.2f}'
-              f'; rule held in {sum(held4)}/{len(held4)} seeds', tables[2:], figures),
-  ]
+  tables, figures, comparisons, beside, effects, notes = [], [], [], [], [], []
+  for source, d in df.groupby('data.source', sort=False):
+    d = d.copy()
+    sens, best = {}, {}
+    for (variant, seed), g in d.groupby(['variant', 'seed'], sort=False):
+      sens[(variant, seed)] = sensitivity.from_rows(g)
+    for variant, g in d.groupby('variant', sort=False):
+      best[variant] = ev.best_lr(g)
+
+    def of(variant, key):
+      return {s: getattr(v, key) for (w, s), v in sens.items() if w == variant}
+    rows = []
+    for variant, g in d.groupby('variant', sort=False):
+      b = best[variant]
+      rows.append([variant, str(g['seed'].nunique()), ev.counts(g['label']),
+                   f'{b.lr:g}' + (f' ({b.edge} edge)' if b.edge else ''),
+                   stat([r['common_loss'] for r in b.per_seed.values()]),
+                   stat(of(variant, 'common').values()), stat(of(variant, 'wortsman').values()),
+                   stat(of(variant, 'stable_decades').values(), 2)])
+    tables.append(table(
+        f'**{source}**: per variant over seeds (mean ± sd): runs trained/collapsed/'
+        'diverged; best LR (by the seed-mean loss; an edge means the optimum was not '
+        'bracketed even after extending the grid); final eval loss at it; LR '
+        'sensitivity with the common reference ln V (the rule\'s) and with each run\'s '
+        'own initial loss (Wortsman et al. 2023); stable decades (consecutive LRs within '
+        '0.1 nats of the best).',
+        ['variant', 'seeds', 'trained/collapsed/diverged', 'best LR', 'loss at best LR',
+         'LR sensitivity (ln V ref.)', 'LR sensitivity (own init)', 'stable decades'],
+        rows))
+    if 'none' not in best:
+      continue
+    for ln in LN:
+      if ln in best:
+        comparisons.append(compare(f'{source}: S(none) - S({ln})', of('none', 'common'),
+                                   of(ln, 'common'), 0.05, edge=_edge(best['none'],
+                                                                      best[ln])))
+      for baseline in ('rezero', 'layernorm-deepnorm'):
+        if ln in best and baseline in best and baseline != ln:
+          beside.append(compare(f'{source}: S({baseline}) - S({ln})', of(baseline, 'common'),
+                                of(ln, 'common'), 0.05,
+                                edge=_edge(best[baseline], best[ln])))
+    means = {v: np.mean(list(of(v, 'common').values())) for v in best}
+    effects.append(f'{source}: LR sensitivity (ln V reference) ' + ', '.join(
+        f'{v} {m:.3f}' for v, m in means.items() if '+' not in v and 'dyt' not in v))
+    figures += plots.lr_curves(d, os.path.join(figdir, f'lr_{source}.png'),
+                               f'Final eval loss vs peak LR ({source})')
+  tables.append(comparisons_table(
+      'The rule\'s comparisons, d = S(no norm) - S(LayerNorm) per seed (positive: '
+      'LayerNorm less LR-sensitive), and beside them the norm-free baselines against '
+      'LayerNorm (no verdict).', comparisons + beside))
+  verdict = combine([c.outcome for c in comparisons])
+  return [Finding('2', verdict, '; '.join(effects) + '. Outcomes: ' + ', '.join(
+      f'{c.name.split(": ")[0]} {c.name.split("- S(")[1][:-1]} {c.outcome}'
+      for c in comparisons), tables, figures, notes + [SMALL_SCALE])] + _literature_2(df)
+
+
+def _literature_2(df: pd.DataFrame) -> list[Finding]:
+  """Wortsman et al. 2023 (qk_norm) and Zhu et al. 2025 (DyT) on the arms' data."""
+  out = []
+  arms = df[df['variant'].str.contains('qk_norm|dyt', regex=True)]
+  if not len(arms):
+    return out
+  d = df[df['data.source'].isin(set(arms['data.source']))]
+  seeds = set(arms['seed'])
+  d = d[d['seed'].isin(seeds)]
+  sens = {(v, s): sensitivity.from_rows(g).common
+          for (v, s), g in d.groupby(['variant', 'seed'])}
+  of = lambda v: {s: x for (w, s), x in sens.items() if w == v}  # noqa: E731
+  best = {v: ev.best_lr(g) for v, g in d.groupby('variant')}
+  if {'layernorm-pre', 'layernorm-pre+qk_norm'} <= set(best):
+    c = compare('S(pre-LN) - S(pre-LN+qk_norm)', of('layernorm-pre'),
+                of('layernorm-pre+qk_norm'), 0.05,
+                edge=_edge(best['layernorm-pre'], best['layernorm-pre+qk_norm']))
+    out.append(Finding('2-lit', {'supported': 'reproduced'}.get(c.outcome, 'not reproduced')
+                       + f' ({c.outcome})', f'Wortsman et al. 2023 (qk_norm lowers LR '
+                       f'sensitivity): d = {ev.fmt_interval(c.interval)} nats', [], []))
+  dyt = []
+  for placement in ('post', 'pre'):
+    a, b = f'dyt-{placement}', f'layernorm-{placement}'
+    if a in best and b in best:
+      loss = lambda v: {s: r['common_loss'] for s, r in best[v].per_seed.items()}  # noqa
+      dyt.append(compare(f'loss(DyT-{placement}) - loss(LN-{placement})', loss(a), loss(b),
+                         0.05, edge=_edge(best[a], best[b])))
+  if dyt:
+    held = all(c.outcome == 'no effect' for c in dyt)
+    out.append(Finding('2-dyt', ('reproduced' if held else 'not reproduced') + ' ('
+                       + ', '.join(c.outcome for c in dyt) + ')',
+                       'Zhu et al. 2025 (DyT matches LayerNorm): best-LR final eval loss '
+                       + '; '.join(f'{c.name} {ev.fmt_interval(c.interval)}' for c in dyt),
+                       [], []))
+  return out
+
+
+# ------------------------------------------------------------ claims 1 and 4
+
+
+def _spread(values) -> float:
+  """max / min over depth (NaN unless every value is finite and positive)."""
+  if values is None or not np.all(np.isfinite(values)) or values.min() <= 0:
+    return math.nan
+  return float(values.max() / values.min())
 
 
 def _growth(rms) -> float:
@@ -323,15 +233,200 @@ def _growth(rms) -> float:
   return float(rms[-1] / rms[0])
 
 
-def _spread(values) -> float:
-  """log10(max / min) over depth: decades between the largest and smallest."""
-  if values is None or not np.all(np.isfinite(values)) or values.min() <= 0:
-    return math.nan
-  return float(np.log10(values.max() / values.min()))
+def _converged(m: pd.DataFrame, steps: int) -> bool:
+  """Eval loss fell by < 0.01 nats over the last 20% of steps."""
+  evals = m[m['eval_loss'].notna()] if 'eval_loss' in m else m.iloc[:0]
+  window = evals[evals['step'] >= 0.8 * steps]
+  if len(window) < 2:
+    return False
+  return bool(window['eval_loss'].iloc[0] - window['eval_loss'].iloc[-1] < 0.01)
+
+
+def init_depths(run_depths) -> list[int]:
+  """Powers of two from the shallowest run depth to twice the deepest."""
+  lo, hi = min(run_depths), 2 * max(run_depths)
+  return [2 ** k for k in range(int(math.log2(lo)), int(math.log2(hi)) + 1)]
+
+
+def perturbation_at_init(workdir: str, df: pd.DataFrame) -> pd.DataFrame:
+  """lnexp.perturbation at init for every variant and seed of `df` over
+  `init_depths`; cached in WORKDIR/perturbation_init.csv (forward passes only)."""
+  path = os.path.join(workdir, 'perturbation_init.csv')
+  if os.path.isfile(path):
+    return pd.read_csv(path)
+  from lnexp import config as config_lib
+  from lnexp import perturbation
+  config = results.load_config(workdir)
+  flat = {k: v for k, v in config['base'].items() if k != 'model.vocab_size'}
+  base = config_lib.apply_overrides(config_lib.base_config(), flat)
+  keys = [k for k in results.swept_keys(config) if k.startswith('model.')
+          and k != 'model.num_layers']
+  variants = {}
+  for variant, g in df.groupby('variant', sort=False):
+    row = g.iloc[0]
+    variants[variant] = {k: row[k].item() if isinstance(row[k], np.generic) else row[k]
+                         for k in keys if k in row and not pd.isna(row[k])}
+  seeds = sorted({int(s) for s in df['train.seed']})
+  out = perturbation.at_init(variants, init_depths(df['model.num_layers'].unique()), seeds,
+                             base=base)
+  out.to_csv(path + '.tmp', index=False)
+  os.replace(path + '.tmp', path)
+  return out
+
+
+def depth(workdir: str, figdir: str, point_ids=None) -> list[Finding]:
+  """Claims 1 (gradient spread over depth) and 4 (error amplification)."""
+  df = load(workdir, point_ids)
+  metrics = metrics_of(workdir, df)
+  ms = [metrics[p] for p in df['point_id']]
+  df['spread_init'] = [_spread(results.depth_value(m, 'depth/grad_flow', 'first')) for m in ms]
+  df['spread_end'] = [_spread(results.depth_value(m, 'depth/grad_flow')) for m in ms]
+  df['growth'] = [_growth(results.depth_value(m, 'depth/residual_rms')) for m in ms]
+  steps = results.load_config(workdir)['base']['train.steps']
+  df['converged'] = [_converged(m, steps) for m in ms]
+  depths = sorted(df['model.num_layers'].unique())
+  deepest = depths[-1]
+  rows = []
+  for (variant, d), g in df.groupby(['variant', 'model.num_layers'], sort=False):
+    rows.append([variant, str(d), f"{g['optim.lr'].iloc[0]:g} / "
+                 f"{g['optim.warmup_steps'].iloc[0]:g}", ev.counts(g['label']),
+                 f"{int(g['converged'].sum())}/{len(g)}", stat(g['final_eval_loss']),
+                 ev.median(g['spread_init']), ev.median(ev.trained_only(g, 'spread_end')),
+                 ev.median(ev.trained_only(g, 'perturb_amplification')),
+                 ev.median(ev.trained_only(g, 'perturb_kl')), ev.median(g['growth'])])
+  tables = [table(
+      'Per variant and depth, over seeds, at the tuned LR / warm-up steps '
+      '(experiments/depth_tune.py): runs trained/collapsed/diverged; converged (eval '
+      'loss fell < 0.01 nats over the last 20% of steps); final eval loss (mean ± sd); '
+      'gradient spread, max / min over depth of the gradient norm after each block, at '
+      'step 1 and at the end; error amplification and KL of the trained model '
+      '(lnexp.perturbation, eps = 1e-3 after block 1); residual growth (last / first '
+      'block RMS, the old claim-4 metric, ~1 by construction in post-LN). Medians '
+      '(IQR); end-of-training diagnostics over trained runs only.',
+      ['variant', 'depth', 'LR / warm-up', 'trained/collapsed/diverged', 'converged',
+       'final eval loss', 'spread at init', 'spread at end', 'amplification (trained)',
+       'KL (trained)', 'residual growth'], rows)]
+  init = perturbation_at_init(workdir, df)
+  init['seed'] = init['seed'].astype(str)
+  init_rows = [[v] + [ev.median(g[g['depth'] == L]['amplification'])
+                      for L in sorted(init['depth'].unique())]
+               for v, g in init.groupby('variant', sort=False)]
+  tables.append(table(
+      'Error amplification at initialization (relative deviation after the last block / '
+      'eps, eps = 1e-3 injected after block 1; > 1: the error grows), median (IQR) over '
+      'seeds, per depth (forward passes only; cached in perturbation_init.csv).',
+      ['variant'] + [f'depth {L}' for L in sorted(init['depth'].unique())], init_rows))
+
+  deep = df[df['model.num_layers'] == deepest]
+
+  def at(variant, column, trained=False):
+    g = deep[deep['variant'] == variant]
+    values = ev.trained_only(g, column) if trained else g[column]
+    return dict(zip(g['train.seed'].astype(str), values))
+  c1 = [compare(f'depth {deepest}, init: log spread(none) - log spread(post-LN)',
+                at('none', 'spread_init'), at('layernorm-post', 'spread_init'),
+                math.log(1.5), log=True),
+        compare(f'depth {deepest}, end: log spread(none) - log spread(post-LN)',
+                at('none', 'spread_end', True), at('layernorm-post', 'spread_end', True),
+                math.log(1.5), log=True)]
+  top = int(init['depth'].max())
+  amp0 = lambda v: {s: a for s, a in zip(  # noqa: E731
+      init[(init['variant'] == v) & (init['depth'] == top)]['seed'],
+      init[(init['variant'] == v) & (init['depth'] == top)]['amplification'])}
+  c4 = [compare(f'depth {top}, init: log amp(none) - log amp(post-LN)', amp0('none'),
+                amp0('layernorm-post'), math.log(1.25), log=True),
+        compare(f'depth {deepest}, trained: log amp(none) - log amp(post-LN)',
+                at('none', 'perturb_amplification', True),
+                at('layernorm-post', 'perturb_amplification', True), math.log(1.25),
+                log=True)]
+  beside = [compare(f'depth {top}, init: log amp(none) - log amp({v})', amp0('none'),
+                    amp0(v), math.log(1.25), log=True)
+            for v in init['variant'].unique() if v not in ('none', 'layernorm-post')]
+  not_converged = df[~df['converged'] & df['label'].eq(ev.TRAINED)]
+  notes = [SMALL_SCALE]
+  if len(not_converged):
+    notes.append('not converged by the convergence rule (still falling >= 0.01 nats over '
+                 'the last 20% of steps): ' + ', '.join(
+                     f'{v} depth {d} ({len(g)})' for (v, d), g in
+                     not_converged.groupby(['variant', 'model.num_layers'])))
+  figures = plots.depth_profiles(deep, metrics, os.path.join(figdir, 'depth_profiles.png'))
+  post = deep[deep['variant'] == 'layernorm-post']
+  return [
+      Finding('1', combine([c.outcome for c in c1]),
+              f'depth {deepest}: gradient spread (max/min over blocks, median) post-LN '
+              f"{ev.median(post['spread_init'])} at init, none "
+              f"{ev.median(deep[deep['variant'] == 'none']['spread_init'])}; outcomes "
+              + ', '.join(c.outcome for c in c1),
+              tables[:1] + [comparisons_table('The rule\'s comparisons (d > 0: post-LN\'s '
+                                              'gradients more even over depth).', c1)],
+              figures, notes),
+      Finding('4', combine([c.outcome for c in c4]),
+              f'error amplification at depth {top} at init, none '
+              f"{ev.median(init[(init['variant'] == 'none') & (init['depth'] == top)]['amplification'])}"
+              f" vs post-LN "
+              f"{ev.median(init[(init['variant'] == 'layernorm-post') & (init['depth'] == top)]['amplification'])}"
+              '; outcomes ' + ', '.join(c.outcome for c in c4),
+              tables + [comparisons_table('The rule\'s comparisons (d > 0: post-LN damps '
+                                          'the error more), and the other variants at '
+                                          'init beside (no verdict).', c4 + beside)],
+              figures, notes),
+  ]
+
+
+# ------------------------------------------------------------ claim 5
+
+
+def covariate_shift(workdir: str, figdir: str, point_ids=None) -> list[Finding]:
+  """Claim 5: Santurkar et al.'s ICS (unshared) and relative drift (both shares)."""
+  df = load(workdir, point_ids)
+  metrics = metrics_of(workdir, df)
+  df['ics'] = [_series_mean(metrics[p], 'ics_santurkar_rel') for p in df['point_id']]
+  df['drift'] = [_relative_drift(metrics[p]) for p in df['point_id']]
+  df['ics'] = ev.trained_only(df, 'ics')
+  rows, comps, notes = [], [], [SMALL_SCALE]
+  for (share, lr, variant), g in df.groupby(['model.share', 'optim.lr', 'variant'],
+                                            sort=False):
+    rows.append([share, f'{lr:g}', variant, ev.counts(g['label']),
+                 ev.median(g['ics']) if share == 'none' else '-',
+                 ev.median(ev.trained_only(g, 'drift')), stat(g['final_eval_loss'])])
+  unshared = df[df['model.share'] == 'none']
+  for lr, g in unshared.groupby('optim.lr'):
+    for ln in LN:
+      comps.append(compare(f'LR {lr:g}: log ICS(none) - log ICS({ln})',
+                           ev.by_seed(g[g['variant'] == 'none'], 'ics'),
+                           ev.by_seed(g[g['variant'] == ln], 'ics'), math.log(1.25),
+                           log=True))
+    rho, p, n = spearman(g['ics'], g['final_eval_loss'].where(g['label'].eq(ev.TRAINED)))
+    notes.append(f'LR {lr:g}: Spearman rho(ICS, final eval loss) over {n} trained unshared '
+                 f'runs = {rho:.2f} (permutation p = {p:.3f})')
+  verdict = combine([c.outcome for c in comps])
+  med = unshared.groupby('variant')['ics'].median()
+  return [Finding(
+      '5', verdict, 'relative ICS (Santurkar et al. 2018), median over LRs and seeds: '
+      + ', '.join(f'{v} {x:.3g}' for v, x in med.items()) + '; outcomes '
+      + ', '.join(c.outcome for c in comps),
+      [table('Per share, LR and variant: runs trained/collapsed/diverged; Santurkar et '
+             'al. ICS ||G - G\'|| / ||G|| (mean over layers and diagnostic steps; '
+             'unshared only); relative drift of norm-site inputs (RMS change of feature '
+             'means between diagnostics / the input RMS); medians (IQR); final eval loss.',
+             ['share', 'LR', 'variant', 'trained/collapsed/diverged', 'ICS (relative)',
+              'drift (relative)', 'final eval loss'], rows),
+       comparisons_table('The rule\'s comparisons (d > 0: LayerNorm less shift).', comps)],
+      [], notes)]
+
+
+def _relative_drift(m: pd.DataFrame) -> float:
+  drift = _series_mean(m, 'ics_drift/', '_mean')
+  var = _series_mean(m, 'depth/', '_norm_in_var')
+  return drift / math.sqrt(var) if var > 0 else math.nan
+
+
+# ------------------------------------------------------------ claim 1b
 
 
 def gradient_scaling(workdir: str, figdir: str, point_ids=None) -> list[Finding]:
   """Claim 1b: Xiong et al. 2020's last-layer gradient norm vs depth."""
+  from lnexp.claims import stats
   df = load(workdir, point_ids)
   metrics = metrics_of(workdir, df)
   df['last_layer_grad'] = [_last_layer_grad(metrics[p]) for p in df['point_id']]
@@ -339,31 +434,26 @@ def gradient_scaling(workdir: str, figdir: str, point_ids=None) -> list[Finding]
   slopes = {}
   for (variant, seed), g in df.groupby(['variant', 'seed']):
     g = g.sort_values('model.num_layers')
-    slopes[(variant, seed)] = float(np.polyfit(np.log(g['model.num_layers']),
-                                               np.log(g['last_layer_grad']), 1)[0])
-  rows = []
-  for variant, g in df.groupby('variant', sort=False):
-    rows.append([variant] + [stat(g[g['model.num_layers'] == L]['last_layer_grad'], 3)
-                             for L in depths]
-                + [stat([s for (v, _), s in slopes.items() if v == variant], 2)])
-  seeds = sorted(df['seed'].unique())
-  post = [abs(slopes.get(('layernorm-post', s), math.nan)) <= 0.15 for s in seeds]
-  pre = [slopes.get(('layernorm-pre', s), math.nan) < -0.25 for s in seeds]
-  held = [a and b for a, b in zip(post, pre)]
-  verdict = decide(held, yes='reproduced', no='not reproduced',
-                   against=[not a and not b for a, b in zip(post, pre)])
-  verdict = 'partly reproduced' if verdict == 'mixed' else verdict
-  def mean(variant):  # nan, without numpy's empty-mean warning, for an unrun variant
-    values = [s for (w, _), s in slopes.items() if w == variant]
-    return float(np.mean(values)) if values else math.nan
+    slopes.setdefault(variant, {})[seed] = float(np.polyfit(
+        np.log(g['model.num_layers']), np.log(g['last_layer_grad']), 1)[0])
+  intervals = {v: stats.paired_interval(s, {k: 0.0 for k in s}) for v, s in slopes.items()}
+  rows = [[variant] + [stat(g[g['model.num_layers'] == L]['last_layer_grad'], 3)
+                       for L in depths] + [ev.fmt_interval(intervals[variant])]
+          for variant, g in df.groupby('variant', sort=False)]
+  post, pre = intervals.get('layernorm-post'), intervals.get('layernorm-pre')
+  flat = post is not None and -0.15 <= post.low and post.high <= 0.15
+  falling = pre is not None and pre.high < -0.25
+  verdict = ('reproduced' if flat and falling else 'not reproduced'
+             if not (flat or falling) else
+             f'partly reproduced ({"post-LN flat" if flat else "pre-LN falling"} only)')
   return [Finding(
       '1b', verdict,
       f'slope of log(last-layer gradient norm) on log(depth): post-LN '
-      f'{mean("layernorm-post"):.2f}, pre-LN {mean("layernorm-pre"):.2f} (Xiong et al. '
-      f'predict 0 and -0.5)',
+      f'{ev.fmt_interval(post) if post else "-"}, pre-LN {ev.fmt_interval(pre) if pre else "-"}'
+      f' (Xiong et al. predict 0 and -0.5)',
       [table('Gradient norm of the last layer\'s weights at initialization '
-             '(unshared, clipping off), and its log-log slope in depth; mean ± sd '
-             '[95% t-interval] over seeds.',
+             '(unshared, clipping off), mean ± sd over seeds, and its log-log slope in '
+             'depth with the 95% t-interval over seeds.',
              ['variant'] + [f'depth {L}' for L in depths] + ['slope'], rows)],
       plots.scaling(df, os.path.join(figdir, 'gradient_scaling.png')))]
 
@@ -376,6 +466,9 @@ def _last_layer_grad(m: pd.DataFrame) -> float:
   return float(np.sqrt(sum(float(first[c][-1]) ** 2 for c in cols)))
 
 
+# ------------------------------------------------------------ claim 3
+
+
 def hyperparams(workdir: str, figdir: str, point_ids=None) -> list[Finding]:
   """Claim 3: spread of final eval loss over warm-up, init scale, batch size."""
   df = load(workdir, point_ids)
@@ -383,36 +476,36 @@ def hyperparams(workdir: str, figdir: str, point_ids=None) -> list[Finding]:
   factors = ('optim.warmup_steps', 'model.init_scale', 'train.batch_size')
   # The centre is the one value of each factor that every other factor's points share.
   centre = {k: pd.Series([p[k] for p in config['sweep']]).mode()[0] for k in factors}
-  rows, verdicts, effects = [], {}, []
+  rows, comps = [], []
   for factor in factors:
     others = [k for k in factors if k != factor]
     on_axis = df[np.logical_and.reduce([np.isclose(df[k], centre[k]) for k in others])]
-    spread = on_axis.groupby(['variant', 'seed'])['counted_loss'].agg(
+    spread = on_axis.groupby(['variant', 'seed'])['common_loss'].agg(
         lambda s: s.max() - s.min()).reset_index(name='spread')
-    h, a = seeds_held(spread, 'spread', list(LN))
-    verdicts[factor] = decide(h, yes='less sensitive', no='more sensitive', against=a)
+    values = ', '.join(f'{v:g}' for v in sorted(on_axis[factor].unique()))
     for variant, g in spread.groupby('variant', sort=False):
-      values = sorted(on_axis[factor].unique())
-      rows.append([factor, ', '.join(f'{v:g}' for v in values), variant,
-                   stat(g['spread']), verdicts[factor] if variant == 'none' else ''])
-    means = spread.groupby('variant')['spread'].mean()
-    effects.append(f"{factor.split('.')[1]}: none {means.get('none', math.nan):.3f}, "
-                   f"post-LN {means.get('layernorm-post', math.nan):.3f}, pre-LN "
-                   f"{means.get('layernorm-pre', math.nan):.3f}")
-  outcomes = list(verdicts.values())
-  verdict = ('no data' if 'no data' in outcomes else
-             'supported' if all(o == 'less sensitive' for o in outcomes) else
-             'not supported' if not any(o == 'less sensitive' for o in outcomes)
-             else 'mixed')
+      labels = on_axis[on_axis['variant'] == variant]['label']
+      rows.append([factor, values, variant, ev.counts(labels), stat(g['spread'])])
+    for ln in LN:
+      comps.append(compare(f'{factor}: spread(none) - spread({ln})',
+                           ev.by_seed(spread[spread['variant'] == 'none'], 'spread'),
+                           ev.by_seed(spread[spread['variant'] == ln], 'spread'), 0.05))
   return [Finding(
-      '3', verdict, 'spread of final eval loss (nats) over each factor\'s values: '
-      + '; '.join(effects),
+      '3', combine([c.outcome for c in comps]), 'outcomes per factor: ' + ', '.join(
+          f"{c.name.split(':')[0].split('.')[1]}/{c.name.split('(')[-1][:-1]} {c.outcome}"
+          for c in comps),
       [table('Spread (max - min) of final eval loss over one factor\'s values, the '
-             'others at the centre; a diverged point counts as its init loss; mean ± '
-             'sd [95% t-interval] over seeds. Outcome per factor on the `none` row.',
-             ['factor', 'values', 'variant', 'spread (nats)', 'LayerNorm vs none'],
-             rows)],
-      plots.factor_curves(df, factors, centre, os.path.join(figdir, 'hyperparams.png')))]
+             'others at the centre; a diverged run counts at ln V; runs trained/'
+             'collapsed/diverged on that axis; mean ± sd over seeds.',
+             ['factor', 'values', 'variant', 'trained/collapsed/diverged', 'spread (nats)'],
+             rows),
+       comparisons_table('The rule\'s comparisons (d > 0: LayerNorm less sensitive).',
+                         comps)],
+      plots.factor_curves(df, factors, centre, os.path.join(figdir, 'hyperparams.png')),
+      [SMALL_SCALE])]
+
+
+# ------------------------------------------------------------ claim 6
 
 
 def generalization(workdir: str, figdir: str, point_ids=None) -> list[Finding]:
@@ -427,22 +520,26 @@ def generalization(workdir: str, figdir: str, point_ids=None) -> list[Finding]:
                                    'final_train']] = [
         at['step'], at['eval'] - at['train'], c['eval'].iloc[-1] - c['train'].iloc[-1],
         c['train'].iloc[-1]]
-  h, a = seeds_held(df, 'matched_gap', list(LN))
-  rows = [[v, stat(g['matched_gap']), stat(g['matched_step'], 0), stat(g['final_gap']),
-           stat(g['final_train']), stat(g['final_eval_loss'])]
+  df['matched_gap'] = ev.trained_only(df, 'matched_gap')
+  rows = [[v, ev.counts(g['label']), stat(g['matched_gap']), stat(g['matched_step'], 0),
+           stat(g['final_gap']), stat(g['final_train']), stat(g['final_eval_loss'])]
           for v, g in df.groupby('variant', sort=False)]
-  means = df.groupby('variant')['matched_gap'].mean()
+  comps = [compare(f'gap(none) - gap({ln})', ev.by_seed(df[df['variant'] == 'none'],
+                                                        'matched_gap'),
+                   ev.by_seed(df[df['variant'] == ln], 'matched_gap'), 0.05) for ln in LN]
   return [Finding(
-      '6', decide(h, against=a),
-      f"gap at matched train loss: none {means.get('none', math.nan):.3f}, post-LN "
-      f"{means.get('layernorm-post', math.nan):.3f}, pre-LN "
-      f"{means.get('layernorm-pre', math.nan):.3f} nats; rule held in {sum(h)}/{len(h)} seeds",
+      '6', combine([c.outcome for c in comps]),
+      'gap at matched train loss, d = gap(none) - gap(LN): ' + ', '.join(
+          f'{c.name.split("- gap(")[1][:-1]} {ev.fmt_interval(c.interval)} {c.outcome}'
+          for c in comps),
       [table('Eval minus train loss (train smoothed over 5 logs) at the first log where '
              'train loss reaches the highest final train loss of the seed\'s variants, '
-             'and at the end; mean ± sd [95% t-interval] over seeds.',
-             ['variant', 'gap at matched train loss', 'matched at step', 'final gap',
-              'final train loss', 'final eval loss'], rows)],
-      plots.gap_curves(df, curves, os.path.join(figdir, 'generalization.png')))]
+             'and at the end; mean ± sd over seeds (the matched gap over trained runs).',
+             ['variant', 'trained/collapsed/diverged', 'gap at matched train loss',
+              'matched at step', 'final gap', 'final train loss', 'final eval loss'], rows),
+       comparisons_table('The rule\'s comparisons (d > 0: LayerNorm regularizes).', comps)],
+      plots.gap_curves(df, curves, os.path.join(figdir, 'generalization.png')),
+      [SMALL_SCALE])]
 
 
 def _matched(df: pd.DataFrame, curves: dict) -> dict:
@@ -466,175 +563,182 @@ def _smoothed(m: pd.DataFrame) -> pd.DataFrame:
                        'eval': both['eval_loss'].to_numpy()})
 
 
+# ------------------------------------------------------------ claim 7
+
+
 def batchnorm_text(workdir: str, figdir: str, point_ids=None) -> list[Finding]:
-  """Claim 7: LayerNorm vs causal BatchNorm over batch sizes; BN mismatch and leak."""
+  """Claim 7: LayerNorm vs causal BatchNorm, padded vs packed, over batch sizes."""
   df = load(workdir, point_ids)
   metrics = metrics_of(workdir, df)
-  df['mismatch'] = df['final_eval_loss'] - df['final_eval_loss_batch_stats']
   df['bn_dist'] = [_bn_distance(metrics[p]) for p in df['point_id']]
-  ok = df[df['status'].eq('ok')]
-  best = ok.loc[ok.groupby(['variant', 'train.batch_size', 'seed'])['final_eval_loss']
-                .idxmin()]
-  held, against, rows = [], [], []
-  for (batch, seed), g in best.groupby(['train.batch_size', 'seed']):
-    by = g.set_index('variant')['final_eval_loss']
-    if {'layernorm-post', 'batchnorm-post'} <= set(by.index):
-      held.append(by['layernorm-post'] < by['batchnorm-post'])
-      against.append(by['layernorm-post'] > by['batchnorm-post'])
-  for (variant, batch), g in best.groupby(['variant', 'train.batch_size'], sort=False):
-    rows.append([variant, str(batch), stat(g['final_eval_loss']),
-                 lr_report._lrs(sorted(set(g['optim.lr']))), stat(g['mismatch']),
-                 stat(g['final_eval_loss_batch_stats']), stat(g['bn_dist'])])
-  shen, shen_against = [], []
-  for _, g in best[best['variant'].eq('batchnorm-post')].groupby('seed'):
-    by = g.set_index('train.batch_size')['bn_dist']
-    small, large = by.index.min(), by.index.max()
-    if small == large:
-      continue
-    shen.append(by[small] > by[large])
-    shen_against.append(by[small] < by[large])
-  shen_means = best[best['variant'].eq('batchnorm-post')].groupby(
-      'train.batch_size')['bn_dist'].mean()
-  leak = best[best['variant'].eq('batchnorm-post/batch_time')]
-  leaked = (leak['final_eval_loss_batch_stats'] < leak['entropy_floor']).sum()
-  means = best.groupby(['variant', 'train.batch_size'])['final_eval_loss'].mean()
-  effect = ', '.join(
-      f"B={b}: LN {means.get(('layernorm-post', b), math.nan):.3f} vs BN "
-      f"{means.get(('batchnorm-post', b), math.nan):.3f}"
-      for b in sorted(best['train.batch_size'].unique()))
-  return [Finding(
-      '7', decide(held, against=against),
-      f'best final eval loss (nats), {effect}; LayerNorm better in {sum(held)}/'
-      f'{len(held)} (batch, seed) pairs. Leak: batch_time BatchNorm\'s batch-statistics '
-      f'eval loss is below the entropy floor in {leaked}/{len(leak)} cases',
-      [table('Per variant and batch size, at the best of the LRs per seed: final eval '
-             'loss (running statistics for BatchNorm), the mismatch (that minus the eval '
-             'loss with each eval batch\'s own statistics), the batch-statistics eval '
-             'loss, and the batch-vs-running statistic distance (Shen et al. 2020; mean '
-             'over depth, sites and mean/var) at the end. Entropy floor '
-             f"{best['entropy_floor'].mean():.3f} nats.",
-             ['variant', 'batch', 'best final eval loss', 'best LRs', 'mismatch',
-              'batch-stats eval loss', 'BN stat distance'], rows)],
-      plots.batch_curves(best, os.path.join(figdir, 'batchnorm_text.png'))),
-      Finding('7-lit', decide(shen, yes='reproduced', no='not reproduced',
-                              against=shen_against),
-              'Shen et al. 2020: causal BatchNorm batch-vs-running statistic distance '
-              + ', '.join(f'B={b} {v:.3f}' for b, v in shen_means.items())
-              + f'; larger at the smallest batch in {sum(shen)}/{len(shen)} seeds', [], [])]
+  df['mismatch'] = df['final_eval_loss'] - df['final_eval_loss_batch_stats']
+  df['data'] = np.where(df['data.pack'].astype(bool), 'packed', 'padded')
+  best, rows = {}, []
+  for (variant, data, batch), g in df.groupby(['variant', 'data', 'train.batch_size'],
+                                              sort=False):
+    b = best[(variant, data, batch)] = ev.best_lr(g)
+    at = pd.DataFrame(list(b.per_seed.values()))
+    rows.append([variant, data, str(batch), str(g['seed'].nunique()), ev.counts(g['label']),
+                 f'{b.lr:g}' + (f' ({b.edge} edge)' if b.edge else ''),
+                 stat(at['common_loss']), stat(at['final_eval_loss_batch_stats']),
+                 stat(at['mismatch']), ev.median(at['bn_dist'])])
+
+  def loss(variant, data, batch):
+    b = best.get((variant, data, batch))
+    return {s: r['common_loss'] for s, r in b.per_seed.items()} if b else {}
+  ln, bn = 'layernorm-post', 'batchnorm-post'
+  batches = sorted(df['train.batch_size'].unique())
+  comps, interaction, beside = [], [], []
+  for batch in batches:
+    if (ln, 'padded', batch) in best and (bn, 'padded', batch) in best:
+      comps.append(compare(f'padded, batch {batch}: loss(causal BN) - loss(LN)',
+                           loss(bn, 'padded', batch), loss(ln, 'padded', batch), 0.02,
+                           edge=_edge(best[(bn, 'padded', batch)],
+                                      best[(ln, 'padded', batch)])))
+    packed = {s: loss(bn, 'packed', batch)[s] - loss(ln, 'packed', batch)[s]
+              for s in loss(bn, 'packed', batch) if s in loss(ln, 'packed', batch)}
+    padded = {s: loss(bn, 'padded', batch)[s] - loss(ln, 'padded', batch)[s]
+              for s in packed if s in loss(bn, 'padded', batch)
+              and s in loss(ln, 'padded', batch)}
+    if packed:
+      interaction.append(compare(f'batch {batch}: d(padded) - d(packed)', padded,
+                                 {s: packed[s] for s in padded}, 0.02))
+    for other in ('powernorm-post', 'batchnorm-post/cumulative'):
+      if (other, 'padded', batch) in best:
+        beside.append(compare(f'padded, batch {batch}: loss({other}) - loss(LN)',
+                              loss(other, 'padded', batch), loss(ln, 'padded', batch), 0.02,
+                              edge=_edge(best[(other, 'padded', batch)],
+                                         best[(ln, 'padded', batch)])))
+  findings = [Finding(
+      '7', combine([c.outcome for c in comps]),
+      'padded data, d = loss(causal BN) - loss(LN) at the best LRs: ' + '; '.join(
+          f"B={c.name.split('batch ')[1].split(':')[0]} {ev.fmt_interval(c.interval)} "
+          f'{c.outcome}' for c in comps),
+      [table('Per variant, data and batch size: seeds; runs trained/collapsed/diverged; '
+             'best LR (seed-mean; an edge: not bracketed after extension); final eval '
+             'loss there (running statistics for BatchNorm; diverged at ln V); eval loss '
+             'with each eval batch\'s own statistics; the mismatch (running minus batch '
+             'statistics); the batch-vs-running statistic distance (Shen et al. 2020; '
+             'median over seeds). Mean ± sd over seeds. Entropy floor '
+             f"{df['entropy_floor'].mean():.3f} nats.",
+             ['variant', 'data', 'batch', 'seeds', 'trained/collapsed/diverged', 'best LR',
+              'final eval loss', 'batch-stats eval loss', 'mismatch', 'BN stat distance'],
+             rows),
+       comparisons_table('The rule\'s comparisons (d > 0: LayerNorm better), the '
+                         'interaction with variable length (d > 0: the gap is larger on '
+                         'padded data), and the other norms against LayerNorm beside.',
+                         comps + interaction + beside)],
+      plots.batch_curves(pd.DataFrame([r for b in best.values() for r in
+                                       b.per_seed.values()]).assign(
+          variant=lambda f: f['variant'] + '/' + f['data']),
+          os.path.join(figdir, 'batchnorm_text.png')), [SMALL_SCALE])]
+  small, large = batches[0], batches[-1]
+  if (bn, 'padded', small) in best and small != large:
+    dist = lambda b: {s: r['bn_dist'] for s, r in best[(bn, 'padded', b)].per_seed.items()}  # noqa
+    c = compare(f'log dist(batch {small}) - log dist(batch {large})', dist(small),
+                dist(large), math.log(1.25), log=True)
+    findings.append(Finding(
+        '7-lit', ('reproduced' if c.outcome == 'supported' else 'not reproduced')
+        + f' ({c.outcome})', 'Shen et al. 2020 (batch statistics fluctuate more in small '
+        f'batches): causal BatchNorm\'s batch-vs-running distance ratio '
+        f'{ev.fmt_interval(c.interval, log=True)}', [], []))
+  return findings
 
 
 def _bn_distance(m: pd.DataFrame) -> float:
-  cols = [c for c in m if c.endswith(('bn_mean_dist', 'bn_var_dist'))]
-  values = [np.nanmean(results.depth_value(m, c)) for c in cols if results.depth_value(m, c) is not None]
+  cols = [c for c in m if c.endswith('bn_mean_dist')]
+  values = [np.nanmean(results.depth_value(m, c)) for c in cols
+            if results.depth_value(m, c) is not None]
   return float(np.mean(values)) if values else math.nan
 
 
-def edge_note(best: pd.DataFrame, grid) -> list[str]:
-  """A warning when a best LR sits at the edge of the grid (the optimum may lie beyond)."""
-  edges = {min(grid), max(grid)}
-  at_edge = sorted({v for v, lr in zip(best['variant'], best['optim.lr']) if lr in edges})
-  return [f'best LR at the edge of the grid ({min(grid):g}..{max(grid):g}) for: '
-          f'{", ".join(at_edge)}; the optimum may lie outside it'] if at_edge else []
-
-
-def _best_lr_rows(df: pd.DataFrame, keys=('variant', 'seed')) -> pd.DataFrame:
-  """Per (variant, seed, ...): the non-diverged point with the lowest final eval loss."""
-  ok = df[df['status'].eq('ok') & df['final_eval_loss'].notna()]
-  return ok.loc[ok.groupby(list(keys))['final_eval_loss'].idxmin()]
+# ------------------------------------------------------------ claim 8
 
 
 def lstm_covariate_shift(workdir: str, figdir: str, point_ids=None) -> list[Finding]:
-  """Claim 8: hidden-state variance over time, speed to a target loss, drift."""
+  """Claim 8: hidden-state variance over time and loss at each variant's best LR."""
   df = load(workdir, point_ids)
   metrics = metrics_of(workdir, df)
+  cv = {}
   for pid, m in metrics.items():
     var_T = results.depth_value(m, 'time/hidden_var')
-    df.loc[df['point_id'] == pid, 'hidden_var_cv'] = (
-        float(np.std(var_T) / np.mean(var_T)) if var_T is not None else math.nan)
-    drift = [np.nanmean(np.asarray(v, float)) for v in
-             m.get('ics_drift/input_gates_mean', pd.Series(dtype=object)).dropna()]
-    df.loc[df['point_id'] == pid, 'input_drift'] = np.mean(drift) if drift else math.nan
-  best = _best_lr_rows(df).copy()
-  curves = {p: _smoothed(metrics[p]) for p in best['point_id']}
-  hits = _matched(best, curves)
-  best['steps_to_target'] = [hits[p]['step'] if hits[p] is not None else math.nan
-                             for p in best['point_id']]
-  per_seed = lr_report.seed_metrics(df)
-  sens = per_seed.groupby('variant')['lr_sensitivity']
-  h_cv, a_cv = seeds_held(best, 'hidden_var_cv', ['layernorm'])
-  h_steps, a_steps = seeds_held(best, 'steps_to_target', ['layernorm'])
-  held = [a and b for a, b in zip(h_cv, h_steps)]
-  against = [not a and not b for a, b in zip(h_cv, h_steps)]
-  rows = [[v, stat(g['hidden_var_cv']), stat(g['steps_to_target'], 0),
-           stat(g['input_drift'], 4), stat(g['final_eval_loss']),
-           lr_report._lrs(sorted(set(g['optim.lr']))), stat(sens.get_group(v))]
-          for v, g in best.groupby('variant', sort=False)]
-  means = best.groupby('variant')[['hidden_var_cv', 'steps_to_target']].mean()
-  pick = lambda v, k: means[k].get(v, math.nan)  # noqa: E731
+    cv[pid] = float(np.std(var_T) / np.mean(var_T)) if var_T is not None else math.nan
+  df['hidden_var_cv'] = df['point_id'].map(cv)
+  df['hidden_var_cv'] = ev.trained_only(df, 'hidden_var_cv')
+  best = {v: ev.best_lr(g) for v, g in df.groupby('variant', sort=False)}
+  rows = []
+  for variant, b in best.items():
+    at = pd.DataFrame(list(b.per_seed.values()))
+    g = df[df['variant'] == variant]
+    rows.append([variant, ev.counts(g['label']), f'{b.lr:g}' + (f' ({b.edge} edge)' if
+                                                               b.edge else ''),
+                 ', '.join(f'{x:g}' for x in b.lrs), ev.median(at['hidden_var_cv']),
+                 stat(at['common_loss'])])
+  comps = []
+  if {'none', 'layernorm'} <= set(best):
+    at = lambda v, k: {s: r[k] for s, r in best[v].per_seed.items()}  # noqa: E731
+    edge = _edge(best['none'], best['layernorm'])
+    comps = [compare('log CV(none) - log CV(LayerNorm)', at('none', 'hidden_var_cv'),
+                     at('layernorm', 'hidden_var_cv'), math.log(1.25), log=True, edge=edge),
+             compare('loss(none) - loss(LayerNorm)', at('none', 'common_loss'),
+                     at('layernorm', 'common_loss'), 0.02, edge=edge)]
   return [Finding(
-      '8', decide(held, against=against),
-      f"hidden-variance CV over time: none {pick('none', 'hidden_var_cv'):.3f}, "
-      f"LayerNorm {pick('layernorm', 'hidden_var_cv'):.3f}, BatchNorm "
-      f"{pick('batchnorm', 'hidden_var_cv'):.3f}; steps to the target loss: none "
-      f"{pick('none', 'steps_to_target'):.0f}, LayerNorm "
-      f"{pick('layernorm', 'steps_to_target'):.0f}, BatchNorm "
-      f"{pick('batchnorm', 'steps_to_target'):.0f}; rule held in {sum(held)}/"
-      f"{len(held)} seeds",
-      [table('At each variant\'s best LR per seed: coefficient of variation over time '
-             'steps of the hidden-state variance (last diagnostic step), steps to the '
-             'seed\'s target train loss, input pre-activation drift, final eval loss; '
-             'LR sensitivity over the whole LR grid; mean ± sd [95% t-interval] over '
-             'seeds.',
-             ['variant', 'hidden-variance CV', 'steps to target', 'input drift',
-              'final eval loss', 'best LRs', 'LR sensitivity'], rows)],
-      plots.time_profiles(best, metrics, os.path.join(figdir, 'hidden_variance.png')),
-      edge_note(best, set(df['optim.lr'])))]
+      '8', combine([c.outcome for c in comps]), 'LayerNorm vs none at each best LR: '
+      + '; '.join(f'{c.name} {ev.fmt_interval(c.interval, c.log)} {c.outcome}'
+                  for c in comps),
+      [table('Per variant: runs trained/collapsed/diverged over the whole grid; best LR '
+             '(seed-mean) and the grid as run (extended where the best sat at an edge); '
+             'at the best LR: coefficient of variation over time steps of the '
+             'hidden-state variance (median, IQR; trained runs) and final eval loss.',
+             ['variant', 'trained/collapsed/diverged', 'best LR', 'grid', 'hidden-variance CV',
+              'final eval loss'], rows),
+       comparisons_table('The rule\'s comparisons (d > 0: as the article predicts).',
+                         comps)],
+      plots.time_profiles(pd.DataFrame([r for b in best.values() for r in
+                                        b.per_seed.values()]), metrics,
+                          os.path.join(figdir, 'hidden_variance.png')), [SMALL_SCALE])]
+
+
+# ------------------------------------------------------------ claim 9
 
 
 def cnn_depth(workdir: str, figdir: str, point_ids=None) -> list[Finding]:
-  """Claim 9: activation growth with depth, accuracy and LR sensitivity per norm."""
+  """Claim 9: activation growth with depth, accuracy per norm."""
   df = load(workdir, point_ids)
   metrics = metrics_of(workdir, df)
   df['growth'] = [_growth(results.depth_value(metrics[p], 'depth/residual_rms'))
                   for p in df['point_id']]
+  df['growth'] = ev.trained_only(df, 'growth')
   depths = sorted(df['model.num_layers'].unique())
   deepest = df[df['model.num_layers'] == depths[-1]]
   at = deepest[np.isclose(deepest['optim.lr'], 1e-2)]
-  held, against = seeds_held(at, 'growth', ['layernorm'])
-  best = _best_lr_rows(df, ('variant', 'model.num_layers', 'seed'))
   rows = []
-  for (variant, depth), g in df.groupby(['variant', 'model.num_layers'], sort=False):
-    b = best[(best['variant'] == variant) & (best['model.num_layers'] == depth)]
-    grid = lr_report.seed_metrics(g)
-    rows.append([variant, str(depth),
-                 stat(g[np.isclose(g['optim.lr'], 1e-2)]['growth'], 2),
-                 stat(b['final_eval_accuracy']), stat(b['final_eval_loss']),
-                 lr_report._lrs(sorted(set(b['optim.lr']))), stat(grid['lr_sensitivity'])])
-  acc = best[best['model.num_layers'] == depths[-1]].set_index(['variant', 'seed'])[
-      'final_eval_accuracy']
-  seeds = sorted(best['seed'].unique())
-  bn_wins = sum(acc.get(('batchnorm', s), math.nan) > acc.get(('layernorm', s), math.nan)
-                for s in seeds)
-  growth = at.groupby('variant')['growth'].mean()
+  for (variant, depth_), g in df.groupby(['variant', 'model.num_layers'], sort=False):
+    b = ev.best_lr(g)
+    acc = [r['final_eval_accuracy'] for r in b.per_seed.values()]
+    rows.append([variant, str(depth_), ev.counts(g['label']),
+                 ev.median(g[np.isclose(g['optim.lr'], 1e-2)]['growth']),
+                 f'{b.lr:g}' + (f' ({b.edge} edge)' if b.edge else ''), stat(acc)])
+  c = compare(f'depth {depths[-1]}, LR 0.01: log growth(none) - log growth(LayerNorm)',
+              ev.by_seed(at[at['variant'] == 'none'], 'growth'),
+              ev.by_seed(at[at['variant'] == 'layernorm'], 'growth'), math.log(1.25),
+              log=True)
   return [Finding(
-      '9', decide(held, against=against),
-      f"depth {depths[-1]}, LR 1e-2: activation growth none {growth.get('none', math.nan):.2f},"
-      f" LayerNorm {growth.get('layernorm', math.nan):.2f}, BatchNorm "
-      f"{growth.get('batchnorm', math.nan):.2f}, GroupNorm "
-      f"{growth.get('groupnorm', math.nan):.2f} (rule held in {sum(held)}/{len(held)} "
-      f"seeds); BatchNorm's test accuracy beats LayerNorm's in {bn_wins}/{len(seeds)} "
-      f"seeds at depth {depths[-1]}",
-      [table('Per norm and depth: activation growth (RMS after the last block / after the '
-             'first) at LR 1e-2; test accuracy and loss at the best LR per seed; LR '
-             'sensitivity; mean ± sd [95% t-interval] over seeds.',
-             ['norm', 'depth', 'activation growth', 'test accuracy', 'test loss',
-              'best LRs', 'LR sensitivity'], rows)],
+      '9', c.outcome, f'{c.name}: {ev.fmt_interval(c.interval, log=True)}',
+      [table('Per norm and depth: runs trained/collapsed (accuracy within 2 standard '
+             'errors of chance)/diverged; activation growth (RMS after the last block / '
+             'after the first) at LR 1e-2, median (IQR) over trained runs; best LR and '
+             'test accuracy there (mean ± sd).',
+             ['norm', 'depth', 'trained/collapsed/diverged', 'activation growth',
+              'best LR', 'test accuracy'], rows),
+       comparisons_table('The rule\'s comparison (d > 0: LayerNorm keeps activations '
+                         'more consistent).', [c])],
       plots.lr_curves(deepest, os.path.join(figdir, 'cnn_lr.png'),
-                      f'Digits test loss vs peak LR, depth {depths[-1]}'),
-      edge_note(best, set(df['optim.lr'])))]
+                      f'Digits test loss vs peak LR, depth {depths[-1]}'), [SMALL_SCALE])]
 
 
-ANALYSES = {'gradient_scaling': gradient_scaling, 'depth': depth,
+ANALYSES = {'gradient_scaling': gradient_scaling, 'depth_tune': lambda *a, **k: [],
+            'depth': depth, 'covariate_shift': covariate_shift,
             'generalization': generalization, 'batchnorm_text': batchnorm_text,
             'hyperparams': hyperparams, 'lr_sensitivity': lr_sensitivity,
             'lstm_covariate_shift': lstm_covariate_shift, 'cnn_depth': cnn_depth}

@@ -31,22 +31,22 @@ def _styles(df: pd.DataFrame) -> dict:
 
 
 def lr_curves(df: pd.DataFrame, path: str, title: str) -> list[str]:
-  """Final eval loss (diverged: init loss, as a cross) vs LR, every seed."""
+  """Final eval loss vs LR, every seed; a diverged run (a cross) at ln V."""
   fig, (ax,) = _figure()
   styles = _styles(df)
   for variant, d in df.groupby('variant', sort=False):
     st = styles[variant]
     for i, (_, s) in enumerate(d.groupby('seed')):
       s = s.sort_values('optim.lr')
-      ax.plot(s['optim.lr'], s['counted_loss'], color=st['color'], marker=st['marker'],
+      ax.plot(s['optim.lr'], s['common_loss'], color=st['color'], marker=st['marker'],
               markersize=4, linewidth=1.6 if i == FIRST else 0.8,
               alpha=1.0 if i == FIRST else 0.4, label=variant if i == FIRST else None)
       bad = s[s['status'].ne('ok')]
-      ax.scatter(bad['optim.lr'], bad['counted_loss'], marker='x', color=st['color'])
+      ax.scatter(bad['optim.lr'], bad['common_loss'], marker='x', color=st['color'])
   base._floor_lines(ax, df)
   ax.set_xscale('log')
   ax.set_xlabel('peak learning rate')
-  ax.set_ylabel('final eval loss, diverged = init loss (nats)')
+  ax.set_ylabel('final eval loss, diverged = ln V (nats)')
   ax.set_title(title, fontsize=10)
   ax.legend(fontsize=7, ncol=2)
   ax.grid(True, alpha=0.3)
@@ -135,12 +135,12 @@ def factor_curves(df: pd.DataFrame, factors, centre: dict, path: str) -> list[st
     for variant, d in on_axis.groupby('variant', sort=False):
       for i, (_, s) in enumerate(d.groupby('seed')):
         s = s.sort_values(factor)
-        ax.plot(s[factor], s['counted_loss'], color=styles[variant]['color'],
+        ax.plot(s[factor], s['common_loss'], color=styles[variant]['color'],
                 marker=styles[variant]['marker'], alpha=1.0 if i == FIRST else 0.4,
                 label=variant if i == FIRST else None)
     ax.set_xlabel(factor)
     ax.grid(True, alpha=0.3)
-  axes[0].set_ylabel('final eval loss, diverged = init loss')
+  axes[0].set_ylabel('final eval loss, diverged = ln V')
   axes[0].legend(fontsize=7)
   return _save(fig, path)
 

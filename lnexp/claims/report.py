@@ -10,7 +10,7 @@ import re
 
 from lnexp.analysis import results
 from lnexp.claims import analyses, rules
-from lnexp.claims.paths import experiment_file, workdir as experiment_workdir
+from lnexp.claims.paths import TUNED_BY, experiment_file, workdir as experiment_workdir
 
 SEED_ARTICLE = 'the seed article (../shared/seed/layer-normalization-albertagpt.txt)'
 
@@ -38,7 +38,7 @@ CLAIMS = {
           'internal covariate shift—the change in the distribution of layer inputs as '
           'network parameters are updated. This shift forces the model to continually '
           'adapt to new data distributions, slowing down the training process.',
-          'lr_sensitivity'),
+          'covariate_shift'),
     '6': ('Generalization and regularization', 'Layer normalization has an implicit '
           'regularization effect, which can enhance the generalization of neural '
           'networks.', 'generalization'),
@@ -102,6 +102,12 @@ def write(out: str, size: str, point_ids: dict[str, list[str]], experiments: str
   return path
 
 
+def _command(name: str) -> str:
+  tuner = TUNED_BY.get(name)
+  return (f'experiments/{name}.py' if tuner is None else
+          f'experiments/{name}.py:core@experiments/results/{tuner}')
+
+
 def _markdown(out, size, findings, status, experiments) -> str:
   now = datetime.datetime.now(datetime.timezone.utc).strftime('%Y-%m-%d %H:%M UTC')
   md = [
@@ -119,9 +125,27 @@ def _markdown(out, size, findings, status, experiments) -> str:
       'Model (lnexp.claims.sizes): AlbertAGPT, 2 ALBERT-shared layers unless depth is '
       'the variable, hidden 64, 4 heads, MLP 256, tied embeddings, AdamW (b2 0.98), '
       'gradient clip 1, 5% linear warm-up then cosine decay to 10%, batch 16 x 64 '
-      'tokens. Data: the synthetic Markov language (32 symbols, order 1; its entropy '
-      'floor is the best possible loss) and CPython\'s reference docs '
-      '(`data.source=python_docs`, byte-level, 90/10 train/eval split), both offline.',
+      'tokens; residual-branch outputs initialised x 1/sqrt(2L) (GPT-2). Every '
+      'variant gets a fair start: without a norm the embedding enters the stack x 0.1 '
+      '(initial loss ~ln V, not ~2 ln V); ReZero (Bachlechner et al. 2020) and DeepNorm '
+      '(Wang et al. 2022) are the norm-free and deep-post-LN baselines. Data, all '
+      'offline: `topics` (synthetic documents, each from one of 4 latent Markov '
+      'chains, so the best loss needs the context; its Bayes floor is exact), the '
+      'synthetic order-1 Markov language (claim 7\'s variable-length documents) and '
+      'CPython\'s reference docs (`python_docs`, bytes, 90/10 split).',
+      '',
+      '**Scale.** This is a small-scale proxy: ~56k parameters and ~0.3M tokens per '
+      'run on a 2-core CPU. Every verdict below holds at this scale only; no '
+      'accelerator-scale run has been made yet (lnexp.claims.sizes).',
+      '',
+      '**How a verdict is read.** A rule compares two variants over the same seeds: '
+      'the per-seed difference d is oriented so that positive is what the article '
+      'predicts; its 95% paired t-interval against the rule\'s minimum effect δ gives '
+      '*supported* (interval above +δ), *contradicted* (below −δ), *no effect* (inside '
+      '±δ) or *inconclusive* (straddles ±δ, a missing pair, or a best LR at a grid '
+      'edge); a rule of several comparisons gives their common outcome, or *mixed*. '
+      'Runs are labelled trained / collapsed (finished at ≥ 90% of the unigram '
+      'entropy: learned nothing) / diverged; diagnostics compare trained runs only.',
       '',
       '## Verdicts',
       '',
@@ -146,7 +170,7 @@ def _markdown(out, size, findings, status, experiments) -> str:
     summary, rule = experiment_doc(experiments, name)
     md += [f'## Claim {claim}: {title}', '', f'> {quote}', '',
            f'**Experiment** `experiments/{name}.py` '
-           f'(`python -m lnexp.run --config experiments/{name}.py`). {summary}', '',
+           f'(`python -m lnexp.run --config {_command(name)}`). {summary}', '',
            rules.citation(experiment_file(experiments, name), experiment_workdir(out, name),
                           f'results/{name}/{rules.RULES_JSON}'), '', rule, '']
     finding = findings.get(claim)
