@@ -140,7 +140,7 @@ def test_lr_sensitivity_rule_on_fabricated_results(tmp_path):
   table = '\n'.join(found['2'].tables)
   expected = np.mean([_by_hand(0.8 + j, diverge_above=2e-2) for j in (0.0, 0.05, 0.1)])
   # 3 seeds x 5 LRs: 6 diverged (LR 3e-2, 1e-1), 1 collapsed (seed 2 at 1e-3: 3.4)
-  assert '| none | 3 | 8/1/6 | 0.01 |' in table
+  assert '| none | 3 | 8/1/6 | 3.600 ± 0.000 | 0.01 |' in table
   assert f'{expected:.3f} ±' in table
   # Reversed: LayerNorm steep, no norm flat -> contradicted.
   points = []

@@ -206,3 +206,22 @@ def test_batchnorm_initial_loss_uses_batch_statistics(tmp_path):
   rows = {r['model.norm']: r for r in train.train_and_evaluate(
       str(config), {'train.steps': '1', 'train.eval_every': '1'}, str(tmp_path / 'w'))}
   assert abs(rows['batchnorm']['init_loss'] - rows['none']['init_loss']) > 1e-2
+
+
+def test_batch1_inference_rows_of_running_stats_norms(tmp_path):
+  """Claim 7's low-resource inference: rows carry eval losses over single
+  sequences, with batch and with running statistics. A causal BatchNorm position
+  with one sample falls back to the running statistics, so at batch 1 the two
+  agree; cumulative statistics (batch and past positions) still differ."""
+  config = tmp_path / 'bn.py'
+  config.write_text(open(TINY).read() + "\n\ndef get_sweep():\n  return [{'model.norm': n, "
+                    "'model.bn_axes': a} for n, a in (('batchnorm', 'batch'), "
+                    "('batchnorm', 'cumulative'), ('layernorm', 'batch'))]\n")
+  rows = train.train_and_evaluate(str(config), {'train.steps': '2', 'train.eval_every': '2'},
+                                  str(tmp_path / 'w'))
+  by = {(r['model.norm'], r['model.bn_axes']): r for r in rows}
+  causal, cumulative = by[('batchnorm', 'batch')], by[('batchnorm', 'cumulative')]
+  assert causal['batch1_loss_batch_stats'] == pytest.approx(causal['batch1_loss_running'],
+                                                            rel=1e-6)
+  assert abs(cumulative['batch1_loss_batch_stats'] - cumulative['batch1_loss_running']) > 1e-4
+  assert 'batch1_loss_running' not in by[('layernorm', 'batch')]

@@ -19,7 +19,8 @@ from lnexp.engine.workdir import Workdir, read_jsonl
 LR_KEY = 'optim.lr'
 SEED_KEYS = ('train.seed', 'data.seed')
 NUMERIC = ('lane', 'diverged_step', 'init_loss', 'final_train_loss', 'final_eval_loss',
-           'best_eval_loss', 'final_eval_loss_batch_stats', 'final_eval_accuracy', 'steps',
+           'best_eval_loss', 'final_eval_loss_batch_stats', 'batch1_loss_batch_stats',
+           'batch1_loss_running', 'final_eval_accuracy', 'steps',
            'wall_s', 'entropy_floor', 'unigram_entropy', 'vocab_size', 'bayes_loss',
            'context_free_loss', 'perturb_amplification', 'perturb_kl')
 

@@ -138,18 +138,20 @@ def lr_sensitivity(workdir: str, figdir: str, point_ids=None) -> list[Finding]:
     for variant, g in d.groupby('variant', sort=False):
       b = best[variant]
       rows.append([variant, str(g['seed'].nunique()), ev.counts(g['label']),
-                   f'{b.lr:g}' + (f' ({b.edge} edge)' if b.edge else ''),
+                   stat(g['init_loss']), f'{b.lr:g}' + (f' ({b.edge} edge)' if b.edge else ''),
                    stat([r['common_loss'] for r in b.per_seed.values()]),
                    stat(of(variant, 'common').values()), stat(of(variant, 'wortsman').values()),
                    stat(of(variant, 'stable_decades').values(), 2)])
     tables.append(table(
-        f'**{source}**: per variant over seeds (mean ± sd): runs trained/collapsed/'
-        'diverged; best LR (by the seed-mean loss; an edge means the optimum was not '
+        f'**{source}** (ln V = {math.log(d["vocab_size"].iloc[0]):.3f}): per variant over '
+        'seeds (mean ± sd): runs trained/collapsed/diverged; initial loss (as training '
+        'sees the model: batch statistics for BatchNorm); best LR (by the seed-mean loss; an edge means the optimum was not '
         'bracketed even after extending the grid); final eval loss at it; LR '
         'sensitivity with the common reference ln V (the rule\'s) and with each run\'s '
         'own initial loss (Wortsman et al. 2023); stable decades (consecutive LRs within '
         '0.1 nats of the best).',
-        ['variant', 'seeds', 'trained/collapsed/diverged', 'best LR', 'loss at best LR',
+        ['variant', 'seeds', 'trained/collapsed/diverged', 'initial loss', 'best LR',
+         'loss at best LR',
          'LR sensitivity (ln V ref.)', 'LR sensitivity (own init)', 'stable decades'],
         rows))
     if 'none' not in best:
@@ -578,10 +580,12 @@ def batchnorm_text(workdir: str, figdir: str, point_ids=None) -> list[Finding]:
                                               sort=False):
     b = best[(variant, data, batch)] = ev.best_lr(g)
     at = pd.DataFrame(list(b.per_seed.values()))
+    batch1 = [stat(at[k]) if k in at else '-' for k in ('batch1_loss_running',
+                                                        'batch1_loss_batch_stats')]
     rows.append([variant, data, str(batch), str(g['seed'].nunique()), ev.counts(g['label']),
                  f'{b.lr:g}' + (f' ({b.edge} edge)' if b.edge else ''),
                  stat(at['common_loss']), stat(at['final_eval_loss_batch_stats']),
-                 stat(at['mismatch']), ev.median(at['bn_dist'])])
+                 stat(at['mismatch']), *batch1, ev.median(at['bn_dist'])])
 
   def loss(variant, data, batch):
     b = best.get((variant, data, batch))
@@ -618,11 +622,15 @@ def batchnorm_text(workdir: str, figdir: str, point_ids=None) -> list[Finding]:
              'best LR (seed-mean; an edge: not bracketed after extension); final eval '
              'loss there (running statistics for BatchNorm; diverged at ln V); eval loss '
              'with each eval batch\'s own statistics; the mismatch (running minus batch '
-             'statistics); the batch-vs-running statistic distance (Shen et al. 2020; '
+             'statistics); inference one sequence at a time (the low-resource setting: '
+             '8 eval sequences, running statistics, then each sequence\'s own '
+             'statistics; a causal BatchNorm position with one sample falls back to the '
+             'running ones); the batch-vs-running statistic distance (Shen et al. 2020; '
              'median over seeds). Mean ± sd over seeds. Entropy floor '
              f"{df['entropy_floor'].mean():.3f} nats.",
              ['variant', 'data', 'batch', 'seeds', 'trained/collapsed/diverged', 'best LR',
-              'final eval loss', 'batch-stats eval loss', 'mismatch', 'BN stat distance'],
+              'final eval loss', 'batch-stats eval loss', 'mismatch', 'batch 1: running',
+              'batch 1: own stats', 'BN stat distance'],
              rows),
        comparisons_table('The rule\'s comparisons (d > 0: LayerNorm better), the '
                          'interaction with variable length (d > 0: the gap is larger on '

@@ -385,6 +385,9 @@ def _run_group(group, workdir, label, devices, renew, ctx) -> list[dict]:
   manager.close()
   progress.close()
   interrupts.check()  # one that arrived while orbax finished the last checkpoint
+  if NORMS[cfg.model.norm].running_stats and cfg.model.arch == 'albert_gpt' \
+      and program.mesh.shape['data'] == 1:
+    host['batch1'] = _eval_batch1(program, state, source)
   rows = _result_rows(group, cfg, state, host, source, time.time() - t_start)
   if primary:
     append_jsonl(workdir.results, rows)
@@ -398,6 +401,20 @@ def _drift(host: dict, stats) -> dict:
                           stats)
   host['probe_stats'] = {k: v.tolist() for k, v in stats.items()}
   return out
+
+
+BATCH1_SEQUENCES = 8
+
+
+def _eval_batch1(program, state, source) -> dict[str, list[float]]:
+  """Eval losses when inference sees one sequence at a time (the article's
+  low-resource setting), on eval batch 0's first sequences: each normalised with
+  its own batch statistics, and with the running statistics (the same tokens)."""
+  first = source.eval_batch(0)
+  singles = program.put_eval_batches([{k: v[i:i + 1] for k, v in first.items()} for i in
+                                      range(min(BATCH1_SEQUENCES, len(first['inputs'])))])
+  return {'batch1_loss_batch_stats': fetch(program.eval_loss_batch_stats(state, singles)),
+          'batch1_loss_running': fetch(program.eval_loss(state, singles))}
 
 
 def _perturbation(cfg, state, lane: int, batch) -> dict:
@@ -442,6 +459,7 @@ def _result_rows(group, cfg, state, host, source, wall_s: float) -> list[dict]:
         'best_eval_loss': min(lane_evals) if lane_evals else None,
         'final_eval_loss_batch_stats': batch_stats_losses[lane] if batch_stats_losses
                                        else None,
+        **{k: float(v[lane]) for k, v in host.get('batch1', {}).items()},
         'final_eval_accuracy': accuracy[lane] if accuracy else None,
         'steps': int(steps[lane]),
         'wall_s': wall_s, 'entropy_floor': source.entropy_floor,
