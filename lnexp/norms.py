@@ -27,19 +27,29 @@ f32 = jnp.float32
 
 
 class LayerNorm(nn.Module):
-  """(x - mean) / sqrt(var + eps) * scale + bias, statistics over features."""
+  """(x - mean) / sqrt(var + eps) * scale + bias, statistics over features.
+
+  affine=False drops scale and bias (Xu et al. 2019's LayerNorm-simple);
+  detach_stats=True also stops the gradient through mean and variance, so the
+  backward pass treats them as constants (their DetachNorm).
+  """
   eps: float = 1e-5
   use_bias: bool = True
+  affine: bool = True
+  detach_stats: bool = False
 
   @nn.compact
   def __call__(self, x_BxTxD, mask_BxT=None, train=False):
     x = x_BxTxD.astype(f32)
     mean = x.mean(-1, keepdims=True)
     var = jnp.square(x - mean).mean(-1, keepdims=True)
+    if self.detach_stats:
+      mean, var = jax.lax.stop_gradient(mean), jax.lax.stop_gradient(var)
     y = (x - mean) * jax.lax.rsqrt(var + self.eps)
-    y = y * self.param('scale', nn.initializers.ones, (x.shape[-1],), f32)
-    if self.use_bias:
-      y = y + self.param('bias', nn.initializers.zeros, (x.shape[-1],), f32)
+    if self.affine:
+      y = y * self.param('scale', nn.initializers.ones, (x.shape[-1],), f32)
+      if self.use_bias:
+        y = y + self.param('bias', nn.initializers.zeros, (x.shape[-1],), f32)
     return y.astype(x_BxTxD.dtype)
 
 
@@ -254,6 +264,12 @@ def _batchnorm(cfg, name, axes=None):
 NORMS: dict[str, Norm] = {
     'layernorm': Norm(lambda c, n: LayerNorm(c.norm_eps, c.use_bias, name=n),
                       images=lambda c, n: group_norm(1, c, n)),
+    # Xu et al. 2019: LayerNorm without gain and bias, and the same with the
+    # mean and variance gradients detached (DetachNorm).
+    'layernorm_simple': Norm(lambda c, n: LayerNorm(c.norm_eps, affine=False, name=n),
+                             recurrent=False),
+    'detachnorm': Norm(lambda c, n: LayerNorm(c.norm_eps, affine=False, detach_stats=True,
+                                              name=n), recurrent=False),
     'rmsnorm': Norm(lambda c, n: RMSNorm(c.norm_eps, name=n),
                     images=lambda c, n: ImageRMSNorm(c.norm_eps, name=n)),
     'batchnorm': Norm(_batchnorm, running_stats=True,

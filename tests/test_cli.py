@@ -141,7 +141,7 @@ def test_plan_shows_lanes_per_device(tmp_path, capsys, monkeypatch):
 # ResNet v1 (post) and v2 (pre) blocks only.
 SUPPORTED_NORMS = {
     'albert_gpt': {'layernorm', 'rmsnorm', 'batchnorm', 'dyt', 'scalenorm', 'powernorm',
-                   'none'},
+                   'layernorm_simple', 'detachnorm', 'none'},
     'lstm': {'layernorm', 'rmsnorm', 'batchnorm', 'scalenorm', 'none'},
     'cnn': {'layernorm', 'rmsnorm', 'batchnorm', 'dyt', 'groupnorm', 'none'}}
 PLACEMENTS = {'post', 'pre', 'peri', 'rezero', 'deepnorm'}

@@ -42,6 +42,7 @@ CAUSAL_CASES = [
     ('scalenorm', 'post', 'all'), ('scalenorm', 'peri', 'none'),
     ('powernorm', 'post', 'all'), ('powernorm', 'pre', 'none'),
     ('none', 'rezero', 'all'), ('layernorm', 'deepnorm', 'attention'),
+    ('layernorm_simple', 'post', 'all'), ('detachnorm', 'pre', 'none'),
 ]
 
 

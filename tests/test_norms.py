@@ -1,4 +1,6 @@
 """Each norm against a NumPy implementation of its formula."""
+import types
+
 import jax
 import numpy as np
 import pytest
@@ -23,6 +25,25 @@ def test_layernorm_matches_numpy():
   y, _ = _apply(norms.LayerNorm(EPS), x)
   ref = (x - x.mean(-1, keepdims=True)) / np.sqrt(x.var(-1, keepdims=True) + EPS)
   np.testing.assert_allclose(y, ref, rtol=1e-5, atol=1e-5)
+
+
+def test_xu_et_al_variants_share_the_forward_and_differ_in_the_backward():
+  """LayerNorm-simple and DetachNorm (Xu et al. 2019) have no parameters and
+  the same forward; d/dx of sum(w * y) is the full Jacobian of standardisation
+  for the first, w / sigma (statistics held constant) for the second."""
+  x = _x()
+  w = np.random.default_rng(3).normal(size=x.shape).astype(np.float32)
+  sigma = np.sqrt(x.var(-1, keepdims=True) + EPS)
+  y_hat = (x - x.mean(-1, keepdims=True)) / sigma
+  full = (w - w.mean(-1, keepdims=True) - y_hat * (w * y_hat).mean(-1, keepdims=True)) / sigma
+  for name, expected in (('layernorm_simple', full), ('detachnorm', w / sigma)):
+    module = norms.NORMS[name].tokens(types.SimpleNamespace(norm_eps=EPS), 'n')
+    variables = module.init(jax.random.key(0), x, None, False)
+    assert not jax.tree.leaves(variables)  # no gain, no bias
+    y = module.apply(variables, x)
+    np.testing.assert_allclose(y, y_hat, rtol=1e-4, atol=1e-5)
+    grad = jax.grad(lambda v: (module.apply(variables, v) * w).sum())(x)
+    np.testing.assert_allclose(grad, expected, rtol=1e-3, atol=1e-4)
 
 
 def test_rmsnorm_matches_numpy():
