@@ -216,6 +216,38 @@ def test_claim_7_rule_on_fabricated_results(tmp_path):
   assert table.count('**supported**') == 4  # 2 batch sizes + 2 interactions
 
 
+def test_interaction_rule_on_fabricated_results(tmp_path):
+  """Claim 12: LayerNorm flattens the LR curve on padded rows only, so the
+  interaction [S(none) - S(LN)](padded) - [same](packed) is S by hand."""
+  points = []
+  for seed, jitter in enumerate((0.0, 0.02, 0.04)):
+    for pack, none_slope in ((True, 0.2), (False, 0.8)):
+      for variant, slope in (('none', none_slope + jitter), ('layernorm-post', 0.2)):
+        points += [({**o, 'data.pack': pack}, *rest)
+                   for o, *rest in _sweep(variant, seed, slope, source='synthetic')]
+  _workdir(tmp_path / 'w', points)
+  (found,) = analyses.variable_length(str(tmp_path / 'w'), str(tmp_path))
+  expected = np.mean([_by_hand(0.8 + j) - _by_hand(0.2 + j) for j in (0.0, 0.02, 0.04)])
+  assert found.verdict == 'supported'
+  assert found.effect.startswith(f'interaction {expected:+.3f} [')
+
+
+def test_embedding_scale_rules_on_fabricated_results(tmp_path):
+  """No norm's loss moves 0.3 nats over the scales, LayerNorm's not at all:
+  claim 10 supported (the scale matters), 10b supported (LayerNorm absorbs it)."""
+  points = []
+  for seed in range(3):
+    for scale, shift in ((0.1, 0.0), (1.0, 0.1 + 0.01 * seed), (10.0, 0.3)):
+      for variant, loss in (('none', 2.6 + shift), ('layernorm-post', 2.7)):
+        for lr, extra in ((3e-3, 0.05), (1e-2, 0.0)):
+          points.append(({**VARIANTS[variant], 'model.embed_scale': scale}, seed, lr,
+                         loss + extra, False, {}))
+  _workdir(tmp_path / 'w', points)
+  found = {f.claim: f for f in analyses.embedding_scale(str(tmp_path / 'w'), str(tmp_path))}
+  assert found['10'].verdict == 'supported' and '+0.300' in found['10'].effect
+  assert found['10b'].verdict == 'supported'
+
+
 def test_core_suite_plans_within_its_budget(tmp_path):
   """The core suite's planner estimate, depth planned from a fabricated tuning
   stage, stays <= 80 minutes with 2 jobs (the budget is 90 elapsed; docs/claims-

@@ -66,6 +66,7 @@ def load(workdir: str, point_ids=None) -> pd.DataFrame:
   base = results.load_config(workdir)['base']
   for key in ('model.arch', 'model.norm', 'model.placement', 'model.qk_norm',
               'optim.z_loss', 'model.bn_axes', 'data.source', 'data.pack', 'model.share',
+              'model.embed_scale',
               'model.num_layers', 'train.batch_size'):
     if key not in df:
       df[key] = base.get(key)
@@ -198,9 +199,9 @@ def _literature_2(df: pd.DataFrame) -> list[Finding]:
     c = compare('S(pre-LN) - S(pre-LN+qk_norm)', of('layernorm-pre'),
                 of('layernorm-pre+qk_norm'), 0.05,
                 edge=_edge(best['layernorm-pre'], best['layernorm-pre+qk_norm']))
-    out.append(Finding('2-lit', {'supported': 'reproduced'}.get(c.outcome, 'not reproduced')
-                       + f' ({c.outcome})', f'Wortsman et al. 2023 (qk_norm lowers LR '
-                       f'sensitivity): d = {ev.fmt_interval(c.interval)} nats', [], []))
+    out.append(Finding('2-lit', _reproduced(c.outcome, 'supported'),
+                       'Wortsman et al. 2023 (qk_norm lowers LR sensitivity): d = '
+                       f'{ev.fmt_interval(c.interval)} nats', [], []))
   dyt = []
   for placement in ('post', 'pre'):
     a, b = f'dyt-{placement}', f'layernorm-{placement}'
@@ -209,13 +210,24 @@ def _literature_2(df: pd.DataFrame) -> list[Finding]:
       dyt.append(compare(f'loss(DyT-{placement}) - loss(LN-{placement})', loss(a), loss(b),
                          0.05, edge=_edge(best[a], best[b])))
   if dyt:
-    held = all(c.outcome == 'no effect' for c in dyt)
-    out.append(Finding('2-dyt', ('reproduced' if held else 'not reproduced') + ' ('
-                       + ', '.join(c.outcome for c in dyt) + ')',
+    outcomes = [c.outcome for c in dyt]  # a difference beyond delta either way: no match
+    decisive = [o for o in outcomes if o in ('supported', 'contradicted')]
+    out.append(Finding('2-dyt', _reproduced(decisive[0] if decisive else combine(outcomes),
+                                            'no effect'),
                        'Zhu et al. 2025 (DyT matches LayerNorm): best-LR final eval loss '
                        + '; '.join(f'{c.name} {ev.fmt_interval(c.interval)}' for c in dyt),
                        [], []))
   return out
+
+
+def _reproduced(outcome: str, predicted: str) -> str:
+  """A literature check's verdict: reproduced when the outcome is the one the
+  paper predicts, inconclusive when the data cannot tell, not reproduced otherwise."""
+  if outcome == predicted:
+    return 'reproduced'
+  if outcome == 'inconclusive':
+    return outcome
+  return 'inconclusive (mixed)' if outcome == 'mixed' else f'not reproduced ({outcome})'
 
 
 # ------------------------------------------------------------ claims 1 and 4
@@ -646,8 +658,7 @@ def batchnorm_text(workdir: str, figdir: str, point_ids=None) -> list[Finding]:
     c = compare(f'log dist(batch {small}) - log dist(batch {large})', dist(small),
                 dist(large), math.log(1.25), log=True)
     findings.append(Finding(
-        '7-lit', ('reproduced' if c.outcome == 'supported' else 'not reproduced')
-        + f' ({c.outcome})', 'Shen et al. 2020 (batch statistics fluctuate more in small '
+        '7-lit', _reproduced(c.outcome, 'supported'), 'Shen et al. 2020 (batch statistics fluctuate more in small '
         f'batches): causal BatchNorm\'s batch-vs-running distance ratio '
         f'{ev.fmt_interval(c.interval, log=True)}', [], []))
   return findings
@@ -745,8 +756,143 @@ def cnn_depth(workdir: str, figdir: str, point_ids=None) -> list[Finding]:
                       f'Digits test loss vs peak LR, depth {depths[-1]}'), [SMALL_SCALE])]
 
 
+# ------------------------------------------------------------ claims 10-13
+
+
+def _best_losses(df: pd.DataFrame, by: list[str]) -> tuple[dict, list[list[str]]]:
+  """Per group of `by` (variant first): its Best (lnexp.claims.evidence) and table rows."""
+  best, rows = {}, []
+  for key, g in df.groupby(by, sort=False):
+    b = best[key] = ev.best_lr(g)
+    rows.append([*map(str, key), ev.counts(g['label']),
+                 f'{b.lr:g}' + (f' ({b.edge} edge)' if b.edge else ''),
+                 stat([r['common_loss'] for r in b.per_seed.values()])])
+  return best, rows
+
+
+def _losses(best: ev.Best) -> dict:
+  return {s: r['common_loss'] for s, r in best.per_seed.items()}
+
+
+def mechanism(workdir: str, figdir: str, point_ids=None) -> list[Finding]:
+  """Claim 13 and Xu et al. 2019: gain and bias, and gradients through the statistics."""
+  df = load(workdir, point_ids)
+  best, rows = _best_losses(df, ['variant'])
+  ln, simple, detach = (best.get((f'{n}-post',)) for n in
+                        ('layernorm', 'layernorm_simple', 'detachnorm'))
+  comps = []
+  if ln and simple:
+    comps.append(compare('loss(LayerNorm-simple) - loss(LayerNorm)', _losses(simple),
+                         _losses(ln), 0.02, edge=_edge(simple, ln)))
+  xu = []
+  if simple and detach:
+    xu.append(compare('loss(DetachNorm) - loss(LayerNorm-simple)', _losses(detach),
+                      _losses(simple), 0.02, edge=_edge(detach, simple)))
+  tables = [table('Per variant (post placement, topics): runs trained/collapsed/diverged '
+                  'over the grid; best LR (seed-mean); final eval loss there (mean ± sd).',
+                  ['variant', 'trained/collapsed/diverged', 'best LR', 'final eval loss'],
+                  rows),
+            comparisons_table("The rule's comparisons (d > 0: as the article, and Xu et "
+                              'al., predict).', comps + xu)]
+  out = [Finding('13', combine([c.outcome for c in comps]), '; '.join(
+      f'{c.name} {ev.fmt_interval(c.interval)} {c.outcome}' for c in comps), tables, [],
+      [SMALL_SCALE])]
+  if xu:
+    out.append(Finding('13-lit', _reproduced(xu[0].outcome, 'supported'),
+                       'Xu et al. 2019 (the backward pass through the mean and variance '
+                       f'matters): {xu[0].name} {ev.fmt_interval(xu[0].interval)} nats',
+                       [], []))
+  return out
+
+
+def embedding_scale(workdir: str, figdir: str, point_ids=None) -> list[Finding]:
+  """Claims 10 and 10b: the spread of the best loss over the embedding's scale."""
+  df = load(workdir, point_ids)
+  best, rows = _best_losses(df, ['variant', 'model.embed_scale'])
+  spread = {}
+  for (variant, _), b in best.items():
+    for s, loss in _losses(b).items():
+      spread.setdefault(variant, {}).setdefault(s, []).append(loss)
+  spread = {v: {s: max(x) - min(x) for s, x in by.items()} for v, by in spread.items()}
+  none = spread.get('none', {})
+  c10 = compare('spread(none) - 0', none, {s: 0.0 for s in none}, 0.05)
+  # Scale matters without a norm unless the spread is within delta of zero.
+  verdict10 = {'supported': 'supported', 'no effect': 'contradicted'}.get(c10.outcome,
+                                                                        'inconclusive')
+  c10b = [compare(f'spread(none) - spread({v})', none, spread[v], 0.05)
+          for v in spread if v != 'none']
+  tables = [table('Per variant and embedding scale (`model.embed_scale`): runs trained/'
+                  'collapsed/diverged; the better LR (seed-mean); final eval loss there.',
+                  ['variant', 'embed scale', 'trained/collapsed/diverged', 'best LR',
+                   'final eval loss'], rows),
+            table('Spread over the three scales of the best final eval loss, per variant '
+                  '(mean ± sd over seeds).', ['variant', 'spread (nats)'],
+                  [[v, stat(s.values())] for v, s in spread.items()]),
+            comparisons_table("The rules' comparisons: claim 10 (first row; 'no effect' "
+                              'there means the scale did not matter: contradicted), claim '
+                              '10b (d > 0: LayerNorm absorbs the scale).', [c10] + c10b)]
+  return [Finding('10', verdict10, f'{c10.name}: {ev.fmt_interval(c10.interval)} nats',
+                  tables, [], [SMALL_SCALE]),
+          Finding('10b', combine([c.outcome for c in c10b]), '; '.join(
+              f'{c.name} {ev.fmt_interval(c.interval)} {c.outcome}' for c in c10b), [], [])]
+
+
+def _sensitivity_interaction(df: pd.DataFrame, factor: str, levels: tuple[str, str],
+                             claim: str, caption: str) -> list[Finding]:
+  """LR sensitivity per (variant, factor level, seed), and the interaction
+  [S(none, a) - S(post-LN, a)] - [S(none, b) - S(post-LN, b)] for levels (a, b)."""
+  sens, rows, best = {}, [], {}
+  for (variant, level, seed), g in df.groupby(['variant', factor, 'seed'], sort=False):
+    sens[(variant, level, seed)] = sensitivity.from_rows(g).common
+  for (variant, level), g in df.groupby(['variant', factor], sort=False):
+    b = best[(variant, level)] = ev.best_lr(g)
+    rows.append([variant, str(level), ev.counts(g['label']),
+                 f'{b.lr:g}' + (f' ({b.edge} edge)' if b.edge else ''),
+                 stat([v for (w, l, _), v in sens.items() if (w, l) == (variant, level)])])
+
+  def gap(level):
+    of = lambda v: {s: x for (w, l, s), x in sens.items() if (w, l) == (v, level)}  # noqa
+    none, ln = of('none'), of('layernorm-post')
+    return {s: none[s] - ln[s] for s in none if s in ln}
+  a, b = (gap(level) for level in levels)
+  edge = _edge(*[best[k] for k in best if k[1] in levels])
+  c = compare(f'[S(none) - S(post-LN)] at {levels[0]} - the same at {levels[1]}',
+              a, {s: b[s] for s in a if s in b}, 0.05, edge=edge)
+  beside = [compare(f'S(none) - S(post-LN) at {level}', gap(level),
+                    {s: 0.0 for s in gap(level)}, 0.05) for level in levels]
+  return [Finding(claim, c.outcome, f'interaction {ev.fmt_interval(c.interval)} nats; '
+                  + '; '.join(f'{x.name} {ev.fmt_interval(x.interval)}' for x in beside),
+                  [table(caption, ['variant', factor, 'trained/collapsed/diverged',
+                                   'best LR', 'LR sensitivity (ln V ref.)'], rows),
+                   comparisons_table("The rule's comparison (first row) and the "
+                                     'differences beside it.', [c] + beside)],
+                  [], [SMALL_SCALE])]
+
+
+def sharing(workdir: str, figdir: str, point_ids=None) -> list[Finding]:
+  """Claim 11: LayerNorm's effect on LR sensitivity, shared vs unshared layers."""
+  df = load(workdir, point_ids)
+  df['share'] = np.where(df['model.share'].eq('all'), 'shared', 'unshared')
+  return _sensitivity_interaction(
+      df, 'share', ('shared', 'unshared'), '11',
+      'Per variant and sharing (4 layers, topics): runs trained/collapsed/diverged; best '
+      'LR (seed-mean); LR sensitivity with the ln V reference (mean ± sd over seeds).')
+
+
+def variable_length(workdir: str, figdir: str, point_ids=None) -> list[Finding]:
+  """Claim 12: LayerNorm's effect on LR sensitivity, padded vs packed rows."""
+  df = load(workdir, point_ids)
+  df['rows'] = np.where(df['data.pack'].astype(bool), 'packed', 'padded')
+  return _sensitivity_interaction(
+      df, 'rows', ('padded', 'packed'), '12',
+      'Per variant and row layout (synthetic documents): runs trained/collapsed/diverged; '
+      'best LR (seed-mean); LR sensitivity with the ln V reference (mean ± sd over seeds).')
+
+
 ANALYSES = {'gradient_scaling': gradient_scaling, 'depth_tune': lambda *a, **k: [],
-            'depth': depth, 'covariate_shift': covariate_shift,
+            'depth': depth, 'covariate_shift': covariate_shift, 'mechanism': mechanism,
+            'embedding_scale': embedding_scale, 'sharing': sharing,
+            'variable_length': variable_length,
             'generalization': generalization, 'batchnorm_text': batchnorm_text,
             'hyperparams': hyperparams, 'lr_sensitivity': lr_sensitivity,
             'lstm_covariate_shift': lstm_covariate_shift, 'cnn_depth': cnn_depth}

@@ -5,9 +5,10 @@ import os
 
 # Cheapest first, so a cut-short `--jobs 1` suite still has whole experiments
 # (with more jobs, shards of all experiments run longest first).
-EXPERIMENTS = ('gradient_scaling', 'depth_tune', 'depth', 'covariate_shift',
-               'generalization', 'batchnorm_text', 'hyperparams', 'lr_sensitivity',
-               'lstm_covariate_shift', 'cnn_depth')
+EXPERIMENTS = ('gradient_scaling', 'depth_tune', 'depth', 'covariate_shift', 'mechanism',
+               'embedding_scale', 'sharing', 'variable_length', 'generalization',
+               'batchnorm_text', 'hyperparams', 'lr_sensitivity', 'lstm_covariate_shift',
+               'cnn_depth')
 # A second-stage experiment reads its tuning experiment's results ('SIZE@WORKDIR'
 # as its config argument), so the suite runs it after everything else.
 TUNED_BY = {'depth': 'depth_tune'}

@@ -60,8 +60,26 @@ CLAIMS = {
           'destabilize the training. LayerNorm mitigates this by maintaining consistent '
           'activations across all neurons in each layer, thereby reducing the potential '
           'for error accumulation.', 'cnn_depth'),
+    '10': ('Embedding scale', 'For instance, in NLP models using transformers, embedding '
+           'layers produce outputs that need to be scaled appropriately for subsequent '
+           'attention layers.', 'embedding_scale'),
+    '10b': ('LayerNorm absorbs the embedding scale', 'LayerNorm maintains these '
+            'activations within a range conducive to stable training.', 'embedding_scale'),
+    '11': ('Parameter sharing and LR sensitivity', 'For instance, in AlbertAGPT, which '
+           'scales down the parameters while retaining performance, LayerNorm ensures that '
+           'the smaller parameter space does not lead to overly aggressive learning rates '
+           'or unstable gradient magnitudes.', 'sharing'),
+    '12': ('Variable-length text without a norm', 'For example, during the training of '
+           'AlbertAGPT on large-scale datasets, the variability in sentence length and '
+           'structure can cause instability if not properly managed. Layer normalization '
+           'ensures that each token’s contextual representation is scaled appropriately, '
+           'allowing the model to maintain a steady learning rate and prevent divergence, '
+           'even when dealing with complex input sequences.', 'variable_length'),
+    '13': ('Gain and bias; what does the work (Xu et al. 2019)', 'This approach allows the '
+           'model to retain the expressiveness of its activations while maintaining stable '
+           'distributions during training.', 'mechanism'),
 }
-ORDER = ('1', '1b', '2', '3', '4', '5', '6', '7', '8', '9')
+ORDER = ('1', '1b', '2', '3', '4', '5', '6', '7', '8', '9', '10', '10b', '11', '12', '13')
 
 
 def experiment_doc(experiments: str, name: str) -> tuple[str, str]:
