@@ -11,6 +11,8 @@ be inferred from context; exact Bayes floor) and CPython's docs
 variant whose best LR (mean over seeds) sits at an edge grows by one grid step
 on that side, at most twice (optim.lr_extend). 413 points of the claims model
 (lnexp.claims.sizes), 300 steps. --full adds RMSNorm, BatchNorm and z-loss arms.
+`:accel` (one GPU or TPU): no norm, post-LN and pre-LN, shared and unshared, at
+d=256 and 8 layers, 3 LRs x 2 init seeds as lanes, 30.7M tokens per run: 36 runs.
 
 Metric (lnexp.analysis.sensitivity): LR sensitivity with a common reference,
 mean over the grid of min(final eval loss, ln V) minus the grid's best, a
@@ -49,7 +51,7 @@ FULL_ARMS = ({'model.norm': 'rmsnorm', 'model.placement': 'pre'},
 
 def get_config(arg=''):
   c = sizes.claims_config(sizes.size_of(arg))
-  c.optim.lr_extend = 0 if sizes.size_of(arg) == 'smoke' else 2
+  c.optim.lr_extend = {'smoke': 0, 'accel': 1}.get(sizes.size_of(arg), 2)
   return c
 
 
@@ -60,6 +62,9 @@ def variants(size):
     return [(topics, sizes.VARIANTS['layernorm-post'], sizes.seeds(size))]
   if size == 'quick':  # no norm against post- and pre-LN, topics only
     return [(topics, v, sizes.seeds(size)) for v in HEADLINE[:3]]
+  if size == 'accel':  # shared (~0.8M parameters) and unshared (~6M), topics
+    return [({**topics, 'model.share': share}, v, sizes.seeds(size))
+            for share in ('all', 'none') for v in HEADLINE[:3]]
   main = [(data, v, sizes.seeds(size, headline=True)) for data in (topics, docs)
           for v in HEADLINE]
   arms = ARMS + (FULL_ARMS if size == 'full' else ())

@@ -248,6 +248,37 @@ def test_embedding_scale_rules_on_fabricated_results(tmp_path):
   assert found['10b'].verdict == 'supported'
 
 
+def test_accelerator_size_plans_and_one_group_runs_shrunk_on_cpu(tmp_path):
+  """`--size accel` (issue 27: d=256, 8 layers, >= 30M tokens per run, bfloat16,
+  init seeds as lanes, shared ~0.8M and unshared ~6M parameters) plans here;
+  one of its groups runs on CPU with every dimension shrunk."""
+  import jax
+  import jax.numpy as jnp
+  from lnexp.engine import train as run_lib
+  from lnexp.model import AlbertGPT, ModelConfig
+  planned = run_lib.plan_run(suite.spec('lr_sensitivity', 'accel'), {}, str(tmp_path / 'p'))
+  points, groups = planned[3], planned[4]
+  assert len(points) == 36 and [len(g.points) for g in groups] == [6] * 6
+  for g in groups:
+    c = g.config
+    assert (c.model.hidden_dim, c.model.num_layers, c.model.dtype) == (256, 8, 'bfloat16')
+    assert c.train.steps * c.train.batch_size * c.train.seq_len >= 30e6
+    assert {p.overrides['train.seed'] for p in g.points} == {0, 1}  # seeds are lanes
+    c.model.vocab_size = 35
+    shapes = jax.eval_shape(lambda cfg=ModelConfig.from_config(c): AlbertGPT(cfg).init(
+        jax.random.key(0), jnp.zeros((1, 8), jnp.int32), jnp.ones((1, 8), jnp.int32),
+        jnp.ones((1, 8)), False))
+    params = sum(x.size for x in jax.tree.leaves(shapes['params']))
+    assert (0.8e6 < params < 0.9e6) if c.model.share == 'all' else (6e6 < params < 6.5e6)
+  shrunk = {'model.hidden_dim': '16', 'model.embed_dim': '16', 'model.mlp_dim': '32',
+            'model.num_layers': '2', 'train.batch_size': '2', 'train.seq_len': '16',
+            'train.steps': '2', 'train.eval_every': '2', 'train.eval_batches': '1',
+            'train.fast_compile': 'true', 'optim.lr_extend': '0'}
+  rows = run_lib.train_and_evaluate(suite.spec('lr_sensitivity', 'accel'), shrunk,
+                                    str(tmp_path / 'w'), out=io.StringIO(), shard=(0, 6))
+  assert len(rows) == 6 and all(r['status'] == 'ok' and r['steps'] == 2 for r in rows)
+
+
 def test_core_suite_plans_within_its_budget(tmp_path):
   """The core suite's planner estimate, depth planned from a fabricated tuning
   stage, stays <= 80 minutes with 2 jobs (the budget is 90 elapsed; docs/claims-

@@ -1,4 +1,4 @@
-"""`python -m lnexp.claims [--size core|quick|full|smoke] [--out DIR] [--only A,B] [--jobs N|auto] [--report_only] [--experiments DIR]`.
+"""`python -m lnexp.claims [--size core|quick|full|smoke|accel] [--out DIR] [--only A,B] [--jobs N|auto] [--report_only] [--experiments DIR]`.
 
 Runs every experiment of the claims suite (resuming finished points), then
 writes DIR/REPORT.md from the results. Default DIR: the experiments folder for
@@ -17,7 +17,7 @@ from lnexp import cli
 from lnexp.claims import paths, suite
 from lnexp.errors import ConfigError
 
-SIZES = ('core', 'quick', 'full', 'smoke')
+SIZES = ('core', 'quick', 'full', 'smoke', 'accel')
 
 
 def define_flags(fv: flags.FlagValues, argv: list[str]) -> None:

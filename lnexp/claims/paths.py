@@ -12,6 +12,8 @@ EXPERIMENTS = ('gradient_scaling', 'depth_tune', 'depth', 'covariate_shift', 'me
 # A second-stage experiment reads its tuning experiment's results ('SIZE@WORKDIR'
 # as its config argument), so the suite runs it after everything else.
 TUNED_BY = {'depth': 'depth_tune'}
+# The experiments with an accelerator size (`--size accel`).
+ACCEL = ('lr_sensitivity',)
 
 # In a source checkout, the repository's experiments/ (elsewhere: --experiments DIR).
 CHECKOUT_EXPERIMENTS = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(

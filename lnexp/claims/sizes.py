@@ -13,7 +13,11 @@ from __future__ import annotations
 from lnexp.config import base_config
 from lnexp.errors import ConfigError
 
-SIZES = ('smoke', 'quick', 'core', 'full')
+SIZES = ('smoke', 'quick', 'core', 'full', 'accel')
+# accel: the claims model at d=256, 8 layers, bfloat16, 64 x 256 tokens per step
+# for 1,875 steps (30.7M tokens per run), seeds as lanes; for one accelerator,
+# where only the experiments in lnexp.claims.paths.ACCEL define it.
+ACCEL_STEPS = 1875
 LRS = (3e-4, 1e-3, 3e-3, 1e-2, 3e-2, 1e-1, 3e-1)
 
 
@@ -48,12 +52,15 @@ def size_of(arg: str) -> str:
 def seeds(size: str, headline: bool = False) -> list[dict]:
   """Seed overrides: each varies the init (train.seed) and the data (data.seed);
   the headline claims (2, 4, 7) get 5 in the core suite, the others 3."""
+  if size == 'accel':  # init seeds only: lanes of one program (data.seed is structural)
+    return [{'train.seed': s} for s in range(2)]
   n = {'smoke': 1, 'quick': 2, 'core': 5 if headline else 3, 'full': 5}[size]
   return [{'train.seed': s, 'data.seed': s} for s in range(n)]
 
 
 def lrs(size: str) -> tuple[float, ...]:
-  return {'smoke': (1e-2, 3e-1), 'quick': (1e-3, 1e-2, 1e-1)}.get(size, LRS)
+  return {'smoke': (1e-2, 3e-1), 'quick': (1e-3, 1e-2, 1e-1),
+          'accel': (1e-3, 3e-3, 1e-2)}.get(size, LRS)
 
 
 def claims_config(size: str, steps: int = 300):
@@ -71,10 +78,18 @@ def claims_config(size: str, steps: int = 300):
     steps = 4
   elif size == 'quick':
     steps = max(steps // 3, 10)
+  elif size == 'accel':
+    m.num_layers, m.hidden_dim, m.embed_dim, m.num_heads, m.mlp_dim = 8, 256, 256, 4, 1024
+    m.dtype = 'bfloat16'
+    t.batch_size, t.seq_len = 64, 256
+    steps = ACCEL_STEPS
+    c.diagnostics.every = 250
   t.steps = steps
   t.eval_every = max(steps // 6, 1)
   t.log_every = t.eval_every if size == 'smoke' else 10
   t.checkpoint_every = steps if size == 'smoke' else max(steps // 3, 1)
   t.eval_batches = 2 if size == 'smoke' else 4
   c.optim.warmup_steps = round(0.05 * steps)
+  if size == 'accel':  # a cut-off run loses at most 250 steps
+    t.checkpoint_every, t.log_every = 250, 50
   return c

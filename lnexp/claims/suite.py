@@ -8,7 +8,7 @@ import time
 from lnexp.engine import plan as plan_lib
 from lnexp.tools import processes
 from lnexp.claims import rules
-from lnexp.claims.paths import (CHECKOUT_EXPERIMENTS, EXPERIMENTS, TUNED_BY,
+from lnexp.claims.paths import (ACCEL, CHECKOUT_EXPERIMENTS, EXPERIMENTS, TUNED_BY,
                                  experiment_file, workdir)
 from lnexp.errors import ConfigError
 
@@ -108,7 +108,7 @@ def run_suite(size: str, out: str | None, only: list[str] | None,
     raise ConfigError(f'no claims experiments in {experiments} (pass --experiments DIR, '
                       "the repository's experiments/ folder)")
   out = out or default_out(size, experiments)
-  names = only or EXPERIMENTS
+  names = only or (ACCEL if size == 'accel' else EXPERIMENTS)
   if report_only and not os.path.isdir(os.path.join(out, 'results')):
     raise ConfigError(f'--report_only: {out} holds no results yet; run the suite first')
   first = [n for n in names if n not in TUNED_BY]
