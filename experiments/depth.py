@@ -58,19 +58,26 @@ def get_config(arg=''):
   return c
 
 
-def tuned(tune_workdir: str) -> dict:
-  """{(variant overrides as sorted tuple, depth): best setting} from the tuning
-  results: the lowest final eval loss, a diverged run counting at ln V."""
+def tuned(tune_workdir: str, size: str) -> dict:
+  """{(variant overrides as sorted tuple, depth): best setting} over the tuning
+  grid of `size` (depth_tune.py): the lowest final eval loss, a diverged run
+  (or a non-finite loss) counting at ln V; rows of other points are ignored."""
   path = os.path.join(tune_workdir, 'results.jsonl')
   if not os.path.isfile(path):
     raise ConfigError(f'experiments/depth.py needs the tuning results {path}: run '
                       'experiments/depth_tune.py into that workdir first')
+  grid = [tuple(sorted(s.items())) for s in depth_tune.settings(size)]
   best = {}
   for line in open(path):
-    row = json.loads(line)
-    loss = (row['final_eval_loss'] if row['status'] == 'ok' and row['final_eval_loss']
-            is not None else math.log(row['vocab_size']))
-    setting = {k: row[k] for k in ('optim.lr', 'optim.warmup_steps')}
+    try:
+      row = json.loads(line)
+    except json.JSONDecodeError:  # a line cut short by a kill: that point reruns
+      continue
+    setting = {k: row.get(k) for k in ('optim.lr', 'optim.warmup_steps')}
+    if tuple(sorted(setting.items())) not in grid:
+      continue
+    loss = row['final_eval_loss'] if row['status'] == 'ok' else None
+    loss = loss if loss is not None and math.isfinite(loss) else math.log(row['vocab_size'])
     key = (tuple(sorted((k, v) for k, v in row.items() if k.startswith('model.')
                         and k != 'model.num_layers')), row['model.num_layers'])
     if key not in best or loss < best[key][0]:
@@ -84,7 +91,7 @@ def get_sweep(arg=''):
   if not tune_workdir:
     raise ConfigError('experiments/depth.py needs its tuning workdir: '
                       '--config experiments/depth.py:SIZE@WORKDIR_OF_DEPTH_TUNE')
-  best = tuned(tune_workdir)
+  best = tuned(tune_workdir, size)
   points = []
   for n in depth_tune.names(size):
     variant = sizes.VARIANTS[n]

@@ -11,7 +11,7 @@ warm-up 0, 2%, 5%, 10%; init scale 0.5, 1, 2; batch size 8, 16, 32.
 5 and 7 minutes under `lnexp.claims --jobs 2`).
 
 Metric: per factor, the spread (max minus min) of final eval loss over the
-factor's values, a diverged point counting as its init loss.
+factor's values, a diverged point counting at ln V.
 
 --- rule claim-3 ---
 Verdict rule, fixed before running. Per factor and for each of post-LN and

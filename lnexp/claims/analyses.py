@@ -59,7 +59,7 @@ def variant_name(row) -> str:
 
 def load(workdir: str, point_ids=None) -> pd.DataFrame:
   """Results rows (of `point_ids` only, if given: the sweep being reported) with
-  `variant`, `seed`, `label` (trained/collapsed/diverged) and `common_loss`."""
+  `variant`, `seed`, `label` (trained/collapsed/diverged) and `counted_loss`."""
   df = results.load_results(workdir)
   if point_ids is not None:
     df = df[df['point_id'].isin(set(point_ids))].reset_index(drop=True)
@@ -125,7 +125,9 @@ def lr_sensitivity(workdir: str, figdir: str, point_ids=None) -> list[Finding]:
   """Claim 2: common-reference LR sensitivity against no norm and the norm-free baselines."""
   df = load(workdir, point_ids)
   tables, figures, comparisons, beside, effects, notes = [], [], [], [], [], []
-  for source, d in df.groupby('data.source', sort=False):
+  shares = df['model.share'].nunique() > 1  # the accel size runs shared and unshared
+  df['sweep'] = df['data.source'] + (', share=' + df['model.share'] if shares else '')
+  for source, d in df.groupby('sweep', sort=False):
     d = d.copy()
     sens, best = {}, {}
     for (variant, seed), g in d.groupby(['variant', 'seed'], sort=False):
@@ -140,7 +142,7 @@ def lr_sensitivity(workdir: str, figdir: str, point_ids=None) -> list[Finding]:
       b = best[variant]
       rows.append([variant, str(g['seed'].nunique()), ev.counts(g['label']),
                    stat(g['init_loss']), f'{b.lr:g}' + (f' ({b.edge} edge)' if b.edge else ''),
-                   stat([r['common_loss'] for r in b.per_seed.values()]),
+                   stat([r['counted_loss'] for r in b.per_seed.values()]),
                    stat(of(variant, 'common').values()), stat(of(variant, 'wortsman').values()),
                    stat(of(variant, 'stable_decades').values(), 2)])
     tables.append(table(
@@ -206,11 +208,12 @@ def _literature_2(df: pd.DataFrame) -> list[Finding]:
   for placement in ('post', 'pre'):
     a, b = f'dyt-{placement}', f'layernorm-{placement}'
     if a in best and b in best:
-      loss = lambda v: {s: r['common_loss'] for s, r in best[v].per_seed.items()}  # noqa
+      loss = lambda v: {s: r['counted_loss'] for s, r in best[v].per_seed.items()}  # noqa
       dyt.append(compare(f'loss(DyT-{placement}) - loss(LN-{placement})', loss(a), loss(b),
                          0.05, edge=_edge(best[a], best[b])))
   if dyt:
-    outcomes = [c.outcome for c in dyt]  # a difference beyond delta either way: no match
+    outcomes = [c.outcome for c in dyt] + ['inconclusive'] * (2 - len(dyt))  # both needed
+    # a difference beyond delta either way: no match
     decisive = [o for o in outcomes if o in ('supported', 'contradicted')]
     out.append(Finding('2-dyt', _reproduced(decisive[0] if decisive else combine(outcomes),
                                             'no effect'),
@@ -266,8 +269,13 @@ def perturbation_at_init(workdir: str, df: pd.DataFrame) -> pd.DataFrame:
   """lnexp.perturbation at init for every variant and seed of `df` over
   `init_depths`; cached in WORKDIR/perturbation_init.csv (forward passes only)."""
   path = os.path.join(workdir, 'perturbation_init.csv')
+  depths = init_depths(df['model.num_layers'].unique())
+  seeds = sorted({int(s) for s in df['train.seed']})
+  wanted = {(v, d, s) for v in df['variant'].unique() for d in depths for s in seeds}
   if os.path.isfile(path):
-    return pd.read_csv(path)
+    cached = pd.read_csv(path)
+    if set(zip(cached['variant'], cached['depth'], cached['seed'])) == wanted:
+      return cached
   from lnexp import config as config_lib
   from lnexp import perturbation
   config = results.load_config(workdir)
@@ -280,9 +288,7 @@ def perturbation_at_init(workdir: str, df: pd.DataFrame) -> pd.DataFrame:
     row = g.iloc[0]
     variants[variant] = {k: row[k].item() if isinstance(row[k], np.generic) else row[k]
                          for k in keys if k in row and not pd.isna(row[k])}
-  seeds = sorted({int(s) for s in df['train.seed']})
-  out = perturbation.at_init(variants, init_depths(df['model.num_layers'].unique()), seeds,
-                             base=base)
+  out = perturbation.at_init(variants, depths, seeds, base=base)
   out.to_csv(path + '.tmp', index=False)
   os.replace(path + '.tmp', path)
   return out
@@ -363,6 +369,12 @@ def depth(workdir: str, figdir: str, point_ids=None) -> list[Finding]:
                  'the last 20% of steps): ' + ', '.join(
                      f'{v} depth {d} ({len(g)})' for (v, d), g in
                      not_converged.groupby(['variant', 'model.num_layers'])))
+  for variant, g in deep.groupby('variant', sort=False):
+    failed = g[~g['label'].eq(ev.TRAINED)]
+    if len(failed):
+      notes.append(f'{variant} at depth {deepest} did not train in {len(failed)}/{len(g)} '
+                   f'seeds at its tuned LR and warm-up ({ev.counts(g["label"])} '
+                   'trained/collapsed/diverged)')
   figures = plots.depth_profiles(deep, metrics, os.path.join(figdir, 'depth_profiles.png'))
   post = deep[deep['variant'] == 'layernorm-post']
   return [
@@ -473,7 +485,9 @@ def gradient_scaling(workdir: str, figdir: str, point_ids=None) -> list[Finding]
 
 
 def _last_layer_grad(m: pd.DataFrame) -> float:
-  cols = [c for c in m if c.startswith('layer_grad_norm/')]
+  """The last layer's attention and MLP weight-gradient norms in quadrature (norms' own
+  gain and bias excluded, as the rule says)."""
+  cols = [c for c in ('layer_grad_norm/attn', 'layer_grad_norm/mlp') if c in m]
   first = m[m[cols[0]].notna()].iloc[0] if cols else None
   if first is None:
     return math.nan
@@ -494,7 +508,7 @@ def hyperparams(workdir: str, figdir: str, point_ids=None) -> list[Finding]:
   for factor in factors:
     others = [k for k in factors if k != factor]
     on_axis = df[np.logical_and.reduce([np.isclose(df[k], centre[k]) for k in others])]
-    spread = on_axis.groupby(['variant', 'seed'])['common_loss'].agg(
+    spread = on_axis.groupby(['variant', 'seed'])['counted_loss'].agg(
         lambda s: s.max() - s.min()).reset_index(name='spread')
     values = ', '.join(f'{v:g}' for v in sorted(on_axis[factor].unique()))
     for variant, g in spread.groupby('variant', sort=False):
@@ -558,11 +572,14 @@ def generalization(workdir: str, figdir: str, point_ids=None) -> list[Finding]:
 
 def _matched(df: pd.DataFrame, curves: dict) -> dict:
   """Per point: the first log row of its smoothed curve at or below its seed's
-  target, the highest final smoothed train loss among the seed's points (None
-  if never reached)."""
+  target, the highest final smoothed train loss among the seed's trained points
+  (None if never reached)."""
   hits = {}
   for _, s in df.groupby('seed'):
-    target = max(curves[p]['train'].iloc[-1] for p in s['point_id'])
+    finals = [curves[p]['train'].iloc[-1] for p, label in zip(s['point_id'], s['label'])
+              if label == ev.TRAINED and len(curves[p])]
+    finals = [f for f in finals if np.isfinite(f)]
+    target = max(finals) if finals else -math.inf  # no trained run: nothing matches
     for pid in s['point_id']:
       hit = curves[pid][curves[pid]['train'] <= target]
       hits[pid] = hit.iloc[0] if len(hit) else None
@@ -596,14 +613,15 @@ def batchnorm_text(workdir: str, figdir: str, point_ids=None) -> list[Finding]:
                                                         'batch1_loss_batch_stats')]
     rows.append([variant, data, str(batch), str(g['seed'].nunique()), ev.counts(g['label']),
                  f'{b.lr:g}' + (f' ({b.edge} edge)' if b.edge else ''),
-                 stat(at['common_loss']), stat(at['final_eval_loss_batch_stats']),
+                 stat(at['counted_loss']), stat(at['final_eval_loss_batch_stats']),
                  stat(at['mismatch']), *batch1, ev.median(at['bn_dist'])])
 
   def loss(variant, data, batch):
     b = best.get((variant, data, batch))
-    return {s: r['common_loss'] for s, r in b.per_seed.items()} if b else {}
+    return {s: r['counted_loss'] for s, r in b.per_seed.items()} if b else {}
   ln, bn = 'layernorm-post', 'batchnorm-post'
-  batches = sorted(df['train.batch_size'].unique())
+  batches = [b for b in sorted(df['train.batch_size'].unique()) if b <= 32]  # the rule's
+
   comps, interaction, beside = [], [], []
   for batch in batches:
     if (ln, 'padded', batch) in best and (bn, 'padded', batch) in best:
@@ -611,14 +629,11 @@ def batchnorm_text(workdir: str, figdir: str, point_ids=None) -> list[Finding]:
                            loss(bn, 'padded', batch), loss(ln, 'padded', batch), 0.02,
                            edge=_edge(best[(bn, 'padded', batch)],
                                       best[(ln, 'padded', batch)])))
-    packed = {s: loss(bn, 'packed', batch)[s] - loss(ln, 'packed', batch)[s]
-              for s in loss(bn, 'packed', batch) if s in loss(ln, 'packed', batch)}
-    padded = {s: loss(bn, 'padded', batch)[s] - loss(ln, 'padded', batch)[s]
-              for s in packed if s in loss(bn, 'padded', batch)
-              and s in loss(ln, 'padded', batch)}
-    if packed:
-      interaction.append(compare(f'batch {batch}: d(padded) - d(packed)', padded,
-                                 {s: packed[s] for s in padded}, 0.02))
+    packed, padded = _difference(loss(bn, 'packed', batch), loss(ln, 'packed', batch)), \
+        _difference(loss(bn, 'padded', batch), loss(ln, 'padded', batch))
+    if packed:  # the seeds the packed control ran (a seed missing elsewhere: missing)
+      interaction.append(compare(f'batch {batch}: d(padded) - d(packed)',
+                                 {s: padded.get(s) for s in packed}, packed, 0.02))
     for other in ('powernorm-post', 'batchnorm-post/cumulative'):
       if (other, 'padded', batch) in best:
         beside.append(compare(f'padded, batch {batch}: loss({other}) - loss(LN)',
@@ -652,8 +667,8 @@ def batchnorm_text(workdir: str, figdir: str, point_ids=None) -> list[Finding]:
                                        b.per_seed.values()]).assign(
           variant=lambda f: f['variant'] + '/' + f['data']),
           os.path.join(figdir, 'batchnorm_text.png')), [SMALL_SCALE])]
-  small, large = batches[0], batches[-1]
-  if (bn, 'padded', small) in best and small != large:
+  small, large = batches[0], 32
+  if (bn, 'padded', small) in best and (bn, 'padded', large) in best and small != large:
     dist = lambda b: {s: r['bn_dist'] for s, r in best[(bn, 'padded', b)].per_seed.items()}  # noqa
     c = compare(f'log dist(batch {small}) - log dist(batch {large})', dist(small),
                 dist(large), math.log(1.25), log=True)
@@ -692,15 +707,15 @@ def lstm_covariate_shift(workdir: str, figdir: str, point_ids=None) -> list[Find
     rows.append([variant, ev.counts(g['label']), f'{b.lr:g}' + (f' ({b.edge} edge)' if
                                                                b.edge else ''),
                  ', '.join(f'{x:g}' for x in b.lrs), ev.median(at['hidden_var_cv']),
-                 stat(at['common_loss'])])
+                 stat(at['counted_loss'])])
   comps = []
   if {'none', 'layernorm'} <= set(best):
     at = lambda v, k: {s: r[k] for s, r in best[v].per_seed.items()}  # noqa: E731
     edge = _edge(best['none'], best['layernorm'])
     comps = [compare('log CV(none) - log CV(LayerNorm)', at('none', 'hidden_var_cv'),
                      at('layernorm', 'hidden_var_cv'), math.log(1.25), log=True, edge=edge),
-             compare('loss(none) - loss(LayerNorm)', at('none', 'common_loss'),
-                     at('layernorm', 'common_loss'), 0.02, edge=edge)]
+             compare('loss(none) - loss(LayerNorm)', at('none', 'counted_loss'),
+                     at('layernorm', 'counted_loss'), 0.02, edge=edge)]
   return [Finding(
       '8', combine([c.outcome for c in comps]), 'LayerNorm vs none at each best LR: '
       + '; '.join(f'{c.name} {ev.fmt_interval(c.interval, c.log)} {c.outcome}'
@@ -766,12 +781,18 @@ def _best_losses(df: pd.DataFrame, by: list[str]) -> tuple[dict, list[list[str]]
     b = best[key] = ev.best_lr(g)
     rows.append([*map(str, key), ev.counts(g['label']),
                  f'{b.lr:g}' + (f' ({b.edge} edge)' if b.edge else ''),
-                 stat([r['common_loss'] for r in b.per_seed.values()])])
+                 stat([r['counted_loss'] for r in b.per_seed.values()])])
   return best, rows
 
 
+def _difference(x: dict, y: dict) -> dict:
+  """x - y per seed over the seeds of either; None where one is missing."""
+  return {s: (x[s] - y[s] if s in x and s in y and x[s] is not None and y[s] is not None
+              else None) for s in set(x) | set(y)}
+
+
 def _losses(best: ev.Best) -> dict:
-  return {s: r['common_loss'] for s, r in best.per_seed.items()}
+  return {s: r['counted_loss'] for s, r in best.per_seed.items()}
 
 
 def mechanism(workdir: str, figdir: str, point_ids=None) -> list[Finding]:
@@ -819,8 +840,8 @@ def embedding_scale(workdir: str, figdir: str, point_ids=None) -> list[Finding]:
   # Scale matters without a norm unless the spread is within delta of zero.
   verdict10 = {'supported': 'supported', 'no effect': 'contradicted'}.get(c10.outcome,
                                                                         'inconclusive')
-  c10b = [compare(f'spread(none) - spread({v})', none, spread[v], 0.05)
-          for v in spread if v != 'none']
+  c10b = [compare('spread(none) - spread(layernorm-post)', none,
+                  spread.get('layernorm-post', {}), 0.05)]
   tables = [table('Per variant and embedding scale (`model.embed_scale`): runs trained/'
                   'collapsed/diverged; the better LR (seed-mean); final eval loss there.',
                   ['variant', 'embed scale', 'trained/collapsed/diverged', 'best LR',
@@ -852,12 +873,10 @@ def _sensitivity_interaction(df: pd.DataFrame, factor: str, levels: tuple[str, s
 
   def gap(level):
     of = lambda v: {s: x for (w, l, s), x in sens.items() if (w, l) == (v, level)}  # noqa
-    none, ln = of('none'), of('layernorm-post')
-    return {s: none[s] - ln[s] for s in none if s in ln}
+    return _difference(of('none'), of('layernorm-post'))
   a, b = (gap(level) for level in levels)
-  edge = _edge(*[best[k] for k in best if k[1] in levels])
-  c = compare(f'[S(none) - S(post-LN)] at {levels[0]} - the same at {levels[1]}',
-              a, {s: b[s] for s in a if s in b}, 0.05, edge=edge)
+  c = compare(f'[S(none) - S(post-LN)] at {levels[0]} - the same at {levels[1]}', a, b,
+              0.05)
   beside = [compare(f'S(none) - S(post-LN) at {level}', gap(level),
                     {s: 0.0 for s in gap(level)}, 0.05) for level in levels]
   return [Finding(claim, c.outcome, f'interaction {ev.fmt_interval(c.interval)} nats; '

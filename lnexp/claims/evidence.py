@@ -32,9 +32,9 @@ def add_labels(df: pd.DataFrame) -> pd.DataFrame:
   df['label'] = df.apply(label, axis=1) if len(df) else pd.Series(dtype=object)
   ln_v = np.log(df['vocab_size'].astype(float))
   ok = df['status'].eq('ok') & np.isfinite(df['final_eval_loss'].astype(float))
-  # The common reference (lnexp.analysis.sensitivity): ln V for a diverged run.
-  df['common_loss'] = np.where(ok, np.minimum(df['final_eval_loss'].astype(float), ln_v),
-                               ln_v)
+  # A diverged run counts at ln V, the uniform predictor's loss (the common
+  # reference of lnexp.analysis.sensitivity); a finished run at its own loss.
+  df['counted_loss'] = np.where(ok, df['final_eval_loss'].astype(float), ln_v)
   return df
 
 
@@ -51,7 +51,7 @@ def trained_only(df: pd.DataFrame, column: str) -> pd.Series:
 
 
 class Best(NamedTuple):
-  lr: float           # best LR by the mean over seeds of the common loss
+  lr: float           # best LR by the mean over seeds of the counted loss
   edge: str | None    # 'lowest' / 'highest' when that LR is the grid's end
   per_seed: dict      # seed -> the seed's row at that LR (a dict)
   lrs: tuple          # the grid as run (after extension)
@@ -59,7 +59,7 @@ class Best(NamedTuple):
 
 def best_lr(frame: pd.DataFrame) -> Best:
   """One variant's sweep (all seeds): its best LR and whether it sits at an edge."""
-  mean = frame.groupby('optim.lr')['common_loss'].mean()
+  mean = frame.groupby('optim.lr')['counted_loss'].mean()
   lrs = tuple(sorted(mean.index))
   lr = float(mean.idxmin())
   edge = ('lowest' if lr == lrs[0] else 'highest' if lr == lrs[-1] else None) \
