@@ -279,6 +279,32 @@ def test_accelerator_size_plans_and_one_group_runs_shrunk_on_cpu(tmp_path):
   assert len(rows) == 6 and all(r['status'] == 'ok' and r['steps'] == 2 for r in rows)
 
 
+def test_sharded_experiments_extend_their_grids_after_the_pool(tmp_path):
+  """Shards cannot extend an LR grid (each sees part of the rows), so the suite
+  extends after its pool, and the report's point ids include the extension."""
+  from lnexp.engine import train as run_lib
+  tiny = os.path.join(os.path.dirname(__file__), 'tiny_config.py')
+  experiments = tmp_path / 'experiments'
+  experiments.mkdir()
+  (experiments / 'edge.py').write_text(
+      open(tiny).read().replace('def get_config():', "def get_config(arg=''):").replace(
+          '  return c\n', '  c.train.steps = c.train.eval_every = 8\n'
+          '  c.optim.lr_extend = 1\n  return c\n', 1) +
+      "\n\ndef get_sweep(arg=''):\n  return [{'optim.lr': lr} for lr in (1e-5, 1e-4)]\n")
+  out = str(tmp_path / 'out')
+  spec, wd = suite.spec('edge', 'core', str(experiments), out), suite.workdir(out, 'edge')
+  rows = run_lib.train_and_evaluate(spec, {}, wd, out=io.StringIO(), shard=(0, 1))
+  assert sorted(r['optim.lr'] for r in rows) == [1e-5, 1e-4]  # a shard does not extend
+  plans = {'edge': run_lib.plan_run(spec, {}, wd)}
+  stream = io.StringIO()
+  suite._extend(plans, 'core', out, str(experiments), stream)
+  assert 'points extend the grid (lr 0.001)' in stream.getvalue()
+  ids = suite._stored_ids(plans['edge'], wd)
+  assert len(ids) == 3 and len(plans['edge'][3]) == 2
+  assert {r['optim.lr'] for r in map(json.loads, open(os.path.join(wd, 'results.jsonl')))
+          if r['point_id'] in ids} == {1e-5, 1e-4, 1e-3}
+
+
 def test_core_suite_plans_within_its_budget(tmp_path):
   """The core suite's planner estimate, depth planned from a fabricated tuning
   stage, stays <= 80 minutes with 2 jobs (the budget is 90 elapsed; docs/claims-

@@ -65,11 +65,37 @@ def _units(plans: dict, size: str, out: str, jobs: int,
 
 def _stored_ids(plan, path: str) -> list[str]:
   """The plan's point ids as the workdir's rows store them (rows written before
-  ids were canonical carry the older id of the same point)."""
+  ids were canonical carry the older id of the same point), and the points a
+  grid extension (optim.lr_extend) added to the sweep recorded there."""
   from lnexp.engine.workdir import Workdir
   base, points = plan[0], plan[3]
-  stored = {plan_lib.row_point_id(base, r): pid for pid, r in Workdir(path).finished().items()}
-  return [stored.get(p.point_id, p.point_id) for p in points]
+  wd = Workdir(path)
+  stored = {plan_lib.row_point_id(base, r): pid for pid, r in wd.finished().items()}
+  ids = [stored.get(p.point_id, p.point_id) for p in points]
+  if not os.path.isfile(wd.config_file):
+    return ids
+  import json
+  without_lr = lambda o: tuple(sorted((k, v) for k, v in o.items() if k != 'optim.lr'))  # noqa
+  own = {without_lr(p.overrides) for p in points}
+  planned = set(ids)
+  for entry in json.load(open(wd.config_file))['sweep']:
+    if without_lr(entry) in own:
+      pid = plan_lib.make_point(base, entry).point_id
+      if pid not in planned:
+        planned.add(pid)
+        ids.append(pid)
+  return ids
+
+
+def _extend(plans: dict, size: str, out: str, experiments: str, stream) -> None:
+  """The grid extensions (optim.lr_extend) of the experiments that ask for them:
+  they read every shard's rows, so they run here, unsharded, after the pool."""
+  from lnexp.engine import train as run_lib
+  for name, plan in plans.items():
+    if plan[0].optim.lr_extend:
+      run_lib.train_and_evaluate(spec(name, size, experiments, out), {}, workdir(out, name),
+                                 out=stream)
+      release_compiled()
 
 
 def _run(plans: dict, size: str, out: str, jobs: int, experiments: str, stream) -> None:
@@ -77,6 +103,7 @@ def _run(plans: dict, size: str, out: str, jobs: int, experiments: str, stream) 
   from lnexp.engine import train as run_lib
   if jobs > 1:
     processes.run_pool(_units(plans, size, out, jobs, experiments), jobs, stream)
+    _extend(plans, size, out, experiments, stream)
     return
   for name, plan in plans.items():
     t1 = time.time()
