@@ -210,13 +210,17 @@ class ImageRMSNorm(nn.Module):
 
 
 class PerPixel(nn.Module):
-  """A token norm applied to images as [B, H*W, C] tokens (all pixels real)."""
-  norm: nn.Module
+  """A token norm applied to images as [B, H*W, C] tokens (all pixels real).
 
+  `make` builds the token norm inside this module (a module built by the
+  caller would belong to the caller's scope, where two blocks' norms clash)."""
+  make: Callable[[], nn.Module]
+
+  @nn.compact
   def __call__(self, x_BxHxWxC, train=False):
     b, h, w, c = x_BxHxWxC.shape
     flat = x_BxHxWxC.reshape(b, h * w, c)
-    return self.norm(flat, jnp.ones((b, h * w), f32), train).reshape(b, h, w, c)
+    return self.make()(flat, jnp.ones((b, h * w), f32), train).reshape(b, h, w, c)
 
 
 class ImageGroupNorm(nn.Module):
@@ -273,11 +277,11 @@ NORMS: dict[str, Norm] = {
     'rmsnorm': Norm(lambda c, n: RMSNorm(c.norm_eps, name=n),
                     images=lambda c, n: ImageRMSNorm(c.norm_eps, name=n)),
     'batchnorm': Norm(_batchnorm, running_stats=True,
-                      images=lambda c, n: PerPixel(_batchnorm(c, 'norm', 'batch_time'),
-                                                   name=n)),
+                      images=lambda c, n: PerPixel(
+                          lambda: _batchnorm(c, 'norm', 'batch_time'), name=n)),
     'dyt': Norm(lambda c, n: DyT(c.dyt_alpha_init, c.use_bias, name=n), recurrent=False,
-                images=lambda c, n: PerPixel(DyT(c.dyt_alpha_init, c.use_bias,
-                                                 name='norm'), name=n),
+                images=lambda c, n: PerPixel(lambda: DyT(c.dyt_alpha_init, c.use_bias,
+                                                         name='norm'), name=n),
                 lane_keys=('model.dyt_alpha_init',)),
     'scalenorm': Norm(lambda c, n: ScaleNorm(c.norm_eps, name=n)),
     'powernorm': Norm(lambda c, n: PowerNorm(c.bn_momentum, c.norm_eps, c.use_bias, name=n),
@@ -285,7 +289,7 @@ NORMS: dict[str, Norm] = {
     'groupnorm': Norm(None, images=lambda c, n: group_norm(c.groups, c, n),
                       recurrent=False),
     'none': Norm(lambda c, n: Identity(name=n), identity=True,
-                 images=lambda c, n: PerPixel(Identity(name='norm'), name=n)),
+                 images=lambda c, n: PerPixel(lambda: Identity(name='norm'), name=n)),
 }
 
 

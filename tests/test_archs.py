@@ -9,7 +9,7 @@ import pytest
 from lnexp import config as config_lib
 from lnexp import run
 from lnexp.data import images
-from lnexp.norms import make_image_norm
+from lnexp.norms import NORMS, make_image_norm
 from lnexp.data import make_source
 from lnexp.lstm import LSTMLM
 from lnexp.model import ModelConfig
@@ -82,6 +82,19 @@ def test_lstm_batchnorm_keeps_running_statistics_per_time_step():
   shapes = jax.eval_shape(lambda: model.init(jax.random.key(0), tokens, tokens,
                                              tokens.astype(np.float32), False))
   assert shapes['batch_stats']['cell']['x_norm']['mean'].shape == (8, 64)  # [T, 4H]
+
+
+@pytest.mark.parametrize('norm', sorted(n for n, v in NORMS.items() if v.images))
+@pytest.mark.parametrize('placement', ['post', 'pre'])
+def test_every_image_norm_builds_a_two_block_cnn(norm, placement):
+  """Each residual block holds two norms of one kind: their names must not clash."""
+  from lnexp.cnn import CNN
+  cfg = _cfg(**{'model.arch': 'cnn', 'model.norm': norm, 'model.placement': placement,
+                'model.num_layers': 2, 'model.groups': 2, 'data.source': 'digits'})
+  x = np.random.default_rng(0).normal(size=(2, 8, 8, 1)).astype(np.float32)
+  variables = CNN(cfg).init(jax.random.key(0), x, train=False)
+  logits, _ = CNN(cfg).apply(variables, x, train=True, mutable=['batch_stats'])
+  assert np.isfinite(np.asarray(logits)).all()
 
 
 @pytest.mark.parametrize('norm', ['layernorm', 'groupnorm', 'rmsnorm', 'batchnorm',
