@@ -311,7 +311,7 @@ def test_core_suite_plans_within_its_budget(tmp_path):
   history.md records the measured time)."""
   from lnexp.engine import train as run_lib
   from lnexp.claims import paths
-  total = 0.0
+  total, tuned_points = 0.0, []  # depth_tune comes before depth in EXPERIMENTS
   for name in paths.EXPERIMENTS:
     if name in paths.TUNED_BY:
       tuner = suite.workdir(str(tmp_path), paths.TUNED_BY[name])
