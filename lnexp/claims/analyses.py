@@ -145,11 +145,16 @@ def lr_sensitivity(workdir: str, figdir: str, point_ids=None) -> list[Finding]:
                    stat([r['counted_loss'] for r in b.per_seed.values()]),
                    stat(of(variant, 'common').values()), stat(of(variant, 'wortsman').values()),
                    stat(of(variant, 'stable_decades').values(), 2)])
+    floors = ''
+    if 'bayes_loss' in d and d['bayes_loss'].notna().any():  # topics: context matters
+      floors = (f'; Bayes-optimal loss {d["bayes_loss"].mean():.3f}, best loss from the '
+                f'previous token alone {d["context_free_loss"].mean():.3f}')
     tables.append(table(
-        f'**{source}** (ln V = {math.log(d["vocab_size"].iloc[0]):.3f}): per variant over '
-        'seeds (mean ± sd): runs trained/collapsed/diverged; initial loss (as training '
-        'sees the model: batch statistics for BatchNorm); best LR (by the seed-mean loss; an edge means the optimum was not '
-        'bracketed even after extending the grid); final eval loss at it; LR '
+        f'**{source}** (ln V = {math.log(d["vocab_size"].iloc[0]):.3f}{floors}): per '
+        'variant over seeds (mean ± sd): runs trained/collapsed/diverged; initial loss '
+        '(as training sees the model: batch statistics for BatchNorm); best LR (by the '
+        'seed-mean loss; an edge means the optimum was not bracketed even after '
+        'extending the grid); final eval loss at it; LR '
         'sensitivity with the common reference ln V (the rule\'s) and with each run\'s '
         'own initial loss (Wortsman et al. 2023); stable decades (consecutive LRs within '
         '0.1 nats of the best).',
@@ -377,6 +382,8 @@ def depth(workdir: str, figdir: str, point_ids=None) -> list[Finding]:
                    'trained/collapsed/diverged)')
   figures = plots.depth_profiles(deep, metrics, os.path.join(figdir, 'depth_profiles.png'))
   post = deep[deep['variant'] == 'layernorm-post']
+  amp_top = lambda v: ev.median(  # noqa: E731
+      init[(init['variant'] == v) & (init['depth'] == top)]['amplification'])
   return [
       Finding('1', combine([c.outcome for c in c1]),
               f'depth {deepest}: gradient spread (max/min over blocks, median) post-LN '
@@ -387,11 +394,9 @@ def depth(workdir: str, figdir: str, point_ids=None) -> list[Finding]:
                                               'gradients more even over depth).', c1)],
               figures, notes),
       Finding('4', combine([c.outcome for c in c4]),
-              f'error amplification at depth {top} at init, none '
-              f"{ev.median(init[(init['variant'] == 'none') & (init['depth'] == top)]['amplification'])}"
-              f" vs post-LN "
-              f"{ev.median(init[(init['variant'] == 'layernorm-post') & (init['depth'] == top)]['amplification'])}"
-              '; outcomes ' + ', '.join(c.outcome for c in c4),
+              f'error amplification at depth {top} at init (median), none '
+              f"{amp_top('none')} vs post-LN {amp_top('layernorm-post')}; outcomes "
+              + ', '.join(c.outcome for c in c4),
               tables + [comparisons_table('The rule\'s comparisons (d > 0: post-LN damps '
                                           'the error more), and the other variants at '
                                           'init beside (no verdict).', c4 + beside)],
@@ -674,8 +679,8 @@ def batchnorm_text(workdir: str, figdir: str, point_ids=None) -> list[Finding]:
     c = compare(f'log dist(batch {small}) - log dist(batch {large})', dist(small),
                 dist(large), math.log(1.25), log=True)
     findings.append(Finding(
-        '7-lit', _reproduced(c.outcome, 'supported'), 'Shen et al. 2020 (batch statistics fluctuate more in small '
-        f'batches): causal BatchNorm\'s batch-vs-running distance ratio '
+        '7-lit', _reproduced(c.outcome, 'supported'), 'Shen et al. 2020 (batch statistics '
+        'fluctuate more in small batches): causal BatchNorm\'s batch-vs-running distance ratio '
         f'{ev.fmt_interval(c.interval, log=True)}', [], []))
   return findings
 
