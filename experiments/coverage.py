@@ -48,10 +48,10 @@ HEADINGS = (INTRO, MATH, GRAD, ICS, ERROR, TRANSFORMER, ALBERT, FLOW, HYPER, GEN
             COMPARE, FUTURE, CONCLUSION)
 
 # Reasons shared by several rows.
-PLANNED = 'planned in issue 27 §1: '
-CONTEXT_DATA = (PLANNED + 'needs a long-range dependency test; data.source=topics (exact '
-                'Bayes and best previous-token losses) carries claims 2 and 5, but no '
-                'rule yet isolates long-term dependencies')
+NO_RULE = 'not tested: no pre-registered experiment yet (a follow-up issue); '
+CONTEXT_DATA = (NO_RULE + 'it needs a long-range dependency test; data.source=topics '
+                '(exact Bayes and previous-token losses) carries claims 2, 5 and 10-13, '
+                'but no rule isolates long-term dependencies')
 BY_CONSTRUCTION = ('tested by perturbation (does an error injected after block 1 grow '
                    'or shrink?): the old measure, residual scale, is ~1 by construction '
                    'in post-LN')
@@ -99,8 +99,9 @@ CLAIMS = (
     Claim(GRAD, 'LayerNorm smooths the optimization landscape by keeping gradients more '
           'consistent, which is especially beneficial in models that stack many layers, '
           'such as transformers.',
-          reason=PLANNED + 'loss and gradient change along the update direction '
-          '(Santurkar et al. 2018, effective beta-smoothness), with and without norm',
+          reason=NO_RULE + 'lnexp.smoothness measures the loss and gradient change '
+          'along the gradient (Santurkar et al. 2018, effective beta-smoothness); no '
+          'experiment applies it with and without a norm',
           note='Santurkar et al. 2018 showed smoothing for BatchNorm; for LayerNorm in '
           'transformers it is asserted, not cited'),
     Claim(GRAD, 'In transformer architectures, layer normalization is applied after the '
@@ -110,8 +111,9 @@ CLAIMS = (
           'are large at initialization (hence its warm-up), pre-LN\'s are not'),
     Claim(GRAD, 'This consistent scaling prevents the network from making overly '
           'aggressive or overly cautious updates, which could destabilize training.',
-          reason=PLANNED + 'spread of the update/parameter RMS ratios (logged per '
-          'parameter group, `update_ratio/*`), no rule yet'),
+          reason=NO_RULE + 'the update/parameter RMS ratios are logged per parameter '
+          'group (`update_ratio/*`); a verdict needs them per layer (unshared) and a rule '
+          'on their spread'),
     # ------------------------------------------------------------- ICS
     Claim(ICS, 'Layer normalization addresses the issue of internal covariate shift—the '
           'change in the distribution of layer inputs as network parameters are '
@@ -202,8 +204,8 @@ CLAIMS = (
     Claim(ALBERT, 'By normalizing the outputs at each stage, AlbertAGPT effectively '
           'balances the contributions of each layer, ensuring that no single layer '
           'disproportionately influences the model’s learning dynamics.',
-          reason=PLANNED + 'spread over depth of each sublayer\'s share of the residual '
-          'stream (sublayer output and residual RMS per depth are logged), no rule yet',
+          reason=NO_RULE + 'sublayer output and residual RMS per depth are logged; no '
+          'rule on the spread of each sublayer\'s share of the residual stream',
           note='in post-LN each LayerNorm rescales the whole residual sum, so later '
           'layers outweigh earlier ones (Liu et al. 2020); pre-LN has the opposite '
           'drift'),
@@ -241,7 +243,7 @@ CLAIMS = (
     Claim(HYPER, 'This robustness is particularly valuable when dealing with large models '
           'where hyperparameter tuning is challenging.',
           reason='a claim about large models; the CPU suite is a small-scale proxy '
-          '(issue 27 §3 adds an accelerator size)'),
+          '(`--size accel` runs claim 2 at d=256 on one accelerator; not run yet)'),
     Claim(HYPER, 'For instance, in traditional training scenarios without normalization, '
           'slight variations in learning rate can lead to drastic changes in convergence '
           'behavior.', 'lr_sensitivity', '2'),
@@ -334,8 +336,8 @@ CLAIMS = (
           'ensuring steady learning dynamics, making it an indispensable technique in the '
           'evolving landscape of deep learning.',
           reason='"indispensable" is a claim about every alternative; the suite compares '
-          'LayerNorm with no norm, RMSNorm, BatchNorm and DyT, and issue 26 adds '
-          'norm-free baselines (SkipInit/ReZero, DeepNorm or Admin)',
+          'LayerNorm with no norm, ReZero, DeepNorm, RMSNorm, BatchNorm, PowerNorm and '
+          'DyT, not with every alternative',
           note='deep networks train without normalization (Fixup; NFNets; DyT, Zhu et '
           'al. 2025)'),
 )

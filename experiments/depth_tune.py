@@ -19,7 +19,7 @@ def depths(size):
 
 
 def names(size):
-  return ('layernorm-post',) if size == 'smoke' else sizes.HEADLINE
+  return {'smoke': ('layernorm-post',), 'quick': sizes.HEADLINE[:3]}.get(size, sizes.HEADLINE)
 
 
 def get_config(arg=''):
@@ -34,7 +34,7 @@ def get_config(arg=''):
 
 def settings(size):
   steps = get_config(size).train.steps
-  lrs = LRS[1:2] if size == 'smoke' else LRS
+  lrs = {'smoke': LRS[1:2], 'quick': LRS[1:]}.get(size, LRS)
   return [{'optim.lr': lr, 'optim.warmup_steps': max(round(w * steps), 1)}
           for lr in lrs for w in WARMUP]
 

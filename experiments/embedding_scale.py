@@ -36,7 +36,7 @@ def get_sweep(arg=''):
   size = sizes.size_of(arg)
   names = {'smoke': ('none',), 'full': ('none', 'layernorm-post', 'layernorm-pre')}.get(
       size, ('none', 'layernorm-post'))
-  scales = (0.1, 10.0) if size == 'smoke' else SCALES
-  lrs = (1e-2,) if size == 'smoke' else (3e-3, 1e-2)
+  scales = (0.1, 10.0) if size in ('smoke', 'quick') else SCALES
+  lrs = (1e-2,) if size in ('smoke', 'quick') else (3e-3, 1e-2)
   return [{**sizes.VARIANTS[n], 'model.embed_scale': s, 'optim.lr': lr, **seed}
           for n in names for s in scales for seed in sizes.seeds(size) for lr in lrs]

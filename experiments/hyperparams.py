@@ -50,7 +50,7 @@ def get_sweep(arg=''):
   size = sizes.size_of(arg)
   centre = {**CENTRE, 'optim.warmup_steps': get_config(size).optim.warmup_steps,
             'train.batch_size': get_config(size).train.batch_size}
-  variants = VARIANTS[1:2] if size == 'smoke' else VARIANTS
+  variants = {'smoke': VARIANTS[1:2], 'quick': VARIANTS[:2]}.get(size, VARIANTS)
   points = []
   for factor, values in factors(size).items():
     for value in values:

@@ -137,8 +137,9 @@ def test_xiong_post_ln_last_layer_gradient_outgrows_pre_ln_with_depth():
 def test_santurkar_ics_of_the_first_layer_matches_a_manual_update():
   fns, state, batch = _setup(**{'model.share': 'none', 'model.num_layers': 3,
                                 'model.placement': 'pre'})
-  ics = np.asarray(jax.jit(lambda s, b: fns.santurkar_ics(s, HP, b))(state, batch))
-  assert ics.shape == (3,) and np.all(np.isfinite(ics))
+  out = jax.jit(lambda s, b: fns.santurkar_ics(s, HP, b))(state, batch)
+  ics, rel = np.asarray(out['ics_santurkar']), np.asarray(out['ics_santurkar_rel'])
+  assert ics.shape == rel.shape == (3,) and np.all(np.isfinite(ics))
   # Layer 0 sees only the embedding update before it.
   new_state, _ = jax.jit(lambda s, b: fns.train_step(s, HP, b))(state, batch)
 
@@ -151,6 +152,10 @@ def test_santurkar_ics_of_the_first_layer_matches_a_manual_update():
   expected = np.sqrt(sum(float((x ** 2).sum()) for x in jax.tree.leaves(diff)))
   assert ics[0] == pytest.approx(expected, rel=1e-3)
   assert ics[2] > 0
+  # Relative: the same over ||G_0||, layer 0's own weight gradient.
+  g0 = jax.tree.map(lambda a: a[0], layer_grads(p))
+  norm = np.sqrt(sum(float((x ** 2).sum()) for x in jax.tree.leaves(g0)))
+  assert rel[0] == pytest.approx(expected / norm, rel=1e-3)
 
 
 def test_z_loss_adds_weighted_mean_squared_log_partition():

@@ -312,7 +312,9 @@ def depth(workdir: str, figdir: str, point_ids=None) -> list[Finding]:
   depths = sorted(df['model.num_layers'].unique())
   deepest = depths[-1]
   rows = []
-  for (variant, d), g in df.groupby(['variant', 'model.num_layers'], sort=False):
+  order = {v: i for i, v in enumerate(dict.fromkeys(df['variant']))}
+  for (_, d, variant), g in df.assign(order=df['variant'].map(order)).groupby(
+      ['order', 'model.num_layers', 'variant']):
     rows.append([variant, str(d), f"{g['optim.lr'].iloc[0]:g} / "
                  f"{g['optim.warmup_steps'].iloc[0]:g}", ev.counts(g['label']),
                  f"{int(g['converged'].sum())}/{len(g)}", stat(g['final_eval_loss']),

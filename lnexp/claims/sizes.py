@@ -1,8 +1,10 @@
-"""The claims suite's shared model and its four sizes.
+"""The claims suite's shared model, its headline variants and its sizes.
 
 Every experiment is `experiments/NAME.py:SIZE` with SIZE one of smoke (the
-test suite; 37 s for all), quick (7.5 min for all), core (the default, 51-56 min
-for all) or full (more seeds, depths, data); times with --jobs 2 on a 2-core CPU.
+test suite's pipeline check), quick (every grid shrunk, 2 seeds), core (the
+default; runtimes in docs/claims-history.md), full (more seeds, depths, data)
+or accel (one accelerator; only the experiments in lnexp.claims.paths.ACCEL
+define it).
 The core model: 2 shared post-LN layers, hidden 64, 4 heads, MLP 256, batch
 16 x 64 tokens, 300 AdamW steps with 5% warm-up then cosine decay; residual
 branch outputs initialised x 1/sqrt(2L) (GPT-2) unless a variant says otherwise.
