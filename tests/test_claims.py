@@ -81,13 +81,16 @@ VARIANTS = {'none': {'model.norm': 'none', 'model.embed_scale': 0.1},
             'rezero': {'model.norm': 'none', 'model.placement': 'rezero'}}
 
 
-def _workdir(path, points, metrics=None):
+def _workdir(path, points, base=None):
   """A workdir of made-up rows: each point is (variant overrides, seed, lr, final
-  eval loss or None for diverged, collapsed, extra row keys)."""
-  base = flatten(base_config())
+  eval loss or None for diverged, collapsed, extra row keys); extra['_metrics'],
+  if given, is the point's metrics log (default: one line with its losses)."""
+  base = flatten(base or base_config())
   sweep, rows = [], []
   os.makedirs(path / 'metrics')
   for overrides, seed, lr, loss, collapsed, extra in points:
+    extra = dict(extra)
+    lines = extra.pop('_metrics', [{'step': 10, 'train_loss': loss, 'eval_loss': loss}])
     point = {**overrides, 'train.seed': seed, 'data.seed': seed, 'optim.lr': lr}
     pid = plan.short_hash(point)
     sweep.append(point)
@@ -97,9 +100,7 @@ def _workdir(path, points, metrics=None):
                  'best_eval_loss': loss, 'steps': 10, 'wall_s': 1.0, 'entropy_floor': 2.5,
                  'unigram_entropy': 3.5, 'vocab_size': 35, 'collapsed': collapsed, **extra})
     with open(path / 'metrics' / f'{pid}.jsonl', 'w') as f:
-      for line in (metrics or {}).get(pid, [{'step': 10, 'train_loss': loss,
-                                             'eval_loss': loss}]):
-        f.write(json.dumps(line) + '\n')
+      f.writelines(json.dumps(line) + '\n' for line in lines)
   (path / 'config.json').write_text(json.dumps({'name': 'x', 'base': base, 'sweep': sweep}))
   (path / 'results.jsonl').write_text(''.join(json.dumps(r) + '\n' for r in rows))
 
@@ -277,6 +278,103 @@ def test_accelerator_size_plans_and_one_group_runs_shrunk_on_cpu(tmp_path):
   rows = run_lib.train_and_evaluate(suite.spec('lr_sensitivity', 'accel'), shrunk,
                                     str(tmp_path / 'w'), out=io.StringIO(), shard=(0, 6))
   assert len(rows) == 6 and all(r['status'] == 'ok' and r['steps'] == 2 for r in rows)
+
+
+def test_claims_1_and_4_rules_on_fabricated_results(tmp_path):
+  """Depth: no norm's gradients spread 10x over depth at init and 5x at the end,
+  post-LN's 2x and 1.25x; the injected error grows 2x without a norm at init,
+  not with post-LN. At init both rules are supported; after training one
+  post-LN seed collapsed, so the end-of-training pairs miss it: inconclusive,
+  and both claims are mixed."""
+  import pandas as pd
+  points, init = [], []
+  for seed in range(3):
+    for name, spread0, spread1, amp in (('none', 10.0, 5.0, 2.0),
+                                        ('layernorm-post', 2.0, 1.25, 1.0)):
+      for depth in (2, 16):
+        grads = lambda s: [1.0] * (depth - 1) + [s + 0.01 * seed]  # noqa: E731
+        collapsed = name == 'layernorm-post' and depth == 16 and seed == 2
+        lines = [{'step': 1, 'depth/grad_flow': grads(spread0)},
+                 {'step': 240, 'eval_loss': 2.6},
+                 {'step': 300, 'eval_loss': 2.595, 'depth/grad_flow': grads(spread1),
+                  'depth/residual_rms': [1.0] * depth}]
+        points.append(({**VARIANTS[name], 'model.num_layers': depth,
+                        'optim.warmup_steps': 15}, seed, 1e-2, 3.45 if collapsed else 2.595,
+                       collapsed, {'_metrics': lines, 'perturb_amplification': amp * 0.5,
+                                   'perturb_kl': 1e-7}))
+      init += [{'variant': name, 'depth': d, 'seed': seed, 'amplification': amp}
+               for d in (2, 4, 8, 16, 32)]
+  _workdir(tmp_path / 'w', points)
+  pd.DataFrame(init).to_csv(tmp_path / 'w' / 'perturbation_init.csv', index=False)
+  found = {f.claim: f for f in analyses.depth(str(tmp_path / 'w'), str(tmp_path))}
+  assert found['1'].verdict == found['4'].verdict == 'mixed'
+  assert 'outcomes supported, inconclusive' in found['1'].effect
+  table = '\n'.join(found['4'].tables)
+  assert 'depth 32, init: log amp(none) - log amp(post-LN) | x2 [x2, x2] (n=3)' in table
+  assert '(n=2, 1 missing) | x1.25 | **inconclusive**' in table
+  assert any('did not train in 1/3 seeds' in n for n in found['4'].notes)
+  # Eval loss fell 0.005 nats over the last 20% of steps: converged, 3/3.
+  assert '| none | 16 | 0.01 / 15 | 3/0/0 | 3/3 |' in table
+
+
+def test_claim_13_and_xu_rules_on_fabricated_results(tmp_path):
+  """Gain and bias change nothing (no effect); DetachNorm is 0.1 nats worse
+  than LayerNorm-simple (Xu et al. reproduced)."""
+  points = []
+  for seed in range(3):
+    for norm, shift in (('layernorm', 0.0), ('layernorm_simple', 0.001 * seed),
+                        ('detachnorm', 0.1)):
+      points += [({'model.norm': norm, 'model.placement': 'post'}, seed, lr,
+                  2.8 + abs(math.log10(lr / 3e-3)) * 0.2 + shift, False, {})
+                 for lr in (1e-3, 3e-3, 1e-2)]
+  _workdir(tmp_path / 'w', points)
+  found = {f.claim: f for f in analyses.mechanism(str(tmp_path / 'w'), str(tmp_path))}
+  assert found['13'].verdict == 'no effect'
+  assert found['13-lit'].verdict == 'reproduced'
+
+
+def test_claim_9_is_inconclusive_when_a_seed_did_not_train(tmp_path):
+  """A collapsed run is missing from a diagnostic comparison, never counted."""
+  points = []
+  for seed in range(3):
+    for norm, growth in (('none', 8.0), ('layernorm', 2.0)):
+      collapsed = norm == 'none' and seed == 0
+      points.append(({'model.arch': 'cnn', 'model.norm': norm, 'model.num_layers': 12},
+                     seed, 1e-2, 1.0, collapsed,
+                     {'final_eval_accuracy': 0.9, '_metrics': [
+                         {'step': 10, 'train_loss': 1.0, 'eval_loss': 1.0,
+                          'depth/residual_rms': [1.0] * 11 + [growth]}]}))
+  _workdir(tmp_path / 'w', points)
+  (found,) = analyses.cnn_depth(str(tmp_path / 'w'), str(tmp_path))
+  assert found.verdict == 'inconclusive' and '(n=2, 1 missing)' in found.effect
+  _workdir(tmp_path / 'v', [(o, s, lr, loss, False, e) for o, s, lr, loss, _, e in points])
+  (found,) = analyses.cnn_depth(str(tmp_path / 'v'), str(tmp_path))
+  assert found.verdict == 'supported'
+
+
+def test_claim_8_is_inconclusive_when_a_best_lr_is_at_the_grid_edge(tmp_path):
+  """LayerNorm's hidden variance is flatter over time and its loss lower, but
+  no norm's best LR is the grid's highest: not bracketed, so inconclusive."""
+  def points(none_centre):
+    out = []
+    for seed in range(3):
+      for norm, cv, base in (('none', 0.4, 2.4), ('layernorm', 0.1, 2.2)):
+        centre = none_centre if norm == 'none' else 3e-3
+        for lr in (1e-3, 3e-3, 1e-2):
+          var_T = [1.0 + cv * (t % 2) for t in range(8)]
+          loss = base + 0.3 * abs(math.log10(lr / centre)) + 0.01 * seed
+          out.append(({'model.arch': 'lstm', 'model.norm': norm}, seed, lr, loss, False,
+                      {'_metrics': [{'step': 10, 'train_loss': loss, 'eval_loss': loss,
+                                     'time/hidden_var': var_T}]}))
+    return out
+  _workdir(tmp_path / 'edge', points(1e-1))
+  (found,) = analyses.lstm_covariate_shift(str(tmp_path / 'edge'), str(tmp_path))
+  assert found.verdict == 'inconclusive'
+  assert 'highest of 0.001..0.01: best LR at a grid edge; would be supported' in \
+      '\n'.join(found.tables)
+  _workdir(tmp_path / 'inside', points(3e-3))
+  (found,) = analyses.lstm_covariate_shift(str(tmp_path / 'inside'), str(tmp_path))
+  assert found.verdict == 'supported'
 
 
 def test_sharded_experiments_extend_their_grids_after_the_pool(tmp_path):
