@@ -46,7 +46,7 @@ def get_config(arg=''):
   size = sizes.size_of(arg)
   c = sizes.claims_config(size)
   c.data.pack = False
-  c.optim.lr_extend = 0 if size == 'smoke' else 2
+  c.optim.lr_extend = sizes.lr_extend(sizes.size_of(arg))
   return c
 
 

@@ -51,7 +51,7 @@ FULL_ARMS = ({'model.norm': 'rmsnorm', 'model.placement': 'pre'},
 
 def get_config(arg=''):
   c = sizes.claims_config(sizes.size_of(arg))
-  c.optim.lr_extend = {'smoke': 0, 'accel': 1}.get(sizes.size_of(arg), 2)
+  c.optim.lr_extend = sizes.lr_extend(sizes.size_of(arg))
   return c
 
 

@@ -36,7 +36,7 @@ VARIANTS = ({'model.norm': 'none'}, {'model.norm': 'layernorm'},
 
 def get_config(arg=''):
   c = sizes.claims_config(sizes.size_of(arg))
-  c.optim.lr_extend = 0 if sizes.size_of(arg) == 'smoke' else 2
+  c.optim.lr_extend = sizes.lr_extend(sizes.size_of(arg))
   c.model.arch = 'lstm'
   c.data.source = 'python_docs'
   return c

@@ -33,7 +33,7 @@ def get_config(arg=''):
   size = sizes.size_of(arg)
   c = sizes.claims_config(size)
   c.data.source = 'topics'
-  c.optim.lr_extend = 0 if size == 'smoke' else 2
+  c.optim.lr_extend = sizes.lr_extend(sizes.size_of(arg))
   return c
 
 

@@ -65,6 +65,12 @@ def lrs(size: str) -> tuple[float, ...]:
           'accel': (1e-3, 3e-3, 1e-2)}.get(size, LRS)
 
 
+def lr_extend(size: str) -> int:
+  """How many grid steps per side a sweep may add past an edge (optim.lr_extend):
+  none for the pipeline checks, whose grids are too coarse to bracket anything."""
+  return {'smoke': 0, 'quick': 0, 'accel': 1}.get(size, 2)
+
+
 def claims_config(size: str, steps: int = 300):
   """The claims model at `size`; `steps` is the core length (warm-up 5%)."""
   c = base_config()
