@@ -188,9 +188,9 @@ def test_evidence_labels_outcomes_and_edges():
       'final_eval_loss': [3.0, 2.0, None, 2.9, 2.1, None], 'vocab_size': [35] * 6}))
   best = ev.best_lr(frame)
   assert best.lr == 1e-2 and best.edge is None and set(best.per_seed) == {'0', '1'}
-  assert frame['counted_loss'].iloc[2] == pytest.approx(LN_V)  # diverged: ln V
+  assert frame['loss_or_ln_v'].iloc[2] == pytest.approx(LN_V)  # diverged: ln V
   assert ev.best_lr(frame[frame['optim.lr'] < 0.05].assign(
-      counted_loss=[2.0, 3.0, 2.0, 3.0])).edge == 'lowest'
+      loss_or_ln_v=[2.0, 3.0, 2.0, 3.0])).edge == 'lowest'
 
 
 def test_claim_7_rule_on_fabricated_results(tmp_path):

@@ -59,7 +59,7 @@ def variant_name(row) -> str:
 
 def load(workdir: str, point_ids=None) -> pd.DataFrame:
   """Results rows (of `point_ids` only, if given: the sweep being reported) with
-  `variant`, `seed`, `label` (trained/collapsed/diverged) and `counted_loss`."""
+  `variant`, `seed`, `label` (trained/collapsed/diverged) and `loss_or_ln_v`."""
   df = results.load_results(workdir)
   if point_ids is not None:
     df = df[df['point_id'].isin(set(point_ids))].reset_index(drop=True)
@@ -142,7 +142,7 @@ def lr_sensitivity(workdir: str, figdir: str, point_ids=None) -> list[Finding]:
       b = best[variant]
       rows.append([variant, str(g['seed'].nunique()), ev.counts(g['label']),
                    stat(g['init_loss']), f'{b.lr:g}' + (f' ({b.edge} edge)' if b.edge else ''),
-                   stat([r['counted_loss'] for r in b.per_seed.values()]),
+                   stat([r['loss_or_ln_v'] for r in b.per_seed.values()]),
                    stat(of(variant, 'common').values()), stat(of(variant, 'wortsman').values()),
                    stat(of(variant, 'stable_decades').values(), 2)])
     floors = ''
@@ -213,7 +213,7 @@ def _literature_2(df: pd.DataFrame) -> list[Finding]:
   for placement in ('post', 'pre'):
     a, b = f'dyt-{placement}', f'layernorm-{placement}'
     if a in best and b in best:
-      loss = lambda v: {s: r['counted_loss'] for s, r in best[v].per_seed.items()}  # noqa
+      loss = lambda v: {s: r['loss_or_ln_v'] for s, r in best[v].per_seed.items()}  # noqa
       dyt.append(compare(f'loss(DyT-{placement}) - loss(LN-{placement})', loss(a), loss(b),
                          0.05, edge=_edge(best[a], best[b])))
   if dyt:
@@ -515,7 +515,7 @@ def hyperparams(workdir: str, figdir: str, point_ids=None) -> list[Finding]:
   for factor in factors:
     others = [k for k in factors if k != factor]
     on_axis = df[np.logical_and.reduce([np.isclose(df[k], centre[k]) for k in others])]
-    spread = on_axis.groupby(['variant', 'seed'])['counted_loss'].agg(
+    spread = on_axis.groupby(['variant', 'seed'])['loss_or_ln_v'].agg(
         lambda s: s.max() - s.min()).reset_index(name='spread')
     values = ', '.join(f'{v:g}' for v in sorted(on_axis[factor].unique()))
     for variant, g in spread.groupby('variant', sort=False):
@@ -620,12 +620,12 @@ def batchnorm_text(workdir: str, figdir: str, point_ids=None) -> list[Finding]:
                                                         'batch1_loss_batch_stats')]
     rows.append([variant, data, str(batch), str(g['seed'].nunique()), ev.counts(g['label']),
                  f'{b.lr:g}' + (f' ({b.edge} edge)' if b.edge else ''),
-                 stat(at['counted_loss']), stat(at['final_eval_loss_batch_stats']),
+                 stat(at['loss_or_ln_v']), stat(at['final_eval_loss_batch_stats']),
                  stat(at['mismatch']), *batch1, ev.median(at['bn_dist'])])
 
   def loss(variant, data, batch):
     b = best.get((variant, data, batch))
-    return {s: r['counted_loss'] for s, r in b.per_seed.items()} if b else {}
+    return {s: r['loss_or_ln_v'] for s, r in b.per_seed.items()} if b else {}
   ln, bn = 'layernorm-post', 'batchnorm-post'
   batches = [b for b in sorted(df['train.batch_size'].unique()) if b <= 32]  # the rule's
 
@@ -715,15 +715,15 @@ def lstm_covariate_shift(workdir: str, figdir: str, point_ids=None) -> list[Find
     rows.append([variant, ev.counts(g['label']), f'{b.lr:g}' + (f' ({b.edge} edge)' if
                                                                b.edge else ''),
                  ', '.join(f'{x:g}' for x in b.lrs), ev.median(at['hidden_var_cv']),
-                 stat(at['counted_loss'])])
+                 stat(at['loss_or_ln_v'])])
   comps = []
   if {'none', 'layernorm'} <= set(best):
     at = lambda v, k: {s: r[k] for s, r in best[v].per_seed.items()}  # noqa: E731
     edge = _edge(best['none'], best['layernorm'])
     comps = [compare('log CV(none) - log CV(LayerNorm)', at('none', 'hidden_var_cv'),
                      at('layernorm', 'hidden_var_cv'), math.log(1.25), log=True, edge=edge),
-             compare('loss(none) - loss(LayerNorm)', at('none', 'counted_loss'),
-                     at('layernorm', 'counted_loss'), 0.02, edge=edge)]
+             compare('loss(none) - loss(LayerNorm)', at('none', 'loss_or_ln_v'),
+                     at('layernorm', 'loss_or_ln_v'), 0.02, edge=edge)]
   return [Finding(
       '8', combine([c.outcome for c in comps]), 'LayerNorm vs none at each best LR: '
       + '; '.join(f'{c.name} {ev.fmt_interval(c.interval, c.log)} {c.outcome}'
@@ -789,7 +789,7 @@ def _best_losses(df: pd.DataFrame, by: list[str]) -> tuple[dict, list[list[str]]
     b = best[key] = ev.best_lr(g)
     rows.append([*map(str, key), ev.counts(g['label']),
                  f'{b.lr:g}' + (f' ({b.edge} edge)' if b.edge else ''),
-                 stat([r['counted_loss'] for r in b.per_seed.values()])])
+                 stat([r['loss_or_ln_v'] for r in b.per_seed.values()])])
   return best, rows
 
 
@@ -800,7 +800,7 @@ def _difference(x: dict, y: dict) -> dict:
 
 
 def _losses(best: ev.Best) -> dict:
-  return {s: r['counted_loss'] for s, r in best.per_seed.items()}
+  return {s: r['loss_or_ln_v'] for s, r in best.per_seed.items()}
 
 
 def mechanism(workdir: str, figdir: str, point_ids=None) -> list[Finding]:

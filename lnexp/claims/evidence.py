@@ -34,7 +34,7 @@ def add_labels(df: pd.DataFrame) -> pd.DataFrame:
   ok = df['status'].eq('ok') & np.isfinite(df['final_eval_loss'].astype(float))
   # A diverged run counts at ln V, the uniform predictor's loss (the common
   # reference of lnexp.analysis.sensitivity); a finished run at its own loss.
-  df['counted_loss'] = np.where(ok, df['final_eval_loss'].astype(float), ln_v)
+  df['loss_or_ln_v'] = np.where(ok, df['final_eval_loss'].astype(float), ln_v)
   return df
 
 
@@ -59,7 +59,7 @@ class Best(NamedTuple):
 
 def best_lr(frame: pd.DataFrame) -> Best:
   """One variant's sweep (all seeds): its best LR and whether it sits at an edge."""
-  mean = frame.groupby('optim.lr')['counted_loss'].mean()
+  mean = frame.groupby('optim.lr')['loss_or_ln_v'].mean()
   lrs = tuple(sorted(mean.index))
   lr = float(mean.idxmin())
   edge = ('lowest' if lr == lrs[0] else 'highest' if lr == lrs[-1] else None) \

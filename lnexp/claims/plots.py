@@ -38,11 +38,11 @@ def lr_curves(df: pd.DataFrame, path: str, title: str) -> list[str]:
     st = styles[variant]
     for i, (_, s) in enumerate(d.groupby('seed')):
       s = s.sort_values('optim.lr')
-      ax.plot(s['optim.lr'], s['counted_loss'], color=st['color'], marker=st['marker'],
+      ax.plot(s['optim.lr'], s['loss_or_ln_v'], color=st['color'], marker=st['marker'],
               markersize=4, linewidth=1.6 if i == FIRST else 0.8,
               alpha=1.0 if i == FIRST else 0.4, label=variant if i == FIRST else None)
       bad = s[s['status'].ne('ok')]
-      ax.scatter(bad['optim.lr'], bad['counted_loss'], marker='x', color=st['color'])
+      ax.scatter(bad['optim.lr'], bad['loss_or_ln_v'], marker='x', color=st['color'])
   base._floor_lines(ax, df)
   ax.set_xscale('log')
   ax.set_xlabel('peak learning rate')
@@ -135,7 +135,7 @@ def factor_curves(df: pd.DataFrame, factors, centre: dict, path: str) -> list[st
     for variant, d in on_axis.groupby('variant', sort=False):
       for i, (_, s) in enumerate(d.groupby('seed')):
         s = s.sort_values(factor)
-        ax.plot(s[factor], s['counted_loss'], color=styles[variant]['color'],
+        ax.plot(s[factor], s['loss_or_ln_v'], color=styles[variant]['color'],
                 marker=styles[variant]['marker'], alpha=1.0 if i == FIRST else 0.4,
                 label=variant if i == FIRST else None)
     ax.set_xlabel(factor)
