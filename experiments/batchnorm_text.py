@@ -11,7 +11,8 @@ best LR at an edge grows the grid by a step, twice at most), 300 steps. Beside i
 data, 3 seeds: PowerNorm (Shen et al. 2020) and a leak-free BatchNorm with
 cumulative statistics over the batch and past positions (bn_axes=cumulative).
 --full adds batch 128 (one seed, 75 steps: batch 32's tokens) and
-bn_axes=batch_time, which leaks future tokens. 264 points.
+bn_axes=batch_time, which leaks future tokens. 264 points (299 after grid
+extension), 22 process-minutes on a 2-core CPU (2026-12-05; about half that with --jobs 2).
 
 Metrics: best final eval loss over the LR grid (BatchNorm: running
 statistics; a diverged run at ln V), per seed; beside it the eval loss with

@@ -6,8 +6,9 @@ A residual CNN (lnexp.cnn, ResNet v1 "post" blocks, 8 channels) on
 scikit-learn's 8x8 digits (1,437 train / 360 test images; 128 test images
 per evaluation), batch 16, 150 AdamW steps with 5% warm-up; no norm,
 BatchNorm, LayerNorm (over C, H, W) and GroupNorm (4 groups) at depth 4 and
-12 (--full: 4, 8, 16); peak LR 1e-3, 1e-2, 1e-1; 3 seeds. 72 points; about 7
-minutes in one process on a 2-core CPU (two ~4-minute shards under --jobs 2).
+12 (--full: 4, 8, 16); peak LR 1e-3, 1e-2, 1e-1; 3 seeds. 72 points, 4.6
+process-minutes on a 2-core CPU (2026-12-05; two ~2.5-minute shards under
+--jobs 2).
 (A first version with 16 channels, batch 32, 200 steps and depth 16 measured
 ~4 min per depth-16 group and did not fit the suite's budget; it was stopped
 before any verdict.)

@@ -5,7 +5,8 @@
 No norm (fair init), post-LN and pre-LN, 4 layers, unshared (share=none:
 Santurkar et al.'s definition needs a layer's own weights) and ALBERT-shared
 (share=all), peak LR 1e-3, 3e-3 and 1e-2, 3 seeds, 200 steps on `topics`;
-diagnostics and Santurkar ICS every 20 steps. 54 points.
+diagnostics and Santurkar ICS every 20 steps. 54 points, 6.7 process-minutes
+on a 2-core CPU (2026-12-05; about half that with --jobs 2).
 
 Metrics:
 - ICS (Santurkar et al. 2018): ||G_i - G_i'|| / ||G_i||, layer i's weight

@@ -8,7 +8,8 @@ LR and warm-up that won its tuning at that depth, 5 seeds, 150 steps of batch
 8; diagnostics at step 1 (initialization) and every 10 steps; the trained
 model's response to a perturbation (lnexp.perturbation) in each result row.
 The perturbation at initialization over depth 2, 4, 8, 16, 32 (forward passes
-only) is computed by the report from the same configs and seeds. 50 points.
+only) is computed by the report from the same configs and seeds. 50 points,
+6.3 process-minutes on a 2-core CPU (2026-12-05; about half that with --jobs 2).
 
 Metrics:
 - gradient spread: max over depth / min over depth of the backprop gradient

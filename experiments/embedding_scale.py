@@ -2,9 +2,10 @@
 
   python -m lnexp.run --config experiments/embedding_scale.py[:quick|:full]
 
-No norm and post-LN (GPT-2 branch init) with the embedding entering the
-stack scaled by 0.1, 1 and 10 (`model.embed_scale`), peak LR 3e-3 and 1e-2,
-300 steps on `topics`, 3 seeds. 36 points. --full adds pre-LN.
+No norm and post-LN (GPT-2 branch init) with the embedding entering the stack
+scaled by 0.1, 1 and 10 (`model.embed_scale`), peak LR 3e-3 and 1e-2, 300
+steps on `topics`, 3 seeds. 36 points, 3.0 process-minutes on a 2-core CPU
+(2026-12-05; about half that with --jobs 2). --full adds pre-LN.
 
 Metric: per variant and seed, the spread (max - min) over the three scales of
 the final eval loss at the better of the two LRs (a diverged run at ln V).

@@ -2,15 +2,16 @@
 
   python -m lnexp.run --config experiments/generalization.py[:quick|:full]
 
-The first 30,000 bytes of CPython's docs (27 kB train, 3 kB eval), 1,200
-steps of 16 x 64 bytes (about 36 epochs), peak LR 3e-3; no norm (fair init, lnexp.claims.sizes), post-LN,
-pre-LN, pre-RMSNorm and post-BatchNorm, 3 seeds. 15 points; about 9 minutes
-in one process on a 2-core CPU (shards of 3 and 5 minutes under --jobs 2).
+The first 30,000 bytes of CPython's docs (27 kB train, 3 kB eval), 1,200 steps
+of 16 x 64 bytes (about 36 epochs), peak LR 3e-3; no norm (fair init,
+lnexp.claims.sizes), post-LN, pre-LN, pre-RMSNorm and post-BatchNorm, 3 seeds.
+15 points, 4.5 process-minutes on a 2-core CPU (2026-12-05; shards of 3 and 2
+minutes under --jobs 2).
 
 Metric: the generalization gap, eval loss minus train loss, at matched train
 loss: at the first logged step where each point's train loss (smoothed over
-5 logs) falls below the highest final train loss among the variants of the
-seed, so every variant is compared at the same fit; also the gap at the end.
+5 logs) falls below the highest final train loss among the seed's trained
+runs, so every variant is compared at the same fit; also the gap at the end.
 
 --- rule claim-6 ---
 Verdict rule, fixed before running. For each of post-LN and pre-LN, the paired

@@ -4,8 +4,8 @@
 
 Unshared (share=none) LayerNorm GPTs, post vs pre placement, depth 2, 4, 8,
 16 (--full adds 32), 3 seeds; one step with gradient clipping off, so the
-step-1 diagnostics are the gradients at initialization. 24 points, 1.5
-process-minutes on a 2-core CPU (0.8 min with 2 jobs), nearly all compiling.
+step-1 diagnostics are the gradients at initialization. 24 points, 0.7
+process-minutes on a 2-core CPU (2026-12-05), nearly all compiling.
 
 Metric: the gradient norm of the last layer's weights
 (`layer_grad_norm/{attn,mlp}` at the deepest layer, summed in quadrature) vs

@@ -7,8 +7,8 @@ hyperparameters matter; every variant trains there in the LR sweep), 300
 steps, 3 seeds, changing one factor at a time from the centre (warm-up 5% =
 15 steps, init scale 1, batch 16):
 warm-up 0, 2%, 5%, 10%; init scale 0.5, 1, 2; batch size 8, 16, 32.
-72 points; about 15 minutes in one process on a 2-core CPU (shards of
-5 and 7 minutes under `lnexp.claims --jobs 2`).
+72 points, 5.9 process-minutes on a 2-core CPU (2026-12-05; two 3-minute
+shards under `lnexp.claims --jobs 2`).
 
 Metric: per factor, the spread (max minus min) of final eval loss over the
 factor's values, a diverged point counting at ln V.

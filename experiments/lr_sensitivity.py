@@ -10,7 +10,9 @@ be inferred from context; exact Bayes floor) and CPython's docs
 (Wortsman et al. 2023), DyT post and pre (Zhu et al. 2025). The LR grid of a
 variant whose best LR (mean over seeds) sits at an edge grows by one grid step
 on that side, at most twice (optim.lr_extend). 413 points of the claims model
-(lnexp.claims.sizes), 300 steps. --full adds RMSNorm, BatchNorm and z-loss arms.
+(lnexp.claims.sizes), 300 steps: 29.8 process-minutes on a 2-core CPU
+(2026-12-05; shards of 16 and 14 minutes under --jobs 2). --full adds
+RMSNorm, BatchNorm and z-loss arms.
 `:accel` (one GPU or TPU): no norm, post-LN and pre-LN, shared and unshared, at
 d=256 and 8 layers, 3 LRs x 2 init seeds as lanes, 30.7M tokens per run: 36 runs.
 

@@ -7,8 +7,8 @@ CPython's docs (python_docs, packed 64-byte windows: time step t is t bytes
 into the window), batch 16, 300 AdamW steps with 5% warm-up; no norm,
 LayerNorm (Ba et al. 2016) and per-time-step BatchNorm (Cooijmans et al.
 2016); peak LR 1e-3, 3e-3, 1e-2, 3e-2, grown by a step where the best LR is at
-an edge (twice at most); 3 seeds. 36 points; about 7 minutes
-in one process on a 2-core CPU (shards of 1 and 3 minutes under --jobs 2).
+an edge (twice at most); 3 seeds. 36 points (45 after grid extension), 3.6
+process-minutes on a 2-core CPU (2026-12-05).
 
 Metrics: hidden-state variance over time, the coefficient of variation
 (std / mean over the 64 time steps) of the per-step variance of h_t at the

@@ -7,7 +7,8 @@ LayerNorm; LayerNorm-simple (no gain and bias); DetachNorm (LayerNorm-simple
 whose mean and variance are constants in the backward pass; Xu et al. 2019,
 "Understanding and Improving Layer Normalization"). Peak LR 1e-3, 3e-3, 1e-2
 (grown by a grid step where the best sits at an edge, twice at most), 300
-steps, 3 seeds. 27 points.
+steps, 3 seeds. 27 points (30 after grid extension), 2.2 process-minutes on a
+2-core CPU (2026-12-05; about half that with --jobs 2).
 
 Metric: final eval loss at each variant's best LR (mean over seeds; a
 diverged run at ln V), per seed.

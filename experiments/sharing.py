@@ -4,7 +4,8 @@
 
 No norm (fair init) and post-LN, 4 layers, ALBERT-shared (share=all) and
 unshared (share=none), peak LR 1e-3, 3e-3, 1e-2, 3e-2, 1e-1, 200 steps on
-`topics`, 3 seeds. 60 points.
+`topics`, 3 seeds. 60 points, 6.3 process-minutes on a 2-core CPU (2026-12-05;
+about half that with --jobs 2).
 
 Metric: LR sensitivity with the common reference (lnexp.analysis.sensitivity:
 mean over the grid of min(final eval loss, ln V) minus the best; a diverged

@@ -5,7 +5,8 @@
 No norm (fair init) and post-LN on synthetic documents (mean length 48, rows
 of 64 tokens), packed (every position a real token) and padded (one document
 per row, PAD after its end), peak LR 1e-3, 3e-3, 1e-2, 3e-2, 1e-1, 300 steps,
-batch 16, 3 seeds. 60 points.
+batch 16, 3 seeds. 60 points, 3.8 process-minutes on a 2-core CPU (2026-12-05;
+about half that with --jobs 2).
 
 Metric: LR sensitivity with the common reference (lnexp.analysis.sensitivity),
 per variant, data layout and seed.

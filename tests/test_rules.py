@@ -86,7 +86,7 @@ def test_a_rule_edited_after_its_results_is_caught_and_runtimes_are_free(tmp_pat
   assert rules.changed(str(path), record) == []
   text = path.read_text()
   # Runtimes and other prose outside the block: free to change.
-  path.write_text(text.replace('50 points.', '50 points, 20 minutes.'))
+  path.write_text(text.replace('50 points,\n6.3 process-minutes', '50 points,\n9 process-minutes'))
   assert path.read_text() != text and rules.changed(str(path), record) == []
   # Reflowing the rule (whitespace only) keeps its hash.
   path.write_text(text.replace('delta = log 1.5,\n  at initialization',
