@@ -67,18 +67,19 @@ def _stored_ids(plan, path: str) -> list[str]:
   """The plan's point ids as the workdir's rows store them (rows written before
   ids were canonical carry the older id of the same point), and the points a
   grid extension (optim.lr_extend) added to the sweep recorded there."""
+  from lnexp.analysis import results
   from lnexp.engine.workdir import Workdir
   base, points = plan[0], plan[3]
-  wd = Workdir(path)
-  stored = {plan_lib.row_point_id(base, r): pid for pid, r in wd.finished().items()}
+  stored = {plan_lib.row_point_id(base, r): pid for pid, r in Workdir(path).finished().items()}
   ids = [stored.get(p.point_id, p.point_id) for p in points]
-  if not os.path.isfile(wd.config_file):
+  try:
+    recorded = results.load_config(path)['sweep']
+  except ConfigError:  # nothing ran yet
     return ids
-  import json
   without_lr = lambda o: tuple(sorted((k, v) for k, v in o.items() if k != 'optim.lr'))  # noqa
   own = {without_lr(p.overrides) for p in points}
   planned = set(ids)
-  for entry in json.load(open(wd.config_file))['sweep']:
+  for entry in recorded:
     if without_lr(entry) in own:
       pid = plan_lib.make_point(base, entry).point_id
       if pid not in planned:
