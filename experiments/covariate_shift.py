@@ -12,9 +12,10 @@ Metrics:
 - ICS (Santurkar et al. 2018): ||G_i - G_i'|| / ||G_i||, layer i's weight
   gradient before and after the layers below it took this step's update,
   averaged over layers and diagnostic steps (unshared models);
-- drift, beside it: RMS change of each norm site's input feature means between
-  diagnostics, divided by the input's RMS scale (relative), averaged over sites,
-  depth and training (shared and unshared models).
+- drift, beside it: RMS change of the feature means of what each sublayer
+  sees (its input: the norm output in pre-LN, the residual stream in post-LN
+  and without a norm) between diagnostics, divided by that input's RMS spread,
+  averaged over sublayers, depth and training (shared and unshared models).
 
 --- rule claim-5 ---
 Verdict rule, fixed before running. Claim 5 (LayerNorm reduces internal

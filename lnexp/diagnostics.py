@@ -3,7 +3,7 @@
 Everything here runs inside the jitted diagnostic step (a separately compiled
 step used every `diagnostics.every` steps; other steps never trace it):
 - forward: residual-stream RMS after each depth, RMS of each sublayer output,
-  each norm input's feature-averaged mean and variance, ALBERT's layer
+  the feature-averaged mean and variance of each norm's and sublayer's input, ALBERT's layer
   transition metrics (L2 distance and cosine similarity between a depth's
   input and output, Lan et al. 2019 fig. 1);
 - backward: ||dLoss/d residual|| after each depth via an identity with a
@@ -17,8 +17,10 @@ step used every `diagnostics.every` steps; other steps never trace it):
   per depth (Shen et al. 2020, PowerNorm);
 - internal covariate shift, two definitions:
   * drift (`ics_drift`): on a fixed probe batch, the per-feature mean and
-    variance of each norm's input at this diagnostic step vs the previous one;
-    the host reports the RMS change per depth (`lnexp.loop`);
+    variance of each norm's input (`*_norm_*`) and of each sublayer's input
+    (`*_sub_*`: the norm output in pre-LN, the residual stream in post-LN or
+    without a norm) at this diagnostic step vs the previous one; the host
+    reports the RMS change per depth (`lnexp.loop`);
   * Santurkar et al. 2018 (`ics_santurkar`, `share=none` only, own cadence
     `diagnostics.ics_every`): ||G_i - G_i'|| where G_i is layer i's weight
     gradient and G_i' the same gradient after the layers before i (and the

@@ -237,6 +237,8 @@ class Block(nn.Module):
         out = sublayer(h)
         if self.is_mutable_collection('intermediates'):
           self.sow('intermediates', f'{name}_out_rms', diagnostics.rms(out, mask_BxT))
+          for key, value in diagnostics.norm_input_stats(h, mask_BxT).items():
+            self.sow('intermediates', f'{name}_sub_{key}', value)  # what the sublayer sees
         return out
 
       def gate(suffix, init):

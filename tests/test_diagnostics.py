@@ -89,6 +89,23 @@ def test_output_log_z_and_post_ln_residual_rms():
   assert metrics['depth/transition_cos'].shape == (3,)
 
 
+def test_sublayer_input_moments_are_what_the_sublayer_sees():
+  """Pre-LN: the sublayer sees the LayerNorm output (per token mean 0, variance
+  ~1 at init); in x + f(N(x)) without a norm it sees the residual stream, the
+  norm site's input (in post placement the norm site sees x + f(x) instead)."""
+  fns, state, batch = _setup(**{'model.placement': 'pre', 'model.num_layers': 2})
+  _, m = _diag(fns, state, batch)
+  np.testing.assert_allclose(m['depth/attn_sub_in_mean'], 0.0, atol=1e-5)
+  np.testing.assert_allclose(m['depth/attn_sub_in_var'], 1.0, atol=1e-3)
+  assert not np.allclose(m['depth/attn_norm_in_var'], 1.0, atol=1e-2)
+  fns, state, batch = _setup(**{'model.norm': 'none', 'model.placement': 'pre',
+                                'model.num_layers': 2})
+  _, m = _diag(fns, state, batch)
+  for key in ('in_mean', 'in_var', 'feat_mean', 'feat_var'):
+    np.testing.assert_allclose(m[f'depth/attn_sub_{key}'], m[f'depth/attn_norm_{key}'],
+                               rtol=1e-6)
+
+
 def test_batchnorm_distance_at_first_step_is_batch_mean_over_d():
   fns, state, batch = _setup(**{'model.norm': 'batchnorm', 'model.placement': 'pre',
                                 'model.num_layers': 2})

@@ -440,8 +440,10 @@ def covariate_shift(workdir: str, figdir: str, point_ids=None) -> list[Finding]:
       + ', '.join(c.outcome for c in comps),
       [table('Per share, LR and variant: runs trained/collapsed/diverged; Santurkar et '
              'al. ICS ||G - G\'|| / ||G|| (mean over layers and diagnostic steps; '
-             'unshared only); relative drift of norm-site inputs (RMS change of feature '
-             'means between diagnostics / the input RMS); medians (IQR); final eval loss.',
+             'unshared only); relative drift of what each sublayer sees (its input: the '
+             'norm output in pre-LN, the residual stream otherwise; RMS change of the '
+             'feature means between diagnostics 20 steps apart / the input\'s spread); '
+             'medians (IQR); final eval loss.',
              ['share', 'LR', 'variant', 'trained/collapsed/diverged', 'ICS (relative)',
               'drift (relative)', 'final eval loss'], rows),
        comparisons_table('The rule\'s comparisons (d > 0: LayerNorm less shift).', comps)],
@@ -449,8 +451,10 @@ def covariate_shift(workdir: str, figdir: str, point_ids=None) -> list[Finding]:
 
 
 def _relative_drift(m: pd.DataFrame) -> float:
-  drift = _series_mean(m, 'ics_drift/', '_mean')
-  var = _series_mean(m, 'depth/', '_norm_in_var')
+  """RMS change of the per-feature means of each sublayer's input between
+  diagnostics, over the input's RMS spread: what the sublayer sees move."""
+  drift = _series_mean(m, 'ics_drift/', '_sub_mean')
+  var = _series_mean(m, 'depth/', '_sub_in_var')
   return drift / math.sqrt(var) if var > 0 else math.nan
 
 
