@@ -7,7 +7,7 @@ and output matmuls; CNN: its 3x3 convolutions, assuming 8x8 images (digits).
 """
 from __future__ import annotations
 
-ASSUMED_FLOPS_PER_S = 60e9  # plan estimates only; lnexp.bench measures the real rate
+ASSUMED_FLOPS_PER_S = 60e9  # plan estimates only (docs/performance.md); lnexp.bench measures
 
 
 def matmul_params_per_token(cfg) -> int:

@@ -153,7 +153,7 @@ def _markdown(out, size, findings, status, experiments) -> str:
       'CPython\'s reference docs (`python_docs`, bytes, 90/10 split).',
       '',
       '**Scale.** This is a small-scale proxy: ~56k parameters and ~0.3M tokens per '
-      'run on a 2-core CPU. Every verdict below holds at this scale only; no '
+      'run, on CPU. Every verdict below holds at this scale only; no '
       'accelerator-scale run has been made yet (lnexp.claims.sizes).',
       '',
       '**How a verdict is read.** A rule compares two variants over the same seeds: '

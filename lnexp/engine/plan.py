@@ -84,13 +84,10 @@ def compile_key(cfg: ConfigDict) -> str:
 
 
 # Planning constants, least-squares fitted (with lnexp.flops' assumed rate) to
-# the wall time of each group of the core claims suite's first 8 experiments
-# (2026-12-05, 2-core Intel Xeon with AVX-512, one single-threaded process per
-# core; 76 process-minutes fitted within 2%, each experiment within 25% but the
-# LSTM, underestimated by 40%): seconds of compiling a structure's programs,
-# and of each group beyond its FLOPs. The earlier fit (2026-11-29, 12 s per
-# group) overestimated this run by 1.7x. With `train.fast_compile` compiling
-# takes ~4 s and steps ~2.5x longer.
+# the measured wall time of the core claims suite's groups: seconds of compiling
+# a structure's programs, and of each group beyond its FLOPs. With
+# `train.fast_compile` compiling is shorter and steps slower. The fit, its
+# machine and its error: docs/performance.md ("Planner constants").
 COMPILE_S, GROUP_S = 13.0, 1.0
 FAST_COMPILE_S, FAST_STEP_SLOWDOWN = 4.0, 2.5
 
