@@ -20,8 +20,8 @@ install-test: $(VENV)/bin/python
 run: install
 	$(PY) -m lnexp.run --config configs/quick_compare.py
 
-# The suite runs with lnexp.tools.host_memory's malloc tunables, as the entry points do.
-TUNABLES = $(PY) -c 'import os; from lnexp.tools import host_memory as h; \
+# The suite runs with lnexp.runtime.host_memory's malloc tunables, as the entry points do.
+TUNABLES = $(PY) -c 'import os; from lnexp.runtime import host_memory as h; \
 	print(h.with_tunables(dict(os.environ))["GLIBC_TUNABLES"])'
 
 test: install-test

@@ -2,7 +2,7 @@
 
   python -m lnexp.run --config experiments/cnn_depth.py[:quick|:full]
 
-A residual CNN (lnexp.cnn, ResNet v1 "post" blocks, 8 channels) on
+A residual CNN (lnexp.models.cnn, ResNet v1 "post" blocks, 8 channels) on
 scikit-learn's 8x8 digits (1,437 train / 360 test images; 128 test images
 per evaluation), batch 16, 150 AdamW steps with 5% warm-up; no norm,
 BatchNorm, LayerNorm (over C, H, W) and GroupNorm (4 groups) at depth 4 and

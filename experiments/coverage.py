@@ -75,7 +75,7 @@ CLAIMS = (
           reason='bibliographic fact (correct: arXiv:1607.06450)'),
     Claim(MATH, 'normalizes the activations within a neural layer by adjusting the mean '
           'and variance of each neuron’s activations across a single input',
-          reason='definition; lnexp/norms.py implements it, tests/test_norms.py checks it',
+          reason='definition; lnexp/models/norms.py implements it, tests/test_norms.py checks it',
           note='loose: LayerNorm computes one mean and one variance over all the '
           'features of one input (per token), not statistics of each neuron'),
     Claim(MATH, 'Unlike batch normalization, which normalizes across the batch dimension, '
@@ -99,7 +99,7 @@ CLAIMS = (
     Claim(GRAD, 'LayerNorm smooths the optimization landscape by keeping gradients more '
           'consistent, which is especially beneficial in models that stack many layers, '
           'such as transformers.',
-          reason=NO_RULE + 'lnexp.smoothness measures the loss and gradient change '
+          reason=NO_RULE + 'lnexp.measure.smoothness measures the loss and gradient change '
           'along the gradient (Santurkar et al. 2018, effective beta-smoothness); no '
           'experiment applies it with and without a norm',
           note='Santurkar et al. 2018 showed smoothing for BatchNorm; for LayerNorm in '

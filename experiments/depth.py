@@ -6,7 +6,7 @@ Second stage of experiments/depth_tune.py (whose workdir follows the @): each
 headline variant (lnexp.claims.sizes) at ALBERT-shared depth 2 and 16 with the
 LR and warm-up that won its tuning at that depth, 5 seeds, 150 steps of batch
 8; diagnostics at step 1 (initialization) and every 10 steps; the trained
-model's response to a perturbation (lnexp.perturbation) in each result row.
+model's response to a perturbation (lnexp.measure.perturbation) in each result row.
 The perturbation at initialization over depth 2, 4, 8, 16, 32 (forward passes
 only) is computed by the report from the same configs and seeds. 50 points,
 6.3 process-minutes on a 2-core CPU (2026-12-05; about half that with --jobs 2).
@@ -15,7 +15,7 @@ Metrics:
 - gradient spread: max over depth / min over depth of the backprop gradient
   norm after each block (`depth/grad_flow`), at step 1 and at the last
   diagnostic step;
-- error amplification (lnexp.perturbation): relative noise eps = 1e-3 added to
+- error amplification (lnexp.measure.perturbation): relative noise eps = 1e-3 added to
   the residual stream after block 1; its relative size after the last block
   divided by eps; and the KL divergence of the output distribution;
 - converged: eval loss fell by < 0.01 nats over the last 20% of steps.

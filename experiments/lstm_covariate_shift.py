@@ -2,7 +2,7 @@
 
   python -m lnexp.run --config experiments/lstm_covariate_shift.py[:quick|:full]
 
-A byte-level LSTM language model (lnexp.lstm: hidden 64, embedding 64) on
+A byte-level LSTM language model (lnexp.models.lstm: hidden 64, embedding 64) on
 CPython's docs (python_docs, packed 64-byte windows: time step t is t bytes
 into the window), batch 16, 300 AdamW steps with 5% warm-up; no norm,
 LayerNorm (Ba et al. 2016) and per-time-step BatchNorm (Cooijmans et al.

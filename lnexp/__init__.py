@@ -7,7 +7,7 @@ import sys as _sys
 
 def load(workdir: str, point_id: str):
   """Returns (config, params) of a trained point, for notebooks."""
-  from lnexp.engine.workdir import load_point
+  from lnexp.runtime.workdir import load_point
   return load_point(workdir, point_id)
 
 
@@ -18,5 +18,5 @@ def _entry_point() -> bool:
 
 
 if _entry_point():  # Ctrl-C while the entry point starts: one line, exit 130
-  from lnexp import interrupts as _interrupts
+  from lnexp.runtime import interrupts as _interrupts
   _interrupts.install()

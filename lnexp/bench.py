@@ -1,8 +1,8 @@
-"""`python -m lnexp.bench`: see `lnexp.tools.bench`."""
+"""`python -m lnexp.bench`: see `lnexp.ops.bench`."""
 import sys
 
-from lnexp.tools import host_memory
-from lnexp.tools.bench import main
+from lnexp.ops.bench import main
+from lnexp.runtime import host_memory
 
 if __name__ == '__main__':
   host_memory.keep_step_memory('lnexp.bench')

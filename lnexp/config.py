@@ -14,10 +14,10 @@ from typing import Any
 
 from ml_collections import ConfigDict
 
-from lnexp.archs import ARCHS
 from lnexp.errors import ConfigError
-from lnexp.norms import NORMS
-from lnexp.placements import PLACEMENTS
+from lnexp.models.archs import ARCHS
+from lnexp.models.norms import NORMS
+from lnexp.models.placements import PLACEMENTS
 
 CHOICES = {
     'model.arch': tuple(ARCHS),
@@ -47,7 +47,7 @@ def base_config() -> ConfigDict:
   """All keys with documented defaults (the seed article's post-LN ALBERT-GPT)."""
   c = ConfigDict()
   c.model = m = ConfigDict()
-  m.arch = 'albert_gpt'       # albert_gpt | lstm (lnexp.lstm) | cnn (lnexp.cnn, images)
+  m.arch = 'albert_gpt'       # albert_gpt | lstm (lnexp.models.lstm) | cnn (lnexp.models.cnn, images)
   m.norm = 'layernorm'        # layernorm | rmsnorm | batchnorm | dyt | none | groupnorm (cnn)
   m.placement = 'post'        # post: N(x+f(x)); pre: x+f(N(x)); peri: x+N(f(N(x)))
   m.share = 'all'             # ALBERT cross-layer sharing: all | attention | ffn | none
@@ -131,7 +131,7 @@ def base_config() -> ConfigDict:
   g.every = 0                 # 0: train.log_every
   g.ics_every = 0             # Santurkar et al. ICS cadence; 0 disables
   g.perturbation = False      # result rows: error amplification and KL of the trained
-                              # model (lnexp.perturbation; albert_gpt only)
+                              # model (lnexp.measure.perturbation; albert_gpt only)
   return c
 
 

@@ -1,7 +1,7 @@
-"""`python -m lnexp.launch`: see `lnexp.tools.launch`."""
+"""`python -m lnexp.launch`: see `lnexp.ops.launch`."""
 import sys
 
-from lnexp.tools.launch import main
+from lnexp.ops.launch import main
 
 if __name__ == '__main__':
   sys.exit(main())

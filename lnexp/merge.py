@@ -1,7 +1,7 @@
-"""`python -m lnexp.merge --out OUT DIR [DIR ...]`: see `lnexp.tools.merge`."""
+"""`python -m lnexp.merge --out OUT DIR [DIR ...]`: see `lnexp.ops.merge`."""
 import sys
 
-from lnexp.tools.merge import main
+from lnexp.ops.merge import main
 
 if __name__ == '__main__':
   sys.exit(main())

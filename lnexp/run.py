@@ -97,7 +97,7 @@ def config_keys_help() -> str:
 
 
 def run(fv: flags.FlagValues, args: list[str]) -> int:
-  from lnexp.engine.train import train_and_evaluate
+  from lnexp.train.sweep import train_and_evaluate
   if fv.config is None:
     raise ConfigError('--config is required (e.g. --config configs/default.py)')
   t0 = time.time()
@@ -105,7 +105,7 @@ def run(fv: flags.FlagValues, args: list[str]) -> int:
   if fv.host_devices:
     set_host_devices(fv.host_devices)
   if fv.multihost:
-    from lnexp.tools import distributed
+    from lnexp.runtime import distributed
     distributed.initialize(fv.coordinator, fv.num_processes, fv.process_id,
                            fv.init_timeout)
   overrides = config_flags.get_override_values(fv['config'])
@@ -128,6 +128,6 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == '__main__':
-  from lnexp.tools import host_memory
+  from lnexp.runtime import host_memory
   host_memory.keep_step_memory(PROG)
   sys.exit(main())

@@ -1,4 +1,4 @@
-"""LSTM and CNN (lnexp.lstm, lnexp.cnn) against NumPy, and the image sources."""
+"""LSTM and CNN (lnexp.models.lstm, lnexp.models.cnn) against NumPy, and the image sources."""
 import json
 
 import jax
@@ -8,11 +8,10 @@ import pytest
 
 from lnexp import config as config_lib
 from lnexp import run
-from lnexp.data import images
-from lnexp.norms import NORMS, make_image_norm
-from lnexp.data import make_source
-from lnexp.lstm import LSTMLM
-from lnexp.model import ModelConfig
+from lnexp.data import images, make_source
+from lnexp.models.lstm import LSTMLM
+from lnexp.models.model import ModelConfig
+from lnexp.models.norms import NORMS, make_image_norm
 from tests.conftest import tiny_config
 from tests.test_run import TINY
 
@@ -88,7 +87,7 @@ def test_lstm_batchnorm_keeps_running_statistics_per_time_step():
 @pytest.mark.parametrize('placement', ['post', 'pre'])
 def test_every_image_norm_builds_a_two_block_cnn(norm, placement):
   """Each residual block holds two norms of one kind: their names must not clash."""
-  from lnexp.cnn import CNN
+  from lnexp.models.cnn import CNN
   cfg = _cfg(**{'model.arch': 'cnn', 'model.norm': norm, 'model.placement': placement,
                 'model.num_layers': 2, 'model.groups': 2, 'data.source': 'digits'})
   x = np.random.default_rng(0).normal(size=(2, 8, 8, 1)).astype(np.float32)
@@ -166,8 +165,8 @@ def test_cnn_trains_end_to_end_through_lnexp_run(tmp_path):
 
 
 def test_lstm_time_probes_measure_the_hidden_state_gradient():
-  from lnexp.optimizer import OptimConfig
-  from lnexp.steps import LaneFns, token_losses
+  from lnexp.train.optimizer import OptimConfig
+  from lnexp.train.steps import LaneFns, token_losses
   cfg = config_lib.canonical(tiny_config(**{'model.arch': 'lstm', 'model.vocab_size': 35}))
   fns = LaneFns(ModelConfig.from_config(cfg), OptimConfig.from_config(cfg), 10, 1e9)
   batch = jax.tree.map(jnp.asarray, make_source(cfg).train_batch(0))

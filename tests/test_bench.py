@@ -10,10 +10,10 @@ import jax
 import jax.numpy as jnp
 import pytest
 
-from lnexp import flops
-from lnexp.tools import bench
 from lnexp import config as config_lib
-from lnexp.model import AlbertGPT, ModelConfig
+from lnexp.measure import flops
+from lnexp.models.model import AlbertGPT, ModelConfig
+from lnexp.ops import bench
 
 
 def _positive(*values):

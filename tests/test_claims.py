@@ -8,12 +8,11 @@ import re
 import numpy as np
 import pytest
 
-from lnexp.engine import plan
 from lnexp.claims import __main__ as claims_main
 from lnexp.claims import analyses, rules, suite
 from lnexp.claims import evidence as ev
 from lnexp.config import base_config, flatten
-
+from lnexp.runtime import plan
 
 # One experiment per engine path (transformer diagnostics and perturbation after
 # a tuning stage, BatchNorm statistics, LSTM, CNN). Each group traces and
@@ -255,8 +254,9 @@ def test_accelerator_size_plans_and_one_group_runs_shrunk_on_cpu(tmp_path):
   one of its groups runs on CPU with every dimension shrunk."""
   import jax
   import jax.numpy as jnp
-  from lnexp.engine import train as run_lib
-  from lnexp.model import AlbertGPT, ModelConfig
+
+  from lnexp.models.model import AlbertGPT, ModelConfig
+  from lnexp.train import sweep as run_lib
   planned = run_lib.plan_run(suite.spec('lr_sensitivity', 'accel'), {}, str(tmp_path / 'p'))
   points, groups = planned[3], planned[4]
   assert len(points) == 36 and [len(g.points) for g in groups] == [6] * 6
@@ -380,7 +380,7 @@ def test_claim_8_is_inconclusive_when_a_best_lr_is_at_the_grid_edge(tmp_path):
 def test_sharded_experiments_extend_their_grids_after_the_pool(tmp_path):
   """Shards cannot extend an LR grid (each sees part of the rows), so the suite
   extends after its pool, and the report's point ids include the extension."""
-  from lnexp.engine import train as run_lib
+  from lnexp.train import sweep as run_lib
   tiny = os.path.join(os.path.dirname(__file__), 'tiny_config.py')
   experiments = tmp_path / 'experiments'
   experiments.mkdir()
@@ -407,8 +407,8 @@ def test_core_suite_plans_within_its_budget(tmp_path):
   """The core suite's planner estimate, depth planned from a fabricated tuning
   stage, stays <= 80 minutes with 2 jobs (the budget is 90 elapsed; docs/claims-
   history.md records the measured time)."""
-  from lnexp.engine import train as run_lib
   from lnexp.claims import paths
+  from lnexp.train import sweep as run_lib
   total, tuned_points = 0.0, []  # depth_tune comes before depth in EXPERIMENTS
   for name in paths.EXPERIMENTS:
     if name in paths.TUNED_BY:
@@ -441,7 +441,7 @@ def test_bad_claims_arguments_exit_2_with_one_line(argv, message, capsys):
 
 
 def test_parallel_suite_units_are_unfinished_shards_longest_first(tmp_path):
-  from lnexp.engine import train as run_lib
+  from lnexp.train import sweep as run_lib
   names = ['lstm_covariate_shift', 'depth_tune', 'gradient_scaling']  # not in time order
   plans = {n: run_lib.plan_run(suite.spec(n, 'core'), {}, suite.workdir(str(tmp_path), n))
            for n in names}
@@ -470,6 +470,7 @@ def test_suite_runs_outside_a_checkout_with_experiments_dir(tmp_path):
   import shutil
   import subprocess
   import sys
+
   from lnexp.claims import paths
   site = tmp_path / 'site'
   shutil.copytree(os.path.join(paths.CHECKOUT_EXPERIMENTS, '..', 'lnexp'),

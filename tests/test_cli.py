@@ -119,7 +119,7 @@ def test_different_base_config_exits_2(tmp_path, capsys):
 
 
 def test_out_of_memory_names_max_lanes_per_program(tmp_path, capsys, monkeypatch):
-  from lnexp.engine import loop
+  from lnexp.train import loop
 
   def oom(*args, **kwargs):
     raise RuntimeError('RESOURCE_EXHAUSTED: Out of memory while trying to allocate')
@@ -130,7 +130,7 @@ def test_out_of_memory_names_max_lanes_per_program(tmp_path, capsys, monkeypatch
 
 
 def test_plan_shows_lanes_per_device(tmp_path, capsys, monkeypatch):
-  from lnexp.engine import loop
+  from lnexp.train import loop
   monkeypatch.setattr(loop, 'run_group', lambda *a, **k: None)
   assert run.main(['--config', TINY, '--workdir', str(tmp_path / 'w')]) == 0
   assert '3 lanes (3 per device on 1)' in capsys.readouterr().out
@@ -151,7 +151,7 @@ SUPPORTED_PLACEMENTS = {'albert_gpt': PLACEMENTS, 'lstm': PLACEMENTS, 'cnn': {'p
 @pytest.mark.parametrize('arch', sorted(SUPPORTED_NORMS))
 def test_every_arch_norm_placement_is_supported_or_a_one_line_error(arch):
   from lnexp import config as config_lib
-  from lnexp.engine import plan
+  from lnexp.runtime import plan
   source = 'digits' if arch == 'cnn' else 'synthetic'
   for norm in config_lib.CHOICES['model.norm']:
     for placement in config_lib.CHOICES['model.placement']:

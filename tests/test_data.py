@@ -10,8 +10,7 @@ import time
 import numpy as np
 import pytest
 
-from lnexp import config
-from lnexp import data
+from lnexp import config, data
 from lnexp.data import BOS, EOS, PAD
 from lnexp.errors import ConfigError
 

@@ -1,11 +1,11 @@
-"""lnexp.dense against flax's own Dense / DenseGeneral: same params, outputs, grads."""
+"""lnexp.models.dense against flax's own Dense / DenseGeneral: same params, outputs, grads."""
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from lnexp.dense import Dense
+from lnexp.models.dense import Dense
 
 INIT = nn.initializers.truncated_normal(0.3)
 

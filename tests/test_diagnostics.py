@@ -4,11 +4,11 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from lnexp import diagnostics
 from lnexp.data import make_source
-from lnexp.model import ModelConfig, attention_mask
-from lnexp.optimizer import OptimConfig
-from lnexp.steps import LaneFns, masked_mean, token_losses
+from lnexp.measure import diagnostics
+from lnexp.models.model import ModelConfig, attention_mask
+from lnexp.train.optimizer import OptimConfig
+from lnexp.train.steps import LaneFns, masked_mean, token_losses
 from tests.conftest import tiny_config
 
 HP = {'lr': 1e-3, 'warmup_steps': 0.0, 'weight_decay': 0.0, 'z_loss': 0.0,
@@ -62,7 +62,7 @@ def test_attention_logit_max_and_entropy_match_explicit_computation():
   h = (x - x.mean(-1, keepdims=True)) / np.sqrt(x.var(-1, keepdims=True) + 1e-5)
   qkv = np.einsum('bth,hcnk->btcnk', h, blk['attn']['qkv']['kernel']) + \
       blk['attn']['qkv']['bias']
-  from lnexp.model import rope
+  from lnexp.models.model import rope
   q, k = np.asarray(rope(qkv[:, :, 0])), np.asarray(rope(qkv[:, :, 1]))
   logits = np.einsum('btnk,bsnk->bnts', q, k) / np.sqrt(8)
   allowed = np.asarray(attention_mask(batch['segment_ids']))

@@ -25,11 +25,13 @@ import lnexp
 from lnexp import config as config_lib
 from lnexp import run
 from lnexp.analysis import report
-from lnexp.engine import lock as lock_lib
-from lnexp.engine import loop, memory, storage, tensorboard, train
-from lnexp.engine.workdir import Workdir
 from lnexp.errors import ConfigError
-from lnexp.tools import merge
+from lnexp.ops import merge
+from lnexp.runtime import lock as lock_lib
+from lnexp.runtime import storage, tensorboard
+from lnexp.runtime.workdir import Workdir
+from lnexp.train import loop, memory
+from lnexp.train import sweep as train
 from tests.test_tensorboard import read_events
 
 HERE = os.path.dirname(__file__)
@@ -93,7 +95,7 @@ def _hand_workdir(path, sweep: list[dict], losses: list[float]) -> str:
   os.makedirs(path)
   (path / 'config.json').write_text(json.dumps({'name': 'h', 'base': base,
                                                 'sweep': sweep}))
-  from lnexp.engine import plan
+  from lnexp.runtime import plan
   ids = [p.point_id for p in plan.make_points(config_lib.base_config(), sweep)]
   rows = [{'point_id': ids[i], **entry, 'group': 'g', 'lane': 0, 'status': 'ok',
            'diverged_step': None, 'init_loss': 3.5, 'final_train_loss': loss,
@@ -474,7 +476,7 @@ def test_run_names_say_variant_and_lr():
 def test_lock_create_whose_answer_was_lost_still_counts_as_held(tmp_path, monkeypatch):
   """Object storage can apply a conditional create and lose the reply; the retry
   then finds the lock file. It is ours (our token), not another holder's."""
-  from lnexp.engine import storage
+  from lnexp.runtime import storage
   write = storage.write_versioned
 
   def lost_reply(path, text, generation):

@@ -6,7 +6,7 @@ import sys
 
 import pytest
 
-from lnexp.tools import host_memory
+from lnexp.runtime import host_memory
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 THP = '/sys/kernel/mm/transparent_hugepage/enabled'
@@ -18,7 +18,7 @@ THP_USABLE = os.path.exists(THP) and '[never]' not in open(THP).read()
 # re-runs itself with the tunables and then executes on the calling thread.
 FAULTS = '''
 import os, resource, sys
-from lnexp.tools import host_memory
+from lnexp.runtime import host_memory
 if sys.argv[1] == 'reexec':
   host_memory.keep_step_memory('faults_probe')
 import jax, jax.numpy as jnp

@@ -4,7 +4,7 @@ import math
 import numpy as np
 import pytest
 
-from lnexp import labels
+from lnexp.measure import labels
 
 
 def test_unigram_entropy_of_loss_masked_targets():

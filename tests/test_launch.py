@@ -6,7 +6,7 @@ import shutil
 
 import pytest
 
-from lnexp.tools import launch
+from lnexp.ops import launch
 from tests.test_pod import pod  # noqa: F401  (fixture: the stand-in gcloud on PATH)
 
 WHERE = ['--name=sweep', '--zone=us-central2-b']

@@ -8,7 +8,7 @@ import pytest
 
 from lnexp import config as config_lib
 from lnexp.errors import ConfigError
-from lnexp.model import AlbertGPT, Attention, ModelConfig, attention_mask, query_blocks
+from lnexp.models.model import AlbertGPT, Attention, ModelConfig, attention_mask, query_blocks
 from tests.conftest import tiny_config
 
 

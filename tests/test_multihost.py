@@ -5,7 +5,6 @@ import subprocess
 import sys
 import time
 
-
 from lnexp import run
 from tests.test_run import HERE, TINY, assert_same_results, rows_by_lr
 

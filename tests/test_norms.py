@@ -5,7 +5,7 @@ import jax
 import numpy as np
 import pytest
 
-from lnexp import norms
+from lnexp.models import norms
 
 EPS = 1e-5
 

@@ -6,10 +6,10 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from lnexp import optimizer
 from lnexp.config import apply_overrides, base_config
-from lnexp.optimizer import OptimConfig
-from lnexp.steps import token_losses
+from lnexp.train import optimizer
+from lnexp.train.optimizer import OptimConfig
+from lnexp.train.steps import token_losses
 
 
 def _reference_multiplier(step, warmup, total, floor):

@@ -1,4 +1,4 @@
-"""Claim 4's perturbation metric (lnexp.perturbation) against hand computations."""
+"""Claim 4's perturbation metric (lnexp.measure.perturbation) against hand computations."""
 import math
 
 import jax
@@ -6,9 +6,9 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from lnexp import perturbation
 from lnexp.data import rows_to_batch
-from lnexp.model import AlbertGPT, ModelConfig
+from lnexp.measure import perturbation
+from lnexp.models.model import AlbertGPT, ModelConfig
 from tests.conftest import tiny_config
 
 H, HEADS, V = 16, 2, 11

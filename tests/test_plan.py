@@ -3,7 +3,8 @@ import io
 import json
 
 from lnexp import config as config_lib
-from lnexp.engine import plan, train
+from lnexp.runtime import plan
+from lnexp.train import sweep as train
 from tests.test_run import TINY
 
 

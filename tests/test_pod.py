@@ -20,8 +20,8 @@ import numpy as np
 import pytest
 
 from lnexp import merge, report, run
-from lnexp.engine import storage
-from lnexp.tools import launch
+from lnexp.ops import launch
+from lnexp.runtime import storage
 from tests.gcs_emulator import free_port, gcs  # noqa: F401  (fixture)
 from tests.test_run import TINY
 

@@ -5,7 +5,7 @@ import sys
 
 import pytest
 
-from lnexp.tools import processes
+from lnexp.runtime import processes
 
 CORES = processes.usable_cores()
 # A unit that reports its core affinity and XLA flags instead of training

@@ -4,9 +4,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from lnexp.tools import bench
-from lnexp.engine import program as program_lib
 from lnexp.config import base_config
+from lnexp.ops import bench
+from lnexp.train import program as program_lib
 
 
 def test_fast_compile_changes_speed_not_results():

@@ -13,10 +13,9 @@ import pandas as pd
 import pytest
 
 from lnexp import config as config_lib
-from lnexp.analysis import figures
 from lnexp import run
-from lnexp.analysis import report, results
-from lnexp.engine import plan
+from lnexp.analysis import figures, report, results
+from lnexp.runtime import plan
 
 HERE = os.path.dirname(__file__)
 TINY = os.path.join(HERE, 'tiny_config.py')

@@ -7,8 +7,7 @@ import subprocess
 import pytest
 
 from lnexp.claims import rules
-from lnexp.claims.paths import (CHECKOUT_EXPERIMENTS, EXPERIMENTS, TUNED_BY, experiment_file,
-                                workdir)
+from lnexp.claims.paths import CHECKOUT_EXPERIMENTS, EXPERIMENTS, TUNED_BY, experiment_file, workdir
 from lnexp.errors import ConfigError
 
 REPO = os.path.dirname(CHECKOUT_EXPERIMENTS)

@@ -7,9 +7,10 @@ import sys
 import numpy as np
 import pytest
 
-from lnexp.engine import loop, train
 from lnexp.errors import ConfigError
-from lnexp.engine.workdir import Workdir
+from lnexp.runtime.workdir import Workdir
+from lnexp.train import loop
+from lnexp.train import sweep as train
 
 HERE = os.path.dirname(__file__)
 TINY = os.path.join(HERE, 'tiny_config.py')
@@ -164,10 +165,11 @@ def test_four_devices_equal_one_device(sweep, tmp_path):
 
 def test_load_returns_the_trained_params_of_a_point(sweep):
   import jax
+
   import lnexp
   from lnexp.data import make_source
-  from lnexp.model import AlbertGPT, ModelConfig
-  from lnexp.steps import token_losses
+  from lnexp.models.model import AlbertGPT, ModelConfig
+  from lnexp.train.steps import token_losses
   wd, rows = sweep
   row = rows[1e-2]
   cfg, params = lnexp.load(str(wd), row['point_id'])

@@ -6,8 +6,8 @@ import pytest
 
 from lnexp import config as config_lib
 from lnexp import run
-from lnexp.engine import plan
-from lnexp.tools import merge, processes
+from lnexp.ops import merge
+from lnexp.runtime import plan, processes
 from tests.test_run import TINY, assert_same_results, rows_by_lr
 
 # Single-lane groups without diagnostics: every run here reuses one compiled program.

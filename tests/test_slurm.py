@@ -6,7 +6,7 @@ import sys
 import pytest
 
 from lnexp import run
-from lnexp.tools import distributed
+from lnexp.runtime import distributed
 from tests.gcs_emulator import free_port
 from tests.test_run import HERE, TINY, assert_same_results, rows_by_lr
 

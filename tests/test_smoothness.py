@@ -1,14 +1,14 @@
-"""Santurkar et al.'s smoothness along the gradient (lnexp.smoothness)."""
+"""Santurkar et al.'s smoothness along the gradient (lnexp.measure.smoothness)."""
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from lnexp import smoothness
 from lnexp.data import make_source
-from lnexp.model import ModelConfig
-from lnexp.optimizer import OptimConfig
-from lnexp.steps import LaneFns
+from lnexp.measure import smoothness
+from lnexp.models.model import ModelConfig
+from lnexp.train.optimizer import OptimConfig
+from lnexp.train.steps import LaneFns
 from tests.conftest import tiny_config
 
 A_DIAG = np.array([1.0, 3.0, 10.0, 0.5])  # L(a, b) = 0.5 a^T A_a a + 0.5 b^T A_b b

@@ -8,8 +8,8 @@ import time
 import numpy as np
 import pytest
 
-from lnexp.engine import storage
 from lnexp.errors import ConfigError
+from lnexp.runtime import storage
 from tests.gcs_emulator import gcs  # noqa: F401  (fixture)
 
 

@@ -5,7 +5,7 @@ import struct
 
 from tensorboardX.proto import event_pb2
 
-from lnexp.engine import tensorboard
+from lnexp.runtime import tensorboard
 
 
 def read_events(logdir) -> list[tuple[int, str, object]]:

@@ -17,8 +17,8 @@ import pytest
 
 from lnexp import config, data
 from lnexp.data import BOS, EOS, NUM_SPECIAL, PAD, rows_to_batch
-from lnexp.engine import train
 from lnexp.errors import ConfigError
+from lnexp.train import sweep as train
 
 TINY = os.path.join(os.path.dirname(__file__), 'tiny_config.py')
 # Default settings must leave this much (nats) between the best previous-token

@@ -16,7 +16,7 @@ import pandas as pd
 
 from lnexp.analysis import results
 from lnexp.analysis.results import LR_KEY
-from lnexp.norms import NORMS
+from lnexp.models.norms import NORMS
 
 FIGURES = {
     'lr_sensitivity': 'lr_sensitivity.png',

@@ -19,12 +19,19 @@ import numpy as np
 import pandas as pd
 
 from lnexp.analysis import results
-from lnexp.engine import storage
-from lnexp.analysis.figures import (_lr, plot_attn_logit_max, plot_batchnorm,
-                           plot_depth_profiles, plot_lr_sensitivity,
-                           plot_training_curves, seed_mean_curve, styles_for)
-from lnexp.errors import ConfigError
+from lnexp.analysis.figures import (
+  _lr,
+  plot_attn_logit_max,
+  plot_batchnorm,
+  plot_depth_profiles,
+  plot_lr_sensitivity,
+  plot_training_curves,
+  seed_mean_curve,
+  styles_for,
+)
 from lnexp.analysis.results import LR_KEY
+from lnexp.errors import ConfigError
+from lnexp.runtime import storage
 
 USAGE = 'usage: python -m lnexp.report DIR [DIR ...] [--out OUT] [--tolerance NATS]'
 DEFAULT_TOLERANCE = 0.1  # nats/token

@@ -13,8 +13,8 @@ import numpy as np
 import pandas as pd
 
 from lnexp.errors import ConfigError
-from lnexp.engine import storage
-from lnexp.engine.workdir import Workdir, read_jsonl
+from lnexp.runtime import storage
+from lnexp.runtime.workdir import Workdir, read_jsonl
 
 LR_KEY = 'optim.lr'
 SEED_KEYS = ('train.seed', 'data.seed')
@@ -117,7 +117,7 @@ def missing_points(workdir: str) -> list[dict]:
   finished = Workdir(workdir).finished()
   try:
     from lnexp import config as config_lib
-    from lnexp.engine import plan
+    from lnexp.runtime import plan
     base = config_lib.apply_overrides(config_lib.base_config(), config['base'])
     points = [{'point_id': p.point_id, **p.overrides}
               for p in plan.make_points(base, config['sweep'])]

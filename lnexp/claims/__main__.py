@@ -54,6 +54,6 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == '__main__':
-  from lnexp.tools import host_memory
+  from lnexp.runtime import host_memory
   host_memory.keep_step_memory('lnexp.claims')
   sys.exit(main())

@@ -18,8 +18,8 @@ from lnexp.analysis import report as lr_report
 from lnexp.analysis import results, sensitivity
 from lnexp.claims import evidence as ev
 from lnexp.claims import plots
-from lnexp.claims.evidence import compare, combine, stat
-from lnexp.placements import PLACEMENTS
+from lnexp.claims.evidence import combine, compare, stat
+from lnexp.models.placements import PLACEMENTS
 
 LN = ('layernorm-post', 'layernorm-pre')
 SMALL_SCALE = ('small scale: the claims model (~56k parameters, ~0.3M tokens per run, '
@@ -271,7 +271,7 @@ def init_depths(run_depths) -> list[int]:
 
 
 def perturbation_at_init(workdir: str, df: pd.DataFrame) -> pd.DataFrame:
-  """lnexp.perturbation at init for every variant and seed of `df` over
+  """lnexp.measure.perturbation at init for every variant and seed of `df` over
   `init_depths`; cached in WORKDIR/perturbation_init.csv (forward passes only)."""
   path = os.path.join(workdir, 'perturbation_init.csv')
   depths = init_depths(df['model.num_layers'].unique())
@@ -282,7 +282,7 @@ def perturbation_at_init(workdir: str, df: pd.DataFrame) -> pd.DataFrame:
     if set(zip(cached['variant'], cached['depth'], cached['seed'])) == wanted:
       return cached
   from lnexp import config as config_lib
-  from lnexp import perturbation
+  from lnexp.measure import perturbation
   config = results.load_config(workdir)
   flat = {k: v for k, v in config['base'].items() if k != 'model.vocab_size'}
   base = config_lib.apply_overrides(config_lib.base_config(), flat)
@@ -327,7 +327,7 @@ def depth(workdir: str, figdir: str, point_ids=None) -> list[Finding]:
       'loss fell < 0.01 nats over the last 20% of steps); final eval loss (mean ± sd); '
       'gradient spread, max / min over depth of the gradient norm after each block, at '
       'step 1 and at the end; error amplification and KL of the trained model '
-      '(lnexp.perturbation, eps = 1e-3 after block 1); residual growth (last / first '
+      '(lnexp.measure.perturbation, eps = 1e-3 after block 1); residual growth (last / first '
       'block RMS, the old claim-4 metric, ~1 by construction in post-LN). Medians '
       '(IQR); end-of-training diagnostics over trained runs only.',
       ['variant', 'depth', 'LR / warm-up', 'trained/collapsed/diverged', 'converged',

@@ -22,7 +22,7 @@ MIXED = 'mixed'
 
 
 def label(row) -> str:
-  """trained / collapsed (finished without learning: lnexp.labels) / diverged."""
+  """trained / collapsed (finished without learning: lnexp.measure.labels) / diverged."""
   if row['status'] != 'ok':
     return DIVERGED
   return COLLAPSED if row.get('collapsed') is True else TRAINED

@@ -10,7 +10,8 @@ import re
 
 from lnexp.analysis import results
 from lnexp.claims import analyses, rules
-from lnexp.claims.paths import TUNED_BY, experiment_file, workdir as experiment_workdir
+from lnexp.claims.paths import TUNED_BY, experiment_file
+from lnexp.claims.paths import workdir as experiment_workdir
 
 SEED_ARTICLE = 'the seed article (../shared/seed/layer-normalization-albertagpt.txt)'
 

@@ -5,12 +5,19 @@ import os
 import sys
 import time
 
-from lnexp.engine import plan as plan_lib
-from lnexp.tools import processes
 from lnexp.claims import rules
-from lnexp.claims.paths import (ACCEL, CHECKOUT_EXPERIMENTS, EXPERIMENTS, TUNED_BY,
-                                 experiment_file, workdir)
+from lnexp.claims.paths import (
+  ACCEL,
+  CHECKOUT_EXPERIMENTS,
+  EXPERIMENTS,
+  TUNED_BY,
+  experiment_file,
+  workdir,
+)
 from lnexp.errors import ConfigError
+from lnexp.runtime import plan as plan_lib
+from lnexp.runtime import processes
+
 
 def default_out(size: str, experiments: str) -> str:
   """The core suite's results live beside its configs; other sizes under runs/."""
@@ -38,7 +45,8 @@ def release_compiled() -> None:
   """Drops every compiled program: one process runs hundreds of structures, and
   holding all of them exhausted a 24 GB machine midway through the core suite."""
   import jax
-  from lnexp.engine import program
+
+  from lnexp.train import program
   program._compiled.cache_clear()
   jax.clear_caches()
 
@@ -47,7 +55,7 @@ def _units(plans: dict, size: str, out: str, jobs: int,
            experiments: str = CHECKOUT_EXPERIMENTS) -> list[tuple[str, list[str]]]:
   """Every experiment's `jobs` shards with unfinished points, as lnexp.run
   units, longest estimate (of what is left) first."""
-  from lnexp.engine.workdir import Workdir
+  from lnexp.runtime.workdir import Workdir
   units = []
   for name, plan in plans.items():
     finished = Workdir(workdir(out, name)).finished()
@@ -68,7 +76,7 @@ def _stored_ids(plan, path: str) -> list[str]:
   ids were canonical carry the older id of the same point), and the points a
   grid extension (optim.lr_extend) added to the sweep recorded there."""
   from lnexp.analysis import results
-  from lnexp.engine.workdir import Workdir
+  from lnexp.runtime.workdir import Workdir
   base, points = plan[0], plan[3]
   stored = {plan_lib.row_point_id(base, r): pid for pid, r in Workdir(path).finished().items()}
   ids = [stored.get(p.point_id, p.point_id) for p in points]
@@ -91,7 +99,7 @@ def _stored_ids(plan, path: str) -> list[str]:
 def _extend(plans: dict, size: str, out: str, experiments: str, stream) -> None:
   """The grid extensions (optim.lr_extend) of the experiments that ask for them:
   they read every shard's rows, so they run here, unsharded, after the pool."""
-  from lnexp.engine import train as run_lib
+  from lnexp.train import sweep as run_lib
   for name, plan in plans.items():
     if plan[0].optim.lr_extend:
       run_lib.train_and_evaluate(spec(name, size, experiments, out), {}, workdir(out, name),
@@ -101,7 +109,7 @@ def _extend(plans: dict, size: str, out: str, experiments: str, stream) -> None:
 
 def _run(plans: dict, size: str, out: str, jobs: int, experiments: str, stream) -> None:
   """Runs (or resumes) the planned experiments: sharded on `jobs` processes, or here."""
-  from lnexp.engine import train as run_lib
+  from lnexp.train import sweep as run_lib
   if jobs > 1:
     processes.run_pool(_units(plans, size, out, jobs, experiments), jobs, stream)
     _extend(plans, size, out, experiments, stream)
@@ -129,8 +137,8 @@ def run_suite(size: str, out: str | None, only: list[str] | None,
   RESULTS/NAME/rules.json (lnexp.claims.rules); resuming results under an
   edited rule is a ConfigError.
   """
-  from lnexp.engine import train as run_lib
   from lnexp.claims import report
+  from lnexp.train import sweep as run_lib
   stream = stream or sys.stdout
   if not os.path.isfile(experiment_file(experiments, EXPERIMENTS[0])):
     raise ConfigError(f'no claims experiments in {experiments} (pass --experiments DIR, '

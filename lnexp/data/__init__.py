@@ -8,8 +8,17 @@ from __future__ import annotations
 import os
 
 from lnexp.data import images
-from lnexp.data.base import (BOS, BYTE_VOCAB_SIZE, EOS, NUM_SPECIAL, PAD, TRAIN_FRACTION,
-                             Batch, DataSource, rows_to_batch)
+from lnexp.data.base import (
+  BOS,
+  BYTE_VOCAB_SIZE,
+  EOS,
+  NUM_SPECIAL,
+  PAD,
+  TRAIN_FRACTION,
+  Batch,
+  DataSource,
+  rows_to_batch,
+)
 from lnexp.data.synthetic import SyntheticSource
 from lnexp.data.text import TextSource, python_docs, read_text_file
 from lnexp.data.tfds import TfdsSource

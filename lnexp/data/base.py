@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import numpy as np
 
-
 PAD, BOS, EOS = 0, 1, 2
 NUM_SPECIAL = 3
 BYTE_VOCAB_SIZE = 256 + NUM_SPECIAL

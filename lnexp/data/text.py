@@ -6,8 +6,18 @@ import re
 
 import numpy as np
 
-from lnexp.data.base import (BOS, BYTE_VOCAB_SIZE, EOS, EVAL, NUM_SPECIAL, PAD, SPLIT_NAMES, TRAIN,
-                             TRAIN_FRACTION, DataSource)
+from lnexp.data.base import (
+  BOS,
+  BYTE_VOCAB_SIZE,
+  EOS,
+  EVAL,
+  NUM_SPECIAL,
+  PAD,
+  SPLIT_NAMES,
+  TRAIN,
+  TRAIN_FRACTION,
+  DataSource,
+)
 from lnexp.errors import ConfigError
 
 

@@ -6,8 +6,17 @@ from typing import Any
 
 import numpy as np
 
-from lnexp.data.base import (BOS, BYTE_VOCAB_SIZE, EOS, EVAL, NUM_SPECIAL, SPLIT_NAMES, TRAIN,
-                             DataSource, pad_rows)
+from lnexp.data.base import (
+  BOS,
+  BYTE_VOCAB_SIZE,
+  EOS,
+  EVAL,
+  NUM_SPECIAL,
+  SPLIT_NAMES,
+  TRAIN,
+  DataSource,
+  pad_rows,
+)
 from lnexp.errors import ConfigError
 
 

@@ -27,15 +27,15 @@ import traceback
 import jax
 import numpy as np
 
-from lnexp import diagnostics, interrupts, labels, perturbation
-from lnexp.engine import plan as plan_lib
-from lnexp.engine import storage, tensorboard
 from lnexp.data import make_source
-from lnexp.norms import NORMS
-from lnexp.engine.program import Program, fetch
-from lnexp.steps import DIVERGED_EXPLODED
-from lnexp.engine.workdir import Workdir, append_jsonl
 from lnexp.errors import ConfigError
+from lnexp.measure import diagnostics, labels, perturbation
+from lnexp.models.norms import NORMS
+from lnexp.runtime import interrupts, storage, tensorboard
+from lnexp.runtime import plan as plan_lib
+from lnexp.runtime.workdir import Workdir, append_jsonl
+from lnexp.train.program import Program, fetch
+from lnexp.train.steps import DIVERGED_EXPLODED
 
 
 def _checkpoint_manager(path: str, keep: int):
@@ -418,8 +418,8 @@ def _eval_batch1(program, state, source) -> dict[str, list[float]]:
 
 
 def _perturbation(cfg, state, lane: int, batch) -> dict:
-  """The trained lane's error amplification and KL (lnexp.perturbation)."""
-  from lnexp.model import ModelConfig
+  """The trained lane's error amplification and KL (lnexp.measure.perturbation)."""
+  from lnexp.models.model import ModelConfig
   variables = jax.tree.map(lambda a: np.asarray(a[lane]), {
       'params': state['params'], 'batch_stats': state['batch_stats']})
   out = perturbation.measure(ModelConfig.from_config(cfg), variables, batch,

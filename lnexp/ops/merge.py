@@ -4,7 +4,7 @@ Shards of one sweep (`lnexp.run --shard I/N`) hold the same base config; their
 result rows, metrics, TensorBoard runs and checkpoints are copied into OUT,
 which then reads like an unsharded run's workdir (and resumes like one). OUT
 may already hold rows of the same sweep (they are kept), never be one of the
-DIRs, and is locked while merging (`lnexp.engine.lock`).
+DIRs, and is locked while merging (`lnexp.runtime.lock`).
 """
 from __future__ import annotations
 
@@ -14,16 +14,16 @@ import sys
 from absl import flags
 
 from lnexp import cli
-from lnexp.engine import storage
-from lnexp.engine.workdir import Workdir, append_jsonl, write_error
 from lnexp.errors import ConfigError
+from lnexp.runtime import storage
+from lnexp.runtime.workdir import Workdir, append_jsonl, write_error
 
 PROG = 'lnexp.merge'
 
 
 def merge(out: str, sources: list[str]) -> int:
   """Copies every source's results into `out`; returns the number of rows."""
-  from lnexp.engine.lock import WorkdirLock
+  from lnexp.runtime.lock import WorkdirLock
   if not sources:
     raise ConfigError('no workdir to merge (usage: python -m lnexp.merge --out OUT DIR '
                       '[DIR ...])')

@@ -61,7 +61,7 @@ def state_bytes(cfg) -> int:
 
 def group_bytes(cfg, lanes: int, devices: int, lane_mode: str) -> tuple[int, int]:
   """(bytes per device, devices used) of a group of `lanes` lanes on `devices`."""
-  from lnexp.engine.program import mesh_shape
+  from lnexp.train.program import mesh_shape
   lane_devices, data_devices = mesh_shape(devices, lanes, cfg.train.batch_size)
   per_device_lanes = math.ceil(lanes / lane_devices)
   active = per_device_lanes if lane_mode == 'vmap' else 1

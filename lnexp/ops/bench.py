@@ -3,7 +3,7 @@
 Measures, in one process, how fast this machine runs lnexp, through the real
 code path (config -> plan.make_points/make_groups -> Program -> init ->
 train_step on make_source batches), so plans stop relying on the assumed
-FLOP rate in lnexp.flops and the lane engine's promise (a group of K lanes is
+FLOP rate in lnexp.measure.flops and the lane engine's promise (a group of K lanes is
 never slower than K points run one after another) is checked, not believed.
 
 Sections run in SECTIONS order; each prints a table as it finishes. A failing
@@ -34,12 +34,12 @@ import numpy as np
 import optax
 
 from lnexp import config as config_lib
-from lnexp import flops
-from lnexp.engine import plan as plan_lib
-from lnexp.tools import host_memory, processes
-from lnexp.engine import program as program_lib
 from lnexp.data import make_source
 from lnexp.errors import ConfigError
+from lnexp.measure import flops
+from lnexp.runtime import host_memory, processes
+from lnexp.runtime import plan as plan_lib
+from lnexp.train import program as program_lib
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 DEFAULT_CONFIG = os.path.join(ROOT, 'configs', 'default.py')
@@ -67,7 +67,7 @@ QUICK = {'model.num_layers': 2, 'model.hidden_dim': 32, 'model.embed_dim': 32,
 
 FLOPS_FORMULA = (
     'flops/step/lane = B*T * (6*P + 12*L*H*T), P = L*(4*H^2 + 2*H*MLP) '
-    '+ [E!=H] E*H + (tied: [E!=H] H*E + E*V | untied: H*V)  (lnexp.flops)')
+    '+ [E!=H] E*H + (tied: [E!=H] H*E + E*V | untied: H*V)  (lnexp.measure.flops)')
 
 
 # ------------------------------------------------------------- measurement
@@ -327,7 +327,8 @@ def bench_host_devices(quick: bool, done: dict) -> dict:
   if accelerated():
     return {'skipped': 'host devices are a CPU setting'}
   n = max(2, len(processes.usable_cores()))
-  code = ('import json, sys; from lnexp import run; from lnexp.tools import bench, host_memory; '
+  code = ('import json, sys; from lnexp import run; from lnexp.ops import bench; '
+          'from lnexp.runtime import host_memory; '
           'run.set_host_devices(int(sys.argv[1])); host_memory.use_calling_thread(); '
           'print(json.dumps(bench._host_device_runs(sys.argv[2] == "quick")))')
   proc = subprocess.run([sys.executable, '-c', code, str(n), 'quick' if quick else 'full'],
@@ -378,7 +379,7 @@ def bench_processes(quick: bool, done: dict) -> dict:
   window_s = 1.0 if quick else 10.0
   one = _steps_in_window(overrides, window_s, None)
   jobs = max(2, len(processes.usable_cores()))
-  code = ('import json, sys; from lnexp.tools import bench, host_memory; '
+  code = ('import json, sys; from lnexp.ops import bench; from lnexp.runtime import host_memory; '
           'host_memory.use_calling_thread(); print(json.dumps('
           'bench._steps_in_window(json.loads(sys.argv[1]), float(sys.argv[2]), sys.argv[3])))')
 
@@ -439,7 +440,7 @@ def bench_first_step(quick: bool, done: dict) -> dict:
 def bench_default_text(quick: bool, done: dict) -> dict:
   """configs/default.py on real text (python_docs), 3 seeds: mean final eval loss
   over the eval split's byte-unigram entropy (learning real text: <= 0.85)."""
-  from lnexp.engine.train import train_and_evaluate
+  from lnexp.train.sweep import train_and_evaluate
   if quick:
     return {'skipped': 'full bench only (3 seeds x the default run length)'}
   seeds, flags = (0, 1, 2), {'data.source': 'python_docs'}

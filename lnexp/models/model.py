@@ -1,8 +1,8 @@
 """AlbertAGPT: a decoder-only causal LM with ALBERT-style cross-layer sharing.
 
 Every variant lives here, read top to bottom:
-- norm (`model.norm`): see `lnexp.norms`; placement (`model.placement`): see
-  `lnexp.placements`.
+- norm (`model.norm`): see `lnexp.models.norms`; placement (`model.placement`): see
+  `lnexp.models.placements`.
 - qk_norm: LayerNorm of queries and keys per head (Dehghani et al. 2023;
   Wortsman et al. 2023).
 - share (`model.share`): all (ALBERT, Lan et al. 2019), attention, ffn, none
@@ -22,10 +22,11 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
-from lnexp import diagnostics, norms
 from lnexp.errors import ConfigError
-from lnexp.dense import Dense, matmul_tokens
-from lnexp.placements import PLACEMENTS
+from lnexp.measure import diagnostics
+from lnexp.models import norms
+from lnexp.models.dense import Dense, matmul_tokens
+from lnexp.models.placements import PLACEMENTS
 
 f32 = jnp.float32
 
@@ -275,11 +276,11 @@ class AlbertGPT(nn.Module):
     """Logits; with `grad_probes_L` (zeros [L]) their gradient is ||dLoss/dx_d||.
 
     When the 'intermediates' collection is mutable, per-depth diagnostics
-    (see lnexp.diagnostics) are sown as 'depth/<name>' arrays with leading L.
+    (see lnexp.measure.diagnostics) are sown as 'depth/<name>' arrays with leading L.
     `perturb` = (scale_L, delta_BxTxH): scale_L[d] * delta is added to the
     residual stream after block d. When the 'residuals' collection is mutable,
     the stream after each block is sown as 'stream' [L, B, T, H]
-    (lnexp.perturbation).
+    (lnexp.measure.perturbation).
     """
     c = self.cfg
     collect = self.is_mutable_collection('intermediates')

@@ -3,7 +3,7 @@
 A lock is a file `DIR/locks/whole.lock` (an unsharded run) or
 `DIR/locks/shard-I-of-N.lock` naming its holder (host, pid, start time) and
 an expiry. It is created atomically and changed only under the generation
-read (`lnexp.engine.storage`: O_EXCL locally, generation preconditions on
+read (`lnexp.runtime.storage`: O_EXCL locally, generation preconditions on
 gs://), so two processes never both take it. It is stale, and taken over,
 when its holder is gone: on this host, when the pid no longer runs (or runs
 another program); from another host, when it has not been renewed (at each
@@ -20,8 +20,8 @@ import sys
 import time
 import uuid
 
-from lnexp.engine import storage
 from lnexp.errors import ConfigError
+from lnexp.runtime import storage
 
 LEASE_S = 900.0  # a holder on another host renews at each checkpoint
 POLL_S = 2.0

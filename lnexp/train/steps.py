@@ -12,16 +12,16 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
+import flax.linen as nn
 import jax
 import jax.numpy as jnp
 import optax
 
-import flax.linen as nn
-
-from lnexp import diagnostics, optimizer
-from lnexp.archs import ARCHS
 from lnexp.config import LANE_KEYS
-from lnexp.model import ModelConfig
+from lnexp.measure import diagnostics
+from lnexp.models.archs import ARCHS
+from lnexp.models.model import ModelConfig
+from lnexp.train import optimizer
 
 DIVERGED_NONFINITE, DIVERGED_EXPLODED = 1, 2
 

@@ -2,7 +2,7 @@
 
 Every model maps a batch's inputs to [B, T, V] logits (the CNN: [B, 1,
 classes]), so the loss, eval, lanes and diagnostics apply unchanged. Which
-norms an arch takes follows from the norm registry (`lnexp.norms.NORMS`).
+norms an arch takes follows from the norm registry (`lnexp.models.norms.NORMS`).
 """
 from __future__ import annotations
 
@@ -11,10 +11,10 @@ from typing import Callable
 
 import flax.linen as nn
 
-from lnexp import cnn, lstm
-from lnexp.model import AlbertGPT
-from lnexp.norms import NORMS, Norm
-from lnexp.placements import PLACEMENTS
+from lnexp.models import cnn, lstm
+from lnexp.models.model import AlbertGPT
+from lnexp.models.norms import NORMS, Norm
+from lnexp.models.placements import PLACEMENTS
 
 
 @dataclasses.dataclass(frozen=True)

@@ -15,9 +15,10 @@ from __future__ import annotations
 import flax.linen as nn
 import jax.numpy as jnp
 
-from lnexp import diagnostics, norms
-from lnexp.dense import Dense
-from lnexp.model import ModelConfig, dense_init
+from lnexp.measure import diagnostics
+from lnexp.models import norms
+from lnexp.models.dense import Dense
+from lnexp.models.model import ModelConfig, dense_init
 
 f32 = jnp.float32
 

@@ -420,10 +420,10 @@ def cmd_run(g: Gcloud, run_args: list[str]) -> int:
 def drop_locks(workdir: str) -> None:
   """Removes a gs:// workdir's lock files after its VM was preempted: their
   holders died with it, and on another host a lock would only expire after
-  its lease (`lnexp.engine.lock.LEASE_S`), blocking the resume until then."""
+  its lease (`lnexp.runtime.lock.LEASE_S`), blocking the resume until then."""
   if not workdir.startswith('gs://'):
     return
-  from lnexp.engine import storage
+  from lnexp.runtime import storage
   locks = storage.join(workdir, 'locks')
   for name in storage.listdir(locks):
     if name.endswith('.lock'):
@@ -450,7 +450,7 @@ def cmd_status(g: Gcloud, run_args: list[str]) -> int:
 
 def progress(workdir: str) -> str:
   """'N/M points finished' from a workdir's results.jsonl and config.json."""
-  from lnexp.engine import storage
+  from lnexp.runtime import storage
   rows = storage.join(workdir, 'results.jsonl')
   done = {json.loads(line).get('point_id') for line in
           (storage.read_text(rows).splitlines() if storage.exists(rows) else ())
@@ -481,7 +481,7 @@ def cmd_fetch(g: Gcloud, run_args: list[str]) -> int:
                                      else os.path.join('runs', os.path.basename(
                                          workdir.rstrip('/')))))
   if workdir.startswith('gs://'):
-    from lnexp.engine import storage
+    from lnexp.runtime import storage
     print(f'+ copy {workdir} -> {dest}', flush=True)
     if not g.dry:
       skip = () if fv.checkpoints else ('checkpoints',)

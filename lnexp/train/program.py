@@ -12,12 +12,13 @@ import math
 import jax
 import jax.numpy as jnp
 import numpy as np
-from jax.sharding import Mesh, NamedSharding, PartitionSpec as P
+from jax.sharding import Mesh, NamedSharding
+from jax.sharding import PartitionSpec as P
 
-from lnexp.engine import plan as plan_lib
-from lnexp.model import ModelConfig
-from lnexp.optimizer import OptimConfig
-from lnexp.steps import LaneFns
+from lnexp.models.model import ModelConfig
+from lnexp.runtime import plan as plan_lib
+from lnexp.train.optimizer import OptimConfig
+from lnexp.train.steps import LaneFns
 
 
 def put(x: np.ndarray, sharding: NamedSharding) -> jax.Array:

@@ -6,14 +6,14 @@ import os
 import sys
 
 from lnexp import config as config_lib
-from lnexp import interrupts
 from lnexp.errors import ConfigError
+from lnexp.runtime import interrupts
 
 
 def plan_run(config_spec: str, overrides: dict, workdir: str | None = None):
   """Loads and validates everything a run needs, writing nothing."""
-  from lnexp.engine import plan as plan_lib
   from lnexp.data import make_source
+  from lnexp.runtime import plan as plan_lib
   base, sweep, name = config_lib.load_config_file(config_spec)
   swept = sorted({k for entry in sweep for k in entry} & set(overrides))
   if swept:
@@ -39,14 +39,15 @@ def train_and_evaluate(config_spec: str, overrides: dict | None = None,
   `lnexp.merge` joins their workdirs; shards may also share one workdir.
   Nothing is written before the plan, the workdir and every group's memory
   estimate check out; then the (workdir, shard) lock is taken (waiting for
-  it with `wait_for_lock`; `lnexp.engine.lock`). A workdir that cannot be
+  it with `wait_for_lock`; `lnexp.runtime.lock`). A workdir that cannot be
   written (read-only, disk full) is one ConfigError; rerunning resumes.
   """
   import jax
-  from lnexp.engine import loop
-  from lnexp.engine import plan as plan_lib
-  from lnexp.engine.lock import WorkdirLock
-  from lnexp.engine.workdir import Workdir, write_error
+
+  from lnexp.runtime import plan as plan_lib
+  from lnexp.runtime.lock import WorkdirLock
+  from lnexp.runtime.workdir import Workdir, write_error
+  from lnexp.train import loop
   out = out or sys.stdout
   base, sweep, name, points, groups, workdir = plan_run(config_spec, overrides or {},
                                                         workdir)
@@ -132,8 +133,8 @@ def check_memory(groups, devices) -> dict[str, int]:
   """Estimated bytes per group; ConfigError for one that cannot fit (nothing
   written yet). Vocabulary sizes come from the groups' data sources."""
   from lnexp.data import make_source
-  from lnexp.engine import memory
-  from lnexp.engine.program import lane_mode
+  from lnexp.train import memory
+  from lnexp.train.program import lane_mode
   vocab, estimates = {}, {}
   for g in groups:
     cfg = config_lib.apply_overrides(g.config, {})
@@ -149,8 +150,9 @@ def check_memory(groups, devices) -> dict[str, int]:
 def describe_group(g, memory_bytes: int | None) -> str:
   """One plan line: lanes and devices, variant, time and memory estimates."""
   import jax
-  from lnexp import flops
-  from lnexp.engine.program import mesh_shape
+
+  from lnexp.measure import flops
+  from lnexp.train.program import mesh_shape
   est = flops.estimate_seconds(g.config, len(g.points))
   lane_devices, _ = mesh_shape(jax.device_count(), len(g.points), g.config.train.batch_size)
   mem = '' if memory_bytes is None else f', ~{memory_bytes / 2**20:,.0f} MiB'
@@ -163,7 +165,7 @@ def describe_group(g, memory_bytes: int | None) -> str:
 def _by_point_id(base, wd) -> dict[str, dict]:
   """Finished rows keyed by their point's canonical id (older workdirs stored
   ids hashed from the sweep entry as written)."""
-  from lnexp.engine import plan as plan_lib
+  from lnexp.runtime import plan as plan_lib
   return {plan_lib.row_point_id(base, r): r for r in wd.finished().values()}
 
 

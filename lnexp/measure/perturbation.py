@@ -41,8 +41,8 @@ import numpy as np
 
 from lnexp import config as config_lib
 from lnexp.data import make_source
-from lnexp.diagnostics import masked_token_mean, rms
-from lnexp.model import AlbertGPT, ModelConfig
+from lnexp.measure.diagnostics import masked_token_mean, rms
+from lnexp.models.model import AlbertGPT, ModelConfig
 
 f32 = jnp.float32
 EPS = 1e-3

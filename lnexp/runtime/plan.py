@@ -12,9 +12,8 @@ import json
 from typing import Any
 
 from lnexp import config as config_lib
-from lnexp import flops
 from lnexp.config import LANE_KEYS, ConfigDict
-
+from lnexp.measure import flops
 
 
 def short_hash(obj: Any, n: int = 8) -> str:
@@ -83,7 +82,7 @@ def compile_key(cfg: ConfigDict) -> str:
   return short_hash(flat, 16)
 
 
-# Planning constants, least-squares fitted (with lnexp.flops' assumed rate) to
+# Planning constants, least-squares fitted (with lnexp.measure.flops' assumed rate) to
 # the measured wall time of the core claims suite's groups: seconds of compiling
 # a structure's programs, and of each group beyond its FLOPs. With
 # `train.fast_compile` compiling is shorter and steps slower. The fit, its
@@ -102,7 +101,7 @@ def _group_seconds(group: Group) -> float:
 
 
 def estimate_seconds(groups: list[Group]) -> float:
-  """Planning estimate: model FLOPs at lnexp.flops' rate plus compile and group costs."""
+  """Planning estimate: model FLOPs at lnexp.measure.flops' rate plus compile and group costs."""
   structures = {compile_key(g.config): g.config for g in groups}
   return sum(map(_group_seconds, groups)) + sum(map(_compile_seconds, structures.values()))
 

@@ -4,7 +4,7 @@ Results are append-only whole lines: an append starts on a fresh line, so a
 line torn by a crash stays one bad line, which readers skip and report; files
 that are rewritten (config.json, a resumed point's metrics) are replaced
 atomically. JSON never holds NaN or Infinity (null instead). Checkpoints are
-orbax, per group. Every file goes through `lnexp.engine.storage` (local or
+orbax, per group. Every file goes through `lnexp.runtime.storage` (local or
 gs://); a workdir that cannot be written (read-only, disk full) is one
 `ConfigError` naming the file (`write_error`).
 """
@@ -24,8 +24,8 @@ import jax
 import numpy as np
 
 from lnexp import config as config_lib
-from lnexp.engine import storage
 from lnexp.errors import ConfigError
+from lnexp.runtime import storage
 
 PACKAGES = ('jax', 'jaxlib', 'flax', 'optax', 'orbax-checkpoint', 'ml-collections',
             'numpy', 'tensorflow-datasets')
@@ -140,7 +140,7 @@ class Workdir:
     return self.staging.local('metrics', f'{point_id}.jsonl')
 
   def tensorboard(self, run_name: str) -> str:
-    """A point's TensorBoard run (`lnexp.engine.tensorboard.run_name`)."""
+    """A point's TensorBoard run (`lnexp.runtime.tensorboard.run_name`)."""
     self.staging.pull(f'tensorboard/{run_name}')
     return self.staging.local('tensorboard', run_name)
 
@@ -226,6 +226,7 @@ def _version(package: str) -> str | None:
 def load_point(workdir: str, point_id: str):
   """(config, params) of a finished point: its lane sliced from the group checkpoint."""
   import orbax.checkpoint as ocp
+
   from lnexp import config as config_lib
   wd = Workdir(workdir)
   row = wd.finished().get(point_id)

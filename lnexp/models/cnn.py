@@ -2,7 +2,7 @@
 
 post: ResNet v1 (He et al. 2016), relu(x + N2(conv2(relu(N1(conv1(x)))))).
 pre: ResNet v2 pre-activation (He et al. 2016b), x + conv2(relu(N2(conv1(relu(N1(x)))))).
-Norms on [B, H, W, C] (each registry entry's `images` in `lnexp.norms`):
+Norms on [B, H, W, C] (each registry entry's `images` in `lnexp.models.norms`):
 batchnorm over batch, height and width per channel (Ioffe & Szegedy 2015);
 layernorm over channels, height and width of each example (Ba et al. 2016),
 i.e. GroupNorm with one group; groupnorm with `model.groups` groups (Wu & He
@@ -12,12 +12,12 @@ elementwise (Zhu et al. 2025). Logits come as
 """
 from __future__ import annotations
 
-
 import flax.linen as nn
 import jax.numpy as jnp
 
-from lnexp import diagnostics, norms
-from lnexp.model import ModelConfig, dense_init
+from lnexp.measure import diagnostics
+from lnexp.models import norms
+from lnexp.models.model import ModelConfig, dense_init
 
 f32 = jnp.float32
 
