@@ -258,7 +258,7 @@ def test_accelerator_size_plans_and_one_group_runs_shrunk_on_cpu(tmp_path):
   from lnexp.models.model import AlbertGPT, ModelConfig
   from lnexp.train import sweep as run_lib
   planned = run_lib.plan_run(suite.spec('lr_sensitivity', 'accel'), {}, str(tmp_path / 'p'))
-  points, groups = planned[3], planned[4]
+  points, groups = planned.points, planned.groups
   assert len(points) == 36 and [len(g.points) for g in groups] == [6] * 6
   for g in groups:
     c = g.config
@@ -398,7 +398,7 @@ def test_sharded_experiments_extend_their_grids_after_the_pool(tmp_path):
   suite._extend(plans, 'core', out, str(experiments), stream)
   assert 'points extend the grid (lr 0.001)' in stream.getvalue()
   ids = suite._stored_ids(plans['edge'], wd)
-  assert len(ids) == 3 and len(plans['edge'][3]) == 2
+  assert len(ids) == 3 and len(plans['edge'].points) == 2
   assert {r['optim.lr'] for r in map(json.loads, open(os.path.join(wd, 'results.jsonl')))
           if r['point_id'] in ids} == {1e-5, 1e-4, 1e-3}
 
@@ -421,8 +421,8 @@ def test_core_suite_plans_within_its_budget(tmp_path):
     planned = run_lib.plan_run(suite.spec(name, 'core', out=str(tmp_path)), {},
                                suite.workdir(str(tmp_path), name))
     if name in paths.TUNED_BY.values():
-      tuned_points = planned[3]
-    total += plan.estimate_seconds(planned[4])
+      tuned_points = planned.points
+    total += plan.estimate_seconds(planned.groups)
   assert 30 * 60 < total / 2 <= 80 * 60, f'{total / 120:.1f} min with 2 jobs'
 
 
@@ -449,13 +449,13 @@ def test_parallel_suite_units_are_unfinished_shards_longest_first(tmp_path):
   os.makedirs(suite.workdir(str(tmp_path), 'gradient_scaling'))
   with open(os.path.join(suite.workdir(str(tmp_path), 'gradient_scaling'),
                          'results.jsonl'), 'w') as f:
-    for p in plans['gradient_scaling'][3]:
+    for p in plans['gradient_scaling'].points:
       f.write(json.dumps({'point_id': p.point_id, 'status': 'ok'}) + '\n')
   units = suite._units(plans, 'core', str(tmp_path), 2)
   assert sorted(label for label, _ in units) == sorted(f'{n} {i}/2' for n in names[:2]
                                                        for i in (0, 1))
   shard = lambda label: int(label.split()[1].split('/')[0])
-  estimates = [plan.estimate_seconds(plan.shard_groups(plans[label.split()[0]][4],
+  estimates = [plan.estimate_seconds(plan.shard_groups(plans[label.split()[0]].groups,
                                                        shard(label), 2))
                for label, _ in units]
   assert estimates == sorted(estimates, reverse=True)

@@ -64,7 +64,7 @@ def _units(plans: dict, size: str, out: str, jobs: int,
         jobs,
         f'{name} ')
     for i, unit in enumerate(shards):
-      left = [g for g in plan_lib.shard_groups(plan[4], i, jobs)
+      left = [g for g in plan_lib.shard_groups(plan.groups, i, jobs)
               if any(p.point_id not in finished for p in g.points)]
       if left:
         units.append((plan_lib.estimate_seconds(left), unit))
@@ -77,7 +77,7 @@ def _stored_ids(plan, path: str) -> list[str]:
   grid extension (optim.lr_extend) added to the sweep recorded there."""
   from lnexp.analysis import results
   from lnexp.runtime.workdir import Workdir
-  base, points = plan[0], plan[3]
+  base, points = plan.base, plan.points
   stored = {plan_lib.row_point_id(base, r): pid for pid, r in Workdir(path).finished().items()}
   ids = [stored.get(p.point_id, p.point_id) for p in points]
   try:
@@ -101,7 +101,7 @@ def _extend(plans: dict, size: str, out: str, experiments: str, stream) -> None:
   they read every shard's rows, so they run here, unsharded, after the pool."""
   from lnexp.train import sweep as run_lib
   for name, plan in plans.items():
-    if plan[0].optim.lr_extend:
+    if plan.base.optim.lr_extend:
       run_lib.train_and_evaluate(spec(name, size, experiments, out), {}, workdir(out, name),
                                  out=stream)
       release_compiled()
@@ -116,8 +116,8 @@ def _run(plans: dict, size: str, out: str, jobs: int, experiments: str, stream) 
     return
   for name, plan in plans.items():
     t1 = time.time()
-    print(f'== {name}: {len(plan[3])} points, ~'
-          f'{plan_lib.estimate_seconds(plan[4]) / 60:.1f} min', file=stream, flush=True)
+    print(f'== {name}: {len(plan.points)} points, ~'
+          f'{plan_lib.estimate_seconds(plan.groups) / 60:.1f} min', file=stream, flush=True)
     run_lib.train_and_evaluate(spec(name, size, experiments, out), {}, workdir(out, name),
                                out=stream)
     release_compiled()
@@ -154,9 +154,9 @@ def run_suite(size: str, out: str | None, only: list[str] | None,
     return {n: run_lib.plan_run(spec(n, size, experiments, out), {}, workdir(out, n))
             for n in stage}
   plans = plan_stage(first)  # every config checked before anything runs
-  total = sum(plan_lib.estimate_seconds(p[4]) for p in plans.values())
+  total = sum(plan_lib.estimate_seconds(p.groups) for p in plans.values())
   print(f'lnexp.claims: {size} suite, {len(names)} experiments, '
-        f'{sum(len(p[3]) for p in plans.values())} points, estimated '
+        f'{sum(len(p.points) for p in plans.values())} points, estimated '
         f'{total / 60:.0f} min of one process on this machine class (~'
         f'{total / 60 / jobs:.0f} min with {jobs} job(s)); out {out}'
         + (f'; then {", ".join(second)}, planned from its tuning' if second else ''),

@@ -1,16 +1,30 @@
 """Plans a run (points, groups, workdir) and trains every unfinished group."""
 from __future__ import annotations
 
+import dataclasses
 import math
 import os
 import sys
+
+from ml_collections import ConfigDict
 
 from lnexp import config as config_lib
 from lnexp.errors import ConfigError
 from lnexp.runtime import interrupts
 
 
-def plan_run(config_spec: str, overrides: dict, workdir: str | None = None):
+@dataclasses.dataclass(frozen=True)
+class RunPlan:
+  """What a run will do: the resolved base config, its sweep, points and groups."""
+  base: ConfigDict
+  sweep: list[dict]
+  name: str
+  points: list
+  groups: list
+  workdir: str
+
+
+def plan_run(config_spec: str, overrides: dict, workdir: str | None = None) -> RunPlan:
   """Loads and validates everything a run needs, writing nothing."""
   from lnexp.data import make_source
   from lnexp.runtime import plan as plan_lib
@@ -25,7 +39,7 @@ def plan_run(config_spec: str, overrides: dict, workdir: str | None = None):
   for p in points:  # data errors (missing file, offline TFDS) before any output
     make_source(p.config)
   groups = plan_lib.make_groups(points, base.train.max_lanes_per_program)
-  return base, sweep, name, points, groups, workdir or os.path.join('runs', name)
+  return RunPlan(base, sweep, name, points, groups, workdir or os.path.join('runs', name))
 
 
 def train_and_evaluate(config_spec: str, overrides: dict | None = None,
@@ -49,8 +63,10 @@ def train_and_evaluate(config_spec: str, overrides: dict | None = None,
   from lnexp.runtime.workdir import Workdir, write_error
   from lnexp.train import loop
   out = out or sys.stdout
-  base, sweep, name, points, groups, workdir = plan_run(config_spec, overrides or {},
-                                                        workdir)
+  plan = plan_run(config_spec, overrides or {}, workdir)
+  base, sweep, name, points, groups = (plan.base, plan.sweep, plan.name, plan.points,
+                                       plan.groups)
+  workdir = plan.workdir
   if shard is not None:
     groups = plan_lib.shard_groups(groups, *shard)
     points = [p for g in groups for p in g.points]
