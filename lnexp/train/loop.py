@@ -30,6 +30,7 @@ import numpy as np
 from lnexp.data import make_source
 from lnexp.errors import ConfigError
 from lnexp.measure import diagnostics, labels, perturbation
+from lnexp.models.archs import ARCHS
 from lnexp.models.norms import NORMS
 from lnexp.runtime import interrupts, storage, tensorboard
 from lnexp.runtime import plan as plan_lib
@@ -330,7 +331,7 @@ def _run_group(group, workdir, label, devices, renew, ctx) -> list[dict]:
   diag_every = cfg.diagnostics.every or tc.log_every
   ics_every = cfg.diagnostics.ics_every if (
       cfg.diagnostics.enabled and cfg.model.share == 'none'
-      and cfg.model.arch == 'albert_gpt') else 0
+      and ARCHS[cfg.model.arch].per_depth) else 0
   probe_batch = program.put_batch(source.eval_batch(0))
   # Only this thread calls the source inside the loop (sources keep caches).
   batcher = ctx.batcher = concurrent.futures.ThreadPoolExecutor(1)
@@ -361,7 +362,7 @@ def _run_group(group, workdir, label, devices, renew, ctx) -> list[dict]:
       if NORMS[cfg.model.norm].running_stats:
         losses['eval_loss_batch_stats'] = fetch(
             program.eval_loss_batch_stats(state, eval_batches)).tolist()
-      if cfg.model.arch == 'cnn':
+      if ARCHS[cfg.model.arch].images:
         losses['eval_accuracy'] = fetch(program.eval_accuracy(state, eval_batches)).tolist()
       host['evals'].append([done, losses['eval_loss']])
       host['last_eval_batch_stats'] = losses.get('eval_loss_batch_stats')
@@ -385,7 +386,7 @@ def _run_group(group, workdir, label, devices, renew, ctx) -> list[dict]:
   manager.close()
   progress.close()
   interrupts.check()  # one that arrived while orbax finished the last checkpoint
-  if NORMS[cfg.model.norm].running_stats and cfg.model.arch == 'albert_gpt' \
+  if NORMS[cfg.model.norm].running_stats and ARCHS[cfg.model.arch].per_depth \
       and program.mesh.shape['data'] == 1:
     host['batch1'] = _eval_batch1(program, state, source)
   rows = _result_rows(group, cfg, state, host, source, time.time() - t_start)
@@ -440,7 +441,7 @@ def _result_rows(group, cfg, state, host, source, wall_s: float) -> list[dict]:
   examples = sum(int(b['loss_mask'].sum()) for b in eval_set)
   references = ({f'{k}_loss': v for k, v in source.eval_losses.items() if k != 'unigram'}
                 if hasattr(source, 'eval_losses') else {})  # topics: bayes, context_free
-  perturb = cfg.diagnostics.perturbation and cfg.model.arch == 'albert_gpt'
+  perturb = cfg.diagnostics.perturbation and ARCHS[cfg.model.arch].per_depth
   rows = []
   for lane, point in enumerate(group.points):
     lane_evals = [e[1][lane] for e in evals if e[1][lane] is not None
