@@ -62,6 +62,8 @@ def base_config() -> ConfigDict:
   m.init_scale = 1.0          # multiplies every init std (truncated normal, 1/sqrt(fan_in))
   m.embed_scale = 1.0         # multiplies the (token + position) embedding entering the
                               # stack; without a norm, ~0.1 starts near the loss ln V
+  m.embed_init = 1.0          # std of the token and position embeddings (x init_scale);
+                              # GPT-2's 0.02 starts every variant at ~ln V when tied
   m.vocab_size = -1           # filled from the data source
   m.tie_embeddings = True
   m.norm_eps = 1e-5
@@ -229,7 +231,7 @@ def validate(cfg: ConfigDict) -> None:
 
 POSITIVE = ('model.num_layers', 'model.hidden_dim', 'model.embed_dim', 'model.num_heads',
             'model.mlp_dim', 'model.scan_unroll', 'model.groups', 'model.init_scale',
-            'model.embed_scale',
+            'model.embed_scale', 'model.embed_init',
             'model.norm_eps', 'optim.lr', 'optim.eps', 'train.steps', 'train.batch_size',
             'train.seq_len', 'train.eval_every', 'train.eval_batches', 'train.log_every',
             'train.checkpoint_every', 'train.keep_checkpoints', 'train.diverge_factor')

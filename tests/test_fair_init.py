@@ -1,0 +1,44 @@
+"""model.embed_init: GPT-2's small tied embeddings start every variant at ~ln V.
+
+With unit-variance tied embeddings, a normalized final stream carries the
+current token's own embedding, whose logit is ~sqrt(E): the initial loss then
+sits far above ln V for the norm variants only (the unfair start of claims v3).
+"""
+import math
+
+import jax
+import numpy as np
+import pytest
+
+from lnexp.data import make_source
+from lnexp.models.model import AlbertGPT, ModelConfig
+from tests.conftest import tiny_config
+
+VARIANTS = [('layernorm', 'post'), ('layernorm', 'pre'), ('layernorm', 'peri'),
+            ('rmsnorm', 'pre'), ('dyt', 'pre'), ('none', 'pre')]
+
+
+def _initial_loss(norm, placement, embed_init):
+  cfg = tiny_config(**{'model.norm': norm, 'model.placement': placement,
+                       'model.embed_init': embed_init, 'model.hidden_dim': 32,
+                       'model.embed_dim': 32, 'model.branch_init': 'gpt2',
+                       'train.batch_size': 8, 'train.seq_len': 16, 'data.source': 'topics'})
+  source = make_source(cfg)
+  cfg.model.vocab_size = source.vocab_size
+  model, batch = AlbertGPT(ModelConfig.from_config(cfg)), source.eval_batch(0)
+  args = (batch['inputs'], batch['segment_ids'], batch['loss_mask'])
+  logits = model.apply(model.init(jax.random.PRNGKey(0), *args), *args)
+  logp = jax.nn.log_softmax(logits)
+  nll = -np.take_along_axis(np.asarray(logp), batch['targets'][..., None], -1)[..., 0]
+  return float((nll * batch['loss_mask']).sum() / batch['loss_mask'].sum()), source.vocab_size
+
+
+@pytest.mark.parametrize('norm,placement', VARIANTS)
+def test_small_embeddings_start_at_log_vocab(norm, placement):
+  loss, vocab = _initial_loss(norm, placement, 0.02)
+  assert abs(loss - math.log(vocab)) < 0.02
+
+
+def test_unit_embeddings_start_high_with_a_norm():
+  loss, vocab = _initial_loss('layernorm', 'post', 1.0)
+  assert loss > math.log(vocab) + 0.5
