@@ -62,10 +62,11 @@ def base_config() -> ConfigDict:
   m.init_scale = 1.0          # multiplies every init std (truncated normal, 1/sqrt(fan_in))
   m.embed_scale = 1.0         # multiplies the (token + position) embedding entering the
                               # stack; without a norm, ~0.1 starts near the loss ln V
-  m.embed_init = 1.0          # std of the token and position embeddings (x init_scale);
-                              # GPT-2's 0.02 starts every variant at ~ln V when tied
   m.vocab_size = -1           # filled from the data source
   m.tie_embeddings = True
+  m.unembed_init = 1.0        # untied output layer's init gain; 0 (zero logits) starts
+                              # every variant at exactly ln V (tied unit embeddings put a
+                              # normalized stream's own token ~sqrt(E) nats up)
   m.norm_eps = 1e-5
   m.bn_momentum = 0.9
   m.bn_axes = 'batch'         # batch (causal-safe, per position) | batch_time (leaks future)
@@ -231,14 +232,13 @@ def validate(cfg: ConfigDict) -> None:
 
 POSITIVE = ('model.num_layers', 'model.hidden_dim', 'model.embed_dim', 'model.num_heads',
             'model.mlp_dim', 'model.scan_unroll', 'model.groups', 'model.init_scale',
-            'model.embed_scale', 'model.embed_init',
+            'model.embed_scale',
             'model.norm_eps', 'optim.lr', 'optim.eps', 'train.steps', 'train.batch_size',
             'train.seq_len', 'train.eval_every', 'train.eval_batches', 'train.log_every',
             'train.checkpoint_every', 'train.keep_checkpoints', 'train.diverge_factor')
-NONNEGATIVE = ('optim.warmup_steps', 'optim.weight_decay', 'optim.clip_norm',
-               'optim.z_loss', 'optim.lr_extend', 'train.max_lanes_per_program',
-               'diagnostics.every',
-               'diagnostics.ics_every')
+NONNEGATIVE = ('model.unembed_init', 'optim.warmup_steps', 'optim.weight_decay',
+               'optim.clip_norm', 'optim.z_loss', 'optim.lr_extend',
+               'train.max_lanes_per_program', 'diagnostics.every', 'diagnostics.ics_every')
 UNIT = {'model.bn_momentum': False, 'optim.b1': False, 'optim.b2': False,
         'optim.momentum': False, 'optim.min_lr_ratio': True}  # [0, 1) or [0, 1]
 

@@ -1,4 +1,4 @@
-"""model.embed_init: GPT-2's small tied embeddings start every variant at ~ln V.
+"""An untied, zero-initialised output layer starts every variant at exactly ln V.
 
 With unit-variance tied embeddings, a normalized final stream carries the
 current token's own embedding, whose logit is ~sqrt(E): the initial loss then
@@ -18,9 +18,10 @@ VARIANTS = [('layernorm', 'post'), ('layernorm', 'pre'), ('layernorm', 'peri'),
             ('rmsnorm', 'pre'), ('dyt', 'pre'), ('none', 'pre')]
 
 
-def _initial_loss(norm, placement, embed_init):
+def _initial_loss(norm, placement, tied):
   cfg = tiny_config(**{'model.norm': norm, 'model.placement': placement,
-                       'model.embed_init': embed_init, 'model.hidden_dim': 32,
+                       'model.tie_embeddings': tied, 'model.unembed_init': 0.0,
+                       'model.hidden_dim': 32,
                        'model.embed_dim': 32, 'model.branch_init': 'gpt2',
                        'train.batch_size': 8, 'train.seq_len': 16, 'data.source': 'topics'})
   source = make_source(cfg)
@@ -34,11 +35,11 @@ def _initial_loss(norm, placement, embed_init):
 
 
 @pytest.mark.parametrize('norm,placement', VARIANTS)
-def test_small_embeddings_start_at_log_vocab(norm, placement):
-  loss, vocab = _initial_loss(norm, placement, 0.02)
-  assert abs(loss - math.log(vocab)) < 0.02
+def test_zero_output_layer_starts_at_log_vocab(norm, placement):
+  loss, vocab = _initial_loss(norm, placement, tied=False)
+  assert loss == pytest.approx(math.log(vocab), abs=1e-5)
 
 
-def test_unit_embeddings_start_high_with_a_norm():
-  loss, vocab = _initial_loss('layernorm', 'post', 1.0)
+def test_tied_unit_embeddings_start_high_with_a_norm():
+  loss, vocab = _initial_loss('layernorm', 'post', tied=True)
   assert loss > math.log(vocab) + 0.5

@@ -73,7 +73,7 @@ class LSTMLM(nn.Module):
                grad_probes_L=None):
     c = self.cfg
     embed_VxE = self.param('token_embed', nn.initializers.truncated_normal(
-        c.init_scale * c.embed_init), (c.vocab_size, c.embed_dim), f32)
+        c.init_scale), (c.vocab_size, c.embed_dim), f32)
     x_BxTxE = embed_VxE[tokens_BxT]
     gates_x_BxTx4H = Dense(4 * c.hidden_dim, use_bias=False,
                            kernel_init=dense_init(c, c.embed_dim), name='input')(x_BxTxE)
@@ -95,5 +95,5 @@ class LSTMLM(nn.Module):
         self.sow('intermediates', f'time/{name}', value_T)
       for key, value in diagnostics.norm_input_stats(gates_x_BxTx4H, mask_BxT).items():
         self.sow('intermediates', f'input_gates_{key}', value)
-    return Dense(c.vocab_size, kernel_init=dense_init(c, c.hidden_dim),
+    return Dense(c.vocab_size, kernel_init=dense_init(c, c.hidden_dim, c.unembed_init),
                  name='unembed')(h_BxTxH).astype(f32)

@@ -51,7 +51,7 @@ class ModelConfig:
   use_bias: bool
   init_scale: Any       # float, or a per-lane traced scalar at init
   embed_scale: float
-  embed_init: float
+  unembed_init: float
   tie_embeddings: bool
   norm_eps: float
   bn_momentum: float
@@ -288,11 +288,11 @@ class AlbertGPT(nn.Module):
     t = tokens_BxT.shape[1]
     e, h, depth = c.embed_dim, c.hidden_dim, c.num_layers
     embed_VxE = self.param('token_embed', nn.initializers.truncated_normal(
-        c.init_scale * c.embed_init), (c.vocab_size, e), f32)
+        c.init_scale), (c.vocab_size, e), f32)
     x_BxTxE = embed_VxE[tokens_BxT]
     if c.pos == 'learned':
       pos_LxE = self.param('pos_embed', nn.initializers.truncated_normal(
-          c.init_scale * c.embed_init), (c.max_len, e), f32)
+          c.init_scale), (c.max_len, e), f32)
       x_BxTxE = x_BxTxE + pos_LxE[:t]
     if c.embed_scale != 1.0:  # into the stack only: a tied output layer keeps its scale
       x_BxTxE = x_BxTxE * c.embed_scale
@@ -374,5 +374,5 @@ class AlbertGPT(nn.Module):
       logits = matmul_tokens(x_BxTxE, embed_VxE.T) * e ** -0.5
     else:
       logits = Dense(c.vocab_size, use_bias=c.use_bias, dtype=c.dtype,
-                     kernel_init=dense_init(c, h), name='unembed')(x_BxTxH)
+                     kernel_init=dense_init(c, h, c.unembed_init), name='unembed')(x_BxTxH)
     return logits.astype(f32)
