@@ -2,10 +2,11 @@
 
   python -m lnexp.run --config configs/pilot_topics.py
 
-About 10 minutes on a quiet 2-core CPU (2 groups of 4 lanes). Post-LN,
-ALBERT-shared, d=128, 2 layers, untied zero-initialised output layer, batch
-16 x 64, 100 warm-up steps, at four
-LRs and 2,000 / 4,000 steps; 64 eval batches (65k tokens). A size is in the
+About 15 minutes on a quiet 2-core CPU (18 runs in 6 groups). ALBERT-shared,
+d=128, 2 layers, untied zero-initialised output layer, batch 16 x 64, 100
+warm-up steps, LRs 2e-3 / 4e-3 / 8e-3: post-LN and pre-LN at 2,000 and 4,000
+steps, no norm (embedding x 0.1 or x 1) at 2,000; 64 eval batches (65k
+tokens). A size is in the
 learned regime when the best LR closes >= 75% of the gap between the
 previous-token loss and the Bayes floor and doubling the steps gains < 0.05
 nats (docs/claims-v4-pilots.md).
@@ -26,5 +27,9 @@ def get_config():
 
 
 def get_sweep():
-  return [{'optim.lr': lr, 'train.steps': steps}
-          for steps in (2000, 4000) for lr in (2e-3, 4e-3, 8e-3, 1.6e-2)]
+  lrs = (2e-3, 4e-3, 8e-3)
+  variants = [{}, {'model.placement': 'pre'}]
+  no_norm = [{'model.norm': 'none', 'model.embed_scale': scale} for scale in (0.1, 1.0)]
+  return ([{'optim.lr': lr, 'train.steps': steps, **v}
+           for v in variants for steps in (2000, 4000) for lr in lrs] +
+          [{'optim.lr': lr, **v} for v in no_norm for lr in lrs])
