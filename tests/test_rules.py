@@ -32,10 +32,13 @@ def test_each_experiment_marks_its_rule_without_changing_its_text(name):
     assert not found and 'No verdict here' in source
     return
   assert found, f'{name}: no "--- rule ID ---" block'
-  # The report quotes exactly the paragraphs it quoted before the markers existed.
-  unmarked = '\n'.join(line for line in source.split('\n')
-                       if not rules.START.match(line.strip()) and line.strip() != rules.END)
-  assert rules.rule_text(source) == rules.legacy_rule(rules.docstring(unmarked))
+  # Nothing but rule blocks follows the first marker: the report, which quotes
+  # the blocks, quotes every line of the rule's prose.
+  doc = rules.docstring(source)
+  tail = doc[doc.index('--- rule '):].split('\n')
+  prose = '\n'.join(line for line in tail
+                    if not rules.START.match(line.strip()) and line.strip() != rules.END)
+  assert prose.strip('\n') == rules.rule_text(source)
   assert rules.rule_text(source).startswith(('Verdict rule', 'Rule'))
 
 
@@ -131,10 +134,13 @@ def test_fixed_in_is_the_commit_that_gave_the_rule_its_wording(tmp_path):
     return _git(tmp_path, 'rev-parse', 'HEAD')
 
   rule = 'Verdict rule, fixed before running: supported if\nA < B in every seed.'
-  first = commit(f'E.\n\nAbout 5 minutes.\n\n{rule}\n', 'rule')
-  commit(f'E.\n\nAbout 9 minutes.\n\n{rule}\n', 'runtime only')
-  marked = f'E.\n\nAbout 9 minutes.\n\n--- rule r ---\n{rule}\n--- end rule ---\n'
-  commit(marked, 'markers only')
+  first = commit(f'E.\n\nAbout 5 minutes.\n\n--- rule r ---\n{rule}\n--- end rule ---\n',
+                 'rule')
+  commit(f'E.\n\nAbout 9 minutes.\n\n--- rule r ---\n{rule}\n--- end rule ---\n',
+         'runtime only')
+  marked = (f'E.\n\nAbout 9 minutes.\n\n--- rule r ---\n{rule.replace(chr(10), " ")}\n'
+            '--- end rule ---\n')
+  commit(marked, 'reflowed only')
   assert rules.fixed_in(str(exp), rule) == first
   assert rules.current(str(exp))['r']['commit'] == first
   edited = marked.replace('A < B', 'A < 2 B')

@@ -53,30 +53,6 @@ def lr_curves(df: pd.DataFrame, path: str, title: str) -> list[str]:
   return _save(fig, path)
 
 
-def best_lr_curves(df: pd.DataFrame, metrics: dict, path: str, title: str) -> list[str]:
-  """Eval loss vs step at each variant's best LR (lowest seed-mean final loss)."""
-  fig, (ax,) = _figure()
-  styles = _styles(df)
-  for variant, d in df.groupby('variant', sort=False):
-    curve = base.seed_mean_curve(d)
-    if not len(curve):
-      continue
-    best = d[np.isclose(d['optim.lr'], curve.idxmin())]
-    for i, pid in enumerate(best['point_id']):
-      m = metrics[pid]
-      e = m[m['eval_loss'].notna()] if 'eval_loss' in m else m.iloc[:0]
-      ax.plot(e['step'], e['eval_loss'], color=styles[variant]['color'],
-              linewidth=1.6 if i == FIRST else 0.8, alpha=1.0 if i == FIRST else 0.4,
-              label=f'{variant} (lr {curve.idxmin():g})' if i == FIRST else None)
-  base._floor_lines(ax, df)
-  ax.set_xlabel('training step')
-  ax.set_ylabel('eval loss (nats/token)')
-  ax.set_title(title, fontsize=10)
-  ax.legend(fontsize=7, ncol=2)
-  ax.grid(True, alpha=0.3)
-  return _save(fig, path)
-
-
 def depth_profiles(df: pd.DataFrame, metrics: dict, path: str) -> list[str]:
   """Per-block gradient norm (init, end) and residual RMS (end) vs block index."""
   fig, axes = _figure(3, 4.5)

@@ -67,20 +67,9 @@ def blocks(source: str) -> dict[str, str]:
   return found
 
 
-def legacy_rule(doc: str) -> str:
-  """A docstring's rule before the markers: its paragraphs from the first one
-  starting 'Verdict rule' or 'Rule' to the end."""
-  paragraphs = doc.split('\n\n')
-  at = next((i for i, p in enumerate(paragraphs)
-             if p.lstrip().startswith(('Verdict rule', 'Rule'))), len(paragraphs))
-  return '\n\n'.join(paragraphs[at:])
-
-
 def rule_text(source: str) -> str:
-  """The rule as the report quotes it: the blocks' texts (legacy paragraphs
-  for a docstring without markers)."""
-  found = blocks(source)
-  return '\n\n'.join(found.values()) if found else legacy_rule(docstring(source))
+  """The rule as the report quotes it: the blocks' texts."""
+  return '\n\n'.join(blocks(source).values())
 
 
 def normalise(text: str) -> str:
@@ -106,10 +95,9 @@ def _git(cwd: str, *args: str) -> str | None:
 
 
 def _rule_texts(source: str) -> set[str]:
-  """Every normalised rule text of a version of a file (blocks, or its legacy rule)."""
+  """Every normalised rule text of a version of a file."""
   try:
-    found = blocks(source)
-    return {normalise(t) for t in found.values()} or {normalise(legacy_rule(docstring(source)))}
+    return {normalise(t) for t in blocks(source).values()}
   except (SyntaxError, ValueError):
     return set()
 
@@ -117,9 +105,9 @@ def _rule_texts(source: str) -> set[str]:
 def fixed_in(path: str, text: str) -> str | None:
   """The commit that gave this rule text its current wording: walking the
   commits that touched `path` from the newest, the oldest one of the unbroken
-  run whose version holds the same normalised text (as a block, or as the
-  whole legacy rule before markers existed). None when the newest commit does
-  not hold it (the rule is not committed), or outside a git checkout."""
+  run whose version holds the same normalised text in a block. None when the
+  newest commit does not hold it (the rule is not committed), or outside a
+  git checkout."""
   folder, name = os.path.split(os.path.abspath(path))
   log = _git(folder, 'log', '--format=%H', '--', name)
   if not log:
