@@ -167,8 +167,8 @@ def lr_sensitivity(workdir: str, figdir: str, point_ids=None) -> list[Finding]:
     for ln in LN:
       if ln in best:
         comparisons.append(compare(f'{source}: S(none) - S({ln})', of('none', 'common'),
-                                   of(ln, 'common'), 0.05, edge=_edge(best['none'],
-                                                                      best[ln])))
+                                   of(ln, 'common'), 0.05,
+                                   edge=_edge(best['none'], best[ln]), label=f'{source} {ln}'))
       for baseline in ('rezero', 'layernorm-deepnorm'):
         if ln in best and baseline in best and baseline != ln:
           beside.append(compare(f'{source}: S({baseline}) - S({ln})', of(baseline, 'common'),
@@ -185,8 +185,7 @@ def lr_sensitivity(workdir: str, figdir: str, point_ids=None) -> list[Finding]:
       'LayerNorm (no verdict).', comparisons + beside))
   verdict = combine([c.outcome for c in comparisons])
   return [Finding('2', verdict, '; '.join(effects) + '. Outcomes: ' + ', '.join(
-      f'{c.name.split(": ")[0]} {c.name.split("- S(")[1][:-1]} {c.outcome}'
-      for c in comparisons), tables, figures, notes + [SMALL_SCALE])] + _literature_2(df)
+      f'{c.label} {c.outcome}' for c in comparisons), tables, figures, notes + [SMALL_SCALE])] + _literature_2(df)
 
 
 def _literature_2(df: pd.DataFrame) -> list[Finding]:
@@ -528,11 +527,11 @@ def hyperparams(workdir: str, figdir: str, point_ids=None) -> list[Finding]:
     for ln in LN:
       comps.append(compare(f'{factor}: spread(none) - spread({ln})',
                            ev.by_seed(spread[spread['variant'] == 'none'], 'spread'),
-                           ev.by_seed(spread[spread['variant'] == ln], 'spread'), 0.05))
+                           ev.by_seed(spread[spread['variant'] == ln], 'spread'), 0.05,
+                           label=f"{factor.partition('.')[2]}/{ln}"))
   return [Finding(
       '3', combine([c.outcome for c in comps]), 'outcomes per factor: ' + ', '.join(
-          f"{c.name.split(':')[0].split('.')[1]}/{c.name.split('(')[-1][:-1]} {c.outcome}"
-          for c in comps),
+          f'{c.label} {c.outcome}' for c in comps),
       [table('Spread (max - min) of final eval loss over one factor\'s values, the '
              'others at the centre; a diverged run counts at ln V; runs trained/'
              'collapsed/diverged on that axis; mean ± sd over seeds.',
@@ -565,12 +564,12 @@ def generalization(workdir: str, figdir: str, point_ids=None) -> list[Finding]:
           for v, g in df.groupby('variant', sort=False)]
   comps = [compare(f'gap(none) - gap({ln})', ev.by_seed(df[df['variant'] == 'none'],
                                                         'matched_gap'),
-                   ev.by_seed(df[df['variant'] == ln], 'matched_gap'), 0.05) for ln in LN]
+                   ev.by_seed(df[df['variant'] == ln], 'matched_gap'), 0.05, label=ln)
+           for ln in LN]
   return [Finding(
       '6', combine([c.outcome for c in comps]),
       'gap at matched train loss, d = gap(none) - gap(LN): ' + ', '.join(
-          f'{c.name.split("- gap(")[1][:-1]} {ev.fmt_interval(c.interval)} {c.outcome}'
-          for c in comps),
+          f'{c.label} {ev.fmt_interval(c.interval)} {c.outcome}' for c in comps),
       [table('Eval minus train loss (train smoothed over 5 logs) at the first log where '
              'train loss reaches the highest final train loss of the seed\'s variants, '
              'and at the end; mean ± sd over seeds (the matched gap over trained runs).',
@@ -639,7 +638,7 @@ def batchnorm_text(workdir: str, figdir: str, point_ids=None) -> list[Finding]:
       comps.append(compare(f'padded, batch {batch}: loss(causal BN) - loss(LN)',
                            loss(bn, 'padded', batch), loss(ln, 'padded', batch), 0.02,
                            edge=_edge(best[(bn, 'padded', batch)],
-                                      best[(ln, 'padded', batch)])))
+                                      best[(ln, 'padded', batch)]), label=f'B={batch}'))
     packed, padded = _difference(loss(bn, 'packed', batch), loss(ln, 'packed', batch)), \
         _difference(loss(bn, 'padded', batch), loss(ln, 'padded', batch))
     if packed:  # the seeds the packed control ran (a seed missing elsewhere: missing)
@@ -655,8 +654,7 @@ def batchnorm_text(workdir: str, figdir: str, point_ids=None) -> list[Finding]:
   findings = [Finding(
       '7', combine([c.outcome for c in comps]),
       'padded data, d = loss(causal BN) - loss(LN) at the best LRs: ' + '; '.join(
-          f"B={c.name.split('batch ')[1].split(':')[0]} {ev.fmt_interval(c.interval)} "
-          f'{c.outcome}' for c in comps),
+          f'{c.label} {ev.fmt_interval(c.interval)} {c.outcome}' for c in comps),
       [table('Per variant, data and batch size: seeds; runs trained/collapsed/diverged; '
              'best LR (seed-mean; an edge: not bracketed after extension); final eval '
              'loss there (running statistics for BatchNorm; diverged at ln V); eval loss '

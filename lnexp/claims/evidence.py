@@ -75,6 +75,7 @@ class Comparison(NamedTuple):
   log: bool
   delta: float
   note: str = ''
+  label: str = ''  # what tells it from the rule's other comparisons in an effect sentence
 
   def row(self) -> list[str]:
     return [self.name, fmt_interval(self.interval, self.log),
@@ -97,15 +98,15 @@ def fmt_interval(i: stats.Interval, log: bool = False) -> str:
 
 
 def compare(name: str, x: dict, y: dict, delta: float, log: bool = False,
-            edge: str | None = None) -> Comparison:
+            edge: str | None = None, label: str = '') -> Comparison:
   """d = x - y per seed (log x - log y with log=True); inconclusive when a
   compared variant's best LR sits at a grid edge (`edge` names which)."""
   interval = (stats.log_ratio_interval if log else stats.paired_interval)(x, y)
   outcome = stats.outcome(interval, delta)
   if edge:
     return Comparison(name, interval, stats.INCONCLUSIVE, log, delta,
-                      f'{edge}: best LR at a grid edge; would be {outcome}')
-  return Comparison(name, interval, outcome, log, delta)
+                      f'{edge}: best LR at a grid edge; would be {outcome}', label)
+  return Comparison(name, interval, outcome, log, delta, label=label)
 
 
 def combine(outcomes: list[str]) -> str:
