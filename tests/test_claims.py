@@ -527,3 +527,10 @@ def test_the_suite_finds_its_experiments_in_order():
   assert tune.module is confirm.module and not tune.judged and tune.rules_path is None
   assert confirm.spec('core', 'OUT') == f'{confirm.path}:core@OUT/results/depth_tune'
   assert tune.spec('quick', 'OUT') == f'{tune.path}:quick'
+
+
+def test_a_broken_experiment_file_is_one_line(tmp_path, capsys):
+  (tmp_path / 'broken.py').write_text('def get_config(:\n')
+  assert claims_main.main(['--experiments', str(tmp_path), '--jobs', '1']) == 2
+  err = capsys.readouterr().err
+  assert 'broken.py failed to load: SyntaxError' in err and err.count('\n') == 1

@@ -27,6 +27,8 @@ import re
 import types
 from typing import NamedTuple
 
+from lnexp.errors import ConfigError
+
 # In a source checkout, the repository's experiments/ (elsewhere: --experiments DIR).
 CHECKOUT_EXPERIMENTS = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(
     os.path.abspath(__file__)))), 'experiments')
@@ -89,7 +91,10 @@ def load(path: str) -> types.ModuleType:
   name = os.path.splitext(os.path.basename(path))[0]
   spec = importlib.util.spec_from_file_location(f'lnexp_experiments_{name}', path)
   module = importlib.util.module_from_spec(spec)
-  spec.loader.exec_module(module)
+  try:
+    spec.loader.exec_module(module)
+  except Exception as e:  # an experiment file is user code: report, do not trace
+    raise ConfigError(f'{path} failed to load: {type(e).__name__}: {e}') from None
   return module
 
 
