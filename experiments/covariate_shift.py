@@ -5,8 +5,7 @@
 No norm (fair init), post-LN and pre-LN, 4 layers, unshared (share=none:
 Santurkar et al.'s definition needs a layer's own weights) and ALBERT-shared
 (share=all), peak LR 1e-3, 3e-3 and 1e-2, 3 seeds, 200 steps on `topics`;
-diagnostics and Santurkar ICS every 20 steps. 54 points, 6.7 process-minutes
-on a 2-core CPU (2026-12-05; about half that with --jobs 2).
+diagnostics and Santurkar ICS every 20 steps.
 
 Metrics:
 - ICS (Santurkar et al. 2018): ||G_i - G_i'|| / ||G_i||, layer i's weight
@@ -30,7 +29,26 @@ reported without a verdict; relative drift of the shared and unshared models
 reported beside.
 --- end rule ---
 """
+import math
+
+import numpy as np
+
 from lnexp.claims import sizes
+from lnexp.claims.catalog import Claim, Quote
+
+ORDER = 3
+RUNTIME = ('54 points, 6.7 process-minutes on a 2-core CPU (2026-12-05; about half that '
+           'with --jobs 2).')
+SHIFT = Quote('Layer normalization addresses the issue of internal covariate shift—the '
+              'change in the distribution of layer inputs as network parameters are '
+              'updated.', '5',
+              'that reducing internal covariate shift is why normalization helps is '
+              'disputed (Santurkar et al. 2018, for BatchNorm)')
+SLOWER = Quote('This shift forces the model to continually adapt to new data distributions, '
+               'slowing down the training process.', '5',
+               'the rule compares drift; the drift-loss correlation is only reported')
+QUOTES = (SHIFT, SLOWER, Quote('reducing internal covariate shifts', '5'))
+CLAIMS = {'5': Claim('Internal covariate shift', f'{SHIFT.text} {SLOWER.text}')}
 
 
 def get_config(arg=''):
@@ -50,3 +68,63 @@ def get_sweep(arg=''):
   lrs = {'smoke': (1e-2,), 'quick': (3e-3,)}.get(size, (1e-3, 3e-3, 1e-2))
   return [{**sizes.VARIANTS[n], 'model.share': share, 'optim.lr': lr, **seed}
           for n in names for share in shares for seed in sizes.seeds(size) for lr in lrs]
+
+
+def analyse(workdir: str, figdir: str, point_ids=None) -> list:
+  """Claim 5: Santurkar et al.'s ICS (unshared) and relative drift (both shares)."""
+  from lnexp.claims import evidence as ev  # the report's extra: running needs none of it
+  from lnexp.claims import stats
+  df = ev.load(workdir, point_ids)
+  metrics = ev.metrics_of(workdir, df)
+  df['ics'] = [series_mean(metrics[p], 'ics_santurkar_rel') for p in df['point_id']]
+  df['drift'] = [relative_drift(metrics[p]) for p in df['point_id']]
+  df['ics'] = ev.trained_only(df, 'ics')
+  rows, comps, notes = [], [], [ev.SMALL_SCALE]
+  for (share, lr, variant), g in df.groupby(['model.share', 'optim.lr', 'variant'],
+                                            sort=False):
+    rows.append([share, f'{lr:g}', variant, ev.counts(g['label']),
+                 ev.median(g['ics']) if share == 'none' else '-',
+                 ev.median(ev.trained_only(g, 'drift')), ev.stat(g['final_eval_loss'])])
+  unshared = df[df['model.share'] == 'none']
+  for lr, g in unshared.groupby('optim.lr'):
+    for ln in ev.LN:
+      comps.append(ev.compare(f'LR {lr:g}: log ICS(none) - log ICS({ln})',
+                              ev.by_seed(g[g['variant'] == 'none'], 'ics'),
+                              ev.by_seed(g[g['variant'] == ln], 'ics'), math.log(1.25),
+                              log=True))
+    rho, p, n = stats.spearman(g['ics'],
+                               g['final_eval_loss'].where(g['label'].eq(ev.TRAINED)))
+    notes.append(f'LR {lr:g}: Spearman rho(ICS, final eval loss) over {n} trained unshared '
+                 f'runs = {rho:.2f} (permutation p = {p:.3f})')
+  med = unshared.groupby('variant')['ics'].median()
+  return [ev.Finding(
+      '5', ev.combine([c.outcome for c in comps]), 'relative ICS (Santurkar et al. 2018), '
+      'median over LRs and seeds: ' + ', '.join(f'{v} {x:.3g}' for v, x in med.items())
+      + '; outcomes ' + ', '.join(c.outcome for c in comps),
+      [ev.table('Per share, LR and variant: runs trained/collapsed/diverged; Santurkar et '
+                'al. ICS ||G - G\'|| / ||G|| (mean over layers and diagnostic steps; '
+                'unshared only); relative drift of what each sublayer sees (its input: the '
+                'norm output in pre-LN, the residual stream otherwise; RMS change of the '
+                'feature means between diagnostics 20 steps apart / the input\'s spread); '
+                'medians (IQR); final eval loss.',
+                ['share', 'LR', 'variant', 'trained/collapsed/diverged', 'ICS (relative)',
+                 'drift (relative)', 'final eval loss'], rows),
+       ev.comparisons_table('The rule\'s comparisons (d > 0: LayerNorm less shift).',
+                            comps)],
+      [], notes)]
+
+
+def series_mean(m, prefix: str, suffix: str = '') -> float:
+  """Mean over logged steps and entries of the list-valued metrics named prefix*suffix."""
+  cols = [c for c in m if c.startswith(prefix) and c.endswith(suffix)]
+  values = [np.nanmean(np.asarray([np.nan if x is None else x for x in v], dtype=float))
+            for c in cols for v in m[c].dropna()]
+  return float(np.nanmean(values)) if values else math.nan
+
+
+def relative_drift(m) -> float:
+  """RMS change of the per-feature means of each sublayer's input between
+  diagnostics, over the input's RMS spread: what the sublayer sees move."""
+  drift = series_mean(m, 'ics_drift/', '_sub_mean')
+  var = series_mean(m, 'depth/', '_sub_in_var')
+  return drift / math.sqrt(var) if var > 0 else math.nan

@@ -4,8 +4,7 @@
 
 Unshared (share=none) LayerNorm GPTs, post vs pre placement, depth 2, 4, 8,
 16 (--full adds 32), 3 seeds; one step with gradient clipping off, so the
-step-1 diagnostics are the gradients at initialization. 24 points, 0.7
-process-minutes on a 2-core CPU (2026-12-05), nearly all compiling.
+step-1 diagnostics are the gradients at initialization.
 
 Metric: the gradient norm of the last layer's weights
 (`layer_grad_norm/{attn,mlp}` at the deepest layer, summed in quadrature) vs
@@ -19,7 +18,24 @@ seeds with its 95% t-interval: reproduced if post-LN's interval lies inside
 1/sqrt(L)); not reproduced if neither holds; partly otherwise (each stated).
 --- end rule ---
 """
+import math
+import os
+
+import numpy as np
+
 from lnexp.claims import sizes
+from lnexp.claims.catalog import Claim, Quote
+
+ORDER = 1
+RUNTIME = '24 points, 0.7 process-minutes on a 2-core CPU (2026-12-05), nearly all compiling.'
+BETWEEN_LAYERS = Quote(
+    'In transformer architectures, layer normalization is applied after the self-attention '
+    'and feedforward sub-layers, ensuring that the gradients do not vary wildly between '
+    'layers.', '1b',
+    sizes.POST_PRE + '; Xiong et al. 2020 show post-LN\'s gradients near the output are '
+    'large at initialization (hence its warm-up), pre-LN\'s are not')
+QUOTES = (BETWEEN_LAYERS,)
+CLAIMS = {'1b': Claim('Gradient scaling with depth (Xiong et al. 2020)', BETWEEN_LAYERS.text)}
 
 
 def depths(size):
@@ -42,3 +58,72 @@ def get_sweep(arg=''):
   placements = ('post',) if size == 'smoke' else ('post', 'pre')
   return [{'model.placement': p, 'model.num_layers': d, **seed}
           for p in placements for d in depths(size) for seed in sizes.seeds(size)]
+
+
+def analyse(workdir: str, figdir: str, point_ids=None) -> list:
+  """Claim 1b: Xiong et al. 2020's last-layer gradient norm vs depth."""
+  from lnexp.claims import evidence as ev  # the report's extra: running needs none of it
+  from lnexp.claims import stats
+  df = ev.load(workdir, point_ids)
+  metrics = ev.metrics_of(workdir, df)
+  df['last_layer_grad'] = [last_layer_grad(metrics[p]) for p in df['point_id']]
+  depths = sorted(df['model.num_layers'].unique())
+  slopes = {}
+  for (variant, seed), g in df.groupby(['variant', 'seed']):
+    g = g.sort_values('model.num_layers')
+    slopes.setdefault(variant, {})[seed] = float(np.polyfit(
+        np.log(g['model.num_layers']), np.log(g['last_layer_grad']), 1)[0])
+  intervals = {v: stats.paired_interval(s, {k: 0.0 for k in s}) for v, s in slopes.items()}
+  rows = [[variant] + [ev.stat(g[g['model.num_layers'] == L]['last_layer_grad'], 3)
+                       for L in depths] + [ev.fmt_interval(intervals[variant])]
+          for variant, g in df.groupby('variant', sort=False)]
+  post, pre = intervals.get('layernorm-post'), intervals.get('layernorm-pre')
+  flat = post is not None and -0.15 <= post.low and post.high <= 0.15
+  falling = pre is not None and pre.high < -0.25
+  verdict = ('reproduced' if flat and falling else 'not reproduced'
+             if not (flat or falling) else
+             f'partly reproduced ({"post-LN flat" if flat else "pre-LN falling"} only)')
+  return [ev.Finding(
+      '1b', verdict,
+      f'slope of log(last-layer gradient norm) on log(depth): post-LN '
+      f'{ev.fmt_interval(post) if post else "-"}, pre-LN {ev.fmt_interval(pre) if pre else "-"}'
+      f' (Xiong et al. predict 0 and -0.5)',
+      [ev.table('Gradient norm of the last layer\'s weights at initialization '
+                '(unshared, clipping off), mean ± sd over seeds, and its log-log slope in '
+                'depth with the 95% t-interval over seeds.',
+                ['variant'] + [f'depth {L}' for L in depths] + ['slope'], rows)],
+      figure(df, os.path.join(figdir, 'gradient_scaling.png')))]
+
+
+def last_layer_grad(m) -> float:
+  """The last layer's attention and MLP weight-gradient norms in quadrature (norms' own
+  gain and bias excluded, as the rule says)."""
+  cols = [c for c in ('layer_grad_norm/attn', 'layer_grad_norm/mlp') if c in m]
+  first = m[m[cols[0]].notna()].iloc[0] if cols else None
+  if first is None:
+    return math.nan
+  return float(np.sqrt(sum(float(first[c][-1]) ** 2 for c in cols)))
+
+
+def figure(df, path: str) -> list[str]:
+  """Last-layer gradient norm vs depth, log-log, with the 1/sqrt(L) reference."""
+  from lnexp.claims import plots
+  fig, (ax,) = plots.figure()
+  style = plots.styles(df)
+  for variant, d in df.groupby('variant', sort=False):
+    for i, (_, s) in enumerate(d.groupby('seed')):
+      s = s.sort_values('model.num_layers')
+      ax.plot(s['model.num_layers'], s['last_layer_grad'], color=style[variant]['color'],
+              marker=style[variant]['marker'], alpha=1.0 if i == plots.FIRST else 0.4,
+              label=variant if i == plots.FIRST else None)
+  depths = np.array(sorted(df['model.num_layers'].unique()), dtype=float)
+  start = df[df['model.num_layers'] == depths[0]]['last_layer_grad'].mean()
+  ax.plot(depths, start * np.sqrt(depths[0] / depths), 'k--', linewidth=1,
+          label='∝ 1/sqrt(L) (Xiong et al. 2020, pre-LN)')
+  ax.set_xscale('log', base=2)
+  ax.set_yscale('log')
+  ax.set_xlabel('depth L (unshared layers)')
+  ax.set_ylabel("last layer's weight-gradient norm at init")
+  ax.legend(fontsize=8)
+  ax.grid(True, alpha=0.3)
+  return plots.save(fig, path)

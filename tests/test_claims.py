@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from lnexp.claims import __main__ as claims_main
-from lnexp.claims import analyses, rules, suite
+from lnexp.claims import catalog, rules, stats, suite
 from lnexp.claims import evidence as ev
 from lnexp.config import base_config, flatten
 from lnexp.runtime import plan
@@ -19,6 +19,12 @@ from lnexp.runtime import plan
 # compiles ~4 programs (~1 s each with the smoke size's `train.fast_compile`),
 # so all 10 experiments (`python -m lnexp.claims --smoke`) would not fit 30 s.
 SMOKE = ['depth_tune', 'depth', 'batchnorm_text', 'lstm_covariate_shift', 'cnn_depth']
+RUNS = catalog.runs()
+
+
+def analyse(name, *args):
+  """experiments/NAME.py's analysis (its rule applied to a workdir)."""
+  return RUNS[name].module.analyse(*args)
 
 
 def test_smoke_suite_runs_experiments_and_reports_every_claim(tmp_path):
@@ -41,9 +47,9 @@ def test_smoke_suite_runs_experiments_and_reports_every_claim(tmp_path):
     # The rules were recorded before the run, as they stand in the experiment file.
     recorded = json.load(open(tmp_path / 'results' / name / 'rules.json'))
     assert {k: v['sha256'] for k, v in recorded['rules'].items()} == rules.hashes(
-        suite.experiment_file(suite.CHECKOUT_EXPERIMENTS, name))
+        RUNS[name].rules_path)
     assert re.search(rf'\| {name} \| {len(rows)} \| 0 \|', report), name
-    assert f'experiments/{name}.py' in report
+    assert f'experiments/{RUNS[name].stem}.py' in report
   for figure in re.findall(r'!\[[^]]*\]\(([^)]+)\)', report):
     assert (tmp_path / figure).is_file(), figure
   # Every rule is quoted from the experiment's docstring, not restated.
@@ -67,9 +73,9 @@ def test_spearman_matches_the_rank_formula():
   x, y = rng.normal(size=12), rng.normal(size=12)
   rx, ry = np.argsort(np.argsort(x)), np.argsort(np.argsort(y))
   expected = 1 - 6 * np.sum((rx - ry) ** 2) / (12 * (12 ** 2 - 1))  # no ties
-  rho, p, n = analyses.spearman(x, y)
+  rho, p, n = stats.spearman(x, y)
   assert rho == pytest.approx(expected) and n == 12 and 0 <= p <= 1
-  rho, p, _ = analyses.spearman(np.arange(10), np.arange(10) ** 3)
+  rho, p, _ = stats.spearman(np.arange(10), np.arange(10) ** 3)
   assert rho == pytest.approx(1.0) and p < 0.001
 
 
@@ -134,8 +140,8 @@ def test_lr_sensitivity_rule_on_fabricated_results(tmp_path):
     points += _sweep('layernorm-post', seed, 0.1 + jitter)
     points += _sweep('layernorm-pre', seed, 0.2 + jitter)
   _workdir(tmp_path / 'a', points)
-  found = {f.claim: f for f in analyses.lr_sensitivity(str(tmp_path / 'a'),
-                                                       str(tmp_path / 'figs'))}
+  found = {f.claim: f for f in analyse('lr_sensitivity', str(tmp_path / 'a'),
+                                               str(tmp_path / 'figs'))}
   assert found['2'].verdict == 'supported'
   table = '\n'.join(found['2'].tables)
   expected = np.mean([_by_hand(0.8 + j, diverge_above=2e-2) for j in (0.0, 0.05, 0.1)])
@@ -149,7 +155,7 @@ def test_lr_sensitivity_rule_on_fabricated_results(tmp_path):
     points += _sweep('layernorm-post', seed, 0.8 + jitter)
     points += _sweep('layernorm-pre', seed, 0.9 + jitter)
   _workdir(tmp_path / 'b', points)
-  found = {f.claim: f for f in analyses.lr_sensitivity(str(tmp_path / 'b'), str(tmp_path))}
+  found = {f.claim: f for f in analyse('lr_sensitivity', str(tmp_path / 'b'), str(tmp_path))}
   assert found['2'].verdict == 'contradicted'
   # Equal curves: no effect; one variant's best LR at the grid's edge: that
   # comparison is inconclusive, so the verdict is mixed.
@@ -159,7 +165,7 @@ def test_lr_sensitivity_rule_on_fabricated_results(tmp_path):
     points += _sweep('layernorm-post', seed, 0.3 + jitter)
     points += _sweep('layernorm-pre', seed, 0.3 + jitter, centre=1e-3)
   _workdir(tmp_path / 'c', points)
-  found = {f.claim: f for f in analyses.lr_sensitivity(str(tmp_path / 'c'), str(tmp_path))}
+  found = {f.claim: f for f in analyse('lr_sensitivity', str(tmp_path / 'c'), str(tmp_path))}
   assert found['2'].verdict == 'mixed'
   assert 'layernorm-post no effect' in found['2'].effect
   assert 'layernorm-pre inconclusive' in found['2'].effect
@@ -209,7 +215,7 @@ def test_claim_7_rule_on_fabricated_results(tmp_path):
             points.append(({**variant, 'data.pack': pack, 'train.batch_size': batch},
                            seed, lr, loss, False, extra))
   _workdir(tmp_path / 'w', points)
-  found = {f.claim: f for f in analyses.batchnorm_text(str(tmp_path / 'w'), str(tmp_path))}
+  found = {f.claim: f for f in analyse('batchnorm_text', str(tmp_path / 'w'), str(tmp_path))}
   assert found['7'].verdict == 'supported'
   table = '\n'.join(found['7'].tables)
   assert 'batch 2: d(padded) - d(packed) | +0.100' in table
@@ -226,7 +232,7 @@ def test_interaction_rule_on_fabricated_results(tmp_path):
         points += [({**o, 'data.pack': pack}, *rest)
                    for o, *rest in _sweep(variant, seed, slope, source='synthetic')]
   _workdir(tmp_path / 'w', points)
-  (found,) = analyses.variable_length(str(tmp_path / 'w'), str(tmp_path))
+  (found,) = analyse('variable_length', str(tmp_path / 'w'), str(tmp_path))
   expected = np.mean([_by_hand(0.8 + j) - _by_hand(0.2 + j) for j in (0.0, 0.02, 0.04)])
   assert found.verdict == 'supported'
   assert found.effect.startswith(f'interaction {expected:+.3f} [')
@@ -243,7 +249,7 @@ def test_embedding_scale_rules_on_fabricated_results(tmp_path):
           points.append(({**VARIANTS[variant], 'model.embed_scale': scale}, seed, lr,
                          loss + extra, False, {}))
   _workdir(tmp_path / 'w', points)
-  found = {f.claim: f for f in analyses.embedding_scale(str(tmp_path / 'w'), str(tmp_path))}
+  found = {f.claim: f for f in analyse('embedding_scale', str(tmp_path / 'w'), str(tmp_path))}
   assert found['10'].verdict == 'supported' and '+0.300' in found['10'].effect
   assert found['10b'].verdict == 'supported'
 
@@ -306,7 +312,7 @@ def test_claims_1_and_4_rules_on_fabricated_results(tmp_path):
                for d in (2, 4, 8, 16, 32)]
   _workdir(tmp_path / 'w', points)
   pd.DataFrame(init).to_csv(tmp_path / 'w' / 'perturbation_init.csv', index=False)
-  found = {f.claim: f for f in analyses.depth(str(tmp_path / 'w'), str(tmp_path))}
+  found = {f.claim: f for f in analyse('depth', str(tmp_path / 'w'), str(tmp_path))}
   assert found['1'].verdict == found['4'].verdict == 'mixed'
   assert 'outcomes supported, inconclusive' in found['1'].effect
   table = '\n'.join(found['4'].tables)
@@ -328,7 +334,7 @@ def test_claim_13_and_xu_rules_on_fabricated_results(tmp_path):
                   2.8 + abs(math.log10(lr / 3e-3)) * 0.2 + shift, False, {})
                  for lr in (1e-3, 3e-3, 1e-2)]
   _workdir(tmp_path / 'w', points)
-  found = {f.claim: f for f in analyses.mechanism(str(tmp_path / 'w'), str(tmp_path))}
+  found = {f.claim: f for f in analyse('mechanism', str(tmp_path / 'w'), str(tmp_path))}
   assert found['13'].verdict == 'no effect'
   assert found['13-lit'].verdict == 'reproduced'
 
@@ -345,10 +351,10 @@ def test_claim_9_is_inconclusive_when_a_seed_did_not_train(tmp_path):
                          {'step': 10, 'train_loss': 1.0, 'eval_loss': 1.0,
                           'depth/residual_rms': [1.0] * 11 + [growth]}]}))
   _workdir(tmp_path / 'w', points)
-  (found,) = analyses.cnn_depth(str(tmp_path / 'w'), str(tmp_path))
+  (found,) = analyse('cnn_depth', str(tmp_path / 'w'), str(tmp_path))
   assert found.verdict == 'inconclusive' and '(n=2, 1 missing)' in found.effect
   _workdir(tmp_path / 'v', [(o, s, lr, loss, False, e) for o, s, lr, loss, _, e in points])
-  (found,) = analyses.cnn_depth(str(tmp_path / 'v'), str(tmp_path))
+  (found,) = analyse('cnn_depth', str(tmp_path / 'v'), str(tmp_path))
   assert found.verdict == 'supported'
 
 
@@ -368,12 +374,12 @@ def test_claim_8_is_inconclusive_when_a_best_lr_is_at_the_grid_edge(tmp_path):
                                      'time/hidden_var': var_T}]}))
     return out
   _workdir(tmp_path / 'edge', points(1e-1))
-  (found,) = analyses.lstm_covariate_shift(str(tmp_path / 'edge'), str(tmp_path))
+  (found,) = analyse('lstm_covariate_shift', str(tmp_path / 'edge'), str(tmp_path))
   assert found.verdict == 'inconclusive'
   assert 'highest of 0.001..0.01: best LR at a grid edge; would be supported' in \
       '\n'.join(found.tables)
   _workdir(tmp_path / 'inside', points(3e-3))
-  (found,) = analyses.lstm_covariate_shift(str(tmp_path / 'inside'), str(tmp_path))
+  (found,) = analyse('lstm_covariate_shift', str(tmp_path / 'inside'), str(tmp_path))
   assert found.verdict == 'supported'
 
 
@@ -395,7 +401,7 @@ def test_sharded_experiments_extend_their_grids_after_the_pool(tmp_path):
   assert sorted(r['optim.lr'] for r in rows) == [1e-5, 1e-4]  # a shard does not extend
   plans = {'edge': run_lib.plan_run(spec, {}, wd)}
   stream = io.StringIO()
-  suite._extend(plans, 'core', out, str(experiments), stream)
+  suite._extend(plans, catalog.runs(str(experiments)), 'core', out, stream)
   assert 'points extend the grid (lr 0.001)' in stream.getvalue()
   ids = suite._stored_ids(plans['edge'], wd)
   assert len(ids) == 3 and len(plans['edge'].points) == 2
@@ -407,12 +413,11 @@ def test_core_suite_plans_within_its_budget(tmp_path):
   """The core suite's planner estimate, depth planned from a fabricated tuning
   stage, stays <= 80 minutes with 2 jobs (the budget is 90 elapsed; docs/claims-
   history.md records the measured time)."""
-  from lnexp.claims import paths
   from lnexp.train import sweep as run_lib
-  total, tuned_points = 0.0, []  # depth_tune comes before depth in EXPERIMENTS
-  for name in paths.EXPERIMENTS:
-    if name in paths.TUNED_BY:
-      tuner = suite.workdir(str(tmp_path), paths.TUNED_BY[name])
+  total, tuned_points = 0.0, []  # a tuning stage runs before the stage that reads it
+  for name, run in RUNS.items():
+    if run.tuned_by:
+      tuner = suite.workdir(str(tmp_path), run.tuned_by)
       os.makedirs(tuner, exist_ok=True)
       with open(os.path.join(tuner, 'results.jsonl'), 'w') as f:
         for p in tuned_points:
@@ -420,7 +425,7 @@ def test_core_suite_plans_within_its_budget(tmp_path):
                               'vocab_size': 35}) + '\n')
     planned = run_lib.plan_run(suite.spec(name, 'core', out=str(tmp_path)), {},
                                suite.workdir(str(tmp_path), name))
-    if name in paths.TUNED_BY.values():
+    if not run.judged:
       tuned_points = planned.points
     total += plan.estimate_seconds(planned.groups)
   assert 30 * 60 < total / 2 <= 80 * 60, f'{total / 120:.1f} min with 2 jobs'
@@ -451,7 +456,7 @@ def test_parallel_suite_units_are_unfinished_shards_longest_first(tmp_path):
                          'results.jsonl'), 'w') as f:
     for p in plans['gradient_scaling'].points:
       f.write(json.dumps({'point_id': p.point_id, 'status': 'ok'}) + '\n')
-  units = suite._units(plans, 'core', str(tmp_path), 2)
+  units = suite._units(plans, RUNS, 'core', str(tmp_path), 2)
   assert sorted(label for label, _ in units) == sorted(f'{n} {i}/2' for n in names[:2]
                                                        for i in (0, 1))
   shard = lambda label: int(label.split()[1].split('/')[0])
@@ -471,9 +476,8 @@ def test_suite_runs_outside_a_checkout_with_experiments_dir(tmp_path):
   import subprocess
   import sys
 
-  from lnexp.claims import paths
   site = tmp_path / 'site'
-  shutil.copytree(os.path.join(paths.CHECKOUT_EXPERIMENTS, '..', 'lnexp'),
+  shutil.copytree(os.path.join(catalog.CHECKOUT_EXPERIMENTS, '..', 'lnexp'),
                   site / 'lnexp', ignore=shutil.ignore_patterns('__pycache__'))
   env = {**os.environ, 'PYTHONPATH': str(site)}
   def claims(*flags):
@@ -484,5 +488,49 @@ def test_suite_runs_outside_a_checkout_with_experiments_dir(tmp_path):
   lost = claims()
   assert lost.returncode == 2 and 'no claims experiments in' in lost.stderr
   assert lost.stderr.count('\n') == 1
-  found = claims('--experiments', paths.CHECKOUT_EXPERIMENTS)
+  found = claims('--experiments', catalog.CHECKOUT_EXPERIMENTS)
   assert found.returncode == 2 and 'holds no results yet' in found.stderr, found.stderr
+
+
+def test_experiment_files_load_without_the_report_extra(tmp_path):
+  """lnexp.run needs none of the `report` extra (pandas, matplotlib; scipy with
+  them): every experiment file loads, configures and plans its sweep without it."""
+  import subprocess
+  import sys
+  site = tmp_path / 'site'
+  site.mkdir()
+  (site / 'sitecustomize.py').write_text(
+      "import sys\nsys.modules.update(dict.fromkeys(['pandas', 'matplotlib', 'scipy']))\n")
+  probe = ('from lnexp.claims import catalog\n'
+           'for run in catalog.runs().values():\n'
+           '  run.module.get_config("core")\n'
+           '  if not run.tuned_by:\n'
+           '    run.module.get_sweep("core")\n'
+           'print(len(catalog.runs()))\n')
+  repo = os.path.dirname(catalog.CHECKOUT_EXPERIMENTS)
+  env = {**os.environ, 'PYTHONPATH': os.pathsep.join(
+      [str(site), repo, os.environ.get('PYTHONPATH', '')]).rstrip(os.pathsep)}
+  done = subprocess.run([sys.executable, '-c', probe], capture_output=True, text=True,
+                        env=env, timeout=120)
+  assert done.returncode == 0, done.stderr
+  assert int(done.stdout) == len(RUNS) >= 14
+
+
+def test_the_suite_finds_its_experiments_in_order():
+  """Discovered, not listed: every experiment file with get_config, cheapest
+  first by ORDER; a two-stage file's confirm stage after every first stage."""
+  assert list(RUNS) == ['gradient_scaling', 'depth_tune', 'covariate_shift', 'mechanism',
+                        'embedding_scale', 'sharing', 'variable_length', 'generalization',
+                        'batchnorm_text', 'hyperparams', 'lr_sensitivity',
+                        'lstm_covariate_shift', 'cnn_depth', 'depth']
+  tune, confirm = RUNS['depth_tune'], RUNS['depth']
+  assert tune.module is confirm.module and not tune.judged and tune.rules_path is None
+  assert confirm.spec('core', 'OUT') == f'{confirm.path}:core@OUT/results/depth_tune'
+  assert tune.spec('quick', 'OUT') == f'{tune.path}:quick'
+
+
+def test_a_broken_experiment_file_is_one_line(tmp_path, capsys):
+  (tmp_path / 'broken.py').write_text('def get_config(:\n')
+  assert claims_main.main(['--experiments', str(tmp_path), '--jobs', '1']) == 2
+  err = capsys.readouterr().err
+  assert 'broken.py failed to load: SyntaxError' in err and err.count('\n') == 1

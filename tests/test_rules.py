@@ -6,11 +6,12 @@ import subprocess
 
 import pytest
 
-from lnexp.claims import rules
-from lnexp.claims.paths import CHECKOUT_EXPERIMENTS, EXPERIMENTS, TUNED_BY, experiment_file, workdir
+from lnexp.claims import catalog, rules
+from lnexp.claims.catalog import CHECKOUT_EXPERIMENTS, workdir
 from lnexp.errors import ConfigError
 
 REPO = os.path.dirname(CHECKOUT_EXPERIMENTS)
+RUNS = catalog.runs()
 
 
 def _git(cwd, *args):
@@ -23,19 +24,23 @@ def _in_git_checkout() -> bool:
                         capture_output=True).returncode == 0
 
 
-@pytest.mark.parametrize('name', EXPERIMENTS)
+@pytest.mark.parametrize('name', RUNS)
 def test_each_experiment_marks_its_rule_without_changing_its_text(name):
-  with open(experiment_file(CHECKOUT_EXPERIMENTS, name)) as f:
+  with open(RUNS[name].path) as f:
     source = f.read()
   found = rules.blocks(source)
-  if name in TUNED_BY.values():  # a tuning stage: its selection is its follower's rule
-    assert not found and 'No verdict here' in source
+  if not RUNS[name].judged:  # a tuning stage: its selection is its confirm stage's rule
+    assert rules.hashes(RUNS[name].rules_path) == {}
+    assert 'No verdict on the tune stage' in ' '.join(source.split())
     return
   assert found, f'{name}: no "--- rule ID ---" block'
-  # The report quotes exactly the paragraphs it quoted before the markers existed.
-  unmarked = '\n'.join(line for line in source.split('\n')
-                       if not rules.START.match(line.strip()) and line.strip() != rules.END)
-  assert rules.rule_text(source) == rules.legacy_rule(rules.docstring(unmarked))
+  # Nothing but rule blocks follows the first marker: the report, which quotes
+  # the blocks, quotes every line of the rule's prose.
+  doc = rules.docstring(source)
+  tail = doc[doc.index('--- rule '):].split('\n')
+  prose = '\n'.join(line for line in tail
+                    if not rules.START.match(line.strip()) and line.strip() != rules.END)
+  assert prose.strip('\n') == rules.rule_text(source)
   assert rules.rule_text(source).startswith(('Verdict rule', 'Rule'))
 
 
@@ -49,10 +54,10 @@ def _check_recorded(path, wd, name):
   return record
 
 
-@pytest.mark.parametrize('name', EXPERIMENTS)
+@pytest.mark.parametrize('name', RUNS)
 def test_committed_results_carry_the_hash_of_their_rule(name):
   """Fails when a rule was edited after the results it judged were committed."""
-  path, wd = experiment_file(CHECKOUT_EXPERIMENTS, name), workdir(CHECKOUT_EXPERIMENTS, name)
+  path, wd = RUNS[name].rules_path, workdir(CHECKOUT_EXPERIMENTS, name)
   if not os.path.isfile(os.path.join(wd, 'results.jsonl')):
     pytest.skip(f'{name} has no committed results')
   record = _check_recorded(path, wd, name)
@@ -61,7 +66,7 @@ def test_committed_results_carry_the_hash_of_their_rule(name):
   for rule_id, entry in record['rules'].items():
     assert entry['commit'], f'{name}: rule {rule_id} was not committed before its run'
     # the cited commit holds this very text, and precedes the results
-    source = _git(REPO, 'show', f'{entry["commit"]}:experiments/{name}.py')
+    source = _git(REPO, 'show', f'{entry["commit"]}:experiments/{RUNS[name].stem}.py')
     assert entry['text'] in rules._rule_texts(source), (name, rule_id)
     if 'results_commit' in record:  # backfilled records name the results' commit
       assert entry['commit'] != record['results_commit']
@@ -72,7 +77,7 @@ def test_committed_results_carry_the_hash_of_their_rule(name):
 def _copy(tmp_path, name='depth'):
   """A temp copy of an experiment file and its committed rules.json."""
   path = tmp_path / f'{name}.py'
-  shutil.copy(experiment_file(CHECKOUT_EXPERIMENTS, name), path)
+  shutil.copy(RUNS[name].path, path)
   wd = tmp_path / 'results' / name
   wd.mkdir(parents=True)
   shutil.copy(os.path.join(workdir(CHECKOUT_EXPERIMENTS, name), 'rules.json'), wd)
@@ -85,7 +90,8 @@ def test_a_rule_edited_after_its_results_is_caught_and_runtimes_are_free(tmp_pat
   assert rules.changed(str(path), record) == []
   text = path.read_text()
   # Runtimes and other prose outside the block: free to change.
-  path.write_text(text.replace('50 points,\n6.3 process-minutes', '50 points,\n9 process-minutes'))
+  path.write_text(text.replace("RUNTIME = ('50 points, 6.3", "RUNTIME = ('50 points, 9").replace(
+      '5 seeds, 150 steps of batch', '5 seeds, 151 steps of batch'))
   assert path.read_text() != text and rules.changed(str(path), record) == []
   # Reflowing the rule (whitespace only) keeps its hash.
   path.write_text(text.replace('delta = log 1.5,\n  at initialization',
@@ -131,10 +137,13 @@ def test_fixed_in_is_the_commit_that_gave_the_rule_its_wording(tmp_path):
     return _git(tmp_path, 'rev-parse', 'HEAD')
 
   rule = 'Verdict rule, fixed before running: supported if\nA < B in every seed.'
-  first = commit(f'E.\n\nAbout 5 minutes.\n\n{rule}\n', 'rule')
-  commit(f'E.\n\nAbout 9 minutes.\n\n{rule}\n', 'runtime only')
-  marked = f'E.\n\nAbout 9 minutes.\n\n--- rule r ---\n{rule}\n--- end rule ---\n'
-  commit(marked, 'markers only')
+  first = commit(f'E.\n\nAbout 5 minutes.\n\n--- rule r ---\n{rule}\n--- end rule ---\n',
+                 'rule')
+  commit(f'E.\n\nAbout 9 minutes.\n\n--- rule r ---\n{rule}\n--- end rule ---\n',
+         'runtime only')
+  marked = (f'E.\n\nAbout 9 minutes.\n\n--- rule r ---\n{rule.replace(chr(10), " ")}\n'
+            '--- end rule ---\n')
+  commit(marked, 'reflowed only')
   assert rules.fixed_in(str(exp), rule) == first
   assert rules.current(str(exp))['r']['commit'] == first
   edited = marked.replace('A < B', 'A < 2 B')

@@ -1,10 +1,11 @@
 """The claims suite: the seed article's claims as experiments with verdicts.
 
-`experiments/*.py` hold the configs (each docstring states its metric and
-verdict rule, between `--- rule ID ---` markers, before any run);
-`lnexp.claims.analyses` applies those rules to the results;
-`lnexp.claims.rules` hashes them and records the commit that fixed them;
-`lnexp.claims.stats` holds the paired intervals and four outcomes rules use;
-`lnexp.claims.report` writes experiments/REPORT.md; `python -m lnexp.claims`
-runs it all.
+Each `experiments/NAME.py` holds one claim's case: the article's words, the
+sweep, the verdict rule (between `--- rule ID ---` markers in its docstring,
+fixed before any run), the analysis that applies it and its figure.
+`lnexp.claims.catalog` finds those files; `lnexp.claims.evidence`, `stats`
+and `plots` are what the analyses share; `lnexp.claims.rules` hashes the
+rules and records the commit that fixed them; `lnexp.claims.suite` runs the
+experiments and `lnexp.claims.writeup` writes experiments/REPORT.md;
+`python -m lnexp.claims` runs it all.
 """

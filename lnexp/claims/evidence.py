@@ -1,24 +1,86 @@
-"""The pieces every verdict rule is made of: run labels, the common reference
-loss, best LRs with their grid edges, and paired comparisons with four outcomes.
+"""The pieces every verdict rule is made of: results loaded with run labels and
+the common reference loss, best LRs with their grid edges, paired comparisons
+with four outcomes, the tables, and the `Finding` an analysis returns.
 
 A rule compares two variants over the seeds both ran (lnexp.claims.stats):
 the per-seed difference is oriented so that positive is what the article
 predicts, and its 95% paired t-interval against the rule's minimum effect
 delta gives supported / contradicted / no effect / inconclusive. A rule made of
 several comparisons takes their common outcome, or `mixed` when they differ.
+Each experiment's `analyse` (experiments/NAME.py) applies its rule with these.
 """
 from __future__ import annotations
 
+import dataclasses
 import math
 from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
 
+from lnexp.analysis import report as lr_report
+from lnexp.analysis import results, sensitivity
 from lnexp.claims import stats
+from lnexp.models.placements import PLACEMENTS
 
 TRAINED, COLLAPSED, DIVERGED = 'trained', 'collapsed', 'diverged'
 MIXED = 'mixed'
+LN = ('layernorm-post', 'layernorm-pre')
+SMALL_SCALE = ('small scale: the claims model (~56k parameters, ~0.3M tokens per run, '
+               'lnexp.claims.sizes); larger models may behave differently')
+
+
+@dataclasses.dataclass
+class Finding:
+  claim: str          # '1'..'13', or '2-lit' for a literature check
+  verdict: str        # supported | contradicted | no effect | inconclusive | mixed | ...
+  effect: str         # the effect size, one sentence
+  tables: list[str]   # markdown, each with a caption line first
+  figures: list[str]  # paths relative to the report
+  notes: list[str] = dataclasses.field(default_factory=list)
+
+
+def variant_name(row) -> str:
+  """'none', 'rezero', 'layernorm-post', 'layernorm-pre+qk_norm',
+  'batchnorm-post/cumulative'."""
+  if row.get('model.arch') in ('lstm', 'cnn'):  # no placement variants compared
+    return row['model.norm']
+  placement = row['model.placement']
+  if row['model.norm'] == 'none':
+    return 'none' if PLACEMENTS[placement].moot_without_norm else placement
+  name = f"{row['model.norm']}-{placement}"
+  if row.get('model.qk_norm') is True:
+    name += '+qk_norm'
+  if (row.get('optim.z_loss') or 0) > 0:
+    name += '+z_loss'
+  if row['model.norm'] == 'batchnorm' and row.get('model.bn_axes') != 'batch':
+    name += f"/{row['model.bn_axes']}"
+  return name
+
+
+def load(workdir: str, point_ids=None) -> pd.DataFrame:
+  """Results rows (of `point_ids` only, if given: the sweep being reported) with
+  `variant`, `seed`, `label` (trained/collapsed/diverged) and `loss_or_ln_v`."""
+  df = results.load_results(workdir)
+  if point_ids is not None:
+    df = df[df['point_id'].isin(set(point_ids))].reset_index(drop=True)
+  base = results.load_config(workdir)['base']
+  for key in ('model.arch', 'model.norm', 'model.placement', 'model.qk_norm',
+              'optim.z_loss', 'model.bn_axes', 'data.source', 'data.pack', 'model.share',
+              'model.embed_scale', 'model.num_layers', 'train.batch_size'):
+    if key not in df:
+      df[key] = base.get(key)
+    df[key] = df[key].where(df[key].notna(), base.get(key))
+  if 'collapsed' not in df:
+    df['collapsed'] = None
+  df['variant'] = df.apply(variant_name, axis=1).astype(object)
+  seeds = results.seed_keys(df)
+  df['seed'] = df[seeds].astype(str).agg('/'.join, axis=1) if seeds else '0'
+  return add_labels(df)
+
+
+def metrics_of(workdir: str, df: pd.DataFrame) -> dict[str, pd.DataFrame]:
+  return {pid: results.load_metrics(workdir, pid) for pid in df['point_id']}
 
 
 def label(row) -> str:
@@ -68,6 +130,11 @@ def best_lr(frame: pd.DataFrame) -> Best:
   return Best(lr, edge, {s: r for s, r in zip(at['seed'], at.to_dict('records'))}, lrs)
 
 
+def at_best(*bests: Best) -> pd.DataFrame:
+  """The seeds' rows at these best LRs, as one frame."""
+  return pd.DataFrame([r for b in bests for r in b.per_seed.values()])
+
+
 class Comparison(NamedTuple):
   name: str
   interval: stats.Interval
@@ -75,6 +142,7 @@ class Comparison(NamedTuple):
   log: bool
   delta: float
   note: str = ''
+  label: str = ''  # what tells it from the rule's other comparisons in an effect sentence
 
   def row(self) -> list[str]:
     return [self.name, fmt_interval(self.interval, self.log),
@@ -97,15 +165,15 @@ def fmt_interval(i: stats.Interval, log: bool = False) -> str:
 
 
 def compare(name: str, x: dict, y: dict, delta: float, log: bool = False,
-            edge: str | None = None) -> Comparison:
+            edge: str | None = None, label: str = '') -> Comparison:
   """d = x - y per seed (log x - log y with log=True); inconclusive when a
   compared variant's best LR sits at a grid edge (`edge` names which)."""
   interval = (stats.log_ratio_interval if log else stats.paired_interval)(x, y)
   outcome = stats.outcome(interval, delta)
   if edge:
     return Comparison(name, interval, stats.INCONCLUSIVE, log, delta,
-                      f'{edge}: best LR at a grid edge; would be {outcome}')
-  return Comparison(name, interval, outcome, log, delta)
+                      f'{edge}: best LR at a grid edge; would be {outcome}', label)
+  return Comparison(name, interval, outcome, log, delta, label=label)
 
 
 def combine(outcomes: list[str]) -> str:
@@ -135,3 +203,88 @@ def median(values, digits: int = 3) -> str:
   if not s.n:
     return '-'
   return f'{s.median:.{digits}g} ({s.q25:.{digits}g}-{s.q75:.{digits}g})'
+
+
+def table(caption: str, head: list[str], rows: list[list[str]]) -> str:
+  return caption + '\n\n' + lr_report.markdown_table(head, rows)
+
+
+def comparisons_table(caption: str, comparisons: list[Comparison]) -> str:
+  return table(caption, HEAD, [c.row() for c in comparisons])
+
+
+def edge(*bests: Best) -> str | None:
+  """Which compared variants' best LRs sit at an edge of their grids, if any."""
+  return '; '.join(f'{b.edge} of {b.lrs[0]:g}..{b.lrs[-1]:g}' for b in bests if b.edge) \
+      or None
+
+
+def best_cell(b: Best) -> str:
+  """A best LR for a table, e.g. '0.01' or '0.3 (highest edge)'."""
+  return f'{b.lr:g}' + (f' ({b.edge} edge)' if b.edge else '')
+
+
+def reproduced(outcome: str, predicted: str) -> str:
+  """A literature check's verdict: reproduced when the outcome is the one the
+  paper predicts, inconclusive when the data cannot tell, not reproduced otherwise."""
+  if outcome == predicted:
+    return 'reproduced'
+  if outcome == 'inconclusive':
+    return outcome
+  return 'inconclusive (mixed)' if outcome == 'mixed' else f'not reproduced ({outcome})'
+
+
+def growth(rms) -> float:
+  """RMS after the last block / after the first (NaN if either is not finite)."""
+  if rms is None or not np.isfinite(rms[[0, -1]]).all() or rms[0] <= 0:
+    return math.nan
+  return float(rms[-1] / rms[0])
+
+
+def difference(x: dict, y: dict) -> dict:
+  """x - y per seed over the seeds of either; None where one is missing."""
+  return {s: (x[s] - y[s] if s in x and s in y and x[s] is not None and y[s] is not None
+              else None) for s in set(x) | set(y)}
+
+
+def losses(best: Best) -> dict:
+  """Per seed: the counted loss at the best LR."""
+  return {s: r['loss_or_ln_v'] for s, r in best.per_seed.items()}
+
+
+def best_losses(df: pd.DataFrame, by: list[str]) -> tuple[dict, list[list[str]]]:
+  """Per group of `by` (variant first): its Best and table rows."""
+  best, rows = {}, []
+  for key, g in df.groupby(by, sort=False):
+    b = best[key] = best_lr(g)
+    rows.append([*map(str, key), counts(g['label']), best_cell(b),
+                 stat([r['loss_or_ln_v'] for r in b.per_seed.values()])])
+  return best, rows
+
+
+def sensitivity_interaction(df: pd.DataFrame, factor: str, levels: tuple[str, str],
+                            claim: str, caption: str) -> list[Finding]:
+  """LR sensitivity per (variant, factor level, seed), and the interaction
+  [S(none, a) - S(post-LN, a)] - [S(none, b) - S(post-LN, b)] for levels (a, b)."""
+  sens, rows = {}, []
+  for (variant, level, seed), g in df.groupby(['variant', factor, 'seed'], sort=False):
+    sens[(variant, level, seed)] = sensitivity.from_rows(g).common
+  for (variant, level), g in df.groupby(['variant', factor], sort=False):
+    rows.append([variant, str(level), counts(g['label']), best_cell(best_lr(g)),
+                 stat([x for (w, at, _), x in sens.items() if (w, at) == (variant, level)])])
+
+  def gap(level):
+    of = lambda v: {s: x for (w, at, s), x in sens.items() if (w, at) == (v, level)}  # noqa
+    return difference(of('none'), of('layernorm-post'))
+  a, b = (gap(level) for level in levels)
+  c = compare(f'[S(none) - S(post-LN)] at {levels[0]} - the same at {levels[1]}', a, b,
+              0.05)
+  beside = [compare(f'S(none) - S(post-LN) at {level}', gap(level),
+                    {s: 0.0 for s in gap(level)}, 0.05) for level in levels]
+  return [Finding(claim, c.outcome, f'interaction {fmt_interval(c.interval)} nats; '
+                  + '; '.join(f'{x.name} {fmt_interval(x.interval)}' for x in beside),
+                  [table(caption, ['variant', factor, 'trained/collapsed/diverged',
+                                   'best LR', 'LR sensitivity (ln V ref.)'], rows),
+                   comparisons_table("The rule's comparison (first row) and the "
+                                     'differences beside it.', [c] + beside)],
+                  [], [SMALL_SCALE])]

@@ -67,20 +67,9 @@ def blocks(source: str) -> dict[str, str]:
   return found
 
 
-def legacy_rule(doc: str) -> str:
-  """A docstring's rule before the markers: its paragraphs from the first one
-  starting 'Verdict rule' or 'Rule' to the end."""
-  paragraphs = doc.split('\n\n')
-  at = next((i for i, p in enumerate(paragraphs)
-             if p.lstrip().startswith(('Verdict rule', 'Rule'))), len(paragraphs))
-  return '\n\n'.join(paragraphs[at:])
-
-
 def rule_text(source: str) -> str:
-  """The rule as the report quotes it: the blocks' texts (legacy paragraphs
-  for a docstring without markers)."""
-  found = blocks(source)
-  return '\n\n'.join(found.values()) if found else legacy_rule(docstring(source))
+  """The rule as the report quotes it: the blocks' texts."""
+  return '\n\n'.join(blocks(source).values())
 
 
 def normalise(text: str) -> str:
@@ -91,9 +80,16 @@ def digest(text: str) -> str:
   return hashlib.sha256(normalise(text).encode()).hexdigest()
 
 
-def hashes(path: str) -> dict[str, str]:
+def _read(path: str | None) -> dict[str, str]:
+  """The blocks of the file at `path`; none for None (a tuning stage judges nothing)."""
+  if path is None:
+    return {}
   with open(path) as f:
-    return {rule_id: digest(text) for rule_id, text in blocks(f.read()).items()}
+    return blocks(f.read())
+
+
+def hashes(path: str | None) -> dict[str, str]:
+  return {rule_id: digest(text) for rule_id, text in _read(path).items()}
 
 
 def _git(cwd: str, *args: str) -> str | None:
@@ -106,10 +102,9 @@ def _git(cwd: str, *args: str) -> str | None:
 
 
 def _rule_texts(source: str) -> set[str]:
-  """Every normalised rule text of a version of a file (blocks, or its legacy rule)."""
+  """Every normalised rule text of a version of a file."""
   try:
-    found = blocks(source)
-    return {normalise(t) for t in found.values()} or {normalise(legacy_rule(docstring(source)))}
+    return {normalise(t) for t in blocks(source).values()}
   except (SyntaxError, ValueError):
     return set()
 
@@ -117,9 +112,9 @@ def _rule_texts(source: str) -> set[str]:
 def fixed_in(path: str, text: str) -> str | None:
   """The commit that gave this rule text its current wording: walking the
   commits that touched `path` from the newest, the oldest one of the unbroken
-  run whose version holds the same normalised text (as a block, or as the
-  whole legacy rule before markers existed). None when the newest commit does
-  not hold it (the rule is not committed), or outside a git checkout."""
+  run whose version holds the same normalised text in a block. None when the
+  newest commit does not hold it (the rule is not committed), or outside a
+  git checkout."""
   folder, name = os.path.split(os.path.abspath(path))
   log = _git(folder, 'log', '--format=%H', '--', name)
   if not log:
@@ -133,12 +128,10 @@ def fixed_in(path: str, text: str) -> str | None:
   return fixed
 
 
-def current(path: str) -> dict[str, dict]:
+def current(path: str | None) -> dict[str, dict]:
   """{rule id: {sha256, commit, text}} of the experiment file as it is now."""
-  with open(path) as f:
-    found = blocks(f.read())
   return {rule_id: {'sha256': digest(text), 'commit': fixed_in(path, text),
-                    'text': normalise(text)} for rule_id, text in found.items()}
+                    'text': normalise(text)} for rule_id, text in _read(path).items()}
 
 
 def load(workdir: str) -> dict | None:
@@ -159,7 +152,7 @@ def write(workdir: str, record: dict) -> str:
   return path
 
 
-def changed(path: str, record: dict | None) -> list[str]:
+def changed(path: str | None, record: dict | None) -> list[str]:
   """Rule ids whose text differs between the file and the record (a rule
   present on one side only counts as changed); [] without a record."""
   if record is None:
@@ -173,10 +166,11 @@ def _has_results(workdir: str) -> bool:
   return os.path.isfile(path) and os.path.getsize(path) > 0
 
 
-def record(path: str, workdir: str, name: str) -> dict:
+def record(path: str | None, workdir: str, name: str) -> dict:
   """Called before an experiment runs: writes WORKDIR/rules.json for a fresh
   workdir; for one with results, keeps the record if the rules are unchanged
-  and raises ConfigError if a rule was edited after those results."""
+  and raises ConfigError if a rule was edited after those results. `path`
+  None: a stage that judges nothing (its record holds no rules)."""
   old = load(workdir)
   if old is not None and _has_results(workdir):
     edited = changed(path, old)

@@ -3,8 +3,7 @@
 Every experiment is `experiments/NAME.py:SIZE` with SIZE one of smoke (the
 test suite's pipeline check), quick (every grid shrunk, 2 seeds), core (the
 default; runtimes in docs/claims-history.md), full (more seeds, depths, data)
-or accel (one accelerator; only the experiments in lnexp.claims.paths.ACCEL
-define it).
+or accel (one accelerator; only the experiments that set ACCEL define it).
 The core model: 2 shared post-LN layers, hidden 64, 4 heads, MLP 256, batch
 16 x 64 tokens, 300 AdamW steps with 5% warm-up then cosine decay; residual
 branch outputs initialised x 1/sqrt(2L) (GPT-2) unless a variant says otherwise.
@@ -18,7 +17,7 @@ from lnexp.errors import ConfigError
 SIZES = ('smoke', 'quick', 'core', 'full', 'accel')
 # accel: the claims model at d=256, 8 layers, bfloat16, 64 x 256 tokens per step
 # for 1,875 steps (30.7M tokens per run), seeds as lanes; for one accelerator,
-# where only the experiments in lnexp.claims.paths.ACCEL define it.
+# where only the experiments that set ACCEL define it.
 ACCEL_STEPS = 1875
 LRS = (3e-4, 1e-3, 3e-3, 1e-2, 3e-2, 1e-1, 3e-1)
 
@@ -37,6 +36,13 @@ VARIANTS = {
                            'model.branch_init': 'plain'},
 }
 HEADLINE = tuple(VARIANTS)
+# Where the article is loose about this model, for the quotes of several
+# experiments (the Coverage table's note column).
+NO_ALBERTAGPT = ('no public description of AlbertAGPT exists; lnexp tests an ALBERT-'
+                 'style (shared-layer) GPT in its place')
+POST_PRE = ('post-LN (LayerNorm after each residual sum) is the original Transformer, '
+            'BERT, GPT-1 and ALBERT; GPT-2, GPT-3 and most later LLMs use pre-LN '
+            '(LayerNorm at each sub-layer\'s input, plus a final one)')
 
 
 def variants(*names: str) -> list[dict]:

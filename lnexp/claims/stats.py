@@ -140,3 +140,18 @@ def median_iqr(values: Sequence) -> Spread:
     return Spread(math.nan, math.nan, math.nan, 0, len(values))
   q25, med, q75 = np.quantile(ok, [0.25, 0.5, 0.75])
   return Spread(float(med), float(q25), float(q75), len(ok), len(values) - len(ok))
+
+
+def spearman(x, y) -> tuple[float, float, int]:
+  """Spearman's rho over the pairs where both are finite, and a two-sided
+  permutation p-value (10,000 permutations, fixed seed)."""
+  x, y = np.asarray(x, float), np.asarray(y, float)
+  keep = np.isfinite(x) & np.isfinite(y)
+  x, y = scipy_stats.rankdata(x[keep]), scipy_stats.rankdata(y[keep])
+  n = len(x)
+  if n < 3:
+    return math.nan, math.nan, n
+  rho = float(np.corrcoef(x, y)[0, 1])
+  perms = np.random.default_rng(0).permuted(np.tile(y, (10_000, 1)), axis=1)
+  null = np.array([np.corrcoef(x, p)[0, 1] for p in perms])
+  return rho, float((np.abs(null) >= abs(rho)).mean()), n

@@ -5,15 +5,8 @@ import os
 import sys
 import time
 
-from lnexp.claims import rules
-from lnexp.claims.paths import (
-  ACCEL,
-  CHECKOUT_EXPERIMENTS,
-  EXPERIMENTS,
-  TUNED_BY,
-  experiment_file,
-  workdir,
-)
+from lnexp.claims import catalog, rules
+from lnexp.claims.catalog import CHECKOUT_EXPERIMENTS, workdir
 from lnexp.errors import ConfigError
 from lnexp.runtime import plan as plan_lib
 from lnexp.runtime import processes
@@ -26,10 +19,8 @@ def default_out(size: str, experiments: str) -> str:
 
 def spec(name: str, size: str, experiments: str = CHECKOUT_EXPERIMENTS,
          out: str | None = None) -> str:
-  """'FILE:SIZE', or 'FILE:SIZE@TUNING_WORKDIR' for a second-stage experiment."""
-  tuner = TUNED_BY.get(name)
-  tail = f'@{workdir(out or default_out(size, experiments), tuner)}' if tuner else ''
-  return f'{experiment_file(experiments, name)}:{size}{tail}'
+  """Run NAME's `--config` (lnexp.claims.catalog.Run.spec)."""
+  return catalog.runs(experiments)[name].spec(size, out or default_out(size, experiments))
 
 
 def auto_jobs() -> int:
@@ -51,8 +42,8 @@ def release_compiled() -> None:
   jax.clear_caches()
 
 
-def _units(plans: dict, size: str, out: str, jobs: int,
-           experiments: str = CHECKOUT_EXPERIMENTS) -> list[tuple[str, list[str]]]:
+def _units(plans: dict, runs: dict, size: str, out: str,
+           jobs: int) -> list[tuple[str, list[str]]]:
   """Every experiment's `jobs` shards with unfinished points, as lnexp.run
   units, longest estimate (of what is left) first."""
   from lnexp.runtime.workdir import Workdir
@@ -60,7 +51,7 @@ def _units(plans: dict, size: str, out: str, jobs: int,
   for name, plan in plans.items():
     finished = Workdir(workdir(out, name)).finished()
     shards = processes.shard_units(
-        ['--config', spec(name, size, experiments, out), '--workdir', workdir(out, name)],
+        ['--config', runs[name].spec(size, out), '--workdir', workdir(out, name)],
         jobs,
         f'{name} ')
     for i, unit in enumerate(shards):
@@ -96,29 +87,29 @@ def _stored_ids(plan, path: str) -> list[str]:
   return ids
 
 
-def _extend(plans: dict, size: str, out: str, experiments: str, stream) -> None:
+def _extend(plans: dict, runs: dict, size: str, out: str, stream) -> None:
   """The grid extensions (optim.lr_extend) of the experiments that ask for them:
   they read every shard's rows, so they run here, unsharded, after the pool."""
   from lnexp.train import sweep as run_lib
   for name, plan in plans.items():
     if plan.base.optim.lr_extend:
-      run_lib.train_and_evaluate(spec(name, size, experiments, out), {}, workdir(out, name),
+      run_lib.train_and_evaluate(runs[name].spec(size, out), {}, workdir(out, name),
                                  out=stream)
       release_compiled()
 
 
-def _run(plans: dict, size: str, out: str, jobs: int, experiments: str, stream) -> None:
+def _run(plans: dict, runs: dict, size: str, out: str, jobs: int, stream) -> None:
   """Runs (or resumes) the planned experiments: sharded on `jobs` processes, or here."""
   from lnexp.train import sweep as run_lib
   if jobs > 1:
-    processes.run_pool(_units(plans, size, out, jobs, experiments), jobs, stream)
-    _extend(plans, size, out, experiments, stream)
+    processes.run_pool(_units(plans, runs, size, out, jobs), jobs, stream)
+    _extend(plans, runs, size, out, stream)
     return
   for name, plan in plans.items():
     t1 = time.time()
     print(f'== {name}: {len(plan.points)} points, ~'
           f'{plan_lib.estimate_seconds(plan.groups) / 60:.1f} min', file=stream, flush=True)
-    run_lib.train_and_evaluate(spec(name, size, experiments, out), {}, workdir(out, name),
+    run_lib.train_and_evaluate(runs[name].spec(size, out), {}, workdir(out, name),
                                out=stream)
     release_compiled()
     print(f'== {name} done in {(time.time() - t1) / 60:.1f} min', file=stream, flush=True)
@@ -137,22 +128,27 @@ def run_suite(size: str, out: str | None, only: list[str] | None,
   RESULTS/NAME/rules.json (lnexp.claims.rules); resuming results under an
   edited rule is a ConfigError.
   """
-  from lnexp.claims import report
+  from lnexp.claims import writeup
   from lnexp.train import sweep as run_lib
   stream = stream or sys.stdout
-  if not os.path.isfile(experiment_file(experiments, EXPERIMENTS[0])):
+  runs = catalog.runs(experiments) if os.path.isdir(experiments) else {}
+  if not runs:
     raise ConfigError(f'no claims experiments in {experiments} (pass --experiments DIR, '
                       "the repository's experiments/ folder)")
+  unknown = sorted(set(only or ()) - set(runs))
+  if unknown:
+    raise ConfigError(f'--only: unknown experiment {unknown[0]!r}; known: '
+                      f'{", ".join(runs)}')
   out = out or default_out(size, experiments)
-  names = only or (ACCEL if size == 'accel' else EXPERIMENTS)
+  names = only or [n for n, r in runs.items()
+                   if size != 'accel' or getattr(r.module, 'ACCEL', False)]
   if report_only and not os.path.isdir(os.path.join(out, 'results')):
     raise ConfigError(f'--report_only: {out} holds no results yet; run the suite first')
-  first = [n for n in names if n not in TUNED_BY]
-  second = [n for n in names if n in TUNED_BY]
+  first = [n for n in runs if n in names and not runs[n].tuned_by]
+  second = [n for n in runs if n in names and runs[n].tuned_by]
 
   def plan_stage(stage):
-    return {n: run_lib.plan_run(spec(n, size, experiments, out), {}, workdir(out, n))
-            for n in stage}
+    return {n: run_lib.plan_run(runs[n].spec(size, out), {}, workdir(out, n)) for n in stage}
   plans = plan_stage(first)  # every config checked before anything runs
   total = sum(plan_lib.estimate_seconds(p.groups) for p in plans.values())
   print(f'lnexp.claims: {size} suite, {len(names)} experiments, '
@@ -162,21 +158,21 @@ def run_suite(size: str, out: str | None, only: list[str] | None,
         + (f'; then {", ".join(second)}, planned from its tuning' if second else ''),
         file=stream)
   if not report_only:
-    for name in names:  # the rules as they stand before any result (lnexp.claims.rules)
-      recorded = rules.record(experiment_file(experiments, name), workdir(out, name), name)
+    for name in first + second:  # the rules as they stand before any result
+      recorded = rules.record(runs[name].rules_path, workdir(out, name), name)
       if rules.uncommitted(recorded):
         print(f'lnexp.claims: warning: {name}\'s rule {", ".join(rules.uncommitted(recorded))} '
               'is not committed in git: commit it before the run to pre-register it',
               file=stream)
     t0 = time.time()
-    _run(plans, size, out, jobs, experiments, stream)
+    _run(plans, runs, size, out, jobs, stream)
     plans.update(later := plan_stage(second))
-    _run(later, size, out, jobs, experiments, stream)
+    _run(later, runs, size, out, jobs, stream)
     print(f'lnexp.claims: ran in {(time.time() - t0) / 60:.1f} min', file=stream,
           flush=True)
   else:
     plans.update(plan_stage(second))
-  path = report.write(out, size, {name: _stored_ids(plan, workdir(out, name))
-                                   for name, plan in plans.items()}, experiments)
+  path = writeup.write(out, size, {name: _stored_ids(plan, workdir(out, name))
+                                   for name, plan in plans.items()}, runs, experiments)
   print(f'lnexp.claims: report {path}', file=stream)
   return path
