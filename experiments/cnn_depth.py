@@ -28,6 +28,7 @@ LR reported beside.
 --- end rule ---
 """
 from lnexp.claims import sizes
+from lnexp.models.validate import with_arch
 
 NORMS = ('none', 'batchnorm', 'layernorm', 'groupnorm')
 
@@ -35,7 +36,7 @@ NORMS = ('none', 'batchnorm', 'layernorm', 'groupnorm')
 def get_config(arg=''):
   size = sizes.size_of(arg)
   c = sizes.claims_config(size, steps=150)
-  c.model.arch = 'cnn'
+  c = with_arch(c, 'cnn')  # the claims model's transformer-only keys: defaults
   c.model.placement = 'post'
   c.model.hidden_dim = 8
   c.data.source = 'digits'

@@ -29,6 +29,7 @@ loss(LayerNorm), delta = 0.02 nats. Verdict: the common outcome of (a) and
 --- end rule ---
 """
 from lnexp.claims import sizes
+from lnexp.models.validate import with_arch
 
 VARIANTS = ({'model.norm': 'none'}, {'model.norm': 'layernorm'},
             {'model.norm': 'batchnorm'})
@@ -37,7 +38,7 @@ VARIANTS = ({'model.norm': 'none'}, {'model.norm': 'layernorm'},
 def get_config(arg=''):
   c = sizes.claims_config(sizes.size_of(arg))
   c.optim.lr_extend = sizes.lr_extend(sizes.size_of(arg))
-  c.model.arch = 'lstm'
+  c = with_arch(c, 'lstm')  # the claims model's transformer-only keys: defaults
   c.data.source = 'python_docs'
   return c
 
