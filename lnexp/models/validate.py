@@ -65,11 +65,11 @@ def validate(cfg: ConfigDict) -> None:
     use = ' or '.join(name for name, a in ARCHS.items() if a.images)
     raise ConfigError(f'data.source={cfg.data.source!r} is an image source; model.arch='
                       f'{m.arch!r} is a language model (use model.arch={use})')
-  for key, value in m.items():
-    default = DEFAULTS[f'model.{key}']
-    if key not in arch.reads + ('arch', 'vocab_size') and value != default:
-      raise ConfigError(f'model.{key}={value!r} is not available with model.arch='
-                        f'{m.arch!r}, which does not read it (leave it at {default!r})')
+  for key in unread(m.arch):
+    value, default = config_lib.get(cfg, key), DEFAULTS[key]
+    if value != default:
+      raise ConfigError(f'{key}={value!r} is not available with model.arch={m.arch!r}, '
+                        f'which does not read it (leave it at {default!r})')
   arch.check(cfg)
   source.check(cfg.data)
 
@@ -80,12 +80,17 @@ def _available(key: str, value: str, allowed: tuple[str, ...], arch: str) -> Non
                       f'choose one of: {", ".join(allowed)}')
 
 
+def unread(arch: str) -> list[str]:
+  """The model.* keys (dotted) that `arch` does not read."""
+  reads = ARCHS[arch].reads + ('arch', 'vocab_size')
+  return [k for k in DEFAULTS if k.startswith('model.') and k[len('model.'):] not in reads]
+
+
 def with_arch(cfg: ConfigDict, arch: str) -> ConfigDict:
-  """A copy of cfg on model.arch=`arch`, the model.* keys it does not read back at
-  their defaults (a config written for one family, switched to another)."""
-  unread = [k for k in cfg.model if k not in ARCHS[arch].reads + ('arch', 'vocab_size')]
-  return config_lib.apply_overrides(cfg, {'model.arch': arch, **{
-      f'model.{k}': DEFAULTS[f'model.{k}'] for k in unread}})
+  """A copy of cfg on model.arch=`arch`, the keys it does not read back at their
+  defaults (a config written for one family, switched to another)."""
+  return config_lib.apply_overrides(cfg, {'model.arch': arch,
+                                          **{k: DEFAULTS[k] for k in unread(arch)}})
 
 
 def canonical(cfg: ConfigDict) -> ConfigDict:
