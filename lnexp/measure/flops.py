@@ -1,6 +1,6 @@
 """Model FLOPs of a training step (Kaplan et al. 2020; PaLM, Chowdhery et al. 2022).
 
-Each arch counts its own (`Arch.flops_per_step` in lnexp.models.archs): for the
+Each arch counts its own (`Arch.costs` in lnexp.models.archs): for the
 transformer, 6 x (matmul parameters applied per token, counting a shared block
 once per depth) + 12 x L x H x T for attention scores and values (forward and
 backward); embedding lookups and elementwise work are not counted.
@@ -14,7 +14,7 @@ ASSUMED_FLOPS_PER_S = 60e9  # plan estimates only (docs/performance.md); lnexp.b
 
 def flops_per_step(cfg) -> float:
   """Training FLOPs of one step of one lane."""
-  return ARCHS[cfg.model.arch].flops_per_step(cfg)
+  return ARCHS[cfg.model.arch].costs(cfg)['flops']
 
 
 def estimate_seconds(cfg, lanes: int) -> float:

@@ -27,8 +27,8 @@ class Arch:
   model.* keys it reads; any other must stay at its default (lnexp.models.validate).
   placements: the model.placement values it implements, if it reads the key.
   check(cfg): ConfigError where values of its keys do not fit together.
-  param_count, activation_values (what one lane's step keeps for the backward
-  pass, logits aside) and flops_per_step: of a config, from shapes alone.
+  costs(cfg): one lane's estimates from shapes alone, {'params', 'activations'
+  (values a step keeps for the backward pass, logits aside), 'flops' (of a step)}.
   images: it classifies images (one logit row per example; results report
   accuracy). norm_free_placement: without a norm (an identity), every
   placement is the same model. per_depth: diagnostics per block, Santurkar ICS,
@@ -39,9 +39,7 @@ class Arch:
   model: type[nn.Module]
   takes_norm: Callable[[Norm], bool]
   reads: tuple[str, ...]
-  param_count: Callable[..., int]
-  activation_values: Callable[..., int]
-  flops_per_step: Callable[..., float]
+  costs: Callable[..., dict]
   placements: tuple[str, ...] = ()
   check: Callable = lambda cfg: None
   images: bool = False
@@ -55,23 +53,18 @@ class Arch:
     return tuple(name for name, norm in NORMS.items() if self.takes_norm(norm))
 
 
-def _costs(module) -> dict:
-  return dict(param_count=module.param_count, activation_values=module.activation_values,
-              flops_per_step=module.flops_per_step)
-
-
 ARCHS: dict[str, Arch] = {
     'albert_gpt': Arch(
         model.AlbertGPT, lambda n: n.tokens is not None, COMMON_KEYS + (
             'placement', 'share', 'num_layers', 'embed_dim', 'num_heads', 'mlp_dim',
             'qk_norm', 'pos', 'embed_scale', 'tie_embeddings', 'bn_axes', 'bn_share_stats',
             'dyt_alpha_init', 'dtype', 'attention', 'scan_unroll', 'branch_init'),
-        **_costs(model), placements=tuple(PLACEMENTS), check=model.check,
+        model.costs, placements=tuple(PLACEMENTS), check=model.check,
         norm_free_placement=True, per_depth=True, layer_params=model.LAYER_PARAMS,
         input_params=model.INPUT_PARAMS),
     'lstm': Arch(lstm.LSTMLM, lambda n: n.tokens is not None and n.recurrent,
-                 COMMON_KEYS + ('embed_dim',), **_costs(lstm), probes='time'),
+                 COMMON_KEYS + ('embed_dim',), lstm.costs, probes='time'),
     'cnn': Arch(cnn.CNN, lambda n: n.images is not None, COMMON_KEYS + (
-        'placement', 'num_layers', 'dyt_alpha_init', 'groups', 'dtype'), **_costs(cnn),
+        'placement', 'num_layers', 'dyt_alpha_init', 'groups', 'dtype'), cnn.costs,
         placements=tuple(cnn.BLOCKS), check=cnn.check, images=True),
 }

@@ -89,23 +89,14 @@ def check(cfg) -> None:
                       f'model.groups={m.groups}')
 
 
-# Costs from shapes (lnexp.models.archs), for 8x8 images (digits).
-PIXELS = 64
+PIXELS = 64  # the estimates assume 8x8 images (digits)
 
 
-def param_count(cfg) -> int:
-  m = cfg.model
+def costs(cfg) -> dict:
+  """Estimates from shapes (`Arch.costs`): the 3x3 stem and two convolutions per
+  block; a channel map kept per convolution, norm and activation."""
+  m, b = cfg.model, cfg.train.batch_size
   h, v, layers = m.hidden_dim, m.vocab_size, m.num_layers
-  return 9 * 3 * h + 9 * h * h * 2 * layers + 6 * h * layers + h * v + v
-
-
-def activation_values(cfg) -> int:
-  """A channel map per convolution, norm and activation."""
-  m = cfg.model
-  return cfg.train.batch_size * PIXELS * m.hidden_dim * 6 * m.num_layers
-
-
-def flops_per_step(cfg) -> float:
-  """The 3x3 convolutions (two per block) and the stem."""
-  c = cfg.model.hidden_dim
-  return 6.0 * cfg.train.batch_size * PIXELS * 9 * c * (2 * cfg.model.num_layers * c + 1)
+  return {'params': 9 * 3 * h + 9 * h * h * 2 * layers + 6 * h * layers + h * v + v,
+          'activations': b * PIXELS * h * 6 * layers,
+          'flops': 6.0 * b * PIXELS * 9 * h * (2 * layers * h + 1)}

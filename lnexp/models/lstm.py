@@ -98,21 +98,11 @@ class LSTMLM(nn.Module):
                  name='unembed')(h_BxTxH).astype(f32)
 
 
-# Costs from shapes (lnexp.models.archs): one layer, float32 whatever model.dtype.
-def param_count(cfg) -> int:
-  """Embedding, gate matmuls and bias, three norms' scales and biases, output."""
-  m = cfg.model
-  h, e, v = m.hidden_dim, m.embed_dim, m.vocab_size
-  return v * e + 4 * h * (e + h) + 4 * h + 18 * h + h * v + v
-
-
-def activation_values(cfg) -> int:
+def costs(cfg) -> dict:
+  """Estimates from shapes (`Arch.costs`): one layer, float32 whatever model.dtype;
+  parameters of the embedding, the gates' matmuls and bias, three norms, the output."""
   m, t = cfg.model, cfg.train
-  return t.batch_size * t.seq_len * (16 * m.hidden_dim + m.embed_dim)
-
-
-def flops_per_step(cfg) -> float:
-  """Input and recurrent gate matmuls, and the output layer."""
-  m, t = cfg.model, cfg.train
-  return 6.0 * t.batch_size * t.seq_len * (4 * m.hidden_dim * (m.embed_dim + m.hidden_dim)
-                                           + m.hidden_dim * m.vocab_size)
+  h, e, v, tokens = m.hidden_dim, m.embed_dim, m.vocab_size, t.batch_size * t.seq_len
+  return {'params': v * e + 4 * h * (e + h) + 22 * h + h * v + v,
+          'activations': tokens * (16 * h + e),
+          'flops': 6.0 * tokens * (4 * h * (e + h) + h * v)}

@@ -400,25 +400,22 @@ def check(cfg) -> None:
                       f'attention runs in 16 bits), not {m.dtype!r}')
 
 
-def param_count(cfg) -> int:
-  """Trainable parameters of one lane (biases and norm scales included)."""
-  m = cfg.model
-  h, e, v, mlp = m.hidden_dim, m.embed_dim, m.vocab_size, m.mlp_dim
-  attn, ffn = 4 * h * h + 4 * h + 2 * h, 2 * h * mlp + mlp + h + 2 * h
-  copies = {part: 1 if _is_shared(part, m.share) else m.num_layers
-            for part in ('attn', 'mlp')}
-  embed = v * e + cfg.train.seq_len * e + (e * h if e != h else 0)
-  unembed = ((h * e if e != h else 0) if m.tie_embeddings else h * v) + v
-  return copies['attn'] * attn + copies['mlp'] * ffn + embed + unembed + 2 * h
-
-
-def activation_values(cfg) -> int:
-  """Values one lane's step keeps for the backward pass, logits aside: per layer
-  ~ACT_PER_TOKEN_H x hidden + 2 x mlp per token, two attention matrices per head."""
+def costs(cfg) -> dict:
+  """Estimates from shapes (`Arch.costs`). Activations per layer: ~ACT_PER_TOKEN_H
+  x hidden + 2 x mlp values per token, two attention matrices per head. FLOPs per
+  token: 6 x matmul parameters + 12 x L x H x T (attention scores and values)."""
   m, t = cfg.model, cfg.train
+  h, e, v, mlp, layers = m.hidden_dim, m.embed_dim, m.vocab_size, m.mlp_dim, m.num_layers
   tokens = t.batch_size * t.seq_len
-  return m.num_layers * (tokens * (ACT_PER_TOKEN_H * m.hidden_dim + 2 * m.mlp_dim)
-                         + 2 * t.batch_size * m.num_heads * t.seq_len ** 2)
+  attn, ffn = 4 * h * h + 4 * h + 2 * h, 2 * h * mlp + mlp + h + 2 * h
+  copies = {part: 1 if _is_shared(part, m.share) else layers for part in ('attn', 'mlp')}
+  embed = v * e + t.seq_len * e + (e * h if e != h else 0)
+  unembed = ((h * e if e != h else 0) if m.tie_embeddings else h * v) + v
+  attention = 2 * t.batch_size * m.num_heads * t.seq_len ** 2
+  return {'params': copies['attn'] * attn + copies['mlp'] * ffn + embed + unembed + 2 * h,
+          'activations': layers * (tokens * (ACT_PER_TOKEN_H * h + 2 * mlp) + attention),
+          'flops': float(tokens * (6 * matmul_params_per_token(cfg)
+                                   + 12 * layers * h * t.seq_len))}
 
 
 def matmul_params_per_token(cfg) -> int:
@@ -429,10 +426,3 @@ def matmul_params_per_token(cfg) -> int:
   embed = e * h if e != h else 0
   unembed = (h * e if e != h else 0) + e * v if m.tie_embeddings else h * v
   return m.num_layers * block + embed + unembed
-
-
-def flops_per_step(cfg) -> float:
-  """6 x matmul parameters + 12 x L x H x T (attention scores and values) per token."""
-  m, t = cfg.model, cfg.train.seq_len
-  per_token = 6 * matmul_params_per_token(cfg) + 12 * m.num_layers * m.hidden_dim * t
-  return float(per_token * cfg.train.batch_size * t)

@@ -2,7 +2,7 @@
 
 Per lane: parameters, gradients and AdamW's two moments (4 float32 copies of
 the parameters), plus the activations a training step keeps for the backward
-pass (what the arch's registry entry estimates, `Arch.activation_values`) and
+pass (what the arch's registry entry estimates, `Arch.costs`) and
 the logits with their softmax and gradient (3 x rows x vocab, float32). Lanes
 mapped one after another (`lane_mode` map, the CPU default) hold one lane's
 activations at a time. An estimate, not an account: it exists to refuse what
@@ -24,7 +24,7 @@ STATE_COPIES = 4      # params, grads, Adam mu and nu (float32)
 
 def param_count(cfg) -> int:
   """Trainable parameters of one lane (biases and norm scales included)."""
-  return ARCHS[cfg.model.arch].param_count(cfg)
+  return ARCHS[cfg.model.arch].costs(cfg)['params']
 
 
 def activation_bytes(cfg) -> int:
@@ -32,7 +32,7 @@ def activation_bytes(cfg) -> int:
   m, t, arch = cfg.model, cfg.train, ARCHS[cfg.model.arch]
   width = 2 if m.dtype == 'bfloat16' else 4
   rows = t.batch_size * (1 if arch.images else t.seq_len)  # classifiers: one per example
-  return arch.activation_values(cfg) * width + LOGIT_COPIES * rows * m.vocab_size * 4
+  return arch.costs(cfg)['activations'] * width + LOGIT_COPIES * rows * m.vocab_size * 4
 
 
 def state_bytes(cfg) -> int:
