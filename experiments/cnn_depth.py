@@ -29,6 +29,7 @@ import numpy as np
 
 from lnexp.claims import sizes
 from lnexp.claims.catalog import Claim, Quote
+from lnexp.models.validate import with_arch
 
 ORDER = 13
 RUNTIME = ('72 points, 4.6 process-minutes on a 2-core CPU (2026-12-05; two ~2.5-minute '
@@ -52,7 +53,7 @@ NORMS = ('none', 'batchnorm', 'layernorm', 'groupnorm')
 def get_config(arg=''):
   size = sizes.size_of(arg)
   c = sizes.claims_config(size, steps=150)
-  c.model.arch = 'cnn'
+  c = with_arch(c, 'cnn')  # the claims model's transformer-only keys: defaults
   c.model.placement = 'post'
   c.model.hidden_dim = 8
   c.data.source = 'digits'

@@ -34,6 +34,7 @@ import numpy as np
 
 from lnexp.claims import sizes
 from lnexp.claims.catalog import Claim, Quote
+from lnexp.models.validate import with_arch
 
 ORDER = 12
 RUNTIME = ('36 points (45 after grid extension), 3.6 process-minutes on a 2-core CPU '
@@ -59,7 +60,7 @@ VARIANTS = ({'model.norm': 'none'}, {'model.norm': 'layernorm'},
 def get_config(arg=''):
   c = sizes.claims_config(sizes.size_of(arg))
   c.optim.lr_extend = sizes.lr_extend(sizes.size_of(arg))
-  c.model.arch = 'lstm'
+  c = with_arch(c, 'lstm')  # the claims model's transformer-only keys: defaults
   c.data.source = 'python_docs'
   return c
 

@@ -1,9 +1,11 @@
-"""Every config key with its default, the allowed values, and override parsing.
+"""Every config key with its default, its type and range, and override parsing.
 
 Config files under `configs/` and `experiments/` start from `base_config()` and
 change what they need; `get_sweep()` returns a list of dotted-key override
-dicts. Anything a user types goes through `apply_overrides`/`validate`, which
-raise `ConfigError` with one line naming the key and what is allowed.
+dicts. Anything a user types goes through `apply_overrides` (types) and
+`lnexp.models.validate.validate` (ranges here, then what the registries
+allow), which raise `ConfigError` with one line naming the key and what is
+allowed. This module imports no model: it sits below every other.
 """
 from __future__ import annotations
 
@@ -15,32 +17,6 @@ from typing import Any
 from ml_collections import ConfigDict
 
 from lnexp.errors import ConfigError
-from lnexp.models.archs import ARCHS
-from lnexp.models.norms import NORMS
-from lnexp.models.placements import PLACEMENTS
-
-CHOICES = {
-    'model.arch': tuple(ARCHS),
-    'model.norm': tuple(NORMS),
-    'model.placement': tuple(PLACEMENTS),
-    'model.share': ('all', 'attention', 'ffn', 'none'),
-    'model.pos': ('learned', 'rope'),
-    'model.bn_axes': ('batch', 'batch_time', 'cumulative'),
-    'model.branch_init': ('plain', 'gpt2'),
-    'model.dtype': ('float32', 'bfloat16'),
-    'model.attention': ('xla', 'cudnn'),
-    'optim.name': ('adamw', 'sgd'),
-    'train.lane_mode': ('auto', 'vmap', 'map'),
-    'data.source': ('synthetic', 'topics', 'text', 'python_docs', 'tfds', 'digits'),
-}
-
-# Scalar hyperparameters that vary per lane of one compiled program (key ->
-# name in the per-lane `hp` dict); a norm's per-lane init knobs join them.
-LANE_KEYS = {
-    'optim.lr': 'lr', 'optim.warmup_steps': 'warmup_steps',
-    'optim.weight_decay': 'weight_decay', 'optim.z_loss': 'z_loss',
-    'optim.clip_norm': 'clip_norm', 'train.seed': 'seed', 'model.init_scale': 'init_scale',
-    **{key: key.rpartition('.')[2] for norm in NORMS.values() for key in norm.lane_keys}}
 
 
 def base_config() -> ConfigDict:
@@ -62,7 +38,7 @@ def base_config() -> ConfigDict:
   m.init_scale = 1.0          # multiplies every init std (truncated normal, 1/sqrt(fan_in))
   m.embed_scale = 1.0         # multiplies the (token + position) embedding entering the
                               # stack; without a norm, ~0.1 starts near the loss ln V
-  m.vocab_size = -1           # filled from the data source
+  m.vocab_size = -1           # -1: the data source's; a set size must hold the data's
   m.tie_embeddings = True
   m.unembed_init = 1.0        # untied output layer's init gain; 0 (zero logits) starts
                               # every variant at exactly ln V (tied unit embeddings put a
@@ -114,7 +90,7 @@ def base_config() -> ConfigDict:
                               # 2-4x faster, steps ~2x slower): runs of a few steps
 
   c.data = d = ConfigDict()
-  d.source = 'synthetic'      # synthetic | text | python_docs | tfds | digits (images)
+  d.source = 'synthetic'      # synthetic | topics | text | python_docs | tfds | digits
   d.path = ''                 # text: a UTF-8 file
   d.max_bytes = 0             # text, python_docs: keep the first N bytes (0: all)
   d.tfds_name = ''
@@ -210,40 +186,23 @@ def apply_overrides(cfg: ConfigDict, overrides: dict[str, Any],
   return cfg
 
 
-def validate(cfg: ConfigDict) -> None:
-  """Raises ConfigError naming the first impossible value."""
-  for key, allowed in CHOICES.items():
-    value = get(cfg, key)
-    if value not in allowed:
-      raise ConfigError(f'{key}={value!r} is not one of: {", ".join(allowed)}')
-  m = cfg.model
-  if m.hidden_dim % m.num_heads:
-    raise ConfigError(f'model.hidden_dim={m.hidden_dim} is not divisible by '
-                      f'model.num_heads={m.num_heads}')
-  if m.pos == 'rope' and (m.hidden_dim // m.num_heads) % 2:
-    raise ConfigError('model.pos=rope needs an even head dimension '
-                      '(hidden_dim / num_heads)')
-  _validate_ranges(cfg)
-  if m.attention == 'cudnn' and m.dtype != 'bfloat16':
-    raise ConfigError(f'model.attention=cudnn needs model.dtype=bfloat16 (cuDNN flash '
-                      f'attention runs in 16 bits), not {m.dtype!r}')
-  _validate_arch(cfg)
-
-
 POSITIVE = ('model.num_layers', 'model.hidden_dim', 'model.embed_dim', 'model.num_heads',
             'model.mlp_dim', 'model.scan_unroll', 'model.groups', 'model.init_scale',
             'model.embed_scale',
             'model.norm_eps', 'optim.lr', 'optim.eps', 'train.steps', 'train.batch_size',
             'train.seq_len', 'train.eval_every', 'train.eval_batches', 'train.log_every',
-            'train.checkpoint_every', 'train.keep_checkpoints', 'train.diverge_factor')
+            'train.checkpoint_every', 'train.keep_checkpoints', 'train.diverge_factor',
+            'data.num_symbols', 'data.mean_doc_len', 'data.concentration',
+            'data.num_topics')
 NONNEGATIVE = ('model.unembed_init', 'optim.warmup_steps', 'optim.weight_decay',
                'optim.clip_norm', 'optim.z_loss', 'optim.lr_extend',
-               'train.max_lanes_per_program', 'diagnostics.every', 'diagnostics.ics_every')
+               'train.max_lanes_per_program', 'diagnostics.every', 'diagnostics.ics_every',
+               'data.seed', 'data.max_bytes')
 UNIT = {'model.bn_momentum': False, 'optim.b1': False, 'optim.b2': False,
         'optim.momentum': False, 'optim.min_lr_ratio': True}  # [0, 1) or [0, 1]
 
 
-def _validate_ranges(cfg: ConfigDict) -> None:
+def check_ranges(cfg: ConfigDict) -> None:
   """Every number finite and in its range: one place for all numeric keys."""
   for key, value in flatten(cfg).items():
     if isinstance(value, float) and not math.isfinite(value):
@@ -258,45 +217,9 @@ def _validate_ranges(cfg: ConfigDict) -> None:
     value = get(cfg, key)
     if not (0 <= value <= 1 if closed else 0 <= value < 1):
       raise ConfigError(f'{key}={value} must be in [0, 1{"]" if closed else ")"}')
-
-
-IMAGE_SOURCES = ('digits',)  # and tfds with an image arch
-
-
-def _validate_arch(cfg) -> None:
-  m, source, arch = cfg.model, cfg.data.source, ARCHS[cfg.model.arch]
-  if m.norm not in arch.norms():
-    raise ConfigError(f'model.norm={m.norm!r} is not available with model.arch='
-                      f'{m.arch!r}; choose one of: {", ".join(arch.norms())}')
-  for key, allowed in (('model.placement', arch.placements), ('model.share', arch.shares)):
-    if allowed is not None and get(cfg, key) not in allowed:
-      raise ConfigError(f'{key}={get(cfg, key)!r} is not available with model.arch='
-                        f'{m.arch!r}; choose one of: {", ".join(allowed)}')
-  if arch.images:
-    if source not in IMAGE_SOURCES + ('tfds',):
-      raise ConfigError(f'model.arch={m.arch} needs an image source; data.source='
-                        f'{source!r} is text (use digits, or tfds with an image dataset)')
-    if m.norm == 'groupnorm' and m.hidden_dim % m.groups:
-      raise ConfigError(f'model.hidden_dim={m.hidden_dim} is not divisible by '
-                        f'model.groups={m.groups}')
-  elif source in IMAGE_SOURCES:
-    raise ConfigError(f'data.source={source!r} is an image source; model.arch='
-                      f'{m.arch!r} is a language model (use model.arch=cnn)')
-
-
-def canonical(cfg: ConfigDict) -> ConfigDict:
-  """Maps configs that define the same model to one: keys an arch does not use
-  take their defaults (an LSTM has no placement or sharing), and where a norm is
-  the identity, placement is moot for archs that say so (a transformer; a CNN's
-  placement matters even without norm: it moves the ReLU)."""
-  m, arch, fixed = cfg.model, ARCHS[cfg.model.arch], {}
-  if arch.placements is None or (arch.norm_free_placement and NORMS[m.norm].identity
-                                 and PLACEMENTS[m.placement].moot_without_norm):
-    fixed['model.placement'] = 'pre'
-  if arch.shares is None:
-    fixed['model.share'] = 'all'
-  fixed = {k: v for k, v in fixed.items() if get(cfg, k) != v}
-  return apply_overrides(cfg, fixed) if fixed else cfg
+  if cfg.model.vocab_size < 1 and cfg.model.vocab_size != -1:
+    raise ConfigError(f'model.vocab_size={cfg.model.vocab_size} must be -1 (the '
+                      "data's) or > 0")
 
 
 def load_config_file(spec: str):
@@ -341,3 +264,16 @@ def _call(path: str, fn, arg: str):
   except Exception as e:  # a config file is user code: report, do not trace
     raise ConfigError(f'{path}: {fn.__name__}() failed: {type(e).__name__}: {e}'
                       ) from None
+
+
+_MOVED = ('CHOICES', 'LANE_KEYS', 'canonical', 'validate')
+
+
+def __getattr__(name: str):
+  """Transitional: these need the registries and moved to lnexp.models.validate;
+  this goes (and lnexp.config imports nothing above it) once lnexp.run,
+  lnexp.train.sweep and lnexp.runtime.plan import them from there."""
+  if name in _MOVED:
+    from lnexp.models import validate
+    return getattr(validate, name)
+  raise AttributeError(f'module {__name__!r} has no attribute {name!r}')

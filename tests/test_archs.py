@@ -1,4 +1,6 @@
-"""LSTM and CNN (lnexp.models.lstm, lnexp.models.cnn) against NumPy, and the image sources."""
+"""LSTM and CNN (lnexp.models.lstm, lnexp.models.cnn) against NumPy, the image
+sources, and what the arch registry declares (the keys each family reads)."""
+import dataclasses
 import json
 
 import jax
@@ -9,15 +11,18 @@ import pytest
 from lnexp import config as config_lib
 from lnexp import run
 from lnexp.data import images, make_source
+from lnexp.errors import ConfigError
+from lnexp.models.archs import ARCHS, COMMON_KEYS
 from lnexp.models.lstm import LSTMLM
 from lnexp.models.model import ModelConfig
 from lnexp.models.norms import NORMS, make_image_norm
+from lnexp.models.validate import canonical, validate
 from tests.conftest import tiny_config
 from tests.test_run import TINY
 
 
 def _cfg(**overrides):
-  return ModelConfig.from_config(config_lib.canonical(tiny_config(**overrides)))
+  return ModelConfig.from_config(canonical(tiny_config(**overrides)))
 
 
 def _np_ln(x, eps=1e-5):
@@ -152,7 +157,9 @@ def test_cnn_trains_end_to_end_through_lnexp_run(tmp_path):
   rc = run.main(['--config', TINY, '--workdir', str(tmp_path), '--config.model.arch=cnn',
                  '--config.train.steps=4', '--config.train.eval_every=4',
                  '--config.train.log_every=2', '--config.data.source=digits',
-                 '--config.model.norm=groupnorm', '--config.model.groups=4'])
+                 '--config.model.norm=groupnorm', '--config.model.groups=4',
+                 # TINY's transformer widths, which a CNN does not read: their defaults
+                 '--config.model.embed_dim=128', '--config.model.mlp_dim=512'])
   assert rc == 0
   rows = [json.loads(line) for line in open(tmp_path / 'results.jsonl')]
   assert len(rows) == 3 and all(r['steps'] == 4 for r in rows)
@@ -167,7 +174,7 @@ def test_cnn_trains_end_to_end_through_lnexp_run(tmp_path):
 def test_lstm_time_probes_measure_the_hidden_state_gradient():
   from lnexp.train.optimizer import OptimConfig
   from lnexp.train.steps import LaneFns, token_losses
-  cfg = config_lib.canonical(tiny_config(**{'model.arch': 'lstm', 'model.vocab_size': 35}))
+  cfg = canonical(tiny_config(**{'model.arch': 'lstm', 'model.vocab_size': 35}))
   fns = LaneFns(ModelConfig.from_config(cfg), OptimConfig.from_config(cfg), 10, 1e9)
   batch = jax.tree.map(jnp.asarray, make_source(cfg).train_batch(0))
   hp = {'lr': 1e-3, 'warmup_steps': 0.0, 'weight_decay': 0.0, 'z_loss': 0.0,
@@ -185,3 +192,56 @@ def test_lstm_time_probes_measure_the_hidden_state_gradient():
                      / mask.sum())(logits)[:, -1]
   expected = np.linalg.norm(np.asarray(dlogits) @ np.asarray(params['unembed']['kernel']).T)
   assert flow_T[-1] == pytest.approx(expected, rel=1e-4)
+
+
+# A value for every model.* key other than its default (a model must accept it).
+OTHER = {'placement': 'pre', 'share': 'none', 'num_layers': 3, 'embed_dim': 8,
+         'num_heads': 4, 'mlp_dim': 8, 'qk_norm': True, 'pos': 'rope', 'embed_scale': 0.5,
+         'tie_embeddings': False, 'bn_axes': 'batch_time', 'bn_share_stats': True,
+         'dyt_alpha_init': 0.9, 'groups': 2, 'dtype': 'bfloat16', 'attention': 'cudnn',
+         'scan_unroll': 1, 'branch_init': 'gpt2'}
+
+
+def test_every_model_key_is_read_by_some_arch():
+  keys = set(config_lib.base_config().model) - {'arch', 'vocab_size'}
+  read = set().union(*(arch.reads for arch in ARCHS.values()))
+  assert read == keys and keys - set(COMMON_KEYS) <= set(OTHER)
+
+
+@pytest.mark.parametrize('arch', sorted(ARCHS))
+def test_keys_an_arch_does_not_read_leave_its_model_unchanged(arch):
+  """What `Arch.reads` leaves out, changed all at once: the same parameters and
+  logits (so refusing those keys away from their defaults loses nothing)."""
+  norm = 'batchnorm'  # reads the most keys (momentum, axes, per-depth statistics)
+  cfg = _cfg(**{'model.arch': arch, 'model.norm': norm})
+  unread = {k: v for k, v in OTHER.items() if k not in ARCHS[arch].reads}
+  assert unread
+  x = (np.random.default_rng(0).normal(size=(2, 8, 8, 1)).astype(np.float32)
+       if ARCHS[arch].images else np.arange(16, dtype=np.int32).reshape(2, 8) % 11)
+  ones = np.ones((2, x.shape[1] if x.ndim == 2 else 1), np.float32)
+  outputs = []
+  for model_cfg in (cfg, dataclasses.replace(cfg, **unread)):
+    model = ARCHS[arch].model(model_cfg)
+    variables = model.init(jax.random.key(0), x, ones.astype(np.int32), ones, False)
+    outputs.append((variables, model.apply(variables, x, ones.astype(np.int32), ones,
+                                           True, mutable=['batch_stats'])[0]))
+  (a, logits_a), (b, logits_b) = outputs
+  assert jax.tree.structure(a) == jax.tree.structure(b)
+  for u, v in zip(jax.tree.leaves((a, logits_a)), jax.tree.leaves((b, logits_b))):
+    np.testing.assert_array_equal(u, v)
+
+
+def test_a_setting_an_arch_does_not_read_is_refused_unless_default(tmp_path, capsys):
+  lstm = {'model.arch': 'lstm', 'data.source': 'python_docs'}
+  for default in ({}, {'model.placement': 'post'}, {'model.share': 'all'}):
+    validate(config_lib.apply_overrides(config_lib.base_config(), {**lstm, **default}))
+  with pytest.raises(ConfigError) as e:
+    validate(config_lib.apply_overrides(config_lib.base_config(),
+                                        {**lstm, 'model.placement': 'peri'}))
+  assert str(e.value) == ("model.placement='peri' is not available with model.arch='lstm',"
+                          " which does not read it (leave it at 'post')")
+  rc = run.main(['--config', 'configs/default.py', '--workdir', str(tmp_path / 'w'),
+                 '--config.model.arch=lstm', '--config.model.placement=peri'])
+  err = capsys.readouterr().err
+  assert rc == 2 and err.count('\n') == 1 and "model.placement='peri'" in err
+  assert not (tmp_path / 'w').exists()

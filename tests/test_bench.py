@@ -12,7 +12,7 @@ import pytest
 
 from lnexp import config as config_lib
 from lnexp.measure import flops
-from lnexp.models.model import AlbertGPT, ModelConfig
+from lnexp.models.model import AlbertGPT, ModelConfig, matmul_params_per_token
 from lnexp.ops import bench
 
 
@@ -202,7 +202,7 @@ def test_flops_per_step_matches_a_hand_count(embed_dim, tied, matmul_params):
   # QK^T and AV are 2*H*T FLOPs each forward, x3 with the backward: 12*H*T.
   per_token = 6 * matmul_params + 12 * L * H * T
   cfg = _cfg(embed_dim, tied)
-  assert flops.matmul_params_per_token(cfg) == matmul_params
+  assert matmul_params_per_token(cfg) == matmul_params
   assert flops.flops_per_step(cfg) == float(B * T * per_token)
 
 
@@ -222,7 +222,7 @@ def test_matmul_params_match_the_model_s_weight_matrices(embed_dim, tied):
     sizes[name] = sizes.get(name, 0) + math.prod(leaf.shape)
   proj = sizes.get('embed_proj', 0)
   expected = sizes['kernel'] + (2 * proj + sizes['token_embed'] if tied else proj)
-  assert flops.matmul_params_per_token(cfg) == expected
+  assert matmul_params_per_token(cfg) == expected
 
 
 def test_first_step_metrics_are_those_of_one_plain_first_step():

@@ -13,6 +13,7 @@ import pytest
 from lnexp import config, data
 from lnexp.data import BOS, EOS, PAD
 from lnexp.errors import ConfigError
+from lnexp.models.validate import validate
 
 B, T = 4, 32
 KEYS = {'inputs': np.int32, 'targets': np.int32, 'input_mask': np.float32,
@@ -20,10 +21,13 @@ KEYS = {'inputs': np.int32, 'targets': np.int32, 'input_mask': np.float32,
 
 
 def _cfg(overrides=None):
-  """base_config with small batches plus `overrides` (dotted keys)."""
-  return config.apply_overrides(
+  """base_config with small batches plus `overrides` (dotted keys), validated
+  (as every run's config is before its source is built)."""
+  cfg = config.apply_overrides(
       config.base_config(),
       {'train.batch_size': B, 'train.seq_len': T, **(overrides or {})})
+  validate(cfg)
+  return cfg
 
 
 def _write_text(path, num_paragraphs=200, seed=0):
@@ -231,7 +235,24 @@ def test_unknown_source_is_rejected():
   cfg = _cfg()
   cfg.data.source = 'parquet'
   with pytest.raises(ConfigError, match='data.source'):
-    data.make_source(cfg)
+    validate(cfg)
+
+
+def test_a_vocab_size_below_the_data_s_is_an_error_naming_both(tmp_path, capsys):
+  for size in (35, 40, -1):  # the data's, larger, or the data's by default
+    data.make_source(_cfg({'model.vocab_size': size}))
+  with pytest.raises(ConfigError) as e:
+    data.make_source(_cfg({'model.vocab_size': 5}))
+  assert 'model.vocab_size=5' in str(e.value) and 'the 35 tokens' in str(e.value)
+  for size in (0, -2):
+    with pytest.raises(ConfigError, match=f'model.vocab_size={size} must be -1'):
+      _cfg({'model.vocab_size': size})
+  from lnexp import run
+  rc = run.main(['--config', 'configs/default.py', '--workdir', str(tmp_path / 'w'),
+                 '--config.model.vocab_size=5'])
+  err = capsys.readouterr().err
+  assert rc == 2 and err.count('\n') == 1 and 'model.vocab_size=5' in err
+  assert not (tmp_path / 'w').exists()
 
 
 @pytest.mark.parametrize('pack', [True, False])

@@ -6,9 +6,11 @@ import pytest
 
 from lnexp.data import make_source
 from lnexp.measure import diagnostics
+from lnexp.models import probes
 from lnexp.models.model import ModelConfig, attention_mask
+from lnexp.models.probes import masked_token_mean
 from lnexp.train.optimizer import OptimConfig
-from lnexp.train.steps import LaneFns, masked_mean, token_losses
+from lnexp.train.steps import LaneFns, token_losses
 from tests.conftest import tiny_config
 
 HP = {'lr': 1e-3, 'warmup_steps': 0.0, 'weight_decay': 0.0, 'z_loss': 0.0,
@@ -44,9 +46,9 @@ def test_grad_flow_probe_equals_norm_of_full_residual_gradient(placement, share,
 
   def loss(delta):  # additive zero tensors at each depth's output: O(L*B*T*H)
     logits, _ = _apply(fns, state, batch, grad_probes_L=delta)
-    return masked_mean(token_losses(logits, batch['targets'])[0], batch['loss_mask'])
+    return masked_token_mean(token_losses(logits, batch['targets'])[0], batch['loss_mask'])
 
-  monkeypatch.setattr(diagnostics, 'grad_probe', lambda x, d: x + d)
+  monkeypatch.setattr(probes, 'grad_probe', lambda x, d: x + d)
   full = jax.grad(loss)(jnp.zeros((3,) + batch['inputs'].shape + (16,)))
   expected = np.sqrt((np.asarray(full) ** 2).reshape(3, -1).sum(1))
   np.testing.assert_allclose(metrics['depth/grad_flow'], expected, rtol=1e-4)
@@ -137,7 +139,8 @@ def _last_ffn_grad(placement, depth):
                                 'model.scan_unroll': 1})
   grads = jax.jit(jax.grad(lambda p: fns.loss(p, state['batch_stats'], HP, batch,
                                               True)[0]))(state['params'])
-  norms = np.asarray(diagnostics.layer_grad_norms(grads)['layer_grad_norm/mlp'])
+  norms = np.asarray(diagnostics.layer_grad_norms(grads['blocks']['layers'])[
+      'layer_grad_norm/mlp'])
   by_hand = np.sqrt(sum(np.square(np.asarray(x)[-1]).sum()
                         for x in jax.tree.leaves(grads['blocks']['layers']['mlp'])))
   assert norms.shape == (depth,) and norms[-1] == pytest.approx(by_hand, rel=1e-5)
@@ -193,7 +196,7 @@ def test_batch_statistics_eval_is_the_train_mode_forward_without_updating_stats(
   with_batch = float(fns.eval_loss(state, batches, batch_statistics=True))
   logits, _ = _apply(fns, state, batch)  # train=True: the batch's own statistics
   ce_BxT, _ = token_losses(logits, batch['targets'])
-  assert with_batch == pytest.approx(float(masked_mean(ce_BxT, batch['loss_mask'])),
+  assert with_batch == pytest.approx(float(masked_token_mean(ce_BxT, batch['loss_mask'])),
                                      rel=1e-5)
   # Fresh running statistics (mean 0, var 1) differ from the batch's.
   assert abs(with_batch - float(fns.eval_loss(state, batches))) > 1e-3

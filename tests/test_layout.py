@@ -1,5 +1,8 @@
-"""The package's import graph has no circles (deferred imports included)."""
+"""The package's shape: its import graph has no circles and never runs up a layer
+(deferred imports included), and no arch or data-source name is tested as a string
+outside its own module and the registries."""
 import ast
+import inspect
 import pathlib
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent / 'lnexp'
@@ -37,3 +40,52 @@ def test_no_import_circles():
   for start in graph:
     visit(start, [start])
   assert not cycles, cycles[:3]
+
+
+# Layers, bottom to top: a module imports only from its own layer or lower ones.
+LAYERS = (('lnexp.errors', 'lnexp.cli', 'lnexp.config'), ('lnexp.data', 'lnexp.models'),
+          ('lnexp.measure',), ('lnexp.runtime',), ('lnexp.train',), ('lnexp.analysis',),
+          ('lnexp.claims',), ('lnexp.ops',),
+          ('lnexp', 'lnexp.run', 'lnexp.report', 'lnexp.bench', 'lnexp.launch',
+           'lnexp.merge', 'lnexp.claims.__main__'))
+
+
+def layer(module: str) -> int:
+  """The layer of a module: its own entry, else its package's (longest prefix)."""
+  prefixes = [module.rsplit('.', i)[0] for i in range(module.count('.') + 1)]
+  for name in prefixes:
+    for level, names in enumerate(LAYERS):
+      if name in names:
+        return level
+  raise AssertionError(f'{module} has no layer: add it to LAYERS')
+
+
+def test_no_module_imports_a_higher_layer():
+  upward = sorted(f'{m} (layer {layer(m)}) imports {d} (layer {layer(d)})'
+                  for m, deps in _imports().items() for d in deps if layer(d) > layer(m))
+  assert not upward, '\n'.join(upward)
+
+
+def _string_tests(path: pathlib.Path, names: set[str]):
+  """(line, name) of each comparison (==, !=, in, not in) with a literal in `names`."""
+  for node in ast.walk(ast.parse(path.read_text())):
+    if isinstance(node, ast.Compare):
+      for operand in (node.left, *node.comparators):
+        items = operand.elts if isinstance(operand, (ast.Tuple, ast.List, ast.Set)) \
+            else [operand]
+        for item in items:
+          if isinstance(item, ast.Constant) and item.value in names:
+            yield node.lineno, item.value
+
+
+def test_no_arch_or_source_name_is_compared_outside_its_own_files():
+  from lnexp.data import SOURCES
+  from lnexp.models.archs import ARCHS
+  registries = {ROOT / 'models' / 'archs.py', ROOT / 'data' / '__init__.py'}
+  own = {name: pathlib.Path(inspect.getfile(arch.model)) for name, arch in ARCHS.items()}
+  own.update({name: pathlib.Path(inspect.getfile(source.make))
+              for name, source in SOURCES.items()})
+  found = sorted(f'{path.relative_to(ROOT.parent)}:{line}: {name!r}'
+                 for path in ROOT.rglob('*.py') if path not in registries
+                 for line, name in _string_tests(path, set(own)) if path != own[name])
+  assert not found, '\n'.join(found)

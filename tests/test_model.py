@@ -9,6 +9,7 @@ import pytest
 from lnexp import config as config_lib
 from lnexp.errors import ConfigError
 from lnexp.models.model import AlbertGPT, Attention, ModelConfig, attention_mask, query_blocks
+from lnexp.models.validate import CHOICES, validate
 from tests.conftest import tiny_config
 
 
@@ -145,17 +146,22 @@ def test_batchnorm_keeps_per_depth_running_stats_unless_shared():
 def test_unknown_choice_names_key_and_options(key, value):
   cfg = tiny_config(**{key: value})
   with pytest.raises(ConfigError) as e:
-    config_lib.validate(cfg)
+    validate(cfg)
   msg = str(e.value)
   assert key in msg and value in msg
-  assert all(opt in msg for opt in config_lib.CHOICES[key])
+  assert all(opt in msg for opt in CHOICES[key])
   assert '\n' not in msg
 
 
 def test_heads_must_divide_hidden_dim():
   with pytest.raises(ConfigError, match='model.hidden_dim=16 is not divisible by '
                      'model.num_heads=3'):
-    config_lib.validate(tiny_config(**{'model.num_heads': 3}))
+    validate(tiny_config(**{'model.num_heads': 3}))
+
+
+def test_zero_heads_is_a_range_error_not_a_division_by_zero():
+  with pytest.raises(ConfigError, match='model.num_heads=0 must be > 0'):
+    validate(tiny_config(**{'model.num_heads': 0}))
 
 
 def test_bfloat16_activations_keep_norms_in_float32():
@@ -193,7 +199,7 @@ def test_cudnn_attention_call_matches_the_einsum_path(monkeypatch):
 
 def test_cudnn_attention_needs_bfloat16_and_a_gpu():
   with pytest.raises(ConfigError, match='model.attention=cudnn needs model.dtype=bfloat16'):
-    config_lib.validate(tiny_config(**{'model.attention': 'cudnn'}))
+    validate(tiny_config(**{'model.attention': 'cudnn'}))
   with pytest.raises(ConfigError, match='needs a GPU; this backend is cpu'):
     ModelConfig.from_config(tiny_config(**{'model.attention': 'cudnn',
                                            'model.dtype': 'bfloat16'}))

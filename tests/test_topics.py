@@ -18,6 +18,7 @@ import pytest
 from lnexp import config, data
 from lnexp.data import BOS, EOS, NUM_SPECIAL, PAD, rows_to_batch
 from lnexp.errors import ConfigError
+from lnexp.models.validate import validate
 from lnexp.train import sweep as train
 
 TINY = os.path.join(os.path.dirname(__file__), 'tiny_config.py')
@@ -27,9 +28,11 @@ CONTEXT_MARGIN = 0.3
 
 
 def _source(**overrides):
+  """The validated topics source (as every run's is) with `overrides`."""
   base = {'data.source': 'topics', 'train.batch_size': 4, 'train.seq_len': 32}
-  return data.make_source(config.apply_overrides(config.base_config(),
-                                                 {**base, **overrides}))
+  cfg = config.apply_overrides(config.base_config(), {**base, **overrides})
+  validate(cfg)
+  return data.make_source(cfg)
 
 
 def _tiny(pack, **overrides):

@@ -1,4 +1,5 @@
-"""Image classification sources: scikit-learn's 8x8 digits (offline) and TFDS.
+"""Image classification sources: scikit-learn's 8x8 digits (offline); TFDS ones
+are built in lnexp.data.tfds.
 
 Batches use the language-model batch keys so lanes, eval and the loss apply
 unchanged: inputs float32 [B, H, W, C] in [0, 1], targets int32 [B, 1] (the
@@ -72,15 +73,5 @@ def digits(**kwargs) -> ImageSource:
                      test=(images[test], bunch.target[test]), num_classes=10, **kwargs)
 
 
-def tfds_images(name: str, data_dir: str, download: bool, **kwargs) -> ImageSource:
-  """A TFDS image dataset ('image', 'label' features: mnist, cifar10) in memory."""
-  from lnexp.data.tfds import open_tfds
-  sources = open_tfds(name, data_dir, download)  # (train, test or validation)
-  splits = []
-  for source in sources:
-    records = [source[i] for i in range(len(source))]
-    images = np.stack([np.asarray(r['image']) for r in records]).astype(np.float32)
-    splits.append((images / 255.0, np.asarray([r['label'] for r in records])))
-  classes = sources[0].dataset_info.features['label'].num_classes
-  return ImageSource(name=f'tfds:{name}', train=splits[0], test=splits[1],
-                     num_classes=classes, **kwargs)
+def make_digits(cfg, **common) -> ImageSource:
+  return digits(**common)

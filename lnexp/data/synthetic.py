@@ -31,11 +31,7 @@ class SyntheticSource(DataSource):
     n, v = num_contexts + 2, self.vocab_size
 
     rng = np.random.default_rng([self.seed, LANGUAGE, 0])
-    rows_CxS = rng.dirichlet(np.full(s, concentration), size=num_contexts)
-    if not np.all(np.isfinite(rows_CxS)):
-      raise ConfigError(f'data.concentration={concentration} is too small '
-                        '(Dirichlet rows underflow); use >= 0.01')
-    self.symbol_probs = rows_CxS
+    self.symbol_probs = rows_CxS = dirichlet_rows(rng, s, concentration, num_contexts)
 
     probs_NxV = np.zeros((n, v))
     probs_NxV[0, NUM_SPECIAL:] = rows_CxS[0]   # a document has >= 1 symbol
@@ -170,3 +166,40 @@ class SyntheticSource(DataSource):
     probs_BxT = self.next_probs[np.where(known_BxT, state_BxT, 0), targets_BxT]
     with np.errstate(divide='ignore'):
       return np.where(known_BxT, np.log(probs_BxT), np.nan)
+
+
+def dirichlet_rows(rng, num_symbols: int, concentration: float, size):
+  """Next-symbol distributions [*size, num_symbols] from a symmetric Dirichlet."""
+  rows = rng.dirichlet(np.full(num_symbols, concentration), size=size)
+  if not np.all(np.isfinite(rows)):
+    raise ConfigError(f'data.concentration={concentration} is too small '
+                      '(Dirichlet rows underflow); use >= 0.01')
+  return rows
+
+
+MAX_TABLE = 2**22  # transition-table entries a Markov source may hold
+
+
+def check_table(entries: int, keys: str, formula: str) -> None:
+  if entries > MAX_TABLE:
+    raise ConfigError(f'{keys} needs a {entries:,}-entry transition table; keep '
+                      f'{formula} <= {MAX_TABLE:,}')
+
+
+def check(d) -> None:
+  """The data.* keys of data.source=synthetic (ranges: lnexp.config)."""
+  if d.order not in (1, 2):
+    raise ConfigError(f'data.order={d.order} is not one of: 1, 2')
+  check_table(d.num_symbols ** (d.order + 1),
+              f'data.num_symbols={d.num_symbols} with data.order={d.order}',
+              'num_symbols**(order+1)')
+
+
+def markov_keys(d) -> dict:
+  """The data.* keys a Markov source (this one, topics) is built from."""
+  return dict(num_symbols=d.num_symbols, mean_doc_len=float(d.mean_doc_len),
+              concentration=float(d.concentration))
+
+
+def make(cfg, **common) -> SyntheticSource:
+  return SyntheticSource(order=cfg.data.order, **markov_keys(cfg.data), **common)

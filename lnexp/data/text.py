@@ -122,3 +122,16 @@ def python_docs() -> bytes:
   """
   from pydoc_data import topics
   return '\n\n'.join(topics.topics[k].strip() for k in sorted(topics.topics)).encode()
+
+
+def make(cfg, **common) -> TextSource:
+  """data.source=text (the UTF-8 file data.path) or python_docs, cut to its
+  first data.max_bytes bytes (0: all)."""
+  d = cfg.data
+  if d.source == 'text':
+    data, name = read_text_file(d.path), f'text:{os.path.basename(d.path)}'
+  else:
+    data, name = python_docs(), 'python_docs'
+  if d.max_bytes:
+    data, name = data[:d.max_bytes], f'{name}[:{d.max_bytes}]'
+  return TextSource(data=data, name=name, path=d.path or name, **common)

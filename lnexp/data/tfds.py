@@ -1,4 +1,4 @@
-"""TFDS datasets by random access (array_record, no TensorFlow)."""
+"""TFDS datasets by random access (array_record, no TensorFlow): text, or images."""
 from __future__ import annotations
 
 import collections
@@ -17,6 +17,7 @@ from lnexp.data.base import (
   DataSource,
   pad_rows,
 )
+from lnexp.data.images import ImageSource
 from lnexp.errors import ConfigError
 
 
@@ -108,9 +109,6 @@ class TfdsSource(DataSource):
                records: tuple[Any, Any] | None = None, **kwargs):
     super().__init__(**kwargs)
     self.vocab_size = BYTE_VOCAB_SIZE
-    if not tfds_name:
-      raise ConfigError("data.tfds_name is empty; data.source='tfds' needs a "
-                        "dataset name, e.g. 'lm1b' or 'tiny_shakespeare'")
     self.name = f'tfds:{tfds_name}'
     train, evaluation = records or open_tfds(tfds_name, data_dir, download)
     self._records = {TRAIN: train, EVAL: evaluation}
@@ -201,3 +199,32 @@ class TfdsSource(DataSource):
         filled_B[r] += len(piece)
       wave += 1
     return rows_BxL
+
+
+def image_source(name: str, data_dir: str, download: bool, **kwargs) -> ImageSource:
+  """A TFDS image dataset ('image', 'label' features: mnist, cifar10) in memory."""
+  sources = open_tfds(name, data_dir, download)  # (train, test or validation)
+  splits = []
+  for source in sources:
+    records = [source[i] for i in range(len(source))]
+    images = np.stack([np.asarray(r['image']) for r in records]).astype(np.float32)
+    splits.append((images / 255.0, np.asarray([r['label'] for r in records])))
+  classes = sources[0].dataset_info.features['label'].num_classes
+  return ImageSource(name=f'tfds:{name}', train=splits[0], test=splits[1],
+                     num_classes=classes, **kwargs)
+
+
+def check(d) -> None:
+  if not d.tfds_name:
+    raise ConfigError("data.tfds_name is empty; data.source='tfds' needs a "
+                      "dataset name, e.g. 'lm1b' or 'tiny_shakespeare'")
+
+
+def make(cfg, **common) -> DataSource:
+  """data.source=tfds: images for a model that classifies them, else byte-level text."""
+  from lnexp.models.archs import ARCHS  # a TFDS name may hold either kind
+  d = cfg.data
+  if ARCHS[cfg.model.arch].images:
+    return image_source(d.tfds_name, d.tfds_data_dir, bool(d.tfds_download), **common)
+  return TfdsSource(tfds_name=d.tfds_name, data_dir=d.tfds_data_dir,
+                    download=bool(d.tfds_download), **common)

@@ -32,6 +32,7 @@ import functools
 import numpy as np
 
 from lnexp.data.base import BOS, EOS, LANGUAGE, NUM_SPECIAL, PAD, Batch, DataSource, entropy
+from lnexp.data.synthetic import check_table, dirichlet_rows, markov_keys
 from lnexp.errors import ConfigError
 
 
@@ -51,10 +52,7 @@ class TopicSource(DataSource):
     self.vocab_size = v = s + NUM_SPECIAL
     self.name = 'topics'
     rng = np.random.default_rng([self.seed, LANGUAGE, 1])
-    rows_KxCxS = rng.dirichlet(np.full(s, concentration), size=(k, 1 + s))
-    if not np.all(np.isfinite(rows_KxCxS)):
-      raise ConfigError(f'data.concentration={concentration} is too small '
-                        '(Dirichlet rows underflow); use >= 0.01')
+    rows_KxCxS = dirichlet_rows(rng, s, concentration, (k, 1 + s))
     self.start_KxS = rows_KxCxS[:, 0]         # first symbol of a topic-k document
     self.trans_KxSxS = rows_KxCxS[:, 1:]      # [k, a, b] = p(b | a, topic k)
 
@@ -222,3 +220,17 @@ def _normalise(x_NxK: np.ndarray) -> np.ndarray:
   total_N = x_NxK.sum(-1, keepdims=True)
   return np.where(total_N > 0, x_NxK / np.where(total_N > 0, total_N, 1.0),
                   1.0 / x_NxK.shape[-1])
+
+
+def check(d) -> None:
+  """The data.* keys of data.source=topics (ranges: lnexp.config)."""
+  if d.order != 1:
+    raise ConfigError(f'data.order={d.order}: data.source=topics is order 1 '
+                      '(one order-1 chain per topic)')
+  check_table(d.num_topics * (d.num_symbols + 1) * d.num_symbols,
+              f'data.num_topics={d.num_topics} x data.num_symbols={d.num_symbols}',
+              'num_topics * (num_symbols + 1) * num_symbols')
+
+
+def make(cfg, **common) -> TopicSource:
+  return TopicSource(num_topics=cfg.data.num_topics, **markov_keys(cfg.data), **common)

@@ -7,7 +7,8 @@ step used every `diagnostics.every` steps; other steps never trace it):
   transition metrics (L2 distance and cosine similarity between a depth's
   input and output, Lan et al. 2019 fig. 1);
 - backward: ||dLoss/d residual|| after each depth via an identity with a
-  custom VJP (`grad_probe`, O(depth) memory instead of L x B x T x D probes),
+  custom VJP (`lnexp.models.probes.grad_probe`, O(depth) memory instead of
+  L x B x T x D probes),
   gradient norm per parameter group, and per layer for unshared blocks (Xiong
   et al. 2020 compare the last layer's FFN weight gradient across placements);
 - attention: max logit and mean entropy per depth (Wortsman et al. 2023);
@@ -20,11 +21,13 @@ step used every `diagnostics.every` steps; other steps never trace it):
     variance of each norm's input (`*_norm_*`) and of each sublayer's input
     (`*_sub_*`: the norm output in pre-LN, the residual stream in post-LN or
     without a norm) at this diagnostic step vs the previous one; the host
-    reports the RMS change per depth (`lnexp.loop`);
+    reports the RMS change per depth (`lnexp.train.loop`);
   * Santurkar et al. 2018 (`ics_santurkar`, `share=none` only, own cadence
     `diagnostics.ics_every`): ||G_i - G_i'|| where G_i is layer i's weight
     gradient and G_i' the same gradient after the layers before i (and the
-    embeddings) took this step's update.
+    embeddings) took this step's update (`LaneFns.santurkar_ics`).
+The forward statistics and the probe are computed inside the models, by
+`lnexp.models.probes`; here are the parameter-level ones and the host's drift.
 """
 from __future__ import annotations
 
@@ -32,68 +35,6 @@ import jax
 import jax.numpy as jnp
 
 f32 = jnp.float32
-
-
-@jax.custom_vjp
-def grad_probe(x, probe):
-  """Identity on x; the cotangent of `probe` is ||dLoss/dx|| (Frobenius)."""
-  del probe
-  return x
-
-
-def _probe_fwd(x, probe):
-  del probe
-  return x, None
-
-
-def _probe_bwd(_, g):
-  return g, jnp.sqrt(jnp.sum(jnp.square(g.astype(f32))))
-
-
-grad_probe.defvjp(_probe_fwd, _probe_bwd)
-
-
-def masked_token_mean(v_BxT, mask_BxT):
-  return (v_BxT * mask_BxT).sum() / jnp.maximum(mask_BxT.sum(), 1.0)
-
-
-def rms(x_BxTxD, mask_BxT):
-  """Root mean square over real tokens and features."""
-  return jnp.sqrt(masked_token_mean(jnp.square(x_BxTxD.astype(f32)).mean(-1), mask_BxT))
-
-
-def norm_input_stats(x_BxTxD, mask_BxT) -> dict:
-  """Feature-averaged mean/variance of a norm's input, and per-feature moments."""
-  x = x_BxTxD.astype(f32)
-  m = mask_BxT[..., None]
-  count = jnp.maximum(mask_BxT.sum(), 1.0)
-  feat_mean_D = (x * m).sum((0, 1)) / count
-  feat_var_D = (jnp.square(x - feat_mean_D) * m).sum((0, 1)) / count
-  return {'in_mean': masked_token_mean(x.mean(-1), mask_BxT),
-          'in_var': masked_token_mean(x.var(-1), mask_BxT),
-          'feat_mean': feat_mean_D, 'feat_var': feat_var_D}
-
-
-def transition(x_in_BxTxD, x_out_BxTxD, mask_BxT) -> dict:
-  """ALBERT's layer-transition metrics: mean L2 distance and cosine similarity."""
-  a, b = x_in_BxTxD.astype(f32), x_out_BxTxD.astype(f32)
-  l2 = jnp.sqrt(jnp.square(b - a).sum(-1))
-  cos = (a * b).sum(-1) / jnp.maximum(
-      jnp.sqrt(jnp.square(a).sum(-1) * jnp.square(b).sum(-1)), 1e-30)
-  return {'transition_l2': masked_token_mean(l2, mask_BxT),
-          'transition_cos': masked_token_mean(cos, mask_BxT)}
-
-
-def flatten_sown(tree: dict, prefix: str = '') -> dict:
-  """Flax 'intermediates' {module: {name: (value,)}} -> {'module/name': value}."""
-  out = {}
-  for key, value in tree.items():
-    name = f'{prefix}{key}'
-    if isinstance(value, dict):
-      out.update(flatten_sown(value, name + '/'))
-    else:
-      out[name] = value[0] if isinstance(value, tuple) else value
-  return out
 
 
 def param_groups(tree: dict) -> dict:
@@ -132,12 +73,13 @@ def group_metrics(grads, params, new_params) -> dict:
   return out
 
 
-def layer_grad_norms(grads) -> dict:
-  """Per-layer gradient norm [L] of each unshared block submodule."""
+def layer_grad_norms(layers) -> dict:
+  """Per-layer gradient norm [L] of each block submodule stacked along depth
+  (`layers`: the grads at the arch's `layer_params`)."""
   return {f'layer_grad_norm/{sub}': jnp.sqrt(sum(
       jnp.square(x.astype(f32)).reshape(x.shape[0], -1).sum(1)
       for x in jax.tree.leaves(tree)))
-          for sub, tree in grads['blocks']['layers'].items()}
+          for sub, tree in layers.items()}
 
 
 def drift(prev: dict, cur: dict) -> dict:

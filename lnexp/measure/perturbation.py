@@ -41,8 +41,10 @@ import numpy as np
 
 from lnexp import config as config_lib
 from lnexp.data import make_source
-from lnexp.measure.diagnostics import masked_token_mean, rms
-from lnexp.models.model import AlbertGPT, ModelConfig
+from lnexp.models.archs import ARCHS
+from lnexp.models.model import ModelConfig
+from lnexp.models.probes import masked_token_mean, rms
+from lnexp.models.validate import validate
 
 f32 = jnp.float32
 EPS = 1e-3
@@ -111,12 +113,14 @@ def response(model_cfg: ModelConfig, variables, batch, direction_BxTxH, eps=EPS,
   Returns rel_dev_L [L] (entry l-1 is block l), amplification, kl, rms_ratio,
   loss (the clean pass's cross-entropy).
   """
-  if model_cfg.arch != 'albert_gpt':
-    raise ValueError(f'perturbation needs model.arch=albert_gpt, not {model_cfg.arch!r}')
+  arch = ARCHS[model_cfg.arch]
+  if not arch.per_depth:
+    raise ValueError(f'perturbation needs a residual stream per depth (Arch.per_depth); '
+                     f'model.arch={model_cfg.arch!r} has none')
   depth = model_cfg.num_layers
   if not 1 <= after <= depth:
     raise ValueError(f'after={after} must be a block in 1..{depth}')
-  model = AlbertGPT(dataclasses.replace(model_cfg, dtype='float32', attention='xla'))
+  model = arch.model(dataclasses.replace(model_cfg, dtype='float32', attention='xla'))
   variables = {k: v for k, v in variables.items() if k in ('params', 'batch_stats')}
   mask = batch['input_mask'].astype(f32)
   logits, streams = _forward(model, variables, batch, batch_stats)
@@ -156,7 +160,7 @@ def _measure(model_cfg, variables, batch, eps, seed, after, batch_stats):
 def _measure_at_init(model_cfg, batch, seed, eps, after, batch_stats):
   """Init as a training lane with this seed starts (LaneFns.init), then measure:
   one compiled program per structure, seeds and batches traced."""
-  variables = AlbertGPT(model_cfg).init(
+  variables = ARCHS[model_cfg.arch].model(model_cfg).init(
       jax.random.key(seed), batch['inputs'][:1], batch['segment_ids'][:1],
       batch['input_mask'][:1], False)
   return _measure(model_cfg, variables, batch, eps, seed, after, batch_stats)
@@ -194,9 +198,9 @@ def at_init(cfg_overrides: Mapping, depths: Sequence[int] = (2, 4, 8, 16, 32),
         cfg = config_lib.apply_overrides(base, {
             **overrides, 'model.num_layers': depth, 'train.seed': seed,
             'data.seed': seed})
+        validate(cfg)
         source = make_source(cfg)
         cfg.model.vocab_size = source.vocab_size
-        config_lib.validate(cfg)
         model_cfg = ModelConfig.from_config(cfg)
         batch = {k: jnp.asarray(v) for k, v in source.eval_batch(0).items()}
         out = jax.tree.map(np.asarray, _measure_at_init(model_cfg, batch, seed, eps,

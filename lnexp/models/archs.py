@@ -1,8 +1,10 @@
 """The model families (`model.arch`), one registry line each.
 
 Every model maps a batch's inputs to [B, T, V] logits (the CNN: [B, 1,
-classes]), so the loss, eval, lanes and diagnostics apply unchanged. Which
-norms an arch takes follows from the norm registry (`lnexp.models.norms.NORMS`).
+classes]), so the loss, eval, lanes and diagnostics apply unchanged. An entry
+declares all the engine needs from its family: the norms it takes (from the
+norm registry, `lnexp.models.norms.NORMS`), the placements and model.* keys
+it reads, its costs estimated from shapes, and where its diagnostics apply.
 """
 from __future__ import annotations
 
@@ -11,37 +13,58 @@ from typing import Callable
 
 import flax.linen as nn
 
-from lnexp.models import cnn, lstm
-from lnexp.models.model import AlbertGPT
+from lnexp.models import cnn, lstm, model
 from lnexp.models.norms import NORMS, Norm
 from lnexp.models.placements import PLACEMENTS
+
+# model.* keys every family reads (besides model.arch and model.vocab_size).
+COMMON_KEYS = ('norm', 'hidden_dim', 'init_scale', 'use_bias', 'norm_eps', 'bn_momentum')
 
 
 @dataclasses.dataclass(frozen=True)
 class Arch:
-  """model: the Flax module. placements/shares: the values it implements (None:
-  the key does not apply, and canonical configs set its default). images: it
-  classifies images (results report accuracy). takes_norm: which registered norms
-  fit. norm_free_placement: without a norm (an identity), every placement is the
-  same model. per_depth: diagnostics, Santurkar ICS, the residual-stream
-  perturbation and batch-1 BatchNorm eval apply (a depth axis of blocks)."""
+  """model: the Flax module. takes_norm: which registered norms fit. reads: the
+  model.* keys it reads; any other must stay at its default (lnexp.models.validate).
+  placements: the model.placement values it implements, if it reads the key.
+  check(cfg): ConfigError where values of its keys do not fit together.
+  costs(cfg): one lane's estimates from shapes alone, {'params', 'activations'
+  (values a step keeps for the backward pass, logits aside), 'flops' (of a step)}.
+  images: it classifies images (one logit row per example; results report
+  accuracy). norm_free_placement: without a norm (an identity), every
+  placement is the same model. per_depth: diagnostics per block, Santurkar ICS,
+  the residual-stream perturbation and batch-1 BatchNorm eval apply. probes:
+  its grad-flow probes follow each 'depth' (block) or 'time' step.
+  layer_params / input_params: paths of its per-depth stacked parameters and
+  names of those before the first block (Santurkar ICS, per-layer grad norms)."""
   model: type[nn.Module]
   takes_norm: Callable[[Norm], bool]
-  placements: tuple[str, ...] | None
-  shares: tuple[str, ...] | None
+  reads: tuple[str, ...]
+  costs: Callable[..., dict]
+  placements: tuple[str, ...] = ()
+  check: Callable = lambda cfg: None
   images: bool = False
   norm_free_placement: bool = False
   per_depth: bool = False
+  probes: str = 'depth'
+  layer_params: tuple[str, ...] | None = None
+  input_params: tuple[str, ...] = ()
 
   def norms(self) -> tuple[str, ...]:
     return tuple(name for name, norm in NORMS.items() if self.takes_norm(norm))
 
 
 ARCHS: dict[str, Arch] = {
-    'albert_gpt': Arch(AlbertGPT, lambda n: n.tokens is not None, tuple(PLACEMENTS),
-                       ('all', 'attention', 'ffn', 'none'), norm_free_placement=True,
-                       per_depth=True),
-    'lstm': Arch(lstm.LSTMLM, lambda n: n.tokens is not None and n.recurrent, None, None),
-    'cnn': Arch(cnn.CNN, lambda n: n.images is not None, tuple(cnn.BLOCKS), None,
-                images=True),
+    'albert_gpt': Arch(
+        model.AlbertGPT, lambda n: n.tokens is not None, COMMON_KEYS + (
+            'placement', 'share', 'num_layers', 'embed_dim', 'num_heads', 'mlp_dim',
+            'qk_norm', 'pos', 'embed_scale', 'tie_embeddings', 'bn_axes', 'bn_share_stats',
+            'dyt_alpha_init', 'dtype', 'attention', 'scan_unroll', 'branch_init'),
+        model.costs, placements=tuple(PLACEMENTS), check=model.check,
+        norm_free_placement=True, per_depth=True, layer_params=model.LAYER_PARAMS,
+        input_params=model.INPUT_PARAMS),
+    'lstm': Arch(lstm.LSTMLM, lambda n: n.tokens is not None and n.recurrent,
+                 COMMON_KEYS + ('embed_dim',), lstm.costs, probes='time'),
+    'cnn': Arch(cnn.CNN, lambda n: n.images is not None, COMMON_KEYS + (
+        'placement', 'num_layers', 'dyt_alpha_init', 'groups', 'dtype'), cnn.costs,
+        placements=tuple(cnn.BLOCKS), check=cnn.check, images=True),
 }

@@ -15,8 +15,8 @@ from __future__ import annotations
 import flax.linen as nn
 import jax.numpy as jnp
 
-from lnexp.measure import diagnostics
-from lnexp.models import norms
+from lnexp.errors import ConfigError
+from lnexp.models import norms, probes
 from lnexp.models.model import ModelConfig, dense_init
 
 f32 = jnp.float32
@@ -73,10 +73,30 @@ class CNN(nn.Module):
     for depth in range(c.num_layers):
       x = ResBlock(c, name=f'block{depth}')(x, train)
       if grad_probes_L is not None:
-        x = diagnostics.grad_probe(x, grad_probes_L[depth])
+        x = probes.grad_probe(x, grad_probes_L[depth])
       rms_L.append(jnp.sqrt(jnp.square(x.astype(f32)).mean()))
     if self.is_mutable_collection('intermediates'):
       self.sow('intermediates', 'depth/residual_rms', jnp.stack(rms_L))
     pooled_BxC = x.astype(f32).mean((1, 2))
     return nn.Dense(c.vocab_size, kernel_init=dense_init(c, c.hidden_dim),
                     name='head')(pooled_BxC)[:, None, :].astype(f32)
+
+
+def check(cfg) -> None:
+  m = cfg.model
+  if m.norm == 'groupnorm' and m.hidden_dim % m.groups:
+    raise ConfigError(f'model.hidden_dim={m.hidden_dim} is not divisible by '
+                      f'model.groups={m.groups}')
+
+
+PIXELS = 64  # the estimates assume 8x8 images (digits)
+
+
+def costs(cfg) -> dict:
+  """Estimates from shapes (`Arch.costs`): the 3x3 stem and two convolutions per
+  block; a channel map kept per convolution, norm and activation."""
+  m, b = cfg.model, cfg.train.batch_size
+  h, v, layers = m.hidden_dim, m.vocab_size, m.num_layers
+  return {'params': 9 * 3 * h + 9 * h * h * 2 * layers + 6 * h * layers + h * v + v,
+          'activations': b * PIXELS * h * 6 * layers,
+          'flops': 6.0 * b * PIXELS * 9 * h * (2 * layers * h + 1)}

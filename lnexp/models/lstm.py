@@ -15,8 +15,7 @@ from __future__ import annotations
 import flax.linen as nn
 import jax.numpy as jnp
 
-from lnexp.measure import diagnostics
-from lnexp.models import norms
+from lnexp.models import norms, probes
 from lnexp.models.dense import Dense
 from lnexp.models.model import ModelConfig, dense_init
 
@@ -26,7 +25,7 @@ f32 = jnp.float32
 class LSTMCell(nn.Module):
   """One time step: (h, c), (x-gates, mask, reset, probe) -> (h, c), (h, diagnostics).
 
-  With `probed`, h_t passes through `diagnostics.grad_probe`, so the probe's
+  With `probed`, h_t passes through `probes.grad_probe`, so the probe's
   gradient is ||dLoss/dh_t|| (through the output and every later step).
   """
   cfg: ModelConfig
@@ -53,7 +52,7 @@ class LSTMCell(nn.Module):
     c_BxH = nn.sigmoid(f + 1.0) * c_BxH + nn.sigmoid(i) * jnp.tanh(g)  # forget bias 1
     h_BxH = nn.sigmoid(o) * jnp.tanh(norm('c_norm', c_BxH))
     if self.probed:
-      h_BxH = diagnostics.grad_probe(h_BxH, probe_1[0])
+      h_BxH = probes.grad_probe(h_BxH, probe_1[0])
     m = mask_B[:, None]
     count = jnp.maximum(mask_B.sum() * hidden, 1.0)
     mean = (h_BxH * m).sum() / count
@@ -93,7 +92,17 @@ class LSTMLM(nn.Module):
     if self.is_mutable_collection('intermediates'):
       for name, value_T in per_step.items():
         self.sow('intermediates', f'time/{name}', value_T)
-      for key, value in diagnostics.norm_input_stats(gates_x_BxTx4H, mask_BxT).items():
+      for key, value in probes.norm_input_stats(gates_x_BxTx4H, mask_BxT).items():
         self.sow('intermediates', f'input_gates_{key}', value)
     return Dense(c.vocab_size, kernel_init=dense_init(c, c.hidden_dim, c.unembed_init),
                  name='unembed')(h_BxTxH).astype(f32)
+
+
+def costs(cfg) -> dict:
+  """Estimates from shapes (`Arch.costs`): one layer, float32 whatever model.dtype;
+  parameters of the embedding, the gates' matmuls and bias, three norms, the output."""
+  m, t = cfg.model, cfg.train
+  h, e, v, tokens = m.hidden_dim, m.embed_dim, m.vocab_size, t.batch_size * t.seq_len
+  return {'params': v * e + 4 * h * (e + h) + 22 * h + h * v + v,
+          'activations': tokens * (16 * h + e),
+          'flops': 6.0 * tokens * (4 * h * (e + h) + h * v)}

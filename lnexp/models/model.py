@@ -23,8 +23,7 @@ import jax
 import jax.numpy as jnp
 
 from lnexp.errors import ConfigError
-from lnexp.measure import diagnostics
-from lnexp.models import norms
+from lnexp.models import norms, probes
 from lnexp.models.dense import Dense, matmul_tokens
 from lnexp.models.placements import PLACEMENTS
 
@@ -90,8 +89,7 @@ def branch_gains(cfg: ModelConfig) -> tuple[float, float]:
   """Init gains of a residual branch's (input, output) weights: the placement's
   (DeepNorm's beta on both) times `model.branch_init` on the output projection
   (gpt2: 1/sqrt(2L), Radford et al. 2019)."""
-  placement = PLACEMENTS[cfg.placement].branch_init(cfg.num_layers) if \
-      cfg.arch == 'albert_gpt' else 1.0
+  placement = PLACEMENTS[cfg.placement].branch_init(cfg.num_layers)
   fair = (2 * cfg.num_layers) ** -0.5 if cfg.branch_init == 'gpt2' else 1.0
   return placement, placement * fair
 
@@ -231,15 +229,15 @@ class Block(nn.Module):
     for name, sublayer in sublayers:
       def norm(suffix, h):
         if self.is_mutable_collection('intermediates'):
-          for key, value in diagnostics.norm_input_stats(h, mask_BxT).items():
+          for key, value in probes.norm_input_stats(h, mask_BxT).items():
             self.sow('intermediates', f'{name}_{suffix}_{key}', value)
         return norms.make_norm(c.norm, c, f'{name}_{suffix}')(h, mask_BxT, train)
 
       def measured(h):
         out = sublayer(h)
         if self.is_mutable_collection('intermediates'):
-          self.sow('intermediates', f'{name}_out_rms', diagnostics.rms(out, mask_BxT))
-          for key, value in diagnostics.norm_input_stats(h, mask_BxT).items():
+          self.sow('intermediates', f'{name}_out_rms', probes.rms(out, mask_BxT))
+          for key, value in probes.norm_input_stats(h, mask_BxT).items():
             self.sow('intermediates', f'{name}_sub_{key}', value)  # what the sublayer sees
         return out
 
@@ -248,6 +246,9 @@ class Block(nn.Module):
 
       x_BxTxH = PLACEMENTS[c.placement].apply(x_BxTxH, measured, norm, gate, c.num_layers)
     return x_BxTxH
+
+
+SHARES = ('all', 'attention', 'ffn', 'none')  # model.share
 
 
 def _is_shared(path: str, share: str) -> bool:
@@ -339,12 +340,12 @@ class AlbertGPT(nn.Module):
       if perturb is not None:
         x = x + (bump * perturb[1]).astype(x.dtype)
       if grad_probes_L is not None:
-        x = diagnostics.grad_probe(x, probe)
+        x = probes.grad_probe(x, probe)
       diag = {}
       if collect:
-        diag = diagnostics.flatten_sown(new_vars['intermediates'])
-        diag['residual_rms'] = diagnostics.rms(x, mask_BxT)
-        diag.update(diagnostics.transition(x_in, x, mask_BxT))
+        diag = probes.flatten_sown(new_vars['intermediates'])
+        diag['residual_rms'] = probes.rms(x, mask_BxT)
+        diag.update(probes.transition(x_in, x, mask_BxT))
       new_stats = new_vars.get('batch_stats') if mutable else None
       stream = x if keep_streams else None
       if c.bn_share_stats:
@@ -376,3 +377,53 @@ class AlbertGPT(nn.Module):
       logits = Dense(c.vocab_size, use_bias=c.use_bias, dtype=c.dtype,
                      kernel_init=dense_init(c, h, c.unembed_init), name='unembed')(x_BxTxH)
     return logits.astype(f32)
+
+
+# The registry entry's declarations (lnexp.models.archs): where the per-depth
+# parameters and the ones before the first block live, what a config needs
+# to fit together, and the costs estimated from shapes before anything is built.
+LAYER_PARAMS = ('blocks', 'layers')  # stacked [L, ...]: unshared block parts
+INPUT_PARAMS = ('token_embed', 'pos_embed', 'embed_proj')
+ACT_PER_TOKEN_H = 8   # residual, norm outputs, q/k/v, attention output (x hidden)
+
+
+def check(cfg) -> None:
+  """ConfigError where heads, rotary positions or cuDNN attention do not fit."""
+  m = cfg.model
+  if m.hidden_dim % m.num_heads:
+    raise ConfigError(f'model.hidden_dim={m.hidden_dim} is not divisible by '
+                      f'model.num_heads={m.num_heads}')
+  if m.pos == 'rope' and (m.hidden_dim // m.num_heads) % 2:
+    raise ConfigError('model.pos=rope needs an even head dimension '
+                      '(hidden_dim / num_heads)')
+  if m.attention == 'cudnn' and m.dtype != 'bfloat16':
+    raise ConfigError(f'model.attention=cudnn needs model.dtype=bfloat16 (cuDNN flash '
+                      f'attention runs in 16 bits), not {m.dtype!r}')
+
+
+def costs(cfg) -> dict:
+  """Estimates from shapes (`Arch.costs`). Activations per layer: ~ACT_PER_TOKEN_H
+  x hidden + 2 x mlp values per token, two attention matrices per head. FLOPs per
+  token: 6 x matmul parameters + 12 x L x H x T (attention scores and values)."""
+  m, t = cfg.model, cfg.train
+  h, e, v, mlp, layers = m.hidden_dim, m.embed_dim, m.vocab_size, m.mlp_dim, m.num_layers
+  tokens = t.batch_size * t.seq_len
+  attn, ffn = 4 * h * h + 4 * h + 2 * h, 2 * h * mlp + mlp + h + 2 * h
+  copies = {part: 1 if _is_shared(part, m.share) else layers for part in ('attn', 'mlp')}
+  embed = v * e + t.seq_len * e + (e * h if e != h else 0)
+  unembed = ((h * e if e != h else 0) if m.tie_embeddings else h * v) + v
+  attention = 2 * t.batch_size * m.num_heads * t.seq_len ** 2
+  return {'params': copies['attn'] * attn + copies['mlp'] * ffn + embed + unembed + 2 * h,
+          'activations': layers * (tokens * (ACT_PER_TOKEN_H * h + 2 * mlp) + attention),
+          'flops': float(tokens * (6 * matmul_params_per_token(cfg)
+                                   + 12 * layers * h * t.seq_len))}
+
+
+def matmul_params_per_token(cfg) -> int:
+  """Matmul parameters applied per token, a shared block counted once per depth."""
+  m = cfg.model
+  h, e, v = m.hidden_dim, m.embed_dim, m.vocab_size
+  block = 4 * h * h + 2 * h * m.mlp_dim
+  embed = e * h if e != h else 0
+  unembed = (h * e if e != h else 0) + e * v if m.tie_embeddings else h * v
+  return m.num_layers * block + embed + unembed

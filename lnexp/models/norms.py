@@ -26,6 +26,12 @@ import jax.numpy as jnp
 f32 = jnp.float32
 
 
+def affine(module: nn.Module, y, bias: bool = True):
+  """y * scale (+ bias), learned per feature (last axis) from 1 (and 0)."""
+  y = y * module.param('scale', nn.initializers.ones, (y.shape[-1],), f32)
+  return y + module.param('bias', nn.initializers.zeros, (y.shape[-1],), f32) if bias else y
+
+
 class LayerNorm(nn.Module):
   """(x - mean) / sqrt(var + eps) * scale + bias, statistics over features.
 
@@ -46,11 +52,7 @@ class LayerNorm(nn.Module):
     if self.detach_stats:
       mean, var = jax.lax.stop_gradient(mean), jax.lax.stop_gradient(var)
     y = (x - mean) * jax.lax.rsqrt(var + self.eps)
-    if self.affine:
-      y = y * self.param('scale', nn.initializers.ones, (x.shape[-1],), f32)
-      if self.use_bias:
-        y = y + self.param('bias', nn.initializers.zeros, (x.shape[-1],), f32)
-    return y.astype(x_BxTxD.dtype)
+    return (affine(self, y, self.use_bias) if self.affine else y).astype(x_BxTxD.dtype)
 
 
 class RMSNorm(nn.Module):
@@ -61,8 +63,7 @@ class RMSNorm(nn.Module):
   def __call__(self, x_BxTxD, mask_BxT=None, train=False):
     x = x_BxTxD.astype(f32)
     y = x * jax.lax.rsqrt(jnp.square(x).mean(-1, keepdims=True) + self.eps)
-    y = y * self.param('scale', nn.initializers.ones, (x.shape[-1],), f32)
-    return y.astype(x_BxTxD.dtype)
+    return affine(self, y, bias=False).astype(x_BxTxD.dtype)
 
 
 class DyT(nn.Module):
@@ -74,11 +75,7 @@ class DyT(nn.Module):
   def __call__(self, x_BxTxD, mask_BxT=None, train=False):
     x = x_BxTxD.astype(f32)
     alpha = self.param('alpha', lambda _: jnp.asarray(self.alpha_init, f32))
-    y = jnp.tanh(alpha * x)
-    y = y * self.param('scale', nn.initializers.ones, (x.shape[-1],), f32)
-    if self.use_bias:
-      y = y + self.param('bias', nn.initializers.zeros, (x.shape[-1],), f32)
-    return y.astype(x_BxTxD.dtype)
+    return affine(self, jnp.tanh(alpha * x), self.use_bias).astype(x_BxTxD.dtype)
 
 
 class ScaleNorm(nn.Module):
@@ -117,10 +114,7 @@ class PowerNorm(nn.Module):
       square = (jnp.square(x) * m).sum((0, 1)) / jnp.maximum(count, 1.0)
       mom = jnp.where(count > 0, self.momentum, 1.0)
       psi.value = mom * psi.value + (1 - mom) * jax.lax.stop_gradient(square)
-    y = y * self.param('scale', nn.initializers.ones, (d,), f32)
-    if self.use_bias:
-      y = y + self.param('bias', nn.initializers.zeros, (d,), f32)
-    return y.astype(x_BxTxD.dtype)
+    return affine(self, y, self.use_bias).astype(x_BxTxD.dtype)
 
 
 class Identity(nn.Module):
@@ -191,10 +185,7 @@ class BatchNorm(nn.Module):
     else:
       mean, var = run_mean.value, run_var.value
     y = (x - mean) * jax.lax.rsqrt(var + self.eps)
-    y = y * self.param('scale', nn.initializers.ones, (d,), f32)
-    if self.use_bias:
-      y = y + self.param('bias', nn.initializers.zeros, (d,), f32)
-    return y.astype(x_BxTxD.dtype)
+    return affine(self, y, self.use_bias).astype(x_BxTxD.dtype)
 
 
 class ImageRMSNorm(nn.Module):
@@ -205,8 +196,7 @@ class ImageRMSNorm(nn.Module):
   def __call__(self, x_BxHxWxC, train=False):
     x = x_BxHxWxC.astype(f32)
     y = x * jax.lax.rsqrt(jnp.square(x).mean((1, 2, 3), keepdims=True) + self.eps)
-    return (y * self.param('scale', nn.initializers.ones, (x.shape[-1],), f32)
-            ).astype(x_BxHxWxC.dtype)
+    return affine(self, y, bias=False).astype(x_BxHxWxC.dtype)
 
 
 class PerPixel(nn.Module):

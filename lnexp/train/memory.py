@@ -2,12 +2,12 @@
 
 Per lane: parameters, gradients and AdamW's two moments (4 float32 copies of
 the parameters), plus the activations a training step keeps for the backward
-pass (per layer ~`ACT_PER_TOKEN_H` x hidden + 2 x mlp values per token, two
-attention matrices per head) and the logits with their softmax and gradient
-(3 x tokens x vocab, float32). Lanes mapped one after another (`lane_mode`
-map, the CPU default) hold one lane's activations at a time. An estimate, not
-an account: it exists to refuse what cannot fit (a batch of 10^8) before the
-machine swaps, and errs low, never refusing a run that fits.
+pass (what the arch's registry entry estimates, `Arch.costs`) and
+the logits with their softmax and gradient (3 x rows x vocab, float32). Lanes
+mapped one after another (`lane_mode` map, the CPU default) hold one lane's
+activations at a time. An estimate, not an account: it exists to refuse what
+cannot fit (a batch of 10^8) before the machine swaps, and errs low, never
+refusing a run that fits.
 """
 from __future__ import annotations
 
@@ -15,44 +15,24 @@ import math
 import os
 
 from lnexp.errors import ConfigError
+from lnexp.models.archs import ARCHS
 
 GIB = 2**30
-ACT_PER_TOKEN_H = 8   # residual, norm outputs, q/k/v, attention output (x hidden)
 LOGIT_COPIES = 3      # logits, log-softmax, their gradient (float32)
 STATE_COPIES = 4      # params, grads, Adam mu and nu (float32)
 
 
 def param_count(cfg) -> int:
   """Trainable parameters of one lane (biases and norm scales included)."""
-  m = cfg.model
-  h, e, v, mlp, layers = m.hidden_dim, m.embed_dim, m.vocab_size, m.mlp_dim, m.num_layers
-  if m.arch == 'lstm':
-    return v * e + 4 * h * (e + h) + 8 * h + h * v + v + 4 * h * layers
-  if m.arch == 'cnn':
-    return 9 * 3 * h + 9 * h * h * 2 * layers + 6 * h * layers + h * v + v
-  attn, ffn = 4 * h * h + 4 * h + 2 * h, 2 * h * mlp + mlp + h + 2 * h
-  copies = {'all': (1, 1), 'attention': (1, layers), 'ffn': (layers, 1),
-            'none': (layers, layers)}[m.share]
-  embed = v * e + cfg.train.seq_len * e + (e * h if e != h else 0)
-  unembed = ((h * e if e != h else 0) if m.tie_embeddings else h * v) + v
-  return copies[0] * attn + copies[1] * ffn + embed + unembed + 2 * h
+  return ARCHS[cfg.model.arch].costs(cfg)['params']
 
 
 def activation_bytes(cfg) -> int:
   """What one lane's training step holds for its backward pass."""
-  m, t = cfg.model, cfg.train
+  m, t, arch = cfg.model, cfg.train, ARCHS[cfg.model.arch]
   width = 2 if m.dtype == 'bfloat16' else 4
-  if m.arch == 'cnn':  # 8x8 digits; a channel map per conv, norm and activation
-    tokens = t.batch_size * 64
-    return tokens * m.hidden_dim * 6 * m.num_layers * width + \
-        LOGIT_COPIES * t.batch_size * m.vocab_size * 4
-  tokens = t.batch_size * t.seq_len
-  if m.arch == 'lstm':
-    per_layer = tokens * (16 * m.hidden_dim + m.embed_dim) * width
-  else:
-    per_layer = (tokens * (ACT_PER_TOKEN_H * m.hidden_dim + 2 * m.mlp_dim) * width
-                 + 2 * t.batch_size * m.num_heads * t.seq_len ** 2 * width)
-  return m.num_layers * per_layer + LOGIT_COPIES * tokens * m.vocab_size * 4
+  rows = t.batch_size * (1 if arch.images else t.seq_len)  # classifiers: one per example
+  return arch.costs(cfg)['activations'] * width + LOGIT_COPIES * rows * m.vocab_size * 4
 
 
 def state_bytes(cfg) -> int:

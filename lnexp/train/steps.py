@@ -2,10 +2,10 @@
 
 A lane is one sweep point. Its state is a dict of arrays (params, batch_stats,
 opt_state, step, diverged_step, init_loss); per-lane scalar hyperparameters
-(`LANE_KEYS` in lnexp.config) come in a dict `hp` of traced scalars. Every lane
-sees the same batch. A lane whose loss or gradient norm goes non-finite, or
-whose loss exceeds `train.diverge_factor` x its initial loss, is marked
-diverged at that step and its state stops changing (divergence is data).
+(`LANE_KEYS` in lnexp.models.validate) come in a dict `hp` of traced scalars.
+Every lane sees the same batch. A lane whose loss or gradient norm goes
+non-finite, or whose loss exceeds `train.diverge_factor` x its initial loss, is
+marked diverged at that step and its state stops changing (divergence is data).
 """
 from __future__ import annotations
 
@@ -17,10 +17,11 @@ import jax
 import jax.numpy as jnp
 import optax
 
-from lnexp.config import LANE_KEYS
 from lnexp.measure import diagnostics
 from lnexp.models.archs import ARCHS
 from lnexp.models.model import ModelConfig
+from lnexp.models.probes import flatten_sown, masked_token_mean
+from lnexp.models.validate import LANE_KEYS
 from lnexp.train import optimizer
 
 DIVERGED_NONFINITE, DIVERGED_EXPLODED = 1, 2
@@ -36,10 +37,6 @@ def token_losses(logits_BxTxV, targets_BxT):
   logz_BxT = jax.nn.logsumexp(logits_BxTxV, axis=-1)
   target_logit_BxT = jnp.take_along_axis(logits_BxTxV, targets_BxT[..., None], -1)[..., 0]
   return logz_BxT - target_logit_BxT, logz_BxT
-
-
-def masked_mean(x_BxT, mask_BxT):
-  return (x_BxT * mask_BxT).sum() / jnp.maximum(mask_BxT.sum(), 1.0)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -79,27 +76,27 @@ class LaneFns:
         mutable=['batch_stats'] + (['intermediates'] if collect else []))
     ce_BxT, logz_BxT = token_losses(logits, batch['targets'])
     mask = batch['loss_mask']
-    ce = masked_mean(ce_BxT, mask)
-    z_loss = masked_mean(jnp.square(logz_BxT), mask)
+    ce = masked_token_mean(ce_BxT, mask)
+    z_loss = masked_token_mean(jnp.square(logz_BxT), mask)
     total = ce + hp['z_loss'] * z_loss
     diag = {}
     if collect:
-      diag = diagnostics.flatten_sown(new_vars['intermediates'])
+      diag = flatten_sown(new_vars['intermediates'])
       diag['output_logit_max'] = logits.max()
-      diag['output_log_z'] = masked_mean(logz_BxT, mask)
+      diag['output_log_z'] = masked_token_mean(logz_BxT, mask)
     return total, (ce, new_vars.get('batch_stats', batch_stats), diag)
 
   def train_step(self, state, hp, batch, diagnose: bool = False):
     """One update; with `diagnose`, also every in-step diagnostic."""
-    lstm = self.model_cfg.arch == 'lstm'  # probes per time step, not per layer
-    size = self.model_cfg.max_len if lstm else self.model_cfg.num_layers
+    c, arch = self.model_cfg, ARCHS[self.model_cfg.arch]
+    size = {'depth': c.num_layers, 'time': c.max_len}[arch.probes]
     probes = jnp.zeros((size,), jnp.float32) if diagnose else None
     grad_fn = jax.value_and_grad(self.loss, argnums=(0, 5) if diagnose else 0,
                                  has_aux=True)
     (_, (ce, new_stats, diag)), grads = grad_fn(
         state['params'], state['batch_stats'], hp, batch, True, probes, diagnose)
     if diagnose:
-      grads, diag['time/grad_flow' if lstm else 'depth/grad_flow'] = grads
+      grads, diag[f'{arch.probes}/grad_flow'] = grads
     grad_norm = optax.tree.norm(grads)
     grads = optimizer.clip_by_global_norm(grads, grad_norm, hp['clip_norm'])
     direction, opt_state = optimizer.direction(self.optim_cfg).update(
@@ -108,8 +105,8 @@ class LaneFns:
                                         self.optim_cfg, self.total_steps)
     if diagnose:
       diag.update(diagnostics.group_metrics(grads, state['params'], params))
-      if self.model_cfg.share == 'none' and self.model_cfg.arch == 'albert_gpt':
-        diag.update(diagnostics.layer_grad_norms(grads))
+      if arch.layer_params and c.share == 'none':
+        diag.update(diagnostics.layer_grad_norms(_at(grads, arch.layer_params)))
     finite = jnp.isfinite(ce) & jnp.isfinite(grad_norm)
     exploded = ce > self.diverge_factor * state['init_loss']
     alive = state['diverged_step'] < 0
@@ -129,33 +126,32 @@ class LaneFns:
     """Santurkar et al. 2018 ICS per layer (`share=none`): ||G_i - G_i'||, and
     relative to ||G_i|| (comparable across variants whose gradients differ in scale).
 
-    G_i: layer i's weight gradient now; G_i': the same after the embeddings and
-    layers < i took this step's update (layers >= i and the head unchanged).
+    G_i: layer i's weight gradient now; G_i': the same after the parameters
+    before the first block (`Arch.input_params`) and layers < i took this
+    step's update (layers >= i, shared parts and the head unchanged).
     """
     def grads_of(params):
       return jax.grad(lambda p: self.loss(p, state['batch_stats'], hp, batch, True)[0])(
           params)
-    params = state['params']
+    arch, params = ARCHS[self.model_cfg.arch], state['params']
     g = grads_of(params)
     clipped = optimizer.clip_by_global_norm(g, optax.tree.norm(g), hp['clip_norm'])
     direction, _ = optimizer.direction(self.optim_cfg).update(
         clipped, state['opt_state'], params)
     updated, _ = optimizer.apply_update(params, direction, state['step'], hp,
                                         self.optim_cfg, self.total_steps)
-    depth = self.model_cfg.num_layers
+    depth, path = self.model_cfg.num_layers, arch.layer_params
+    g_L = _at(g, path)
 
     def for_layer(i):
       before_L = jnp.arange(depth) < i
       layers = jax.tree.map(
           lambda new, old: jnp.where(before_L.reshape((-1,) + (1,) * (old.ndim - 1)),
-                                     new, old),
-          updated['blocks']['layers'], params['blocks']['layers'])
-      mixed = {k: updated[k] if k in ('token_embed', 'pos_embed', 'embed_proj')
-               else params[k] for k in params}
-      mixed['blocks'] = {'shared': params['blocks']['shared'], 'layers': layers}
-      g_mixed = grads_of(mixed)['blocks']['layers']
-      diff = jax.tree.map(lambda a, b: (a - b)[i], g_mixed, g['blocks']['layers'])
-      norm = diagnostics.tree_norm(jax.tree.map(lambda a: a[i], g['blocks']['layers']))
+                                     new, old), _at(updated, path), _at(params, path))
+      mixed = {k: updated[k] if k in arch.input_params else params[k] for k in params}
+      g_mixed_L = _at(grads_of(_put(mixed, path, layers)), path)
+      diff = jax.tree.map(lambda a, b: (a - b)[i], g_mixed_L, g_L)
+      norm = diagnostics.tree_norm(jax.tree.map(lambda a: a[i], g_L))
       return diagnostics.tree_norm(diff), norm
 
     diff_L, norm_L = jax.lax.map(for_layer, jnp.arange(depth))
@@ -169,14 +165,7 @@ class LaneFns:
 
   def eval_accuracy(self, state, batches):
     """Fraction of real targets whose logit is the largest (classification)."""
-    def one(carry, batch):
-      variables = {'params': state['params'], 'batch_stats': state['batch_stats']}
-      logits = self.model.apply(variables, batch['inputs'], batch['segment_ids'],
-                                batch['input_mask'], False)
-      hit = (logits.argmax(-1) == batch['targets']) * batch['loss_mask']
-      return (carry[0] + hit.sum(), carry[1] + batch['loss_mask'].sum()), None
-    (hits, count), _ = jax.lax.scan(one, (0.0, 0.0), batches)
-    return hits / jnp.maximum(count, 1.0)
+    return self._target_mean(state, batches, lambda z, y: z.argmax(-1) == y)
 
   def eval_loss(self, state, batches, batch_statistics: bool = False):
     """Mean loss over real tokens of stacked eval batches [NB, B, T].
@@ -185,13 +174,28 @@ class LaneFns:
     statistics (its train-mode forward, running stats left alone) instead of
     the running ones; the difference is the train/inference mismatch.
     """
+    return self._target_mean(state, batches, lambda z, y: token_losses(z, y)[0],
+                             batch_statistics)
+
+  def _target_mean(self, state, batches, score, train: bool = False):
+    """Mean over real targets of score(logits, targets) [B, T] on batches [NB, B, T]."""
     def one(carry, batch):
       variables = {'params': state['params'], 'batch_stats': state['batch_stats']}
       logits = self.model.apply(variables, batch['inputs'], batch['segment_ids'],
-                                batch['input_mask'], batch_statistics,
-                                mutable=['batch_stats'])[0]
-      ce_BxT, _ = token_losses(logits, batch['targets'])
+                                batch['input_mask'], train, mutable=['batch_stats'])[0]
       mask = batch['loss_mask']
-      return (carry[0] + (ce_BxT * mask).sum(), carry[1] + mask.sum()), None
+      scored = score(logits, batch['targets']) * mask
+      return (carry[0] + scored.sum(), carry[1] + mask.sum()), None
     (total, count), _ = jax.lax.scan(one, (0.0, 0.0), batches)
     return total / jnp.maximum(count, 1.0)
+
+def _at(tree: dict, path: tuple[str, ...]):
+  """The subtree at `path` of nested dicts."""
+  for key in path:
+    tree = tree[key]
+  return tree
+
+
+def _put(tree: dict, path: tuple[str, ...], value) -> dict:
+  """A copy of nested dicts `tree` with the subtree at `path` replaced by `value`."""
+  return {**tree, path[0]: _put(tree[path[0]], path[1:], value)} if path else value
