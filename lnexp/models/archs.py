@@ -57,13 +57,14 @@ ARCHS: dict[str, Arch] = {
     'albert_gpt': Arch(
         model.AlbertGPT, lambda n: n.tokens is not None, COMMON_KEYS + (
             'placement', 'share', 'num_layers', 'embed_dim', 'num_heads', 'mlp_dim',
-            'qk_norm', 'pos', 'embed_scale', 'tie_embeddings', 'bn_axes', 'bn_share_stats',
-            'dyt_alpha_init', 'dtype', 'attention', 'scan_unroll', 'branch_init'),
+            'qk_norm', 'pos', 'embed_scale', 'tie_embeddings', 'unembed_init', 'bn_axes',
+            'bn_share_stats', 'dyt_alpha_init', 'dtype', 'attention', 'scan_unroll',
+            'branch_init'),
         model.costs, placements=tuple(PLACEMENTS), check=model.check,
         norm_free_placement=True, per_depth=True, layer_params=model.LAYER_PARAMS,
         input_params=model.INPUT_PARAMS),
     'lstm': Arch(lstm.LSTMLM, lambda n: n.tokens is not None and n.recurrent,
-                 COMMON_KEYS + ('embed_dim',), lstm.costs, probes='time'),
+                 COMMON_KEYS + ('embed_dim', 'unembed_init'), lstm.costs, probes='time'),
     'cnn': Arch(cnn.CNN, lambda n: n.images is not None, COMMON_KEYS + (
         'placement', 'num_layers', 'dyt_alpha_init', 'groups', 'dtype'), cnn.costs,
         placements=tuple(cnn.BLOCKS), check=cnn.check, images=True),
