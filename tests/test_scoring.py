@@ -130,3 +130,10 @@ def test_an_edge_or_a_missing_seed_makes_every_scoring_inconclusive():
       'inconclusive', 'inconclusive', 'supported']
   assert robust.outcome == scoring.FRAGILE
   assert stats.p_value(robust.comparisons[0].interval, 0.05) == 1.0
+
+
+def test_one_seeds_sweep_has_one_vocabulary():
+  frame = _frame([2.25, 2.2, 2.28, 2.6])
+  frame.loc[0, 'vocab_size'] = 35
+  with pytest.raises(ValueError, match='vocab_size'):
+    scoring.scores(frame)

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
-import numpy as np
 import pandas as pd
 
 from lnexp.analysis import sensitivity
@@ -30,7 +29,7 @@ from lnexp.claims import evidence, stats
 
 AT_LN_V, AT_UNIGRAM, STABLE = (
     'LR sensitivity, failures at ln V', 'LR sensitivity, failures at the unigram entropy',
-    'stable LRs (within 0.1 nats of the best)')
+    f'stable LRs (within {sensitivity.DEFAULT_TOLERANCE:g} nats of the best)')
 SCORINGS = (AT_LN_V, AT_UNIGRAM, STABLE)
 FRAGILE = 'fragile'
 
@@ -44,9 +43,11 @@ class Scores(NamedTuple):
 
 
 def _one(values: pd.Series) -> float:
-  """The value a sweep's rows share (NaN if none is finite)."""
-  v = pd.to_numeric(values, errors='coerce').dropna()
-  return float(np.median(v)) if len(v) else float('nan')
+  """The value one seed's sweep shares (vocabulary, eval set); NaN if none is given."""
+  v = pd.to_numeric(values, errors='coerce').dropna().unique()
+  if len(v) > 1:
+    raise ValueError(f'one sweep of one seed has one {values.name}, got {sorted(v)}')
+  return float(v[0]) if len(v) else float('nan')
 
 
 def scores(frame: pd.DataFrame) -> Scores:
