@@ -21,8 +21,8 @@ not by mean +- t-interval.
 
 Family-wise error: `p_value` is the two-sided p-value of the test the
 outcome makes (below 0.05 exactly when the 95% interval says supported or
-contradicted), and `holm` adjusts a family's p-values (Holm-Bonferroni), so
-an outcome that survives adjusted p < 0.05 holds for the family at 5%.
+contradicted), and `holm` adjusts a family's p-values (Holm-Bonferroni): the
+outcomes that keep an adjusted p < 0.05 hold with a family-wise error <= 5%.
 """
 from __future__ import annotations
 
