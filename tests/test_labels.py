@@ -27,3 +27,31 @@ def test_classifier_collapsed_at_chance_plus_two_standard_errors():
   assert labels.classifier_collapsed(0.13, 10, 400)
   assert not labels.classifier_collapsed(0.131, 10, 400)
   assert labels.classifier_collapsed(None, 10, 400) is None
+
+
+def test_the_reports_definition_is_the_rule_the_rows_were_labelled_by():
+  """The words REPORT.md prints (labels.definition) state lm_collapsed's and
+  classifier_collapsed's thresholds: read back from the text, they label as
+  the functions do."""
+  import re
+  text = labels.definition()
+  f = float(re.search(r'loss ≥ H − ([\d.]+) \(H − floor\)', text)[1])
+  percent = float(re.search(r'less than ([\d.]+)% of the way', text)[1])
+  k = float(re.search(r'at most ([\d.]+) standard errors above chance', text)[1])
+  assert percent == pytest.approx(100 * f)
+  for h, floor in ((3.0, 2.0), (3.5, None), (5.5, 1.2)):
+    at = h - f * (h - (floor or 0.0))  # the threshold the text states
+    assert labels.lm_collapsed(at + 1e-9, h, floor) and not labels.lm_collapsed(
+        at - 1e-9, h, floor)
+  se = math.sqrt(0.1 * 0.9 / 400)
+  assert labels.classifier_collapsed(0.1 + k * se - 1e-9, 10, 400)
+  assert not labels.classifier_collapsed(0.1 + k * se + 1e-9, 10, 400)
+
+
+def test_the_definition_follows_the_constants(monkeypatch):
+  monkeypatch.setattr(labels, 'LEARNED_FRACTION', 0.25)
+  monkeypatch.setattr(labels, 'CHANCE_STANDARD_ERRORS', 3)
+  text = labels.definition()
+  assert 'H − 0.25 (H − floor)' in text and 'less than 25% of the way' in text
+  assert 'at most 3 standard errors above chance' in text
+  assert labels.lm_collapsed(2.75, 3.0, 2.0) and not labels.lm_collapsed(2.74, 3.0, 2.0)

@@ -127,3 +127,68 @@ def test_nothing_learned_and_rows():
   assert s.wortsman == pytest.approx((3.0 + 2.0 + 4.0) / 3 - 2.0)
   with pytest.raises(ValueError, match='distinct'):
     sensitivity.lr_sensitivity([1e-3, 1e-3], [2.0, 2.0], V)
+
+
+def test_holm_adjusted_p_values_by_hand():
+  # m = 3, sorted 0.01, 0.02, 0.04: x3 = 0.03, x2 = 0.04, x1 = 0.04 (monotone).
+  assert stats.holm([0.01, 0.02, 0.04]) == pytest.approx([0.03, 0.04, 0.04])
+  assert stats.holm([0.04, 0.01, 0.02]) == pytest.approx([0.04, 0.03, 0.04])  # input order
+  # 0.03 x 2 = 0.06: the second and third no longer pass 0.05.
+  assert stats.holm([0.01, 0.03, 0.04]) == pytest.approx([0.03, 0.06, 0.06])
+  # monotone: 0.011 x 2 = 0.022 is raised to the 0.03 before it; capped at 1.
+  assert stats.holm([0.01, 0.011, 0.6]) == pytest.approx([0.03, 0.03, 0.6])
+  assert stats.holm([0.5, 0.9]) == [1.0, 1.0] and stats.holm([]) == []
+
+
+def _t2(p):
+  """t with two-sided p-value p at 2 degrees of freedom, where the t CDF is
+  1/2 + t / (2 sqrt(2 + t^2)): t^2 = 2 (1 - p)^2 / (1 - (1 - p)^2)."""
+  return math.sqrt(2 * (1 - p) ** 2 / (1 - (1 - p) ** 2))
+
+
+def _supported_with_p(p, delta=0.05):
+  """An interval of 3 pairs with sd sqrt(3) (standard error 1) and mean delta + t."""
+  mean, half = delta + _t2(p), T_975_2
+  return stats.Interval(mean, mean - half, mean + half, 3, math.sqrt(3))
+
+
+def test_p_value_is_the_outcomes_test():
+  # se = 1, t = (|mean| - delta) / se = 1 -> p = 2 (1/2 - 1 / (2 sqrt 3)) = 0.42265
+  iv = stats.Interval(1.05, math.nan, math.nan, 3, math.sqrt(3))
+  assert stats.p_value(iv, 0.05) == pytest.approx(0.42265, abs=1e-5)
+  assert stats.p_value(iv._replace(mean=-1.05), 0.05) == pytest.approx(0.42265, abs=1e-5)
+  for p in (0.01, 0.03, 0.04):
+    assert stats.p_value(_supported_with_p(p), 0.05) == pytest.approx(p)
+  # the interval's edge at +delta is p = 0.05: above it supported and p < 0.05
+  at_edge = stats.Interval(0.05 + T_975_2, 0.05, 0.05 + 2 * T_975_2, 3, math.sqrt(3))
+  assert stats.p_value(at_edge, 0.05) == pytest.approx(0.05, abs=1e-4)
+  iv = stats.paired_interval([2.0, 2.1, 1.9], [1.0] * 3)
+  assert stats.outcome(iv, 0.05) == 'supported' and stats.p_value(iv, 0.05) < 0.05
+  assert stats.p_value(stats.paired_interval([1.0, None], [0.0, 0.0]), 0.05) == 1.0
+  assert stats.p_value(stats.Interval(0.02, 0.02, 0.02, 3, 0.0), 0.05) == 1.0
+
+
+def test_family_adjusts_primary_comparisons_and_marks_exploratory_ones():
+  from lnexp.claims import evidence as ev
+
+  def comparison(name, p, primary=True):
+    return ev.Comparison(name, _supported_with_p(p), 'supported', False, 0.05,
+                         primary=primary)
+  held = ev.family([comparison('a', 0.01), comparison('b', 0.02), comparison('c', 0.04)])
+  assert [c.outcome for c in held] == ['supported'] * 3
+  assert [c.note for c in held] == ['Holm p = 0.03', 'Holm p = 0.04', 'Holm p = 0.04']
+  # m = 3 primary comparisons (the exploratory one is not in the family):
+  # Holm p 0.03, 0.06, 0.06.
+  adjusted = ev.family([comparison('a', 0.01), comparison('x', 0.001, primary=False),
+                        comparison('b', 0.03), comparison('c', 0.04)])
+  assert [c.outcome for c in adjusted] == ['supported', 'supported', 'inconclusive',
+                                           'inconclusive']
+  assert adjusted[1].note == 'exploratory: no verdict rests on it'
+  assert adjusted[2].row()[-1] == ('**inconclusive** (Holm p = 0.06 >= 0.05; '
+                                   'unadjusted supported)')
+  # Only primary outcomes decide a rule.
+  assert ev.combine([c.outcome for c in adjusted if c.primary]) == 'mixed'
+  # Nothing was tested at a grid edge: p = 1, and the outcome stays inconclusive.
+  edged = ev.compare('e', {'0': 2.0, '1': 2.1, '2': 1.9}, {'0': 1.0, '1': 1.0, '2': 1.0},
+                     0.05, edge='lowest of 0.001..0.1')
+  assert edged.p == 1.0 and ev.family([edged])[0] == edged

@@ -14,6 +14,12 @@ around the best LR whose final loss is within `tolerance` nats of the best (a
 single LR: 0). A diverged run is never stable. (lnexp.analysis.report's
 `stable_decades` spans all such LRs, gaps included.)
 
+Stable LRs (`stable_lrs`): how many grid LRs train to within `tolerance`
+nats of the best, consecutive or not, a failed run never; times the grid's
+step in decades (`grid_step`) it is a number of stable decades. It is the
+third scoring of lnexp.claims.scoring: unlike the sensitivities it needs no
+loss for a run that failed.
+
 A best LR at the lowest or highest grid point has not been bracketed: the true
 optimum may lie outside the grid, so `edge` says which end, and a rule
 comparing such a sweep says inconclusive.
@@ -54,16 +60,18 @@ def _number(v) -> float:
 def lr_sensitivity(lrs: Sequence[float], losses: Sequence[float | None],
                    vocab_size: int, init_losses: Sequence[float | None] | None = None,
                    diverged: Sequence[bool] | None = None,
-                   tolerance: float = DEFAULT_TOLERANCE) -> Sensitivity:
+                   tolerance: float = DEFAULT_TOLERANCE,
+                   reference: float | None = None) -> Sensitivity:
   """LR sensitivity of one sweep (one variant, one seed, one dataset).
 
   lrs: the grid (any order, distinct); losses: final eval loss per LR, None /
   NaN / inf meaning diverged; diverged: explicit flags (a run flagged diverged
   counts as diverged whatever its loss); init_losses: each run's initial loss
   L0, for Wortsman et al.'s own-init version, E[min(loss, L0)] - min of the
-  same (NaN without them). With no
-  finished run below ln V nothing was learned at any LR: every number but
-  `diverged` is NaN.
+  same (NaN without them). reference: what a diverged run (and a finished one
+  above it) counts at instead of ln V, e.g. the unigram entropy
+  (lnexp.claims.scoring). With no finished run below the reference nothing
+  was learned at any LR: every number but `diverged` is NaN.
   """
   lr = np.asarray(lrs, dtype=float)
   if lr.ndim != 1 or not len(lr) or len(set(lr.tolist())) != len(lr) or (lr <= 0).any():
@@ -76,7 +84,7 @@ def lr_sensitivity(lrs: Sequence[float], losses: Sequence[float | None],
     dead |= np.asarray(diverged, dtype=bool)
   order = np.argsort(lr)
   lr, loss, dead = lr[order], loss[order], dead[order]
-  ref = math.log(vocab_size)
+  ref = math.log(vocab_size) if reference is None else float(reference)
   common = np.where(dead, ref, np.minimum(loss, ref))
   learned = ~dead & (loss < ref)
   if not learned.any():
@@ -99,6 +107,23 @@ def lr_sensitivity(lrs: Sequence[float], losses: Sequence[float | None],
   edge = 'lowest' if best_i == 0 else 'highest' if best_i == len(lr) - 1 else None
   return Sensitivity(float(common.mean() - best), wortsman, float(lr[best_i]), best,
                      float(math.log10(lr[hi] / lr[lo])), edge, int(dead.sum()), ref)
+
+
+def stable_lrs(losses: Sequence[float | None], failed: Sequence[bool],
+               tolerance: float = DEFAULT_TOLERANCE) -> int:
+  """How many runs of one sweep train (not `failed`: diverged or collapsed) to
+  within `tolerance` nats of the sweep's best trained loss; 0 when none trains."""
+  if len(losses) != len(failed):
+    raise ValueError('one failed flag per loss')
+  loss = np.array([_number(v) for v in losses])
+  ok = ~np.asarray(failed, dtype=bool) & np.isfinite(loss)
+  return int((ok & (loss <= loss[ok].min() + tolerance)).sum()) if ok.any() else 0
+
+
+def grid_step(lrs: Sequence[float]) -> float:
+  """The grid's mean step in decades, log10(max / min) / (points - 1); 0 for one LR."""
+  lr = sorted({float(v) for v in lrs})
+  return math.log10(lr[-1] / lr[0]) / (len(lr) - 1) if len(lr) > 1 else 0.0
 
 
 def from_rows(rows, loss_key: str = 'final_eval_loss', lr_key: str = 'optim.lr',

@@ -10,7 +10,10 @@ decides), `analyse(workdir, figdir, point_ids)` returning the rule's
 `ORDER` (its place in the suite: cheapest first, so a cut-short one-process
 suite still has whole experiments), `RUNTIME` (what the committed results
 cost: the report states it after the design), `ACCEL` (it defines the
-accelerator size) and `STAGES`.
+accelerator size), `STAGES`, `VERSION` (the suite edition its rules belong
+to, 3 when absent; a 4 anywhere turns on the v4 report's parts) and
+`CHANGES` (`Change`s: each metric or rule changed since v3 and why, with
+the old one beside it).
 
 A file with `STAGES = (TUNE, CONFIRM)` runs twice, into results/TUNE and
 results/CONFIRM: first as `NAME.py:SIZE`, then, after every other first
@@ -46,6 +49,15 @@ class Quote(NamedTuple):
   finding: str | None = None  # the verdict that decides it ('1', '2-lit'); None: untested
   note: str = ''              # where the article is wrong or loose
   reason: str = ''            # why it is not tested (finding None)
+
+
+class Change(NamedTuple):
+  """A metric or rule changed since v3 (guide: no metric shopping): the report's
+  "What changed since v3 and why" table lists each with the old one beside it."""
+  what: str    # the metric or rule, e.g. 'claim 2: failed runs'
+  v3: str      # as it was
+  v4: str      # as it is
+  reason: str  # why it changed (the finding or review that showed the need)
 
 
 def claim_key(finding: str) -> str:

@@ -7,6 +7,8 @@ the per-seed difference is oriented so that positive is what the article
 predicts, and its 95% paired t-interval against the rule's minimum effect
 delta gives supported / contradicted / no effect / inconclusive. A rule made of
 several comparisons takes their common outcome, or `mixed` when they differ.
+A rule may mark comparisons exploratory (`primary=False`); `family` adjusts
+its primary ones for multiple comparisons (Holm) and marks the others.
 Each experiment's `analyse` (experiments/NAME.py) applies its rule with these.
 """
 from __future__ import annotations
@@ -143,11 +145,22 @@ class Comparison(NamedTuple):
   delta: float
   note: str = ''
   label: str = ''  # what tells it from the rule's other comparisons in an effect sentence
+  primary: bool = True  # False: exploratory, reported beside, no verdict rests on it
 
   def row(self) -> list[str]:
     return [self.name, fmt_interval(self.interval, self.log),
             (f'x{math.exp(self.delta):.2f}' if self.log else f'{self.delta:g}'),
             f'**{self.outcome}**' + (f' ({self.note})' if self.note else '')]
+
+  def rows(self) -> list[list[str]]:
+    return [self.row()]
+
+  @property
+  def p(self) -> float:
+    """The p-value of its outcome's test (stats.p_value); 1 unless it is
+    supported or contradicted (an edge, a missing pair: nothing was tested)."""
+    decisive = self.outcome in (stats.SUPPORTED, stats.CONTRADICTED)
+    return stats.p_value(self.interval, self.delta) if decisive else 1.0
 
 
 HEAD = ['comparison (positive: as the article predicts)', 'mean d [95% interval] (n)',
@@ -165,15 +178,43 @@ def fmt_interval(i: stats.Interval, log: bool = False) -> str:
 
 
 def compare(name: str, x: dict, y: dict, delta: float, log: bool = False,
-            edge: str | None = None, label: str = '') -> Comparison:
+            edge: str | None = None, label: str = '', primary: bool = True) -> Comparison:
   """d = x - y per seed (log x - log y with log=True); inconclusive when a
   compared variant's best LR sits at a grid edge (`edge` names which)."""
   interval = (stats.log_ratio_interval if log else stats.paired_interval)(x, y)
   outcome = stats.outcome(interval, delta)
   if edge:
     return Comparison(name, interval, stats.INCONCLUSIVE, log, delta,
-                      f'{edge}: best LR at a grid edge; would be {outcome}', label)
-  return Comparison(name, interval, outcome, log, delta, label=label)
+                      f'{edge}: best LR at a grid edge; would be {outcome}', label, primary)
+  return Comparison(name, interval, outcome, log, delta, label=label, primary=primary)
+
+
+def family(comparisons: list, alpha: float = 0.05) -> list:
+  """The comparisons with Holm-Bonferroni over the primary ones (adjusted
+  p-values, stats.holm; m = the number of primary comparisons): a supported or
+  contradicted one whose adjusted p is >= alpha becomes inconclusive, the
+  others say their adjusted p; exploratory ones keep their outcome, marked.
+  Takes anything with `outcome`, `note`, `primary` and `p` (scoring.Robust too)."""
+  adjusted = iter(stats.holm([c.p for c in comparisons if c.primary]))
+  out = []
+  for c in comparisons:
+    if not c.primary:
+      out.append(c._replace(note=join_notes(c.note, 'exploratory: no verdict rests on it')))
+      continue
+    p = next(adjusted)
+    if c.outcome not in (stats.SUPPORTED, stats.CONTRADICTED):
+      out.append(c)
+    elif p < alpha:
+      out.append(c._replace(note=join_notes(c.note, f'Holm p = {p:.2g}')))
+    else:
+      out.append(c._replace(outcome=stats.INCONCLUSIVE, note=join_notes(
+          c.note, f'Holm p = {p:.2g} >= {alpha:g}; unadjusted {c.outcome}')))
+  return out
+
+
+def join_notes(*notes: str) -> str:
+  """Notes of a table cell, the empty ones left out."""
+  return '; '.join(n for n in notes if n)
 
 
 def combine(outcomes: list[str]) -> str:
@@ -209,8 +250,9 @@ def table(caption: str, head: list[str], rows: list[list[str]]) -> str:
   return caption + '\n\n' + lr_report.markdown_table(head, rows)
 
 
-def comparisons_table(caption: str, comparisons: list[Comparison]) -> str:
-  return table(caption, HEAD, [c.row() for c in comparisons])
+def comparisons_table(caption: str, comparisons: list) -> str:
+  """Comparisons (and scoring.Robust ones, three scorings and their verdict) as rows."""
+  return table(caption, HEAD, [row for c in comparisons for row in c.rows()])
 
 
 def edge(*bests: Best) -> str | None:

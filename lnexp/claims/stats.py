@@ -18,6 +18,11 @@ the rule. Heavy-tailed quantities (gradient ratios, activation growth) are
 compared on log scale (`log_ratio_interval`: d = log x - log y, delta in log
 units, e.g. log(1.1) for 10%) and summarised by median and IQR (`median_iqr`),
 not by mean +- t-interval.
+
+Family-wise error: `p_value` is the two-sided p-value of the test the
+outcome makes (below 0.05 exactly when the 95% interval says supported or
+contradicted), and `holm` adjusts a family's p-values (Holm-Bonferroni): the
+outcomes that keep an adjusted p < 0.05 hold with a family-wise error <= 5%.
 """
 from __future__ import annotations
 
@@ -119,6 +124,31 @@ def outcome(interval: Interval | tuple[float, float], delta: float) -> str:
   if -delta <= low and high <= delta:
     return NO_EFFECT
   return INCONCLUSIVE
+
+
+def p_value(interval: Interval, delta: float) -> float:
+  """Two-sided p-value of the directional test against the minimum effect: the
+  smallest 1 - confidence at which the t-interval lies above +delta or below
+  -delta (t = (|mean| - delta) / se, n - 1 degrees of freedom); 1 when there
+  is no interval (missing input, n < 2)."""
+  if interval.missing or interval.n < 2 or not math.isfinite(interval.sd):
+    return 1.0
+  se = interval.sd / math.sqrt(interval.n)
+  if se == 0:
+    return 0.0 if abs(interval.mean) > delta else 1.0
+  t = (abs(interval.mean) - delta) / se
+  return min(1.0, 2 * float(scipy_stats.t.sf(t, interval.n - 1)))
+
+
+def holm(p_values: Sequence[float]) -> list[float]:
+  """Holm-Bonferroni adjusted p-values, in the input's order: the i-th smallest
+  of m times (m - i + 1), each at least the one before it, at most 1.
+  Rejecting where the adjusted p < alpha keeps the family-wise error <= alpha."""
+  m, adjusted, running = len(p_values), [math.nan] * len(p_values), 0.0
+  for rank, i in enumerate(sorted(range(m), key=lambda i: p_values[i])):
+    running = max(running, min(1.0, (m - rank) * p_values[i]))
+    adjusted[i] = running
+  return adjusted
 
 
 class Spread(NamedTuple):

@@ -1,5 +1,12 @@
 """Writes OUT/REPORT.md: per claim the article's sentence, the experiment and its
-rule, the evidence (tables, figures) and the verdict the rule gives."""
+rule, the evidence (tables, figures) and the verdict the rule gives.
+
+Experiments whose rules are v4 (`VERSION = 4`, lnexp.claims.catalog) turn on
+the v4 parts: how a verdict is read names the three scorings
+(lnexp.claims.scoring) and the family-wise treatment, and defines
+*collapsed* from lnexp.measure.labels' constants; the "What changed since v3
+and why" table of the files' CHANGES; the suite-wide checks of
+lnexp.claims.audit. A report of v3 results regenerates unchanged."""
 from __future__ import annotations
 
 import datetime
@@ -10,8 +17,9 @@ import re
 from typing import NamedTuple
 
 from lnexp.analysis import results
-from lnexp.claims import catalog, evidence, rules
+from lnexp.claims import audit, catalog, evidence, rules, scoring
 from lnexp.claims.catalog import workdir as experiment_workdir
+from lnexp.measure import labels
 
 SEED_ARTICLE = 'the seed article (../shared/seed/layer-normalization-albertagpt.txt)'
 
@@ -33,12 +41,20 @@ def claims(runs: dict[str, catalog.Run]) -> dict[str, tuple[catalog.Run, catalog
   return dict(sorted(found.items(), key=lambda kv: catalog.claim_order(kv[0])))
 
 
+def edition(runs: dict[str, catalog.Run]) -> int:
+  """The suite edition the judged experiments' rules belong to (their VERSION,
+  3 when none says): 4 turns on the v4 parts of the report."""
+  return max([getattr(run.module, 'VERSION', 3) for run in runs.values() if run.judged],
+             default=3)
+
+
 def write(out: str, size: str, point_ids: dict[str, list[str]],
           runs: dict[str, catalog.Run], experiments: str) -> str:
   """Analyses every finished run of `point_ids` (name -> the ids its current
   sweep plans; rows of other points are ignored); writes OUT/REPORT.md with
   the Coverage section of EXPERIMENTS/coverage.py."""
-  findings, status, total_s = {}, [], 0.0
+  findings, status, total_s, frames = {}, [], 0.0, {}
+  v4 = edition(runs) >= 4
   for name, ids in point_ids.items():
     workdir = experiment_workdir(out, name)
     if not os.path.isfile(os.path.join(workdir, 'results.jsonl')):
@@ -50,6 +66,8 @@ def write(out: str, size: str, point_ids: dict[str, list[str]],
     seconds = df.groupby('group')['wall_s'].first().sum()
     total_s += seconds
     status.append([name, str(len(df)), str(missing), f'{seconds / 60:.1f} min'])
+    if v4 and not missing:  # the suite-wide checks, tuning stages included
+      frames[name] = audit.load(workdir, ids)
     if missing or not runs[name].judged:
       continue  # a verdict never rests on a partial grid, nor on a tuning stage
     for finding in runs[name].module.analyse(workdir, os.path.join(out, 'figures', name),
@@ -59,7 +77,7 @@ def write(out: str, size: str, point_ids: dict[str, list[str]],
   path = os.path.join(out, 'REPORT.md')
   with open(path + '.tmp', 'w') as f:
     f.write(_markdown(out, size, findings, status, runs,
-                      os.path.join(experiments, 'coverage.py')))
+                      os.path.join(experiments, 'coverage.py'), frames))
   os.replace(path + '.tmp', path)
   return path
 
@@ -69,8 +87,47 @@ def _command(run: catalog.Run) -> str:
       f':core@experiments/results/{run.tuned_by}' if run.tuned_by else '')
 
 
-def _markdown(out, size, findings, status, runs, coverage_path) -> str:
+def reading(v4: bool) -> str:
+  """The report's "How a verdict is read" paragraph; v4 adds the scorings and the
+  family-wise treatment, and defines collapsed from lnexp.measure.labels."""
+  head = ('**How a verdict is read.** A rule compares two variants over the same seeds: '
+          'the per-seed difference d is oriented so that positive is what the article '
+          'predicts; its 95% paired t-interval against the rule\'s minimum effect δ gives '
+          '*supported* (interval above +δ), *contradicted* (below −δ), *no effect* (inside '
+          '±δ) or *inconclusive* (straddles ±δ, a missing pair, or a best LR at a grid '
+          'edge); a rule of several comparisons gives their common outcome, or *mixed*. ')
+  if not v4:  # the v3 report's words, kept so that it regenerates unchanged
+    return head + ('Runs are labelled trained / collapsed (finished at ≥ 90% of the '
+                   'unigram entropy: learned nothing) / diverged; diagnostics compare '
+                   'trained runs only.')
+  return head + (
+      'An LR-sensitivity comparison is judged under three scorings fixed with its rule: '
+      + '; '.join(scoring.SCORINGS) + '. Its outcome is theirs where all three agree, '
+      'else *fragile* (its table shows the three). Where a rule names its '
+      'primary comparisons, they are one family adjusted by Holm-Bonferroni (an outcome '
+      'whose adjusted p is ≥ 0.05 counts as inconclusive); the others are exploratory, '
+      f'marked so, and decide nothing. Runs are labelled trained / {labels.definition()} '
+      '/ diverged; diagnostics compare trained runs only.')
+
+
+def changes_section(runs: dict[str, catalog.Run]) -> list[str]:
+  """Every metric or rule the judged experiments changed since v3 (their
+  CHANGES), with the old one beside it; nothing when none declares any."""
+  rows = [[f'`{run.stem}`', c.what, c.v3, c.v4, c.reason] for run in runs.values()
+          if run.judged for c in getattr(run.module, 'CHANGES', ())]
+  if not rows:
+    return []
+  return ['## What changed since v3 and why', '',
+          'Each metric or rule changed since the v3 report (guide: no metric shopping), '
+          'the v3 one beside it; the v3 verdicts are in that report (git history of '
+          '`experiments/REPORT.md`).', '',
+          evidence.table('', ['experiment', 'metric or rule', 'v3', 'v4', 'reason'],
+                         rows).strip(), '']
+
+
+def _markdown(out, size, findings, status, runs, coverage_path, frames=None) -> str:
   sections = claims(runs)
+  v4 = edition(runs) >= 4
   now = datetime.datetime.now(datetime.timezone.utc).strftime('%Y-%m-%d %H:%M UTC')
   md = [
       '# Layer normalization in an ALBERT-style GPT: the claims, tested',
@@ -100,14 +157,7 @@ def _markdown(out, size, findings, status, runs, coverage_path) -> str:
       'run, on CPU. Every verdict below holds at this scale only; no '
       'accelerator-scale run has been made yet (lnexp.claims.sizes).',
       '',
-      '**How a verdict is read.** A rule compares two variants over the same seeds: '
-      'the per-seed difference d is oriented so that positive is what the article '
-      'predicts; its 95% paired t-interval against the rule\'s minimum effect δ gives '
-      '*supported* (interval above +δ), *contradicted* (below −δ), *no effect* (inside '
-      '±δ) or *inconclusive* (straddles ±δ, a missing pair, or a best LR at a grid '
-      'edge); a rule of several comparisons gives their common outcome, or *mixed*. '
-      'Runs are labelled trained / collapsed (finished at ≥ 90% of the unigram '
-      'entropy: learned nothing) / diverged; diagnostics compare trained runs only.',
+      reading(v4),
       '',
       '## Verdicts',
       '',
@@ -121,13 +171,16 @@ def _markdown(out, size, findings, status, runs, coverage_path) -> str:
   ]
   for key in sorted(k for k in findings if '-' in k):
     md.append(f'- **{findings[key].verdict}**: {findings[key].effect}.')
-  md += ['', '## Runs', '',
+  md += [''] + changes_section(runs)
+  md += ['## Runs', '',
          'Compute is the sum of the wall times of each experiment\'s groups (compile '
          'included) on the machine above, from the result rows; with `--jobs N` '
          'N groups run at once, so the elapsed time is shorter (README: claims suite).',
          '',
          evidence.table('', ['experiment', 'points finished', 'missing', 'compute'],
                         status).strip(), '']
+  if v4 and frames:
+    md += audit.section(frames)
   for key, (run, claim) in sections.items():
     with open(run.path) as f:
       rule = rules.rule_text(f.read())

@@ -10,6 +10,18 @@ import numpy as np
 # this fraction of the way from the unigram entropy H to the best achievable
 # loss (the data's entropy floor where known, else 0): loss >= H - 0.1 (H - floor).
 LEARNED_FRACTION = 0.1
+# A classifier is collapsed at accuracy <= chance + this many standard errors.
+CHANCE_STANDARD_ERRORS = 2
+
+
+def definition() -> str:
+  """The collapsed label in words, built from the constants above, so the
+  report (lnexp.claims.writeup) states the rule the result rows were labelled by."""
+  f = LEARNED_FRACTION
+  return (f'collapsed (finished without learning: final eval loss ≥ H − {f:g} (H − floor), '
+          f'less than {f:.0%} of the way from the unigram entropy H of the eval targets '
+          'to the data\'s entropy floor, 0 where none is known as on text; a classifier '
+          f'at most {CHANCE_STANDARD_ERRORS:g} standard errors above chance accuracy)')
 
 
 def unigram_entropy(batches) -> float:
@@ -34,4 +46,5 @@ def classifier_collapsed(accuracy, classes: int, examples: int) -> bool | None:
   if accuracy is None or not math.isfinite(accuracy):
     return None
   chance = 1.0 / classes
-  return bool(accuracy <= chance + 2 * math.sqrt(chance * (1 - chance) / examples))
+  se = math.sqrt(chance * (1 - chance) / examples)
+  return bool(accuracy <= chance + CHANCE_STANDARD_ERRORS * se)
