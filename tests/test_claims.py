@@ -125,33 +125,40 @@ def _sweep(variant, seed, slope, centre=1e-2, diverge_above=None, source='topics
   return out
 
 
-def _by_hand(slope, centre=1e-2, diverge_above=None):
-  losses = [LN_V if diverge_above is not None and lr > diverge_above else
-            min(2.5 + slope * abs(math.log10(lr / centre)), LN_V) for lr in LRS]
+def _by_hand(slope, centre=1e-2, diverge_above=None, collapsed_at_ln_v=False):
+  """v3's common-reference sensitivity (a collapsed run at its own loss, capped
+  at ln V), or v4's scoring with every failed run, collapsed (>= 3.4) too, at ln V."""
+  losses = [2.5 + slope * abs(math.log10(lr / centre)) for lr in LRS]
+  losses = [LN_V if (diverge_above is not None and lr > diverge_above) or
+            (collapsed_at_ln_v and loss >= 3.4) else min(loss, LN_V)
+            for lr, loss in zip(LRS, losses)]
   return np.mean(losses) - min(losses)
 
 
 def test_lr_sensitivity_rule_on_fabricated_results(tmp_path):
   # No norm: steep and diverging above 2e-2 (counted at ln V, not its loss);
-  # LayerNorm: flat. Sensitivities differ by far more than delta = 0.05.
+  # LayerNorm: flat. Sensitivities differ by far more than delta = 0.05 under
+  # both loss scorings, and LayerNorm keeps 3 LRs within 0.1 nats of its best
+  # (slope < 0.19) where no norm keeps 1: all three scorings agree.
   points = []
   for seed, jitter in enumerate((0.0, 0.05, 0.1)):
     points += _sweep('none', seed, 0.8 + jitter, diverge_above=2e-2)
-    points += _sweep('layernorm-post', seed, 0.1 + jitter)
-    points += _sweep('layernorm-pre', seed, 0.2 + jitter)
+    points += _sweep('layernorm-post', seed, 0.12 + jitter / 10)
+    points += _sweep('layernorm-pre', seed, 0.15 + jitter / 10)
   _workdir(tmp_path / 'a', points)
   found = {f.claim: f for f in analyse('lr_sensitivity', str(tmp_path / 'a'),
                                                str(tmp_path / 'figs'))}
   assert found['2'].verdict == 'supported'
   table = '\n'.join(found['2'].tables)
-  expected = np.mean([_by_hand(0.8 + j, diverge_above=2e-2) for j in (0.0, 0.05, 0.1)])
+  expected = np.mean([_by_hand(0.8 + j, diverge_above=2e-2, collapsed_at_ln_v=True)
+                      for j in (0.0, 0.05, 0.1)])
   # 3 seeds x 5 LRs: 6 diverged (LR 3e-2, 1e-1), 1 collapsed (seed 2 at 1e-3: 3.4)
   assert '| none | 3 | 8/1/6 | 3.600 ± 0.000 | 0.01 |' in table
   assert f'{expected:.3f} ±' in table
   # Reversed: LayerNorm steep, no norm flat -> contradicted.
   points = []
   for seed, jitter in enumerate((0.0, 0.05, 0.1)):
-    points += _sweep('none', seed, 0.1 + jitter)
+    points += _sweep('none', seed, 0.12 + jitter / 10)
     points += _sweep('layernorm-post', seed, 0.8 + jitter)
     points += _sweep('layernorm-pre', seed, 0.9 + jitter)
   _workdir(tmp_path / 'b', points)
@@ -411,8 +418,8 @@ def test_sharded_experiments_extend_their_grids_after_the_pool(tmp_path):
 
 def test_core_suite_plans_within_its_budget(tmp_path):
   """The core suite's planner estimate, depth planned from a fabricated tuning
-  stage, stays <= 80 minutes with 2 jobs (the budget is 90 elapsed; docs/claims-
-  history.md records the measured time)."""
+  stage, stays within the claims v4 budget: 8 process-hours, 4 hours elapsed
+  with 2 jobs (docs/claims-history.md records the measured time)."""
   from lnexp.train import sweep as run_lib
   total, tuned_points = 0.0, []  # a tuning stage runs before the stage that reads it
   for name, run in RUNS.items():
@@ -428,7 +435,7 @@ def test_core_suite_plans_within_its_budget(tmp_path):
     if not run.judged:
       tuned_points = planned.points
     total += plan.estimate_seconds(planned.groups)
-  assert 30 * 60 < total / 2 <= 80 * 60, f'{total / 120:.1f} min with 2 jobs'
+  assert 30 * 60 < total / 2 <= 4 * 3600, f'{total / 120:.1f} min with 2 jobs'
 
 
 @pytest.mark.parametrize('argv, message', [
