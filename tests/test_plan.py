@@ -9,7 +9,7 @@ from tests.test_run import TINY
 
 
 def _base():
-  return config_lib.load_config_file(TINY)[0]
+  return config_lib.load_config_file(TINY).base
 
 
 def test_spelling_out_a_default_is_the_same_point():

@@ -227,3 +227,14 @@ def test_batch1_inference_rows_of_running_stats_norms(tmp_path):
                                                             rel=1e-6)
   assert abs(cumulative['batch1_loss_batch_stats'] - cumulative['batch1_loss_running']) > 1e-4
   assert 'batch1_loss_running' not in by[('layernorm', 'batch')]
+
+
+def test_a_config_file_imports_a_module_beside_it(tmp_path):
+  from lnexp import config as config_lib
+  (tmp_path / 'sibling_of_a_config.py').write_text('STEPS = 3\n')
+  config = tmp_path / 'uses_sibling.py'
+  config.write_text(open(TINY).read() + '\n\nimport sibling_of_a_config\n_tiny = get_config\n\n'
+                    'def get_config():\n  c = _tiny()\n'
+                    '  c.train.steps = sibling_of_a_config.STEPS\n  return c\n')
+  assert config_lib.load_config_file(str(config)).base.train.steps == 3
+  assert str(tmp_path) not in sys.path  # only while the file loads

@@ -28,7 +28,8 @@ def plan_run(config_spec: str, overrides: dict, workdir: str | None = None) -> R
   """Loads and validates everything a run needs, writing nothing."""
   from lnexp.data import make_source
   from lnexp.runtime import plan as plan_lib
-  base, sweep, name = config_lib.load_config_file(config_spec)
+  loaded = config_lib.load_config_file(config_spec)
+  base, sweep, name = loaded.base, loaded.sweep, loaded.name
   swept = sorted({k for entry in sweep for k in entry} & set(overrides))
   if swept:
     raise ConfigError(f'--config.{swept[0]} is swept by {config_spec}\'s get_sweep(), '
