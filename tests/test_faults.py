@@ -30,7 +30,7 @@ from lnexp.ops import merge
 from lnexp.runtime import lock as lock_lib
 from lnexp.runtime import storage, tensorboard
 from lnexp.runtime.workdir import Workdir
-from lnexp.train import loop, memory
+from lnexp.train import checkpoints, memory
 from lnexp.train import sweep as train
 from tests.test_tensorboard import read_events
 
@@ -347,7 +347,7 @@ def test_unwritable_workdir_is_one_line_and_the_resume_is_exact(fault, one, tmp_
   fails (it re-raises that as a ValueError)."""
   config, _, row = one
   wd = str(tmp_path / 'w')
-  real_append, real_save = storage.append_lines, loop._save
+  real_append, real_save = storage.append_lines, checkpoints.save
 
   def failing_append(path, lines):
     if path.endswith('.jsonl') and lines and '"step": 40' in lines[-1]:
@@ -363,7 +363,7 @@ def test_unwritable_workdir_is_one_line_and_the_resume_is_exact(fault, one, tmp_
   if fault in ('read-only', 'disk full'):
     monkeypatch.setattr(storage, 'append_lines', failing_append)
   elif fault == 'orbax disk full':
-    monkeypatch.setattr(loop, '_save', failing_save)
+    monkeypatch.setattr(checkpoints, 'save', failing_save)
   else:
     real_usage = shutil.disk_usage
     monkeypatch.setattr(shutil, 'disk_usage', lambda p: real_usage(p)._replace(
@@ -442,16 +442,16 @@ def test_tensorboard_after_a_resume_has_each_step_once(one, tmp_path, monkeypatc
   resume from step 20 writes steps 30 and 40 again, once."""
   config, done, row = one
   wd = str(tmp_path / 'w')
-  real_save = loop._save
+  real_save = checkpoints.save
 
   def die_at_40(manager, step, state, host):
     if step == 40:
       raise KeyboardInterrupt
     real_save(manager, step, state, host)
-  monkeypatch.setattr(loop, '_save', die_at_40)
+  monkeypatch.setattr(checkpoints, 'save', die_at_40)
   with pytest.raises(KeyboardInterrupt, match='interrupted at step 40 of group 1/1'):
     train.train_and_evaluate(config, {}, wd, out=open(os.devnull, 'w'))
-  monkeypatch.setattr(loop, '_save', real_save)
+  monkeypatch.setattr(checkpoints, 'save', real_save)
   assert run.main(['--config', config, '--workdir', wd]) == 0
   name = f'layernorm-post-lr3e-03-{row["point_id"]}'
   assert os.listdir(os.path.join(wd, 'tensorboard')) == [name]

@@ -9,7 +9,7 @@ import pytest
 
 from lnexp.errors import ConfigError
 from lnexp.runtime.workdir import Workdir
-from lnexp.train import loop
+from lnexp.train import checkpoints, loop
 from lnexp.train import sweep as train
 
 HERE = os.path.dirname(__file__)
@@ -128,7 +128,7 @@ def test_workdir_with_different_base_config_is_refused(sweep, tmp_path):
 
 def test_killed_run_resumes_to_identical_numbers(sweep, tmp_path, monkeypatch):
   _, rows = sweep
-  real_save = loop._save
+  real_save = checkpoints.save
 
   def save_then_die(manager, step, state, host):
     real_save(manager, step, state, host)
@@ -136,11 +136,11 @@ def test_killed_run_resumes_to_identical_numbers(sweep, tmp_path, monkeypatch):
       manager.wait_until_finished()
       raise KeyboardInterrupt  # killed right after the step-20 checkpoint
 
-  monkeypatch.setattr(loop, '_save', save_then_die)
+  monkeypatch.setattr(checkpoints, 'save', save_then_die)
   with pytest.raises(KeyboardInterrupt):
     _run(tmp_path)
   assert not (tmp_path / 'results.jsonl').exists()
-  monkeypatch.setattr(loop, '_save', real_save)
+  monkeypatch.setattr(checkpoints, 'save', real_save)
   resumed = {r['optim.lr']: r for r in _run(tmp_path)}
   for lr in LRS:
     for key in ('final_eval_loss', 'best_eval_loss', 'final_train_loss', 'init_loss',
@@ -238,3 +238,18 @@ def test_a_config_file_imports_a_module_beside_it(tmp_path):
                     '  c.train.steps = sibling_of_a_config.STEPS\n  return c\n')
   assert config_lib.load_config_file(str(config)).base.train.steps == 3
   assert str(tmp_path) not in sys.path  # only while the file loads
+
+
+def test_progress_eta_counts_from_the_first_update(monkeypatch, capsys):
+  """The steps before the first update include compiling: the ETA leaves them out."""
+  import types
+
+  from lnexp.train import progress
+  clock = iter([100.0, 101.0])  # 100 s of compiling, then 10 steps a second
+  monkeypatch.setattr(progress, 'time', types.SimpleNamespace(time=lambda: next(clock)))
+  bar = progress.Progress('group 1/1', 30, 0)
+  for step in (10, 20):
+    bar.update(step, np.array([3.0, np.nan]), 1)
+  assert capsys.readouterr().out.splitlines() == [
+      'group 1/1 step 10/30 best 3.000 worst 3.000 diverged 1',
+      'group 1/1 step 20/30 best 3.000 worst 3.000 diverged 1 eta 1s']

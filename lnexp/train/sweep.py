@@ -59,6 +59,7 @@ def train_and_evaluate(config_spec: str, overrides: dict | None = None,
   """
   import jax
 
+  from lnexp.data import make_source
   from lnexp.runtime import plan as plan_lib
   from lnexp.runtime.lock import WorkdirLock
   from lnexp.runtime.workdir import Workdir, write_error
@@ -94,7 +95,7 @@ def train_and_evaluate(config_spec: str, overrides: dict | None = None,
       for g in todo:
         print('  ' + describe_group(g, estimates.get(g.group_id)), file=out)
       for i, g in enumerate(todo):
-        loop.run_group(g, wd, label=f'group {i + 1}/{len(todo)}',
+        loop.run_group(g, make_source(g.config), wd, label=f'group {i + 1}/{len(todo)}',
                        renew=lock.renew if lock else None)
       # Bracket each variant's best LR (optim.lr_extend; one process, unsharded:
       # the extension reads every variant's finished rows).
@@ -111,7 +112,8 @@ def train_and_evaluate(config_spec: str, overrides: dict | None = None,
         print(f'lnexp.run: a best LR at a grid edge: {len(new)} points extend the grid '
               f'(lr {", ".join(sorted({str(e["optim.lr"]) for e in new}))})', file=out)
         for i, g in enumerate(todo):
-          loop.run_group(g, wd, label=f'extension group {i + 1}/{len(todo)}',
+          loop.run_group(g, make_source(g.config), wd,
+                         label=f'extension group {i + 1}/{len(todo)}',
                          renew=lock.renew if lock else None)
   except OSError as e:
     error = write_error(e, wd.path)
