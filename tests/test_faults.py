@@ -256,8 +256,8 @@ def test_memory_estimate_matches_a_hand_count():
 
 def test_shipped_configs_fit_in_2_gib_per_group():
   for path in sorted(glob.glob(os.path.join(ROOT, 'configs', '*.py'))):
-    groups = train.plan_run(path, {}).groups
-    for nbytes in train.check_memory(groups, jax.devices()).values():
+    plan = train.plan_run(path, {})
+    for nbytes in train.check_memory(plan, plan.groups, jax.devices()).values():
       assert nbytes < 2 * memory.GIB, path
 
 
@@ -272,8 +272,8 @@ def test_a_group_that_cannot_fit_is_refused_before_writing(one, tmp_path, capsys
   sweep = tmp_path / 'lanes.py'
   sweep.write_text(CONFIG.replace("[{'optim.lr': 3e-3}]",
                                   "[{'optim.lr': lr} for lr in (1e-3, 2e-3, 3e-3)]"))
-  groups = train.plan_run(str(sweep), {}).groups
-  need = train.check_memory(groups, jax.devices())[groups[0].group_id]
+  plan = train.plan_run(str(sweep), {})
+  need = train.check_memory(plan, plan.groups, jax.devices())[plan.groups[0].group_id]
   monkeypatch.setattr(memory, 'host_available', lambda: need - 1)  # 3 lanes do not fit
   assert run.main(['--config', str(sweep), '--workdir', str(wd)]) == 2
   _one_line(capsys, 'GiB is available; use --config.train.max_lanes_per_program=2 or')

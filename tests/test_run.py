@@ -229,6 +229,42 @@ def test_batch1_inference_rows_of_running_stats_norms(tmp_path):
   assert 'batch1_loss_running' not in by[('layernorm', 'batch')]
 
 
+def test_a_run_loads_its_config_once_and_builds_its_data_source_once(tmp_path, monkeypatch):
+  """A 20-step configs/default.py run from the command line executes the config
+  file once and builds base_config() once; one data source serves the plan, the
+  memory check and the loop."""
+  import importlib.machinery
+
+  from lnexp import config as config_lib
+  from lnexp import run
+  from lnexp.data.base import DataSource
+  default = os.path.join(os.path.dirname(HERE), 'configs', 'default.py')
+  executed, bases, sources = [], [], []
+  exec_module, base_config, init = (importlib.machinery.SourceFileLoader.exec_module,
+                                    config_lib.base_config, DataSource.__init__)
+
+  def counted_exec(loader, module):
+    executed.extend([module] if os.path.abspath(loader.path) == default else [])
+    return exec_module(loader, module)
+
+  def counted_base():
+    bases.append(1)
+    return base_config()
+
+  def counted_init(source, **kwargs):
+    sources.append(source)
+    init(source, **kwargs)
+  monkeypatch.setattr(importlib.machinery.SourceFileLoader, 'exec_module', counted_exec)
+  monkeypatch.setattr(config_lib, 'base_config', counted_base)
+  monkeypatch.setattr(DataSource, '__init__', counted_init)
+  assert run.main(['--config', default, '--workdir', str(tmp_path / 'w'),
+                   '--config.train.steps=20', '--config.train.eval_every=20',
+                   '--config.train.eval_batches=1', '--config.diagnostics.enabled=false']) == 0
+  assert (len(executed), len(bases), len(sources)) == (1, 1, 1)
+  row, = map(json.loads, open(tmp_path / 'w' / 'results.jsonl'))
+  assert row['status'] == 'ok' and row['steps'] == 20
+
+
 def test_a_config_file_imports_a_module_beside_it(tmp_path):
   from lnexp import config as config_lib
   (tmp_path / 'sibling_of_a_config.py').write_text('STEPS = 3\n')
