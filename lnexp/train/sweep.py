@@ -113,8 +113,7 @@ def train_and_evaluate(config: ConfigFile | str, overrides: dict | None = None,
   if entries > distinct:
     print(f'lnexp.run: {entries} sweep entries, {distinct} distinct points (entries '
           'that define the same model run once)', file=out)
-  estimates = check_memory(plan, _unfinished(plan, _by_point_id(plan.base, wd)),
-                           jax.devices())
+  estimates = check_memory(plan, _unfinished(plan, wd.finished()), jax.devices())
   lock = WorkdirLock(wd.path, shard, wait_for_lock) if primary else None
   try:
     with interrupts.installed():
@@ -128,7 +127,7 @@ def train_and_evaluate(config: ConfigFile | str, overrides: dict | None = None,
   finally:
     if lock:
       lock.release()
-  finished = _by_point_id(plan.base, wd)
+  finished = wd.finished()
   rows = [finished[p.point_id] for p in plan.points if p.point_id in finished]
   print_table(rows, out)
   print(f'workdir: {wd.path}', file=out)
@@ -140,7 +139,7 @@ def _train(plan: RunPlan, wd: Workdir, lock, estimates: dict, shard, out) -> Run
   (`_lr_extension`); returns the plan as extended."""
   if lock:
     wd.start(plan.name, config_lib.flatten(plan.base), plan.sweep)
-  finished = _by_point_id(plan.base, wd)  # another process may have finished some
+  finished = wd.finished()  # another process may have finished some
   todo = _unfinished(plan, finished)
   print(f'lnexp.run: {len(plan.points)} points ({len(finished)} finished) in '
         f'{len(plan.groups)} groups; workdir {wd.path}', file=out)
@@ -156,7 +155,7 @@ def _train(plan: RunPlan, wd: Workdir, lock, estimates: dict, shard, out) -> Run
       return plan
     plan, stage = plan.extended(new), 'extension group'
     wd.start(plan.name, config_lib.flatten(plan.base), plan.sweep)  # recorded like any
-    todo = _unfinished(plan, _by_point_id(plan.base, wd))
+    todo = _unfinished(plan, wd.finished())
     print(f'lnexp.run: a best LR at a grid edge: {len(new)} points extend the grid '
           f'(lr {", ".join(sorted({str(e["optim.lr"]) for e in new}))})', file=out)
 
@@ -173,15 +172,8 @@ def _lr_extension(plan: RunPlan, wd: Workdir, original: set[str], shard) -> list
   extend = plan.base.optim.lr_extend
   if not extend or shard is not None or jax.process_count() > 1:
     return []
-  return [e for e in plan_lib.lr_extensions(plan.points, original,
-                                            _by_point_id(plan.base, wd), extend)
+  return [e for e in plan_lib.lr_extensions(plan.points, original, wd.finished(), extend)
           if e not in plan.sweep]
-
-
-def _by_point_id(base, wd) -> dict[str, dict]:
-  """Finished rows keyed by their point's canonical id (older workdirs stored
-  ids hashed from the sweep entry as written)."""
-  return {plan_lib.row_point_id(base, r): r for r in wd.finished().values()}
 
 
 def _take(lock) -> None:
