@@ -94,10 +94,10 @@ def restore_latest(manager, abstract_state, out=None):
 
   A checkpoint that fails to restore is reported in one line (orbax's own
   output goes to restore-GROUP-STEP.pK.log beside it, or in /tmp for gs://)
-  and deleted, and the next older
-  one is tried; every process tries the same steps in the same order and
-  agrees on each outcome (`_everywhere`), so a multi-host run falls back to
-  one step. ConfigError naming the directory if none restores.
+  and deleted, and the next older one is tried; every process tries the same
+  steps in the same order and agrees on each outcome (`_everywhere`), so a
+  multi-host run falls back to one step. ConfigError naming the directory if
+  none restores.
   """
   out = out or sys.stderr
   steps = sorted(manager.all_steps(), reverse=True)

@@ -21,7 +21,7 @@ from lnexp.runtime import interrupts
 from lnexp.runtime import plan as plan_lib
 from lnexp.runtime.lock import WorkdirLock
 from lnexp.runtime.workdir import Workdir, write_error
-from lnexp.train import loop, memory
+from lnexp.train import memory
 from lnexp.train.program import lane_mode, mesh_shape
 
 
@@ -137,6 +137,7 @@ def train_and_evaluate(config: ConfigFile | str, overrides: dict | None = None,
 def _train(plan: RunPlan, wd: Workdir, lock, estimates: dict, shard, out) -> RunPlan:
   """Trains the unfinished groups, then those of each LR-grid extension
   (`_lr_extension`); returns the plan as extended."""
+  from lnexp.train import loop  # orbax: imported once planning passed (bad input fails fast)
   if lock:
     wd.start(plan.name, config_lib.flatten(plan.base), plan.sweep)
   finished = wd.finished()  # another process may have finished some
@@ -154,7 +155,7 @@ def _train(plan: RunPlan, wd: Workdir, lock, estimates: dict, shard, out) -> Run
     if not new:
       return plan
     plan, stage = plan.extended(new), 'extension group'
-    wd.start(plan.name, config_lib.flatten(plan.base), plan.sweep)  # recorded like any
+    wd.start(plan.name, config_lib.flatten(plan.base), plan.sweep)  # config.json: its sweep
     todo = _unfinished(plan, wd.finished())
     print(f'lnexp.run: a best LR at a grid edge: {len(new)} points extend the grid '
           f'(lr {", ".join(sorted({str(e["optim.lr"]) for e in new}))})', file=out)
