@@ -35,9 +35,8 @@ def parse(prog: str, define: DefineFlags, argv: list[str], positional: str | Non
                        short_name='h')
   try:
     rest = fv([prog, *argv])[1:]
-  except (flags.Error, KeyError, AttributeError) as e:  # absl's and config_flags'
-    raise ConfigError(_one_line(e.args[0] if isinstance(e, KeyError) and e.args else e)
-                      ) from None
+  except flags.Error as e:
+    raise ConfigError(_one_line(e)) from None
   if fv['help'].value:
     print(f'usage: python -m {prog} [flags] {positional or ""}\n\n{fv.get_help()}')
     if extra_help:

@@ -9,9 +9,12 @@ allowed. This module imports no model: it sits below every other.
 """
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import importlib.util
 import math
 import os
+import sys
 from typing import Any
 
 from ml_collections import ConfigDict
@@ -222,32 +225,56 @@ def check_ranges(cfg: ConfigDict) -> None:
                       "data's) or > 0")
 
 
-def load_config_file(spec: str):
-  """Loads `path.py[:arg]`; returns (base config, sweep overrides, name)."""
+@dataclasses.dataclass(frozen=True)
+class ConfigFile:
+  """A loaded config file: its base config, its sweep entries, the run's name
+  (`runs/<name>` by default) and the path it came from."""
+  base: ConfigDict
+  sweep: list[dict]
+  name: str
+  path: str
+
+
+def load_config_file(spec: str) -> ConfigFile:
+  """Loads `path.py[:arg]`: executes the file once and calls its get_config(arg)
+  and get_sweep(arg) (ConfigError with one line if any of it fails)."""
   path, _, arg = spec.partition(':')
   if not os.path.isfile(path):
     raise ConfigError(f'config file not found: {path}')
   name = os.path.splitext(os.path.basename(path))[0]
   module_spec = importlib.util.spec_from_file_location(f'lnexp_config_{name}', path)
   module = importlib.util.module_from_spec(module_spec)
-  try:
-    module_spec.loader.exec_module(module)
-  except Exception as e:  # a config file is user code: report, do not trace
-    raise ConfigError(f'config file {path} failed to load: {type(e).__name__}: {e}')
-  if not hasattr(module, 'get_config'):
-    raise ConfigError(f'config file {path} defines no get_config()')
-  cfg = _call(path, module.get_config, arg)
-  if not isinstance(cfg, ConfigDict):
-    raise ConfigError(f'{path}: get_config() returned {type(cfg).__name__}, not a '
-                      'ConfigDict (start from lnexp.config.base_config())')
-  sweep = _call(path, module.get_sweep, arg) if hasattr(module, 'get_sweep') else [{}]
+  with _importable_beside(path):
+    try:
+      module_spec.loader.exec_module(module)
+    except Exception as e:  # a config file is user code: report, do not trace
+      raise ConfigError(f'config file {path} failed to load: {type(e).__name__}: {e}')
+    if not hasattr(module, 'get_config'):
+      raise ConfigError(f'config file {path} defines no get_config()')
+    cfg = _call(path, module.get_config, arg)
+    if not isinstance(cfg, ConfigDict):
+      raise ConfigError(f'{path}: get_config() returned {type(cfg).__name__}, not a '
+                        'ConfigDict (start from lnexp.config.base_config())')
+    sweep = _call(path, module.get_sweep, arg) if hasattr(module, 'get_sweep') else [{}]
   if not isinstance(sweep, (list, tuple)) or not sweep:
     raise ConfigError(f'{path}: get_sweep() must return a non-empty list of dicts')
   for entry in sweep:
     if not isinstance(entry, dict):
       raise ConfigError(f'{path}: get_sweep() entry {entry!r} is not a dict of '
                         'dotted keys')
-  return cfg, list(sweep), name + (f'-{arg}' if arg else '')
+  return ConfigFile(cfg, list(sweep), name + (f'-{arg}' if arg else ''), path)
+
+
+@contextlib.contextmanager
+def _importable_beside(path: str):
+  """The config file's directory on sys.path while its code runs (as big_vision
+  and the flax examples allow), so it can import a helper module next to it."""
+  directory = os.path.dirname(os.path.abspath(path))
+  sys.path.insert(0, directory)
+  try:
+    yield
+  finally:
+    sys.path.remove(directory)
 
 
 def _call(path: str, fn, arg: str):

@@ -2,6 +2,9 @@
 
 Runs what the config file defines (one point, or its `get_sweep()`), resuming
 a partial run in the same workdir. `--help` lists every flag and config key.
+The config file is executed once: `--config`'s value is the loaded file, and
+each of its keys is a typed flag `--config.KEY`; both go to
+`lnexp.train.sweep.train_and_evaluate`.
 """
 from __future__ import annotations
 
@@ -10,7 +13,6 @@ import sys
 import time
 
 from absl import flags
-from ml_collections import config_flags
 
 from lnexp import cli
 from lnexp import config as config_lib
@@ -19,17 +21,35 @@ from lnexp.errors import ConfigError
 PROG = 'lnexp.run'
 
 
-def check_config_args(argv: list[str]) -> None:
-  """The config file loads and every --config.KEY exists, or one clear line.
+class ConfigFileParser(flags.ArgumentParser):
+  """`--config FILE.py[:ARG]` -> the loaded `lnexp.config.ConfigFile`, each
+  spec loaded once: `define_flags` loads the one on the command line and
+  absl's parsing gets it back (one in a --flagfile is loaded then)."""
 
-  (config_flags would report a failing config file as a traceback and an
-  unknown key without its section.)
-  """
+  def __init__(self):
+    self.loaded = {}
+
+  def parse(self, argument):
+    if argument not in self.loaded:
+      self.loaded[argument] = config_lib.load_config_file(argument)
+    return self.loaded[argument]
+
+  def flag_type(self) -> str:
+    return 'config file'
+
+
+def _config_spec(argv: list[str]) -> str | None:
+  """The value of --config on the command line, if any."""
+  spec = None
   for i, arg in enumerate(argv):
     name, eq, value = arg.lstrip('-').partition('=')
     if name == 'config' and (eq or i + 1 < len(argv)):
-      config_lib.load_config_file(value if eq else argv[i + 1])
-  known = config_lib.flatten(config_lib.base_config())
+      spec = value if eq else argv[i + 1]
+  return spec
+
+
+def _check_keys(argv: list[str], known) -> None:
+  """Every --config.KEY exists, or one line that suggests the closest key."""
   for arg in argv:
     if arg.startswith(('--config.', '-config.')):
       key = arg.split('=', 1)[0].split('.', 1)[1]
@@ -39,12 +59,28 @@ def check_config_args(argv: list[str]) -> None:
             f'; did you mean {close[0]!r}?' if close else ' (see --help)'))
 
 
+def _key_flag(key: str, default) -> flags.Flag:
+  """A typed flag `--config.KEY` (not listed by absl's help: `config_keys_help`)."""
+  name = f'config.{key}'
+  if isinstance(default, bool):
+    return flags.BooleanFlag(name, None, '')
+  parser = {int: flags.IntegerParser, float: flags.FloatParser}.get(
+      type(default), flags.ArgumentParser)()
+  return flags.Flag(parser, flags.ArgumentSerializer(), name, None, '')
+
+
 def define_flags(fv: flags.FlagValues, argv: list[str]) -> None:
-  check_config_args(argv)
-  config_flags.DEFINE_config_file(
-      'config', None, 'Config file FILE.py[:ARG] with get_config() (and get_sweep()); '
-      'override any key with --config.KEY=VALUE.', flag_values=fv,
-      sys_argv=[PROG, *argv])
+  """The config file named on the command line is loaded here, once; its keys
+  become the `--config.KEY` flags."""
+  parser = ConfigFileParser()
+  spec = _config_spec(argv)
+  base = parser.parse(spec).base if spec else config_lib.base_config()
+  known = config_lib.flatten(base)
+  _check_keys(argv, known)
+  for key, default in known.items():
+    fv[f'config.{key}'] = _key_flag(key, default)
+  flags.DEFINE(parser, 'config', None, 'Config file FILE.py[:ARG] with get_config() (and '
+               'get_sweep()); override any key with --config.KEY=VALUE.', flag_values=fv)
   flags.DEFINE_string('workdir', None, 'Run directory (default runs/<config name>); '
                       'rerunning with the same one resumes.', flag_values=fv)
   flags.DEFINE_string('shard', None, 'I/N: run the I-th of N slices of the groups.',
@@ -96,8 +132,14 @@ def config_keys_help() -> str:
   return '\n'.join(lines)
 
 
+def overrides(fv: flags.FlagValues) -> dict:
+  """The --config.KEY values given on the command line (or in a --flagfile)."""
+  return {name.split('.', 1)[1]: fv[name].value for name in fv
+          if name.startswith('config.') and fv[name].present}
+
+
 def run(fv: flags.FlagValues, args: list[str]) -> int:
-  from lnexp.train.sweep import train_and_evaluate
+  from lnexp.train.sweep import train_and_evaluate  # jax, orbax: not for --help
   if fv.config is None:
     raise ConfigError('--config is required (e.g. --config configs/default.py)')
   t0 = time.time()
@@ -108,10 +150,9 @@ def run(fv: flags.FlagValues, args: list[str]) -> int:
     from lnexp.runtime import distributed
     distributed.initialize(fv.coordinator, fv.num_processes, fv.process_id,
                            fv.init_timeout)
-  overrides = config_flags.get_override_values(fv['config'])
   try:
-    train_and_evaluate(config_flags.get_config_filename(fv['config']), overrides,
-                       fv.workdir, shard=shard, wait_for_lock=fv.wait_for_lock)
+    train_and_evaluate(fv.config, overrides(fv), fv.workdir, shard=shard,
+                       wait_for_lock=fv.wait_for_lock)
   except RuntimeError as e:  # XLA's out-of-memory is a RuntimeError subclass
     if 'RESOURCE_EXHAUSTED' not in str(e) and 'out of memory' not in str(e).lower():
       raise

@@ -136,6 +136,17 @@ def test_plan_shows_lanes_per_device(tmp_path, capsys, monkeypatch):
   assert '3 lanes (3 per device on 1)' in capsys.readouterr().out
 
 
+def test_duplicate_sweep_entries_are_reported_in_one_line(tmp_path, capsys, monkeypatch):
+  from lnexp.train import loop
+  monkeypatch.setattr(loop, 'run_group', lambda *a, **k: None)
+  config = tmp_path / 'twice.py'
+  config.write_text(open(TINY).read().replace('(3e-3, 1e-2, 30.0)', '(3e-3, 1e-2, 3e-3)'))
+  assert run.main(['--config', str(config), '--workdir', str(tmp_path / 'w')]) == 0
+  out = capsys.readouterr().out
+  assert out.count('3 sweep entries, 2 distinct points') == 1
+  assert '2 points (0 finished) in 1 groups' in out
+
+
 # Which (arch, norm, placement) exist, written out by hand: the registries must
 # agree. An LSTM reads no placement (only the default is accepted); a CNN has
 # the ResNet v1 (post) and v2 (pre) blocks only.

@@ -30,7 +30,7 @@ from lnexp.ops import merge
 from lnexp.runtime import lock as lock_lib
 from lnexp.runtime import storage, tensorboard
 from lnexp.runtime.workdir import Workdir
-from lnexp.train import loop, memory
+from lnexp.train import checkpoints, memory
 from lnexp.train import sweep as train
 from tests.test_tensorboard import read_events
 
@@ -256,8 +256,8 @@ def test_memory_estimate_matches_a_hand_count():
 
 def test_shipped_configs_fit_in_2_gib_per_group():
   for path in sorted(glob.glob(os.path.join(ROOT, 'configs', '*.py'))):
-    groups = train.plan_run(path, {}).groups
-    for nbytes in train.check_memory(groups, jax.devices()).values():
+    plan = train.plan_run(path, {})
+    for nbytes in train.check_memory(plan, plan.groups, jax.devices()).values():
       assert nbytes < 2 * memory.GIB, path
 
 
@@ -272,8 +272,8 @@ def test_a_group_that_cannot_fit_is_refused_before_writing(one, tmp_path, capsys
   sweep = tmp_path / 'lanes.py'
   sweep.write_text(CONFIG.replace("[{'optim.lr': 3e-3}]",
                                   "[{'optim.lr': lr} for lr in (1e-3, 2e-3, 3e-3)]"))
-  groups = train.plan_run(str(sweep), {}).groups
-  need = train.check_memory(groups, jax.devices())[groups[0].group_id]
+  plan = train.plan_run(str(sweep), {})
+  need = train.check_memory(plan, plan.groups, jax.devices())[plan.groups[0].group_id]
   monkeypatch.setattr(memory, 'host_available', lambda: need - 1)  # 3 lanes do not fit
   assert run.main(['--config', str(sweep), '--workdir', str(wd)]) == 2
   _one_line(capsys, 'GiB is available; use --config.train.max_lanes_per_program=2 or')
@@ -347,7 +347,7 @@ def test_unwritable_workdir_is_one_line_and_the_resume_is_exact(fault, one, tmp_
   fails (it re-raises that as a ValueError)."""
   config, _, row = one
   wd = str(tmp_path / 'w')
-  real_append, real_save = storage.append_lines, loop._save
+  real_append, real_save = storage.append_lines, checkpoints.save
 
   def failing_append(path, lines):
     if path.endswith('.jsonl') and lines and '"step": 40' in lines[-1]:
@@ -363,7 +363,7 @@ def test_unwritable_workdir_is_one_line_and_the_resume_is_exact(fault, one, tmp_
   if fault in ('read-only', 'disk full'):
     monkeypatch.setattr(storage, 'append_lines', failing_append)
   elif fault == 'orbax disk full':
-    monkeypatch.setattr(loop, '_save', failing_save)
+    monkeypatch.setattr(checkpoints, 'save', failing_save)
   else:
     real_usage = shutil.disk_usage
     monkeypatch.setattr(shutil, 'disk_usage', lambda p: real_usage(p)._replace(
@@ -442,16 +442,16 @@ def test_tensorboard_after_a_resume_has_each_step_once(one, tmp_path, monkeypatc
   resume from step 20 writes steps 30 and 40 again, once."""
   config, done, row = one
   wd = str(tmp_path / 'w')
-  real_save = loop._save
+  real_save = checkpoints.save
 
   def die_at_40(manager, step, state, host):
     if step == 40:
       raise KeyboardInterrupt
     real_save(manager, step, state, host)
-  monkeypatch.setattr(loop, '_save', die_at_40)
+  monkeypatch.setattr(checkpoints, 'save', die_at_40)
   with pytest.raises(KeyboardInterrupt, match='interrupted at step 40 of group 1/1'):
     train.train_and_evaluate(config, {}, wd, out=open(os.devnull, 'w'))
-  monkeypatch.setattr(loop, '_save', real_save)
+  monkeypatch.setattr(checkpoints, 'save', real_save)
   assert run.main(['--config', config, '--workdir', wd]) == 0
   name = f'layernorm-post-lr3e-03-{row["point_id"]}'
   assert os.listdir(os.path.join(wd, 'tensorboard')) == [name]

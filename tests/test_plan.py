@@ -1,15 +1,17 @@
-"""Point ids: equal models share one id; workdirs with older ids still resume."""
+"""Point ids: equal models share one id; committed results carry canonical ids."""
 import io
 import json
+import os
 
 from lnexp import config as config_lib
 from lnexp.runtime import plan
+from lnexp.runtime.workdir import Workdir
 from lnexp.train import sweep as train
 from tests.test_run import TINY
 
 
 def _base():
-  return config_lib.load_config_file(TINY)[0]
+  return config_lib.load_config_file(TINY).base
 
 
 def test_spelling_out_a_default_is_the_same_point():
@@ -26,26 +28,17 @@ def test_spelling_out_a_default_is_the_same_point():
   assert len(none) == 1
 
 
-def test_a_row_with_a_pre_canonical_id_counts_as_finished(tmp_path):
-  base = _base()
-  sweep_entry = {'optim.lr': base.optim.lr}  # spells out the default
-  config = tmp_path / 'one.py'
-  config.write_text(open(TINY).read() + f'\n\ndef get_sweep():\n  return [{sweep_entry!r}]\n')
-  workdir = tmp_path / 'w'
-  flags = {'train.steps': '2', 'train.eval_every': '2'}
-  first = train.train_and_evaluate(str(config), flags, str(workdir), out=io.StringIO())
-  assert len(first) == 1
-  # Rewrite the row as an older lnexp wrote it: id hashed from the entry as written.
-  results = workdir / 'results.jsonl'
-  row = json.loads(results.read_text())
-  old_id = plan.short_hash({k: row[k] for k in sweep_entry})
-  assert old_id != row['point_id']
-  results.write_text(json.dumps({**row, 'point_id': old_id}) + '\n')
-  out = io.StringIO()
-  again = train.train_and_evaluate(str(config), flags, str(workdir), out=out)
-  assert '(1 finished)' in out.getvalue()
-  assert [r['point_id'] for r in again] == [old_id]
-  assert len(results.read_text().splitlines()) == 1  # nothing recomputed
+def test_committed_results_store_their_canonical_point_ids():
+  """Runs look rows up by the canonical id alone: every committed row has it."""
+  results = os.path.join(os.path.dirname(os.path.dirname(__file__)), 'experiments',
+                         'results')
+  for name in sorted(os.listdir(results)):
+    wd = Workdir(os.path.join(results, name))
+    saved = wd.saved_config()
+    base = config_lib.apply_overrides(config_lib.base_config(), saved['base'])
+    for point_id, row in wd.finished().items():
+      entry = {k: v for k, v in row.items() if '.' in k}
+      assert plan.make_point(base, entry).point_id == point_id, (name, entry)
 
 
 def _rows(points, loss_of_lr, diverged=()):

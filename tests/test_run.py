@@ -9,7 +9,7 @@ import pytest
 
 from lnexp.errors import ConfigError
 from lnexp.runtime.workdir import Workdir
-from lnexp.train import loop
+from lnexp.train import checkpoints, loop
 from lnexp.train import sweep as train
 
 HERE = os.path.dirname(__file__)
@@ -128,7 +128,7 @@ def test_workdir_with_different_base_config_is_refused(sweep, tmp_path):
 
 def test_killed_run_resumes_to_identical_numbers(sweep, tmp_path, monkeypatch):
   _, rows = sweep
-  real_save = loop._save
+  real_save = checkpoints.save
 
   def save_then_die(manager, step, state, host):
     real_save(manager, step, state, host)
@@ -136,11 +136,11 @@ def test_killed_run_resumes_to_identical_numbers(sweep, tmp_path, monkeypatch):
       manager.wait_until_finished()
       raise KeyboardInterrupt  # killed right after the step-20 checkpoint
 
-  monkeypatch.setattr(loop, '_save', save_then_die)
+  monkeypatch.setattr(checkpoints, 'save', save_then_die)
   with pytest.raises(KeyboardInterrupt):
     _run(tmp_path)
   assert not (tmp_path / 'results.jsonl').exists()
-  monkeypatch.setattr(loop, '_save', real_save)
+  monkeypatch.setattr(checkpoints, 'save', real_save)
   resumed = {r['optim.lr']: r for r in _run(tmp_path)}
   for lr in LRS:
     for key in ('final_eval_loss', 'best_eval_loss', 'final_train_loss', 'init_loss',
@@ -227,3 +227,65 @@ def test_batch1_inference_rows_of_running_stats_norms(tmp_path):
                                                             rel=1e-6)
   assert abs(cumulative['batch1_loss_batch_stats'] - cumulative['batch1_loss_running']) > 1e-4
   assert 'batch1_loss_running' not in by[('layernorm', 'batch')]
+
+
+def test_a_run_loads_its_config_once_and_builds_its_data_source_once(tmp_path, monkeypatch):
+  """A 20-step configs/default.py run from the command line executes the config
+  file once and builds base_config() once; one data source serves the plan, the
+  memory check and the loop."""
+  import importlib.machinery
+
+  from lnexp import config as config_lib
+  from lnexp import run
+  from lnexp.data.base import DataSource
+  default = os.path.join(os.path.dirname(HERE), 'configs', 'default.py')
+  executed, bases, sources = [], [], []
+  exec_module, base_config, init = (importlib.machinery.SourceFileLoader.exec_module,
+                                    config_lib.base_config, DataSource.__init__)
+
+  def counted_exec(loader, module):
+    executed.extend([module] if os.path.abspath(loader.path) == default else [])
+    return exec_module(loader, module)
+
+  def counted_base():
+    bases.append(1)
+    return base_config()
+
+  def counted_init(source, **kwargs):
+    sources.append(source)
+    init(source, **kwargs)
+  monkeypatch.setattr(importlib.machinery.SourceFileLoader, 'exec_module', counted_exec)
+  monkeypatch.setattr(config_lib, 'base_config', counted_base)
+  monkeypatch.setattr(DataSource, '__init__', counted_init)
+  assert run.main(['--config', default, '--workdir', str(tmp_path / 'w'),
+                   '--config.train.steps=20', '--config.train.eval_every=20',
+                   '--config.train.eval_batches=1', '--config.diagnostics.enabled=false']) == 0
+  assert (len(executed), len(bases), len(sources)) == (1, 1, 1)
+  row, = map(json.loads, open(tmp_path / 'w' / 'results.jsonl'))
+  assert row['status'] == 'ok' and row['steps'] == 20
+
+
+def test_a_config_file_imports_a_module_beside_it(tmp_path):
+  from lnexp import config as config_lib
+  (tmp_path / 'sibling_of_a_config.py').write_text('STEPS = 3\n')
+  config = tmp_path / 'uses_sibling.py'
+  config.write_text(open(TINY).read() + '\n\nimport sibling_of_a_config\n_tiny = get_config\n\n'
+                    'def get_config():\n  c = _tiny()\n'
+                    '  c.train.steps = sibling_of_a_config.STEPS\n  return c\n')
+  assert config_lib.load_config_file(str(config)).base.train.steps == 3
+  assert str(tmp_path) not in sys.path  # only while the file loads
+
+
+def test_progress_eta_counts_from_the_first_update(monkeypatch, capsys):
+  """The steps before the first update include compiling: the ETA leaves them out."""
+  import types
+
+  from lnexp.train import progress
+  clock = iter([100.0, 101.0])  # 100 s of compiling, then 10 steps a second
+  monkeypatch.setattr(progress, 'time', types.SimpleNamespace(time=lambda: next(clock)))
+  bar = progress.Progress('group 1/1', 30, 0)
+  for step in (10, 20):
+    bar.update(step, np.array([3.0, np.nan]), 1)
+  assert capsys.readouterr().out.splitlines() == [
+      'group 1/1 step 10/30 best 3.000 worst 3.000 diverged 1',
+      'group 1/1 step 20/30 best 3.000 worst 3.000 diverged 1 eta 1s']

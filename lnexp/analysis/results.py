@@ -107,25 +107,17 @@ def depth_value(m: pd.DataFrame, key: str, step: str = 'last') -> np.ndarray | N
 
 
 def missing_points(workdir: str) -> list[dict]:
-  """Sweep points without a result row (still running, killed, or never run).
-
-  Each is {'point_id', **its overrides}. Point ids are recomputed with
-  `lnexp.plan` from config.json; if this code can no longer build that config,
-  sweep entries are matched to rows by their override values instead.
-  """
+  """Sweep points without a result row (still running, killed, or never run),
+  each {'point_id', **its overrides}; ids recomputed from config.json
+  (`lnexp.runtime.plan`)."""
+  from lnexp import config as config_lib
+  from lnexp.runtime import plan
   config = load_config(workdir)
   finished = Workdir(workdir).finished()
-  try:
-    from lnexp import config as config_lib
-    from lnexp.runtime import plan
-    base = config_lib.apply_overrides(config_lib.base_config(), config['base'])
-    points = [{'point_id': p.point_id, **p.overrides}
-              for p in plan.make_points(base, config['sweep'])]
-    return [p for p in points if p['point_id'] not in finished]
-  except ConfigError:
-    rows = list(finished.values())
-    return [{'point_id': None, **p} for p in config['sweep']
-            if not any(all(r.get(k) == v for k, v in p.items()) for r in rows)]
+  base = config_lib.apply_overrides(config_lib.base_config(), config['base'])
+  points = [{'point_id': p.point_id, **p.overrides}
+            for p in plan.make_points(base, config['sweep'])]
+  return [p for p in points if p['point_id'] not in finished]
 
 
 def variant_keys(df: pd.DataFrame) -> list[str]:

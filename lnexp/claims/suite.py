@@ -63,14 +63,11 @@ def _units(plans: dict, runs: dict, size: str, out: str,
 
 
 def _stored_ids(plan, path: str) -> list[str]:
-  """The plan's point ids as the workdir's rows store them (rows written before
-  ids were canonical carry the older id of the same point), and the points a
-  grid extension (optim.lr_extend) added to the sweep recorded there."""
+  """The plan's point ids, and those of the points a grid extension
+  (optim.lr_extend) added to the sweep recorded in the workdir."""
   from lnexp.analysis import results
-  from lnexp.runtime.workdir import Workdir
   base, points = plan.base, plan.points
-  stored = {plan_lib.row_point_id(base, r): pid for pid, r in Workdir(path).finished().items()}
-  ids = [stored.get(p.point_id, p.point_id) for p in points]
+  ids = [p.point_id for p in points]
   try:
     recorded = results.load_config(path)['sweep']
   except ConfigError:  # nothing ran yet

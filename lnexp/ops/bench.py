@@ -295,7 +295,7 @@ def bench_compile(quick: bool, done: dict) -> dict:
 def bench_lanes(quick: bool, done: dict) -> dict:
   """Step time of K lanes over K x one lane, default and claims-size models."""
   ks = (1, 2) if quick else (1, 2, 4, 8, 16)
-  base, _, _ = config_lib.load_config_file(DEFAULT_CONFIG)
+  base = config_lib.load_config_file(DEFAULT_CONFIG).base
   models = {'default': {}, 'claims': CLAIMS}
   if quick:  # the step section's tiny model: its compiled programs are reused
     models = {name: {**REFERENCE, **QUICK} for name in models}
@@ -311,7 +311,7 @@ def _host_device_runs(quick: bool) -> dict:
   model's one-lane step (batch split over the devices) and claims-size groups
   of K lanes (each device maps over its lanes)."""
   ks = (1, 2) if quick else (1, 2, 4, 8, 16)
-  base, _, _ = config_lib.load_config_file(DEFAULT_CONFIG)
+  base = config_lib.load_config_file(DEFAULT_CONFIG).base
   claims = {**REFERENCE, **QUICK} if quick else CLAIMS
   return {'devices': jax.device_count(),
           'reference': time_groups(config_lib.base_config(),
@@ -448,7 +448,7 @@ def bench_default_text(quick: bool, done: dict) -> dict:
     spec = os.path.join(workdir, 'default_text.py')
     with open(spec, 'w') as f:
       f.write(f'from lnexp.config import load_config_file\n'
-              f'def get_config():\n  return load_config_file({DEFAULT_CONFIG!r})[0]\n'
+              f'def get_config():\n  return load_config_file({DEFAULT_CONFIG!r}).base\n'
               f'def get_sweep():\n  return [{{"train.seed": s, "data.seed": s}} for s in '
               f'{seeds!r}]\n')
     rows = train_and_evaluate(spec, {k: str(v) for k, v in flags.items()},
@@ -466,7 +466,7 @@ def bench_diagnostics(quick: bool, done: dict) -> dict:
   and the probe-batch forward every `cadence` steps, the plain step between),
   blocking only at the end, against plain steps only.
   """
-  base, _, _ = config_lib.load_config_file(DEFAULT_CONFIG)
+  base = config_lib.load_config_file(DEFAULT_CONFIG).base
   group = _Group(base, {**REFERENCE, **QUICK} if quick else {}, 1)
   program, state, batch = group.program, group.state, group.batches[0]
   probe = program.put_batch(group.source.eval_batch(0))

@@ -55,12 +55,6 @@ def make_point(base: ConfigDict, overrides: dict) -> Point:
                cfg)
 
 
-def row_point_id(base: ConfigDict, row: dict) -> str:
-  """The id a result row's point has under this plan (rows written before ids
-  were canonical carry another one)."""
-  return make_point(base, {k: v for k, v in row.items() if '.' in k}).point_id
-
-
 def make_points(base: ConfigDict, sweep: list[dict]) -> list[Point]:
   """Validated points of a sweep, equal models merged (first one kept)."""
   points = {}

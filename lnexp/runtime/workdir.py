@@ -226,8 +226,6 @@ def _version(package: str) -> str | None:
 def load_point(workdir: str, point_id: str):
   """(config, params) of a finished point: its lane sliced from the group checkpoint."""
   import orbax.checkpoint as ocp
-
-  from lnexp import config as config_lib
   wd = Workdir(workdir)
   row = wd.finished().get(point_id)
   if row is None:

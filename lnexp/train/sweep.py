@@ -1,4 +1,5 @@
-"""Plans a run (points, groups, workdir) and trains every unfinished group."""
+"""A run, from its loaded config file to result rows: plan, check, lock, train
+every unfinished group (then any LR-grid extension), print the table."""
 from __future__ import annotations
 
 import dataclasses
@@ -6,43 +7,88 @@ import math
 import os
 import sys
 
+import jax
+import numpy as np
+from jax.experimental import multihost_utils
 from ml_collections import ConfigDict
 
 from lnexp import config as config_lib
+from lnexp.config import ConfigFile
+from lnexp.data import DataSource, make_source
 from lnexp.errors import ConfigError
+from lnexp.measure import flops
 from lnexp.runtime import interrupts
+from lnexp.runtime import plan as plan_lib
+from lnexp.runtime.lock import WorkdirLock
+from lnexp.runtime.workdir import Workdir, write_error
+from lnexp.train import memory
+from lnexp.train.program import lane_mode, mesh_shape
+
+
+def source_key(cfg: ConfigDict) -> str:
+  """What a data source depends on: the data section, the batch shape, the arch."""
+  t = cfg.train
+  return repr((sorted(config_lib.flatten(cfg.data).items()), t.batch_size, t.seq_len,
+               t.eval_batches, cfg.model.arch))
 
 
 @dataclasses.dataclass(frozen=True)
 class RunPlan:
-  """What a run will do: the resolved base config, its sweep, points and groups."""
+  """What a run will do: the resolved base config, its sweep, points and groups,
+  one data source per distinct data config (`source`), and the workdir."""
   base: ConfigDict
   sweep: list[dict]
   name: str
-  points: list
-  groups: list
+  points: list[plan_lib.Point]
+  groups: list[plan_lib.Group]
   workdir: str
+  sources: dict[str, DataSource]
+
+  def source(self, cfg: ConfigDict) -> DataSource:
+    return self.sources[source_key(cfg)]
+
+  def extended(self, entries: list[dict]) -> RunPlan:
+    """This plan with more sweep entries (their data sources reused)."""
+    return _plan(self.base, self.sweep + entries, self.name, self.workdir, self.sources)
+
+  def sharded(self, index: int, count: int) -> RunPlan:
+    """Shard `index` of `count` of the groups (`plan.shard_groups`)."""
+    groups = plan_lib.shard_groups(self.groups, index, count)
+    return dataclasses.replace(self, groups=groups,
+                               points=[p for g in groups for p in g.points])
 
 
-def plan_run(config_spec: str, overrides: dict, workdir: str | None = None) -> RunPlan:
-  """Loads and validates everything a run needs, writing nothing."""
-  from lnexp.data import make_source
-  from lnexp.runtime import plan as plan_lib
-  base, sweep, name = config_lib.load_config_file(config_spec)
-  swept = sorted({k for entry in sweep for k in entry} & set(overrides))
+def plan_run(config: ConfigFile | str, overrides: dict | None = None,
+             workdir: str | None = None) -> RunPlan:
+  """Validates everything a run needs (data errors included), writing nothing.
+
+  config: a loaded config file, or its `path.py[:arg]` to load.
+  """
+  if isinstance(config, str):
+    config = config_lib.load_config_file(config)
+  overrides = overrides or {}
+  swept = sorted({k for entry in config.sweep for k in entry} & set(overrides))
   if swept:
-    raise ConfigError(f'--config.{swept[0]} is swept by {config_spec}\'s get_sweep(), '
+    raise ConfigError(f'--config.{swept[0]} is swept by {config.path}\'s get_sweep(), '
                       'which would override it; change the sweep or drop the flag')
-  base = config_lib.apply_overrides(base, overrides, from_cli=True)
+  base = config_lib.apply_overrides(config.base, overrides, from_cli=True)
   config_lib.validate(base)
+  return _plan(base, config.sweep, config.name,
+               workdir or os.path.join('runs', config.name), {})
+
+
+def _plan(base, sweep, name, workdir, sources) -> RunPlan:
   points = plan_lib.make_points(base, sweep)
+  sources = dict(sources)
   for p in points:  # data errors (missing file, offline TFDS) before any output
-    make_source(p.config)
-  groups = plan_lib.make_groups(points, base.train.max_lanes_per_program)
-  return RunPlan(base, sweep, name, points, groups, workdir or os.path.join('runs', name))
+    if source_key(p.config) not in sources:
+      sources[source_key(p.config)] = make_source(p.config)
+  return RunPlan(base, sweep, name, points,
+                 plan_lib.make_groups(points, base.train.max_lanes_per_program), workdir,
+                 sources)
 
 
-def train_and_evaluate(config_spec: str, overrides: dict | None = None,
+def train_and_evaluate(config: ConfigFile | str, overrides: dict | None = None,
                        workdir: str | None = None, out=None,
                        shard: tuple[int, int] | None = None,
                        wait_for_lock: bool = False) -> list[dict]:
@@ -56,62 +102,23 @@ def train_and_evaluate(config_spec: str, overrides: dict | None = None,
   it with `wait_for_lock`; `lnexp.runtime.lock`). A workdir that cannot be
   written (read-only, disk full) is one ConfigError; rerunning resumes.
   """
-  import jax
-
-  from lnexp.runtime import plan as plan_lib
-  from lnexp.runtime.lock import WorkdirLock
-  from lnexp.runtime.workdir import Workdir, write_error
-  from lnexp.train import loop
-  out = out or sys.stdout
-  plan = plan_run(config_spec, overrides or {}, workdir)
-  base, sweep, name, points, groups = (plan.base, plan.sweep, plan.name, plan.points,
-                                       plan.groups)
-  workdir = plan.workdir
+  plan = plan_run(config, overrides, workdir)
+  entries, distinct = len(plan.sweep), len(plan.points)
   if shard is not None:
-    groups = plan_lib.shard_groups(groups, *shard)
-    points = [p for g in groups for p in g.points]
-  wd = Workdir(workdir)
-  wd.check_base(config_lib.flatten(base))
-
-  def unfinished():
-    finished = _by_point_id(base, wd)
-    return finished, plan_lib.make_groups(
-        [p for p in points if p.point_id not in finished], base.train.max_lanes_per_program)
-  estimates = check_memory(unfinished()[1], jax.devices())
+    plan = plan.sharded(*shard)
+  wd = Workdir(plan.workdir)
+  wd.check_base(config_lib.flatten(plan.base))
   primary = jax.process_index() == 0  # process 0 alone locks, writes and prints
-  if not primary:
-    out = open(os.devnull, 'w')
+  out = (out or sys.stdout) if primary else open(os.devnull, 'w')
+  if entries > distinct:
+    print(f'lnexp.run: {entries} sweep entries, {distinct} distinct points (entries '
+          'that define the same model run once)', file=out)
+  estimates = check_memory(plan, _unfinished(plan, wd.finished()), jax.devices())
   lock = WorkdirLock(wd.path, shard, wait_for_lock) if primary else None
   try:
     with interrupts.installed():
       _take(lock)
-      finished, todo = unfinished()  # another process may have finished some
-      if primary:
-        wd.start(name, config_lib.flatten(base), sweep)
-      print(f'lnexp.run: {len(points)} points ({len(finished)} finished) in '
-            f'{len(groups)} groups; workdir {wd.path}', file=out)
-      for g in todo:
-        print('  ' + describe_group(g, estimates.get(g.group_id)), file=out)
-      for i, g in enumerate(todo):
-        loop.run_group(g, wd, label=f'group {i + 1}/{len(todo)}',
-                       renew=lock.renew if lock else None)
-      # Bracket each variant's best LR (optim.lr_extend; one process, unsharded:
-      # the extension reads every variant's finished rows).
-      original = {p.point_id for p in points}
-      while base.optim.lr_extend and shard is None and jax.process_count() == 1:
-        new = [e for e in plan_lib.lr_extensions(points, original, _by_point_id(base, wd),
-                                                 base.optim.lr_extend) if e not in sweep]
-        if not new:
-          break
-        sweep = sweep + new
-        points = plan_lib.make_points(base, sweep)
-        wd.start(name, config_lib.flatten(base), sweep)  # recorded like any extension
-        finished, todo = unfinished()
-        print(f'lnexp.run: a best LR at a grid edge: {len(new)} points extend the grid '
-              f'(lr {", ".join(sorted({str(e["optim.lr"]) for e in new}))})', file=out)
-        for i, g in enumerate(todo):
-          loop.run_group(g, wd, label=f'extension group {i + 1}/{len(todo)}',
-                         renew=lock.renew if lock else None)
+      plan = _train(plan, wd, lock, estimates, shard, out)
   except OSError as e:
     error = write_error(e, wd.path)
     if error is None:
@@ -120,16 +127,59 @@ def train_and_evaluate(config_spec: str, overrides: dict | None = None,
   finally:
     if lock:
       lock.release()
-  rows = _by_point_id(base, wd)
-  print_table([rows[p.point_id] for p in points if p.point_id in rows], out)
+  finished = wd.finished()
+  rows = [finished[p.point_id] for p in plan.points if p.point_id in finished]
+  print_table(rows, out)
   print(f'workdir: {wd.path}', file=out)
-  return [rows[p.point_id] for p in points if p.point_id in rows]
+  return rows
+
+
+def _train(plan: RunPlan, wd: Workdir, lock, estimates: dict, shard, out) -> RunPlan:
+  """Trains the unfinished groups, then those of each LR-grid extension
+  (`_lr_extension`); returns the plan as extended."""
+  from lnexp.train import loop  # orbax: imported once planning passed (bad input fails fast)
+  if lock:
+    wd.start(plan.name, config_lib.flatten(plan.base), plan.sweep)
+  finished = wd.finished()  # another process may have finished some
+  todo = _unfinished(plan, finished)
+  print(f'lnexp.run: {len(plan.points)} points ({len(finished)} finished) in '
+        f'{len(plan.groups)} groups; workdir {wd.path}', file=out)
+  for g in todo:
+    print('  ' + describe_group(g, estimates.get(g.group_id)), file=out)
+  original, stage = {p.point_id for p in plan.points}, 'group'
+  while True:
+    for i, g in enumerate(todo):
+      loop.run_group(g, plan.source(g.config), wd, label=f'{stage} {i + 1}/{len(todo)}',
+                     renew=lock.renew if lock else None)
+    new = _lr_extension(plan, wd, original, shard)
+    if not new:
+      return plan
+    plan, stage = plan.extended(new), 'extension group'
+    wd.start(plan.name, config_lib.flatten(plan.base), plan.sweep)  # config.json: its sweep
+    todo = _unfinished(plan, wd.finished())
+    print(f'lnexp.run: a best LR at a grid edge: {len(new)} points extend the grid '
+          f'(lr {", ".join(sorted({str(e["optim.lr"]) for e in new}))})', file=out)
+
+
+def _unfinished(plan: RunPlan, finished: dict) -> list[plan_lib.Group]:
+  """Groups of the points without a result row."""
+  return plan_lib.make_groups([p for p in plan.points if p.point_id not in finished],
+                              plan.base.train.max_lanes_per_program)
+
+
+def _lr_extension(plan: RunPlan, wd: Workdir, original: set[str], shard) -> list[dict]:
+  """New sweep entries that bracket each variant's best LR (optim.lr_extend;
+  one process, unsharded: the extension reads every variant's finished rows)."""
+  extend = plan.base.optim.lr_extend
+  if not extend or shard is not None or jax.process_count() > 1:
+    return []
+  return [e for e in plan_lib.lr_extensions(plan.points, original, wd.finished(), extend)
+          if e not in plan.sweep]
 
 
 def _take(lock) -> None:
   """Takes the workdir lock on process 0 (None elsewhere); in a multi-host run
   the other processes stop with process 0 instead of waiting in a collective."""
-  import jax
   error = None
   if lock:
     try:
@@ -137,38 +187,26 @@ def _take(lock) -> None:
     except ConfigError as e:
       error = e
   if jax.process_count() > 1:
-    import numpy as np
-    from jax.experimental import multihost_utils
     if not multihost_utils.broadcast_one_to_all(np.int32(error is None)) and not lock:
       raise ConfigError('process 0 could not lock the workdir (see its error)')
   if error:
     raise error
 
 
-def check_memory(groups, devices) -> dict[str, int]:
+def check_memory(plan: RunPlan, groups: list[plan_lib.Group], devices) -> dict[str, int]:
   """Estimated bytes per group; ConfigError for one that cannot fit (nothing
   written yet). Vocabulary sizes come from the groups' data sources."""
-  from lnexp.data import make_source
-  from lnexp.train import memory
-  from lnexp.train.program import lane_mode
-  vocab, estimates = {}, {}
+  estimates = {}
   for g in groups:
-    cfg = config_lib.apply_overrides(g.config, {})
-    key = repr(sorted(config_lib.flatten(cfg.data).items()))
-    if key not in vocab:
-      vocab[key] = make_source(cfg).vocab_size
-    cfg.model.vocab_size = vocab[key]
+    cfg = config_lib.apply_overrides(
+        g.config, {'model.vocab_size': plan.source(g.config).vocab_size})
     estimates[g.group_id] = memory.check(g.group_id, cfg, len(g.points), devices,
                                          lane_mode(cfg.train.lane_mode))
   return estimates
 
 
-def describe_group(g, memory_bytes: int | None) -> str:
+def describe_group(g: plan_lib.Group, memory_bytes: int | None) -> str:
   """One plan line: lanes and devices, variant, time and memory estimates."""
-  import jax
-
-  from lnexp.measure import flops
-  from lnexp.train.program import mesh_shape
   est = flops.estimate_seconds(g.config, len(g.points))
   lane_devices, _ = mesh_shape(jax.device_count(), len(g.points), g.config.train.batch_size)
   mem = '' if memory_bytes is None else f', ~{memory_bytes / 2**20:,.0f} MiB'
@@ -176,13 +214,6 @@ def describe_group(g, memory_bytes: int | None) -> str:
           f'({math.ceil(len(g.points) / lane_devices)} per device on {lane_devices}), '
           f'{g.config.model.norm}/{g.config.model.placement}/share='
           f'{g.config.model.share} L={g.config.model.num_layers}, ~{est:.0f}s{mem}')
-
-
-def _by_point_id(base, wd) -> dict[str, dict]:
-  """Finished rows keyed by their point's canonical id (older workdirs stored
-  ids hashed from the sweep entry as written)."""
-  from lnexp.runtime import plan as plan_lib
-  return {plan_lib.row_point_id(base, r): r for r in wd.finished().values()}
 
 
 def print_table(rows: list[dict], out) -> None:

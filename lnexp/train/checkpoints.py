@@ -1,0 +1,124 @@
+"""Orbax checkpoints of a group: save with a disk check, restore the newest one
+that restores (a damaged newer one is reported and deleted)."""
+from __future__ import annotations
+
+import errno
+import gc
+import os
+import shutil
+import sys
+import tempfile
+import time
+
+import jax
+import numpy as np
+import orbax.checkpoint as ocp
+from jax.experimental import multihost_utils
+
+from lnexp.errors import ConfigError
+from lnexp.runtime import stderr, storage
+
+
+def manager(path: str, keep: int) -> ocp.CheckpointManager:
+  return ocp.CheckpointManager(path, options=ocp.CheckpointManagerOptions(
+      max_to_keep=keep, create=True))
+
+
+def save(manager, step: int, state, host: dict) -> None:
+  """Saves the lane state and the host-side record (JSON) at `step`."""
+  _check_space(str(manager.directory), state)
+  manager.save(step, args=ocp.args.Composite(state=ocp.args.StandardSave(state),
+                                             host=ocp.args.JsonSave(host)))
+
+
+def _restore(manager, step: int, abstract_state):
+  restored = manager.restore(step, args=ocp.args.Composite(
+      state=ocp.args.StandardRestore(abstract_state), host=ocp.args.JsonRestore()))
+  return restored['state'], restored['host']
+
+
+def _check_space(directory: str, state) -> None:
+  """OSError(ENOSPC) before a save the disk cannot hold: orbax writes in
+  background threads, and a full disk there is dozens of tracebacks."""
+  if storage.is_remote(directory):
+    return
+  need = sum(x.nbytes for x in jax.tree.leaves(state)) * 1.05 + 2**18  # + metadata
+  free = shutil.disk_usage(directory).free
+  if free < need:
+    raise OSError(errno.ENOSPC, f'No space left on device ({free / 2**20:.2f} MiB free, '
+                  f'a checkpoint needs ~{need / 2**20:.2f} MiB)', directory)
+
+
+def disk_full(e: BaseException) -> bool:
+  """Whether orbax failed on a full disk (it re-raises its writers' errors as
+  ValueError: RESOURCE_EXHAUSTED ... No space left on device)."""
+  return isinstance(e, Exception) and not isinstance(e, OSError) and (
+      'No space left on device' in str(e) or 'RESOURCE_EXHAUSTED: Error writing' in str(e))
+
+
+def _everywhere(ok: bool) -> bool:
+  """True if `ok` on every process (one collective in a multi-host run)."""
+  if jax.process_count() == 1:
+    return ok
+  return bool(np.all(multihost_utils.process_allgather(np.int32(ok))))
+
+
+def _reason(e: BaseException) -> str:
+  text = ' '.join(str(e).split())
+  return f'{type(e).__name__}: {text[:160]}' + ('...' if len(text) > 160 else '')
+
+
+def _try_restore(manager, step: int, abstract_state, log: str):
+  """((state, host), None) or (None, reason). A failed restore leaves orbax's
+  in-flight reads failing in other threads and coroutines (hundreds of lines
+  of 'Event loop is closed' and TensorStore specs, some at exit): they go to
+  `log`; after a success what was written meanwhile is replayed."""
+  with stderr.to_file(log):
+    try:
+      restored, reason = _restore(manager, step, abstract_state), None
+    except Exception as e:  # orbax raises what its storage layer raised
+      restored, reason = None, _reason(e)
+      stderr.unraisables_to(log, 'orbax')
+      gc.collect()  # the abandoned reads' coroutines report now
+      time.sleep(0.2)
+  with open(log) as f:
+    text = f.read()
+  if reason is None or not text:
+    os.remove(log)
+    sys.stderr.write(text)
+  return restored, reason
+
+
+def restore_latest(manager, abstract_state, out=None):
+  """(step, state, host) of the newest checkpoint that restores; None if none.
+
+  A checkpoint that fails to restore is reported in one line (orbax's own
+  output goes to restore-GROUP-STEP.pK.log beside it, or in /tmp for gs://)
+  and deleted, and the next older one is tried; every process tries the same
+  steps in the same order and agrees on each outcome (`_everywhere`), so a
+  multi-host run falls back to one step. ConfigError naming the directory if
+  none restores.
+  """
+  out = out or sys.stderr
+  steps = sorted(manager.all_steps(), reverse=True)
+  for i, step in enumerate(steps):
+    directory = str(manager.directory)  # the log stays local (a gs:// one in /tmp)
+    log = os.path.join(tempfile.gettempdir() if storage.is_remote(directory) else directory,
+                       f'restore-{os.path.basename(directory)}-{step}'
+                       f'.p{jax.process_index()}.log')
+    restored, reason = _try_restore(manager, step, abstract_state, log)
+    if _everywhere(reason is None):
+      for bad in steps[:i]:
+        manager.delete(bad)
+      return (step, *restored)
+    if jax.process_index() == 0:
+      then = f'falling back to step {steps[i + 1]}' if i + 1 < len(steps) else ''
+      details = f'; details in {log}' if os.path.exists(log) else ''
+      print(f'lnexp.run: checkpoint {manager.directory}/{step} does not restore '
+            f'({reason or "on another process"}{details}); {then or "none left"}',
+            file=out, flush=True)
+  if steps:
+    raise ConfigError(f'no checkpoint in {manager.directory} restores (steps '
+                      f'{", ".join(map(str, steps))}); move that directory away to train '
+                      'the group from the start')
+  return None
