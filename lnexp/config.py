@@ -291,16 +291,3 @@ def _call(path: str, fn, arg: str):
   except Exception as e:  # a config file is user code: report, do not trace
     raise ConfigError(f'{path}: {fn.__name__}() failed: {type(e).__name__}: {e}'
                       ) from None
-
-
-_MOVED = ('CHOICES', 'LANE_KEYS', 'canonical', 'validate')
-
-
-def __getattr__(name: str):
-  """Transitional: these need the registries and moved to lnexp.models.validate;
-  this goes (and lnexp.config imports nothing above it) once lnexp.run,
-  lnexp.train.sweep and lnexp.runtime.plan import them from there."""
-  if name in _MOVED:
-    from lnexp.models import validate
-    return getattr(validate, name)
-  raise AttributeError(f'module {__name__!r} has no attribute {name!r}')

@@ -124,9 +124,10 @@ def set_host_devices(count: int) -> None:
 
 def config_keys_help() -> str:
   """Every config key with its default and allowed values, for --help."""
+  from lnexp.models import validate  # the registries: only --help needs them
   lines = ['Config keys (--config.KEY=VALUE):']
   for key, value in config_lib.flatten(config_lib.base_config()).items():
-    allowed = config_lib.CHOICES.get(key)
+    allowed = validate.CHOICES.get(key)
     lines.append(f'  {key} = {value!r}' + (f'  (one of: {", ".join(allowed)})'
                                           if allowed else ''))
   return '\n'.join(lines)

@@ -162,10 +162,11 @@ SUPPORTED_PLACEMENTS = {'albert_gpt': PLACEMENTS, 'lstm': {'post'}, 'cnn': {'pos
 @pytest.mark.parametrize('arch', sorted(SUPPORTED_NORMS))
 def test_every_arch_norm_placement_is_supported_or_a_one_line_error(arch):
   from lnexp import config as config_lib
+  from lnexp.models import validate
   from lnexp.runtime import plan
   source = 'digits' if arch == 'cnn' else 'synthetic'
-  for norm in config_lib.CHOICES['model.norm']:
-    for placement in config_lib.CHOICES['model.placement']:
+  for norm in validate.CHOICES['model.norm']:
+    for placement in validate.CHOICES['model.placement']:
       base = config_lib.apply_overrides(config_lib.base_config(), {
           'model.arch': arch, 'data.source': source})
       entry = {'model.norm': norm, 'model.placement': placement}

@@ -23,6 +23,7 @@ import pandas as pd
 from lnexp.analysis import report as lr_report
 from lnexp.analysis import results, sensitivity
 from lnexp.claims import stats
+from lnexp.models.archs import ARCHS
 from lnexp.models.placements import PLACEMENTS
 
 TRAINED, COLLAPSED, DIVERGED = 'trained', 'collapsed', 'diverged'
@@ -45,8 +46,8 @@ class Finding:
 def variant_name(row) -> str:
   """'none', 'rezero', 'layernorm-post', 'layernorm-pre+qk_norm',
   'batchnorm-post/cumulative'."""
-  if row.get('model.arch') in ('lstm', 'cnn'):  # no placement variants compared
-    return row['model.norm']
+  if not ARCHS[row.get('model.arch') or 'albert_gpt'].norm_free_placement:
+    return row['model.norm']  # an LSTM or CNN: no placement variants compared
   placement = row['model.placement']
   if row['model.norm'] == 'none':
     return 'none' if PLACEMENTS[placement].moot_without_norm else placement

@@ -1,6 +1,6 @@
 """Sweep planning: points with stable ids, grouped by structure into lanes.
 
-Points that differ only in `LANE_KEYS` (scalar hyperparameters) share one
+Points that differ only in `validate.LANE_KEYS` (scalar hyperparameters) share one
 compiled program and run as lanes of one vmapped step; anything else (norm,
 placement, widths, depth, batch size, seq len, steps, data) makes a new group.
 """
@@ -12,8 +12,9 @@ import json
 from typing import Any
 
 from lnexp import config as config_lib
-from lnexp.config import LANE_KEYS, ConfigDict
+from lnexp.config import ConfigDict
 from lnexp.measure import flops
+from lnexp.models import validate
 
 
 def short_hash(obj: Any, n: int = 8) -> str:
@@ -39,16 +40,16 @@ class Group:
 
   def lane_hparams(self) -> dict[str, list]:
     return {name: [config_lib.get(p.config, key) for p in self.points]
-            for key, name in LANE_KEYS.items()}
+            for key, name in validate.LANE_KEYS.items()}
 
 
 def make_point(base: ConfigDict, overrides: dict) -> Point:
   """The validated point of one sweep entry. Its id hashes the keys where its
   canonical config differs from the canonical base, so entries that define the
   same model (a default spelled out, placements of norm=none) share one id."""
-  cfg = config_lib.canonical(config_lib.apply_overrides(base, overrides))
-  config_lib.validate(cfg)
-  reference = config_lib.flatten(config_lib.canonical(base))
+  cfg = validate.canonical(config_lib.apply_overrides(base, overrides))
+  validate.validate(cfg)
+  reference = config_lib.flatten(validate.canonical(base))
   differs = {k: v for k, v in sorted(config_lib.flatten(cfg).items())
              if reference.get(k) != v}
   return Point(short_hash(differs), {k: config_lib.get(cfg, k) for k in sorted(overrides)},
@@ -65,14 +66,14 @@ def make_points(base: ConfigDict, sweep: list[dict]) -> list[Point]:
 
 
 def structure_key(cfg: ConfigDict) -> str:
-  flat = {k: v for k, v in config_lib.flatten(cfg).items() if k not in LANE_KEYS}
+  flat = {k: v for k, v in config_lib.flatten(cfg).items() if k not in validate.LANE_KEYS}
   return short_hash(flat, 16)
 
 
 def compile_key(cfg: ConfigDict) -> str:
   """Groups with equal keys run the same compiled programs (they differ in data order only)."""
   flat = {k: v for k, v in config_lib.flatten(cfg).items()
-          if k not in LANE_KEYS and k != 'data.seed'}
+          if k not in validate.LANE_KEYS and k != 'data.seed'}
   return short_hash(flat, 16)
 
 

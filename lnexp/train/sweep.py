@@ -17,6 +17,7 @@ from lnexp.config import ConfigFile
 from lnexp.data import DataSource, make_source
 from lnexp.errors import ConfigError
 from lnexp.measure import flops
+from lnexp.models import validate
 from lnexp.runtime import interrupts
 from lnexp.runtime import plan as plan_lib
 from lnexp.runtime.lock import WorkdirLock
@@ -72,7 +73,7 @@ def plan_run(config: ConfigFile | str, overrides: dict | None = None,
     raise ConfigError(f'--config.{swept[0]} is swept by {config.path}\'s get_sweep(), '
                       'which would override it; change the sweep or drop the flag')
   base = config_lib.apply_overrides(config.base, overrides, from_cli=True)
-  config_lib.validate(base)
+  validate.validate(base)
   return _plan(base, config.sweep, config.name,
                workdir or os.path.join('runs', config.name), {})
 
@@ -137,7 +138,9 @@ def train_and_evaluate(config: ConfigFile | str, overrides: dict | None = None,
 def _train(plan: RunPlan, wd: Workdir, lock, estimates: dict, shard, out) -> RunPlan:
   """Trains the unfinished groups, then those of each LR-grid extension
   (`_lr_extension`); returns the plan as extended."""
-  from lnexp.train import loop  # orbax: imported once planning passed (bad input fails fast)
+  from lnexp.train import (
+    loop,  # orbax: imported once planning passed (bad input fails fast)
+  )
   if lock:
     wd.start(plan.name, config_lib.flatten(plan.base), plan.sweep)
   finished = wd.finished()  # another process may have finished some
