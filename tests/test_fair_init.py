@@ -21,8 +21,8 @@ VARIANTS = [('layernorm', 'post'), ('layernorm', 'pre'), ('layernorm', 'peri'),
 def _initial_loss(norm, placement, tied):
   cfg = tiny_config(**{'model.norm': norm, 'model.placement': placement,
                        'model.tie_embeddings': tied, 'model.unembed_init': 0.0,
-                       'model.hidden_dim': 32,
-                       'model.embed_dim': 32, 'model.branch_init': 'gpt2',
+                       'model.vocab_size': -1, 'model.hidden_dim': 32, 'model.embed_dim': 32,
+                       'model.branch_init': 'gpt2',
                        'train.batch_size': 8, 'train.seq_len': 16, 'data.source': 'topics'})
   source = make_source(cfg)
   cfg.model.vocab_size = source.vocab_size
