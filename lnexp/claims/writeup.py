@@ -21,7 +21,7 @@ from lnexp.claims import audit, catalog, evidence, rules, scoring
 from lnexp.claims.catalog import workdir as experiment_workdir
 from lnexp.measure import labels
 
-SEED_ARTICLE = 'the seed article (../shared/seed/layer-normalization-albertagpt.txt)'
+SEED_ARTICLE = 'the seed article (experiments/seed-article.txt)'
 
 
 def design(module) -> str:
