@@ -3,7 +3,7 @@
 Each call parses into a fresh `FlagValues` (so `main(argv)` can run many times
 in one process), `--help` prints the flags and exits 0, and any bad input
 (unknown flag, bad value, `ConfigError`) is one line on stderr and exit 2.
-An interrupt is one line and exit 130: rerunning the command resumes.
+An interrupt is one line and exit 130 (SIGTERM: 143): rerunning the command resumes.
 """
 from __future__ import annotations
 
@@ -51,7 +51,8 @@ def main(prog: str, define: DefineFlags, body: Body, argv: list[str] | None = No
          positional: str | None = None, extra_help: Callable[[], str] | None = None
          ) -> int:
   """Parses flags and runs `body(flags, positional args)`; the exit code follows
-  lnexp's contract (0 done, 2 bad input, 130 interrupted, or body's own)."""
+  lnexp's contract (0 done, 2 bad input, 130 interrupted, 143 terminated, or
+  body's own)."""
   argv = sys.argv[1:] if argv is None else list(argv)
   try:
     parsed = parse(prog, define, argv, positional, extra_help)
@@ -61,7 +62,7 @@ def main(prog: str, define: DefineFlags, body: Body, argv: list[str] | None = No
   except ConfigError as e:
     print(f'{prog}: error: {_one_line(e)}', file=sys.stderr)
     return 2
-  except KeyboardInterrupt as e:
+  except KeyboardInterrupt as e:  # SIGTERM's carries exit_code 143
     print(f'{prog}: {str(e) or "interrupted"}; rerun the same command to resume',
           file=sys.stderr)
-    return 130
+    return getattr(e, 'exit_code', 130)

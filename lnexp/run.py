@@ -99,6 +99,9 @@ def define_flags(fv: flags.FlagValues, argv: list[str]) -> None:
                        lower_bound=1, flag_values=fv)
   flags.DEFINE_boolean('wait_for_lock', False, 'If another process runs this workdir '
                        '(and shard), wait for it instead of exiting.', flag_values=fv)
+  flags.DEFINE_boolean('checkpoint_on_sigterm', True, 'On SIGTERM (preemption), finish '
+                       'the step and checkpoint it before exiting 143; off when the grace '
+                       'period is too short to write one.', flag_values=fv)
 
 
 def parse_shard(text: str) -> tuple[int, int]:
@@ -153,7 +156,8 @@ def run(fv: flags.FlagValues, args: list[str]) -> int:
                            fv.init_timeout)
   try:
     train_and_evaluate(fv.config, overrides(fv), fv.workdir, shard=shard,
-                       wait_for_lock=fv.wait_for_lock)
+                       wait_for_lock=fv.wait_for_lock,
+                       checkpoint_on_term=fv.checkpoint_on_sigterm)
   except RuntimeError as e:  # XLA's out-of-memory is a RuntimeError subclass
     if 'RESOURCE_EXHAUSTED' not in str(e) and 'out of memory' not in str(e).lower():
       raise

@@ -403,6 +403,43 @@ def test_sigint_is_one_line_exit_130_and_the_rerun_resumes(one, tmp_path, capsys
   capsys.readouterr()
 
 
+@pytest.mark.parametrize('checkpoint_on_sigterm', [True, False])
+def test_sigterm_checkpoints_the_step_exits_143_and_resumes_bitwise(
+    one, tmp_path, capsys, checkpoint_on_sigterm):
+  """Spot preemption, SLURM and Kubernetes send SIGTERM: the loop finishes its
+  step, checkpoints it (off the checkpoint cadence of 20) unless told not to,
+  releases the lock, says so in one line and exits 143; the rerun resumes to
+  the numbers of an uninterrupted run."""
+  config, _, _ = one
+  cmd = ['--config', config, '--config.train.steps=200', '--config.train.eval_every=100',
+         '--config.train.checkpoint_every=20']
+  wd, reference = str(tmp_path / 'w'), str(tmp_path / 'ref')
+  assert run.main([*cmd, '--workdir', reference]) == 0
+  proc = subprocess.Popen(
+      [sys.executable, '-m', 'lnexp.run', *cmd, '--workdir', wd,
+       f'--checkpoint_on_sigterm={str(checkpoint_on_sigterm).lower()}'],
+      cwd=ROOT, env={**os.environ, 'PYTHONPATH': ROOT}, stdout=subprocess.PIPE,
+      stderr=subprocess.PIPE, text=True)
+  for line in proc.stdout:
+    if line.startswith('group 1/1 step 50/200'):  # between checkpoints 40 and 60
+      break
+  proc.send_signal(signal.SIGTERM)
+  proc.stdout.read()
+  err = proc.stderr.read()
+  assert proc.wait(timeout=60) == 143
+  found = re.fullmatch(r'lnexp.run: terminated at step (\d+) of group 1/1 \(last checkpoint: '
+                       r'step (\d+)\); rerun the same command to resume\n', err)
+  assert found, err
+  step, checkpoint = int(found[1]), int(found[2])
+  assert 50 <= step < 200
+  assert checkpoint == step if checkpoint_on_sigterm else checkpoint % 20 == 0
+  assert os.listdir(os.path.join(wd, 'locks')) == []
+  assert not os.path.exists(os.path.join(wd, 'results.jsonl'))
+  assert run.main([*cmd, '--workdir', wd]) == 0
+  assert {k: _row(wd)[k] for k in KEYS} == {k: _row(reference)[k] for k in KEYS}
+  capsys.readouterr()
+
+
 # ------------------------------------------------ 9: a port that is not a coordinator
 
 def test_coordinator_port_that_is_not_jax_is_one_line(one, tmp_path, capsys):

@@ -1,4 +1,4 @@
-"""Ctrl-C for the command line: one line, exit 130, and never lost.
+"""Ctrl-C and SIGTERM for the command line: one line, exit 130 or 143, never lost.
 
 Python's default SIGINT handler raises KeyboardInterrupt wherever the main
 thread is. Three places make that noisy or silent: an import in progress
@@ -9,6 +9,10 @@ forgets that checkpoint). `handler` exits at once with one line in the
 first case; in the others it only remembers the interrupt, which the
 training loop raises at its next step (`check`). Elsewhere it raises
 KeyboardInterrupt as usual.
+
+SIGTERM (spot preemption, SLURM, Kubernetes) is handled the same way, except
+that inside the training loop it is always deferred: the loop finishes its
+step, writes a checkpoint and stops (`Terminated`, exit 143).
 """
 from __future__ import annotations
 
@@ -20,6 +24,16 @@ import sys
 import threading
 
 pending = threading.Event()
+terminating = threading.Event()
+in_loop = threading.Event()  # set by the training loop while it runs steps
+
+
+class Terminated(KeyboardInterrupt):
+  """SIGTERM: the process stops with exit code 143 (128 + SIGTERM)."""
+  exit_code = 143
+
+  def __init__(self, message: str = 'terminated'):
+    super().__init__(message)
 _ORBAX = f'{os.sep}orbax{os.sep}'
 
 
@@ -54,27 +68,48 @@ def handler(signum, frame) -> None:
   raise KeyboardInterrupt
 
 
+def term_handler(signum, frame) -> None:
+  where = _where(frame)
+  if where == 'import':
+    sys.stdout.flush()
+    print(f'{_prog()}: terminated; rerun the same command to resume', file=sys.stderr,
+          flush=True)
+    os._exit(Terminated.exit_code)
+  terminating.set()
+  if where != 'defer' and not in_loop.is_set():
+    raise Terminated
+
+
+HANDLERS = {signal.SIGINT: handler, signal.SIGTERM: term_handler}
+
+
 def install() -> None:
   if threading.current_thread() is threading.main_thread():
-    signal.signal(signal.SIGINT, handler)
+    for signum, fn in HANDLERS.items():
+      signal.signal(signum, fn)
 
 
 @contextlib.contextmanager
 def installed():
-  """`handler` for SIGINT inside the block (main thread only), then the previous one."""
+  """The handlers inside the block (main thread only), then the previous ones."""
   if threading.current_thread() is not threading.main_thread():
     yield
     return
   pending.clear()
-  previous = signal.signal(signal.SIGINT, handler)
+  terminating.clear()
+  previous = {signum: signal.signal(signum, fn) for signum, fn in HANDLERS.items()}
   try:
     yield
   finally:
-    signal.signal(signal.SIGINT, previous)
+    for signum, fn in previous.items():
+      signal.signal(signum, fn)
 
 
 def check() -> None:
-  """Raises KeyboardInterrupt if an interrupt arrived where it could not."""
+  """Raises Terminated or KeyboardInterrupt for a signal that was deferred."""
+  if terminating.is_set():
+    terminating.clear()
+    raise Terminated
   if pending.is_set():
     pending.clear()
     raise KeyboardInterrupt

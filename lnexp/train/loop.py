@@ -33,7 +33,11 @@ from lnexp.train.rows import result_rows
 
 
 class Interrupted(KeyboardInterrupt):
-  """Ctrl-C during a group; its text says where (lnexp.cli prints it)."""
+  """Ctrl-C or SIGTERM during a group; its text says where (lnexp.cli prints it)."""
+
+  def __init__(self, message: str, exit_code: int = 130):
+    super().__init__(message)
+    self.exit_code = exit_code
 
 
 class _Context:
@@ -45,6 +49,7 @@ class _Context:
 
   def close(self) -> None:
     """Closes everything, ignoring errors (the group failed already)."""
+    interrupts.in_loop.clear()
     for close in (lambda: self.batcher.shutdown(cancel_futures=True),
                   lambda: self.progress.close(),
                   lambda: self.manager.wait_until_finished(),
@@ -56,13 +61,15 @@ class _Context:
 
 
 def run_group(group: plan_lib.Group, source, workdir: Workdir, label: str = '',
-              devices=None, renew=None) -> list[dict]:
+              devices=None, renew=None, checkpoint_on_term: bool = True) -> list[dict]:
   """Trains every lane of `group` on `source` to the end; returns and appends
   result rows. `renew` is called at each checkpoint (the workdir lock's lease).
+  On SIGTERM the group stops after its current step, checkpointed there unless
+  `checkpoint_on_term` is off (a grace period too short to write one).
   """
   ctx = _Context()
   try:
-    return _train(group, source, workdir, label, devices, renew, ctx)
+    return _train(group, source, workdir, label, devices, renew, ctx, checkpoint_on_term)
   except BaseException as e:
     ctx.close()
     if checkpoints.disk_full(e):
@@ -70,14 +77,17 @@ def run_group(group: plan_lib.Group, source, workdir: Workdir, label: str = '',
                     workdir.checkpoints(group.group_id)) from None
     if isinstance(e, KeyboardInterrupt) and not isinstance(e, Interrupted):
       label = label or f'group {group.group_id}'
-      where = (f'interrupted at step {ctx.step} of {label}' if ctx.step is not None
-               else f'interrupted while starting {label}')
+      verb = 'terminated' if isinstance(e, interrupts.Terminated) else 'interrupted'
+      where = (f'{verb} at step {ctx.step} of {label}' if ctx.step is not None
+               else f'{verb} while starting {label}')
       raise Interrupted(where + (f' (last checkpoint: step {ctx.checkpoint})'
-                                 if ctx.checkpoint else '')) from None
+                                 if ctx.checkpoint else ''),
+                        getattr(e, 'exit_code', 130)) from None
     raise
 
 
-def _train(group, source, workdir, label, devices, renew, ctx) -> list[dict]:
+def _train(group, source, workdir, label, devices, renew, ctx,
+           checkpoint_on_term) -> list[dict]:
   t_start = time.time()
   cfg = config_lib.apply_overrides(group.config, {'model.vocab_size': source.vocab_size})
   tc = cfg.train
@@ -95,8 +105,15 @@ def _train(group, source, workdir, label, devices, renew, ctx) -> list[dict]:
   # Only this thread calls the source inside the loop (sources keep caches).
   ctx.batcher = concurrent.futures.ThreadPoolExecutor(1)
   next_batch = ctx.batcher.submit(source.train_batch, start)
+  interrupts.in_loop.set()  # SIGTERM waits for the end of the step
   for step in range(start, tc.steps):
     done = step + 1
+    if interrupts.terminating.is_set() and checkpoint_on_term and ctx.step > ctx.checkpoint:
+      log.flush(host)
+      log.write()
+      checkpoints.save(ctx.manager, ctx.step, state, host)
+      ctx.manager.wait_until_finished()
+      ctx.checkpoint = ctx.step
     interrupts.check()
     batch = program.put_batch(next_batch.result())
     if done < tc.steps:
@@ -119,6 +136,7 @@ def _train(group, source, workdir, label, devices, renew, ctx) -> list[dict]:
       ctx.checkpoint = done
       if renew is not None:
         renew()
+  interrupts.in_loop.clear()
   ctx.batcher.shutdown()
   log.flush(host)
   log.write()

@@ -92,7 +92,8 @@ def _plan(base, sweep, name, workdir, sources) -> RunPlan:
 def train_and_evaluate(config: ConfigFile | str, overrides: dict | None = None,
                        workdir: str | None = None, out=None,
                        shard: tuple[int, int] | None = None,
-                       wait_for_lock: bool = False) -> list[dict]:
+                       wait_for_lock: bool = False,
+                       checkpoint_on_term: bool = True) -> list[dict]:
   """Runs every unfinished point (of `shard`'s groups); returns their rows.
 
   Shard I/N takes the I-th of N slices of the plan's groups
@@ -101,7 +102,8 @@ def train_and_evaluate(config: ConfigFile | str, overrides: dict | None = None,
   Nothing is written before the plan, the workdir and every group's memory
   estimate check out; then the (workdir, shard) lock is taken (waiting for
   it with `wait_for_lock`; `lnexp.runtime.lock`). A workdir that cannot be
-  written (read-only, disk full) is one ConfigError; rerunning resumes.
+  written (read-only, disk full) is one ConfigError; rerunning resumes. SIGTERM
+  stops a group after its step, checkpointed there (`checkpoint_on_term`).
   """
   plan = plan_run(config, overrides, workdir)
   entries, distinct = len(plan.sweep), len(plan.points)
@@ -119,7 +121,7 @@ def train_and_evaluate(config: ConfigFile | str, overrides: dict | None = None,
   try:
     with interrupts.installed():
       _take(lock)
-      plan = _train(plan, wd, lock, estimates, shard, out)
+      plan = _train(plan, wd, lock, estimates, shard, out, checkpoint_on_term)
   except OSError as e:
     error = write_error(e, wd.path)
     if error is None:
@@ -135,12 +137,12 @@ def train_and_evaluate(config: ConfigFile | str, overrides: dict | None = None,
   return rows
 
 
-def _train(plan: RunPlan, wd: Workdir, lock, estimates: dict, shard, out) -> RunPlan:
+def _train(plan: RunPlan, wd: Workdir, lock, estimates: dict, shard, out,
+           checkpoint_on_term: bool) -> RunPlan:
   """Trains the unfinished groups, then those of each LR-grid extension
   (`_lr_extension`); returns the plan as extended."""
-  from lnexp.train import (
-    loop,  # orbax: imported once planning passed (bad input fails fast)
-  )
+  # orbax: imported once planning passed (bad input fails fast)
+  from lnexp.train import loop
   if lock:
     wd.start(plan.name, config_lib.flatten(plan.base), plan.sweep)
   finished = wd.finished()  # another process may have finished some
@@ -153,7 +155,8 @@ def _train(plan: RunPlan, wd: Workdir, lock, estimates: dict, shard, out) -> Run
   while True:
     for i, g in enumerate(todo):
       loop.run_group(g, plan.source(g.config), wd, label=f'{stage} {i + 1}/{len(todo)}',
-                     renew=lock.renew if lock else None)
+                     renew=lock.renew if lock else None,
+                     checkpoint_on_term=checkpoint_on_term)
     new = _lr_extension(plan, wd, original, shard)
     if not new:
       return plan
