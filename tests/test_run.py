@@ -289,3 +289,22 @@ def test_progress_eta_counts_from_the_first_update(monkeypatch, capsys):
   assert capsys.readouterr().out.splitlines() == [
       'group 1/1 step 10/30 best 3.000 worst 3.000 diverged 1',
       'group 1/1 step 20/30 best 3.000 worst 3.000 diverged 1 eta 1s']
+
+
+def test_the_table_shows_collapsed_runs_and_the_entropy_floor():
+  import io
+
+  from lnexp.train.sweep import print_table
+  rows = [{'point_id': 'a', 'optim.lr': 0.1, 'status': 'ok', 'collapsed': True,
+           'final_eval_loss': 3.5, 'entropy_floor': 2.459},
+          {'point_id': 'b', 'optim.lr': 0.01, 'status': 'ok', 'collapsed': False,
+           'final_eval_loss': 2.5, 'entropy_floor': None},
+          {'point_id': 'c', 'optim.lr': 1.0, 'status': 'diverged', 'collapsed': None,
+           'final_eval_loss': None, 'entropy_floor': 2.459}]
+  out = io.StringIO()
+  print_table(rows, out)
+  lines = [line.split() for line in out.getvalue().splitlines()]
+  assert lines == [['point_id', 'optim.lr', 'status', 'final_eval_loss', 'floor'],
+                   ['a', '0.1', 'collapsed', '3.5000', '2.4590'],
+                   ['b', '0.01', 'ok', '2.5000', 'null'],
+                   ['c', '1.0', 'diverged', 'null', '2.4590']]

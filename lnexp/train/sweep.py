@@ -223,11 +223,14 @@ def describe_group(g: plan_lib.Group, memory_bytes: int | None) -> str:
 
 
 def print_table(rows: list[dict], out) -> None:
+  """One line per point: its swept keys, status (a finished run that did not
+  learn reads `collapsed`), final eval loss and the data's entropy floor."""
   swept = sorted({k for r in rows for k in r if '.' in k})
-  head = ['point_id', *swept, 'status', 'final_eval_loss']
+  head = ['point_id', *swept, 'status', 'final_eval_loss', 'floor']
+  fmt = lambda x: 'null' if x is None else f'{x:.4f}'  # noqa: E731
   lines = [head] + [[str(r['point_id'])] + [str(r.get(k)) for k in swept] +
-                    [r['status'], 'null' if r['final_eval_loss'] is None
-                     else f"{r['final_eval_loss']:.4f}"] for r in rows]
+                    ['collapsed' if r['status'] == 'ok' and r.get('collapsed') else r['status'],
+                     fmt(r['final_eval_loss']), fmt(r.get('entropy_floor'))] for r in rows]
   widths = [max(len(line[i]) for line in lines) for i in range(len(head))]
   for line in lines:
-    print('  '.join(c.ljust(w) for c, w in zip(line, widths)), file=out)
+    print('  '.join(c.ljust(w) for c, w in zip(line, widths)).rstrip(), file=out)
