@@ -12,8 +12,10 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import importlib.util
+import inspect
 import math
 import os
+import re
 import sys
 from typing import Any
 
@@ -26,28 +28,29 @@ def base_config() -> ConfigDict:
   """All keys with documented defaults (the seed article's post-LN ALBERT-GPT)."""
   c = ConfigDict()
   c.model = m = ConfigDict()
-  m.arch = 'albert_gpt'       # albert_gpt | lstm (lnexp.models.lstm) | cnn (lnexp.models.cnn, images)
+  m.arch = 'albert_gpt'       # albert_gpt | lstm (lnexp.models.lstm) | cnn
+                              # (lnexp.models.cnn, images)
   m.norm = 'layernorm'        # layernorm | rmsnorm | batchnorm | dyt | none | groupnorm (cnn)
   m.placement = 'post'        # post: N(x+f(x)); pre: x+f(N(x)); peri: x+N(f(N(x)))
   m.share = 'all'             # ALBERT cross-layer sharing: all | attention | ffn | none
-  m.num_layers = 4
+  m.num_layers = 4            # transformer blocks (depth; shared ones count once per depth)
   m.hidden_dim = 128          # H
   m.embed_dim = 128           # E (factorized embedding V->E->H when E != H)
-  m.num_heads = 4
-  m.mlp_dim = 512
+  m.num_heads = 4             # attention heads
+  m.mlp_dim = 512             # MLP hidden width
   m.qk_norm = False           # per-head LayerNorm on q and k (Wortsman et al. 2023)
   m.pos = 'learned'           # learned absolute positions | rope
-  m.use_bias = True
+  m.use_bias = True           # biases in dense layers and norms
   m.init_scale = 1.0          # multiplies every init std (truncated normal, 1/sqrt(fan_in))
   m.embed_scale = 1.0         # multiplies the (token + position) embedding entering the
                               # stack; without a norm, ~0.1 starts near the loss ln V
   m.vocab_size = -1           # -1: the data source's; a set size must hold the data's
-  m.tie_embeddings = True
+  m.tie_embeddings = True     # the token embedding doubles as the output layer
   m.unembed_init = 1.0        # untied output layer's init gain; 0 (zero logits) starts
                               # every variant at exactly ln V (tied unit embeddings put a
                               # normalized stream's own token ~sqrt(E) nats up)
-  m.norm_eps = 1e-5
-  m.bn_momentum = 0.9
+  m.norm_eps = 1e-5           # added to the variance (mean square) inside every norm
+  m.bn_momentum = 0.9         # BatchNorm/PowerNorm running-statistics momentum
   m.bn_axes = 'batch'         # batch (causal-safe, per position) | batch_time (leaks future)
                               # | cumulative (batch and positions <= t: causal-safe)
   m.bn_share_stats = False    # ablation: one set of running stats for all depths
@@ -65,11 +68,11 @@ def base_config() -> ConfigDict:
   o.lr = 3e-3                 # peak learning rate
   o.warmup_steps = 0          # linear warm-up, then cosine decay
   o.min_lr_ratio = 0.1        # cosine decays to min_lr_ratio * lr
-  o.b1 = 0.9
-  o.b2 = 0.98
-  o.eps = 1e-8
+  o.b1 = 0.9                  # Adam beta1
+  o.b2 = 0.98                 # Adam beta2
+  o.eps = 1e-8                # Adam epsilon
   o.momentum = 0.9            # sgd only
-  o.weight_decay = 0.0
+  o.weight_decay = 0.0        # on matrices and embeddings, not norms or biases
   o.decoupled_wd = False      # True: decay = weight_decay * schedule, independent of lr
   o.clip_norm = 1.0           # global grad-norm clip per lane; 0 disables
   o.z_loss = 0.0              # weight of mean(log Z^2) (Wortsman et al. 2023)
@@ -77,15 +80,15 @@ def base_config() -> ConfigDict:
                               # each, until every variant's best LR is interior
 
   c.train = t = ConfigDict()
-  t.steps = 300
-  t.batch_size = 32
-  t.seq_len = 128
+  t.steps = 300               # optimizer steps
+  t.batch_size = 32           # rows per step
+  t.seq_len = 128             # tokens per row
   t.seed = 0                  # parameter init seed (per lane)
-  t.eval_every = 100
-  t.eval_batches = 4
-  t.log_every = 10
-  t.checkpoint_every = 100
-  t.keep_checkpoints = 2
+  t.eval_every = 100          # steps between evaluations (and at the end)
+  t.eval_batches = 4          # held-out batches per evaluation
+  t.log_every = 10            # steps between metric rows
+  t.checkpoint_every = 100    # steps between checkpoints (and at the end)
+  t.keep_checkpoints = 2      # checkpoints kept per group
   t.diverge_factor = 3.0      # loss > factor * init_loss counts as diverged
   t.max_lanes_per_program = 0  # 0: a whole group in one program
   t.lane_mode = 'auto'        # vmap | map (lanes in sequence, per device) | auto (map on CPU)
@@ -96,9 +99,9 @@ def base_config() -> ConfigDict:
   d.source = 'synthetic'      # synthetic | topics | text | python_docs | tfds | digits
   d.path = ''                 # text: a UTF-8 file
   d.max_bytes = 0             # text, python_docs: keep the first N bytes (0: all)
-  d.tfds_name = ''
-  d.tfds_data_dir = ''
-  d.tfds_download = False
+  d.tfds_name = ''            # tfds: dataset name, e.g. mnist (data_source, no TensorFlow)
+  d.tfds_data_dir = ''        # tfds: where prepared datasets live
+  d.tfds_download = False     # tfds: allow a download (never in tests: it hangs offline)
   d.seed = 0                  # data order and synthetic language
   d.pack = True               # pack documents (no cross-document attention) or pad
   d.num_symbols = 32          # synthetic: alphabet size (vocab adds PAD/BOS/EOS)
@@ -109,12 +112,32 @@ def base_config() -> ConfigDict:
                               # symbol keys above apply; lnexp/data/topics.py)
 
   c.diagnostics = g = ConfigDict()
-  g.enabled = True
+  g.enabled = True            # per-depth diagnostics inside the step
   g.every = 0                 # 0: train.log_every
   g.ics_every = 0             # Santurkar et al. ICS cadence; 0 disables
   g.perturbation = False      # result rows: error amplification and KL of the trained
                               # model (lnexp.measure.perturbation; albert_gpt only)
   return c
+
+
+def descriptions() -> dict[str, str]:
+  """{dotted key: its comment in base_config()}, for --help: the source's own
+  comments (continuation lines joined), so each key is documented once."""
+  out, sections, key = {}, {}, None
+  for line in inspect.getsource(base_config).splitlines():
+    code, _, comment = (part.strip() for part in line.partition('#'))
+    section = re.fullmatch(r'c\.(\w+) = (\w) = ConfigDict\(\)', code)
+    field = re.fullmatch(r'(\w)\.(\w+) = .+', code)
+    if section:
+      sections[section[2]] = section[1]
+    elif field and field[1] in sections:
+      key = f'{sections[field[1]]}.{field[2]}'
+      out[key] = comment
+    elif key and not code and comment:  # a comment-only line continues the key above
+      out[key] = f'{out[key]} {comment}'.strip()
+    else:
+      key = None
+  return out
 
 
 def flatten(cfg: ConfigDict | dict, prefix: str = '') -> dict:

@@ -126,13 +126,16 @@ def set_host_devices(count: int) -> None:
 
 
 def config_keys_help() -> str:
-  """Every config key with its default and allowed values, for --help."""
+  """Every config key with its default, allowed values and meaning, for --help."""
   from lnexp.models import validate  # the registries: only --help needs them
+  meaning = config_lib.descriptions()
   lines = ['Config keys (--config.KEY=VALUE):']
   for key, value in config_lib.flatten(config_lib.base_config()).items():
     allowed = validate.CHOICES.get(key)
     lines.append(f'  {key} = {value!r}' + (f'  (one of: {", ".join(allowed)})'
                                           if allowed else ''))
+    if meaning.get(key):
+      lines.append(f'      {meaning[key]}')
   return '\n'.join(lines)
 
 

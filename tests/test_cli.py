@@ -220,11 +220,20 @@ def test_every_entry_point_has_help(module):
   assert 'usage' in proc.stdout.lower() and 'Traceback' not in proc.stderr
 
 
-def test_run_help_lists_every_config_key(capsys):
+def test_run_help_lists_every_config_key_with_its_meaning(capsys):
   from lnexp import config as config_lib
   assert run.main(['--help']) == 0
   out = capsys.readouterr().out
   assert all(f'  {key} = ' in out for key in config_lib.flatten(config_lib.base_config()))
+  meaning = config_lib.descriptions()
+  assert set(meaning) == set(config_lib.flatten(config_lib.base_config()))
+  assert all(meaning.values())  # every key documented in base_config()
+  # a comment continued on the next line is one description
+  assert meaning['model.bn_axes'] == ('batch (causal-safe, per position) | batch_time (leaks '
+                                      'future) | cumulative (batch and positions <= t: '
+                                      'causal-safe)')
+  assert f"  model.bn_axes = 'batch'  (one of: batch, batch_time, cumulative)\n      " \
+         f"{meaning['model.bn_axes']}\n" in out
 
 
 def test_flagfile_overrides_are_read(tmp_path, capsys):
