@@ -146,7 +146,7 @@ def get_sweep(arg=''):
 def analyse(workdir: str, figdir: str, point_ids=None) -> list:
   """Claim 2: common-reference LR sensitivity against no norm and the norm-free baselines."""
   from lnexp.claims import evidence as ev  # the report's extra: running needs none of it
-  from lnexp.claims import plots, scoring
+  from lnexp.claims import plots, regime, scoring
   df = ev.load(workdir, point_ids)
   tables, figures, comparisons, beside, effects, learned = [], [], [], [], [], []
   shares = df['model.share'].nunique() > 1  # the accel size runs shared and unshared
@@ -205,7 +205,7 @@ def analyse(workdir: str, figdir: str, point_ids=None) -> list:
       judged))
   primary = [c for c in judged if c.primary]
   verdict = ev.combine([c.outcome for c in primary])
-  early = bool(learned) and min(learned) < 0.75
+  early = bool(learned) and min(learned) < regime.MIN_GAP_CLOSED
   scale = (f'{ev.SMALL_SCALE} Post-LN at its best LR closed '
            + ', '.join(f'{x:.0%}' for x in learned) + ' of the topics context gap'
            + (' (< 75%: early training).' if early else '.') if learned else ev.SMALL_SCALE)
@@ -217,10 +217,10 @@ def analyse(workdir: str, figdir: str, point_ids=None) -> list:
 
 def gap_closed(best, d) -> float:
   """The fraction of the gap previous-token loss - Bayes floor that post-LN's
-  best LR closes (seed mean; topics)."""
+  best LR closes (seed mean; topics; lnexp.claims.regime)."""
+  from lnexp.claims import regime
   loss = np.mean([r['loss_or_ln_v'] for r in best.per_seed.values()])
-  bayes, context_free = d['bayes_loss'].mean(), d['context_free_loss'].mean()
-  return float((context_free - loss) / (context_free - bayes))
+  return float(regime.gap_closed(loss, d['bayes_loss'].mean(), d['context_free_loss'].mean()))
 
 
 def literature(df) -> list:

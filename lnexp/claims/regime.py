@@ -1,0 +1,38 @@
+"""Has the model learned its task? The claims v4 criteria, fixed before its rules
+(docs/claims-v4-pilots.md): on data with exact floors (topics), a run
+
+  (a) closes >= 75% of the gap between the previous-token loss (the best a
+      model without context can do) and the Bayes floor, and
+  (b) is saturated: the same run trained twice as long gains < 0.05 nats.
+
+A claim judged on models that miss either says "early training" in its verdict.
+"""
+from __future__ import annotations
+
+from typing import NamedTuple
+
+MIN_GAP_CLOSED = 0.75
+MAX_GAIN = 0.05
+
+
+def gap_closed(loss: float, bayes: float, context_free: float) -> float:
+  """The fraction of context_free - bayes that `loss` closes (1: the Bayes floor)."""
+  return (context_free - loss) / (context_free - bayes)
+
+
+class Regime(NamedTuple):
+  closed: float       # fraction of the context gap closed at the base length
+  gain: float | None  # base-length loss minus double-length loss (None: not run)
+
+  @property
+  def learned(self) -> bool:
+    return self.closed >= MIN_GAP_CLOSED and self.gain is not None and \
+        self.gain < MAX_GAIN
+
+
+def regime(row: dict, longer: dict | None = None) -> Regime:
+  """From result rows (final_eval_loss, bayes_loss, context_free_loss): the run
+  at its base length and, if given, the same run trained twice as long."""
+  closed = gap_closed(row['final_eval_loss'], row['bayes_loss'], row['context_free_loss'])
+  gain = None if longer is None else row['final_eval_loss'] - longer['final_eval_loss']
+  return Regime(closed, gain)

@@ -1,0 +1,25 @@
+"""The learned-regime criteria of claims v4 on rows shaped like the pilots'."""
+import pytest
+
+from lnexp.claims.regime import gap_closed, regime
+
+FLOORS = {'bayes_loss': 2.5495, 'context_free_loss': 3.1070}
+
+
+def test_gap_closed_by_hand():
+  assert gap_closed(3.1070, 2.5495, 3.1070) == 0
+  assert gap_closed(2.5495, 2.5495, 3.1070) == 1
+  # post-LN at 8e-3, 2,000 steps (docs/claims-v4-pilots.md): 0.5098 / 0.5575
+  assert gap_closed(2.5972, 2.5495, 3.1070) == pytest.approx(0.9144, abs=1e-4)
+
+
+def test_both_criteria_and_either_failing():
+  post_ln = regime({'final_eval_loss': 2.5972, **FLOORS}, {'final_eval_loss': 2.5753})
+  assert post_ln.learned and post_ln.gain == pytest.approx(0.0219)
+  # Pre-LN at 8e-3: 84% closed but doubling gains 0.0535 >= 0.05: not saturated.
+  pre_ln = regime({'final_eval_loss': 2.6394, **FLOORS}, {'final_eval_loss': 2.5859})
+  assert pre_ln.closed > 0.75 and not pre_ln.learned
+  # v3's size: saturated or not, 35% of the gap is early training.
+  assert not regime({'final_eval_loss': 2.909, **FLOORS},
+                    {'final_eval_loss': 2.899}).learned
+  assert not regime({'final_eval_loss': 2.5972, **FLOORS}).learned  # (b) not measured
