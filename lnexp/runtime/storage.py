@@ -400,6 +400,10 @@ class Lease:
     return json.dumps({**self.owner, 'token': self.token,
                        'expires': time.time() + self.ttl_s})
 
+  def alive(self, record: dict) -> bool:
+    """Whether the holder of `record` may still hold the lease: until it expires."""
+    return record.get('expires', 0) > time.time()
+
   def holder(self) -> dict | None:
     """The current holder's record (with 'expires'), or None."""
     current = read_versioned(self.path)
@@ -416,7 +420,7 @@ class Lease:
         if record.get('token') == self.token:  # a retried write that had succeeded
           self.generation = current[1]
           return None
-        if record.get('expires', 0) > time.time():
+        if self.alive(record):
           return record
         self.generation = write_versioned(self.path, self._text(), current[1])
       if self.generation is not None:
@@ -430,8 +434,12 @@ class Lease:
     return self.generation is not None
 
   def release(self) -> None:
+    """Deletes the lease (a failure leaves a stale one: the next holder takes it)."""
     if self.generation is not None:
-      delete_versioned(self.path, self.generation)
+      try:
+        delete_versioned(self.path, self.generation)
+      except OSError:
+        pass
       self.generation = None
 
 
