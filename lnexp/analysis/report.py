@@ -94,10 +94,9 @@ def label_points(df: pd.DataFrame) -> pd.DataFrame:
 
 def seed_metrics(df: pd.DataFrame, tolerance: float = DEFAULT_TOLERANCE) -> pd.DataFrame:
   """One row of `lr_metrics` per (variant, seed); df from `label_points`."""
-  rows = []
-  for (variant, seed), grid in df.groupby(['variant', 'seed'], sort=False, dropna=False):
-    rows.append({'variant': variant, 'seed': seed, **lr_metrics(grid, tolerance)})
-  return pd.DataFrame(rows)
+  return pd.DataFrame([
+      {'variant': variant, 'seed': seed, **lr_metrics(grid, tolerance)}
+      for (variant, seed), grid in df.groupby(['variant', 'seed'], sort=False, dropna=False)])
 
 
 def interval(values) -> tuple[float, float, str]:
@@ -212,16 +211,6 @@ def points_table(df: pd.DataFrame, several: bool) -> str:
       for _, r in df.iterrows()])
 
 
-
-
-def _with_norm(df: pd.DataFrame, configs: dict[str, dict]) -> pd.DataFrame:
-  """Adds `_norm`: each row's model.norm (swept or from its workdir's base)."""
-  df = df.copy()
-  df['_norm'] = df.get('model.norm', df['workdir'].map(
-      lambda w: configs[w]['base'].get('model.norm')))
-  return df
-
-
 def _parquet_safe(df: pd.DataFrame) -> pd.DataFrame:
   """Object columns holding several Python types become strings (Arrow needs one)."""
   df = df.copy()
@@ -253,7 +242,9 @@ def write_report(workdirs: list[str], out: str | None = None,
     df[LR_KEY] = pd.to_numeric(df['workdir'].map(
         lambda w: configs[w]['base'].get(LR_KEY)), errors='coerce')
   keys = results.variant_keys(df)
-  df = _with_norm(label_points(df), configs)
+  df = label_points(df)
+  df['_norm'] = df.get('model.norm', df['workdir'].map(  # swept, or the workdir's base
+      lambda w: configs[w]['base'].get('model.norm')))
   missing = {w: results.missing_points(w) for w in configs}
   incomplete = _incomplete(df, keys, configs, missing)
   per_seed = seed_metrics(df, tolerance)
