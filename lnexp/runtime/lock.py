@@ -25,10 +25,6 @@ LEASE_S = 900.0  # a holder on another host renews at each checkpoint
 POLL_S = 2.0
 
 
-def lock_name(shard: tuple[int, int] | None) -> str:
-  return 'whole' if shard is None else f'shard-{shard[0]}-of-{shard[1]}'
-
-
 def _slice(name: str) -> tuple[int, int] | None:
   if not name.startswith('shard-'):
     return None
@@ -67,7 +63,7 @@ class WorkdirLock(storage.Lease):
                wait: bool = False, out=None):
     self.directory = storage.join(workdir, 'locks')
     self.workdir = workdir
-    self.name = lock_name(shard)
+    self.name = 'whole' if shard is None else f'shard-{shard[0]}-of-{shard[1]}'
     pid = os.getpid()
     super().__init__(storage.join(self.directory, self.name + '.lock'), LEASE_S, {
         'host': socket.gethostname(), 'pid': pid, 'pid_start': _pid_start(pid),
