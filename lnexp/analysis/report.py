@@ -125,9 +125,8 @@ def summarize(per_seed: pd.DataFrame) -> pd.DataFrame:
     for key in ('best_eval_loss', 'stable_decades', 'lr_sensitivity'):
       values = s[key].dropna()
       lo, hi, method = interval(values)
-      row.update({f'{key}_mean': values.mean() if len(values) else math.nan,
-                  f'{key}_std': values.std(ddof=1) if len(values) > 1 else math.nan,
-                  f'{key}_lo': lo, f'{key}_hi': hi})
+      row.update({f'{key}_mean': values.mean(), f'{key}_std': values.std(ddof=1),
+                  f'{key}_lo': lo, f'{key}_hi': hi})  # pandas: NaN without enough values
       if key == 'lr_sensitivity':
         row['interval'] = method
     rows.append(row)
