@@ -39,10 +39,8 @@ def seed_mean_curve(d: pd.DataFrame) -> pd.Series:
 
 
 def _new_figure(ncols: int = 1, width: float = 7.0):
-  from matplotlib.backends.backend_agg import FigureCanvasAgg
-  from matplotlib.figure import Figure
-  fig = Figure(figsize=(width * ncols if ncols > 1 else width, 4.5), layout='constrained')
-  FigureCanvasAgg(fig)
+  from matplotlib.figure import Figure  # savefig draws PNGs with Agg; no pyplot state
+  fig = Figure(figsize=(width * ncols, 4.5), layout='constrained')
   axes = fig.subplots(1, ncols, squeeze=False)[0]
   return fig, axes
 
@@ -295,6 +293,3 @@ def plot_batchnorm(df, styles, picks, out=None) -> tuple:
     ax.grid(True, alpha=0.3)
     ax.legend(fontsize=8)
   return _save(fig, out, 'batchnorm_stats'), ''
-
-
-# ---------------------------------------------------------------- report

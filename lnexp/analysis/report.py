@@ -94,10 +94,9 @@ def label_points(df: pd.DataFrame) -> pd.DataFrame:
 
 def seed_metrics(df: pd.DataFrame, tolerance: float = DEFAULT_TOLERANCE) -> pd.DataFrame:
   """One row of `lr_metrics` per (variant, seed); df from `label_points`."""
-  rows = []
-  for (variant, seed), grid in df.groupby(['variant', 'seed'], sort=False, dropna=False):
-    rows.append({'variant': variant, 'seed': seed, **lr_metrics(grid, tolerance)})
-  return pd.DataFrame(rows)
+  return pd.DataFrame([
+      {'variant': variant, 'seed': seed, **lr_metrics(grid, tolerance)}
+      for (variant, seed), grid in df.groupby(['variant', 'seed'], sort=False, dropna=False)])
 
 
 def interval(values) -> tuple[float, float, str]:
@@ -126,9 +125,8 @@ def summarize(per_seed: pd.DataFrame) -> pd.DataFrame:
     for key in ('best_eval_loss', 'stable_decades', 'lr_sensitivity'):
       values = s[key].dropna()
       lo, hi, method = interval(values)
-      row.update({f'{key}_mean': values.mean() if len(values) else math.nan,
-                  f'{key}_std': values.std(ddof=1) if len(values) > 1 else math.nan,
-                  f'{key}_lo': lo, f'{key}_hi': hi})
+      row.update({f'{key}_mean': values.mean(), f'{key}_std': values.std(ddof=1),
+                  f'{key}_lo': lo, f'{key}_hi': hi})  # pandas: NaN without enough values
       if key == 'lr_sensitivity':
         row['interval'] = method
     rows.append(row)
@@ -212,16 +210,6 @@ def points_table(df: pd.DataFrame, several: bool) -> str:
       for _, r in df.iterrows()])
 
 
-
-
-def _with_norm(df: pd.DataFrame, configs: dict[str, dict]) -> pd.DataFrame:
-  """Adds `_norm`: each row's model.norm (swept or from its workdir's base)."""
-  df = df.copy()
-  df['_norm'] = df.get('model.norm', df['workdir'].map(
-      lambda w: configs[w]['base'].get('model.norm')))
-  return df
-
-
 def _parquet_safe(df: pd.DataFrame) -> pd.DataFrame:
   """Object columns holding several Python types become strings (Arrow needs one)."""
   df = df.copy()
@@ -253,7 +241,9 @@ def write_report(workdirs: list[str], out: str | None = None,
     df[LR_KEY] = pd.to_numeric(df['workdir'].map(
         lambda w: configs[w]['base'].get(LR_KEY)), errors='coerce')
   keys = results.variant_keys(df)
-  df = _with_norm(label_points(df), configs)
+  df = label_points(df)
+  df['_norm'] = df.get('model.norm', df['workdir'].map(  # swept, or the workdir's base
+      lambda w: configs[w]['base'].get('model.norm')))
   missing = {w: results.missing_points(w) for w in configs}
   incomplete = _incomplete(df, keys, configs, missing)
   per_seed = seed_metrics(df, tolerance)

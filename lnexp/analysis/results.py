@@ -12,9 +12,8 @@ import os
 import numpy as np
 import pandas as pd
 
-from lnexp.errors import ConfigError
 from lnexp.runtime import storage
-from lnexp.runtime.workdir import Workdir, read_jsonl
+from lnexp.runtime.workdir import Workdir, load_config, read_jsonl
 
 LR_KEY = 'optim.lr'
 SEED_KEYS = ('train.seed', 'data.seed')
@@ -23,22 +22,6 @@ NUMERIC = ('lane', 'diverged_step', 'init_loss', 'final_train_loss', 'final_eval
            'batch1_loss_running', 'final_eval_accuracy', 'steps',
            'wall_s', 'entropy_floor', 'unigram_entropy', 'vocab_size', 'bayes_loss',
            'context_free_loss', 'perturb_amplification', 'perturb_kl')
-
-
-def load_config(workdir: str) -> dict:
-  """A workdir's config.json ({'name', 'base', 'sweep'}); ConfigError if absent."""
-  if not storage.isdir(workdir):
-    raise ConfigError(f'no such workdir: {workdir}')
-  path = Workdir(workdir).config_file
-  if not storage.isfile(path):
-    raise ConfigError(f'{workdir} has no config.json (not an lnexp workdir)')
-  try:
-    config = json.loads(storage.read_text(path))
-  except (OSError, json.JSONDecodeError) as e:
-    raise ConfigError(f'cannot read {path}: {e}') from None
-  if not isinstance(config, dict) or not {'base', 'sweep'} <= set(config):
-    raise ConfigError(f'{path} lacks "base" or "sweep" (not an lnexp workdir)')
-  return config
 
 
 def swept_keys(config: dict) -> list[str]:

@@ -419,12 +419,10 @@ def bench_first_step(quick: bool, done: dict) -> dict:
            '--config.train.eval_every=1', '--config.train.eval_batches=1']
   if quick:
     flags += [f'--config.{k}={v}' for k, v in QUICK.items()]
-  env = {**os.environ, 'PYTHONPATH': os.pathsep.join(
-      p for p in (ROOT, os.environ.get('PYTHONPATH')) if p)}
   with tempfile.TemporaryDirectory() as workdir:
     t0 = time.perf_counter()
     proc = subprocess.run([sys.executable, '-m', 'lnexp.run', '--config', DEFAULT_CONFIG,
-                           '--workdir', workdir, *flags], cwd=ROOT, env=env,
+                           '--workdir', workdir, *flags], cwd=ROOT,  # -m: imports from cwd
                           capture_output=True, text=True, timeout=900)
     wall_s = time.perf_counter() - t0
   if proc.returncode:

@@ -21,6 +21,7 @@ address and each worker's process id explicitly instead.
 """
 from __future__ import annotations
 
+import io
 import json
 import os
 import re
@@ -36,6 +37,7 @@ from absl import flags
 
 from lnexp import cli
 from lnexp.errors import ConfigError
+from lnexp.runtime import storage
 
 PROG = 'lnexp.launch'
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -243,11 +245,12 @@ def build_bundle(fv: flags.FlagValues, run_args: list[str], out_dir: str) -> str
   if _builds_wheels_offline():
     wheel[5:5] = ['--no-build-isolation', '--no-index']
   print('+ ' + shlex.join(archive) + ' | tar -x -C ' + shlex.quote(src), flush=True)
-  if _dirty():
+  if subprocess.run(['git', '-C', ROOT, 'status', '--porcelain', '--untracked-files=no'],
+                    capture_output=True, text=True).stdout.strip():
     print(f'{PROG}: note: uncommitted changes are not shipped (--ref={fv.ref})',
           flush=True)
+  print('+ ' + shlex.join(wheel), flush=True)
   if fv.dry_run:
-    print('+ ' + shlex.join(wheel), flush=True)
     wheel_name, constraints = _wheel_name(), os.path.exists(
         os.path.join(ROOT, 'constraints.txt'))
   else:
@@ -257,10 +260,10 @@ def build_bundle(fv: flags.FlagValues, run_args: list[str], out_dir: str) -> str
     if tar.returncode:
       raise ConfigError(f'git archive {fv.ref} failed: {tar.stderr.decode().strip()[:200]}'
                         f' (is {ROOT} a git checkout?)')
-    _extract(tar.stdout, src)
+    with tarfile.open(fileobj=io.BytesIO(tar.stdout)) as t:
+      t.extractall(src, filter='data')
     with open(os.path.join(bundle, 'src.tar'), 'wb') as f:
       f.write(tar.stdout)
-    print('+ ' + shlex.join(wheel), flush=True)
     built = subprocess.run(wheel, capture_output=True, text=True)
     if built.returncode:
       raise CommandFailed(f'building the wheel failed: {built.stderr.strip()[-300:]}')
@@ -303,18 +306,6 @@ def _builds_wheels_offline() -> bool:
   except (metadata.PackageNotFoundError, ValueError):
     return False
   return (major, minor) >= (70, 1) or util.find_spec('wheel') is not None
-
-
-def _dirty() -> bool:
-  proc = subprocess.run(['git', '-C', ROOT, 'status', '--porcelain', '--untracked-files=no'],
-                        capture_output=True, text=True)
-  return bool(proc.stdout.strip())
-
-
-def _extract(data: bytes, dest: str) -> None:
-  import io
-  with tarfile.open(fileobj=io.BytesIO(data)) as t:
-    t.extractall(dest, filter='data')
 
 
 def setup_script(fv: flags.FlagValues, wheel: str, constraints: bool) -> str:
@@ -423,7 +414,6 @@ def drop_locks(workdir: str) -> None:
   its lease (`lnexp.runtime.lock.LEASE_S`), blocking the resume until then."""
   if not workdir.startswith('gs://'):
     return
-  from lnexp.runtime import storage
   locks = storage.join(workdir, 'locks')
   for name in storage.listdir(locks):
     if name.endswith('.lock'):
@@ -450,7 +440,6 @@ def cmd_status(g: Gcloud, run_args: list[str]) -> int:
 
 def progress(workdir: str) -> str:
   """'N/M points finished' from a workdir's results.jsonl and config.json."""
-  from lnexp.runtime import storage
   rows = storage.join(workdir, 'results.jsonl')
   done = {json.loads(line).get('point_id') for line in
           (storage.read_text(rows).splitlines() if storage.exists(rows) else ())
@@ -481,7 +470,6 @@ def cmd_fetch(g: Gcloud, run_args: list[str]) -> int:
                                      else os.path.join('runs', os.path.basename(
                                          workdir.rstrip('/')))))
   if workdir.startswith('gs://'):
-    from lnexp.runtime import storage
     print(f'+ copy {workdir} -> {dest}', flush=True)
     if not g.dry:
       skip = () if fv.checkpoints else ('checkpoints',)

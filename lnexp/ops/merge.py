@@ -9,14 +9,13 @@ DIRs, and is locked while merging (`lnexp.runtime.lock`).
 from __future__ import annotations
 
 import os
-import sys
 
 from absl import flags
 
 from lnexp import cli
 from lnexp.errors import ConfigError
 from lnexp.runtime import storage
-from lnexp.runtime.workdir import Workdir, append_jsonl, write_error
+from lnexp.runtime.workdir import Workdir, append_jsonl, load_config, write_error
 
 PROG = 'lnexp.merge'
 
@@ -36,14 +35,7 @@ def merge(out: str, sources: list[str]) -> int:
     if path in real:
       raise ConfigError(f'{src} is given twice (as {real[path]})')
     real[path] = src
-  configs = []
-  for src in sources:
-    if not storage.isdir(src):
-      raise ConfigError(f'no such workdir: {src}')
-    saved = Workdir(src).saved_config()
-    if saved is None:
-      raise ConfigError(f'{src} is not an lnexp workdir (no config.json)')
-    configs.append(saved)
+  configs = [load_config(src) for src in sources]
   for src, cfg in zip(sources[1:], configs[1:]):
     if cfg['base'] != configs[0]['base']:
       raise ConfigError(f'{src} holds a different base config than {sources[0]}; '
@@ -88,6 +80,3 @@ def _merge(fv: flags.FlagValues, dirs: list[str]) -> int:
 def main(argv: list[str] | None = None) -> int:
   return cli.main(PROG, define_flags, _merge, argv, positional='DIR [DIR ...]')
 
-
-if __name__ == '__main__':
-  sys.exit(main())

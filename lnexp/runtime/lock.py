@@ -13,22 +13,16 @@ together; an unsharded run and any shard of it exclude each other.
 """
 from __future__ import annotations
 
-import json
 import os
 import socket
 import sys
 import time
-import uuid
 
 from lnexp.errors import ConfigError
 from lnexp.runtime import storage
 
 LEASE_S = 900.0  # a holder on another host renews at each checkpoint
 POLL_S = 2.0
-
-
-def lock_name(shard: tuple[int, int] | None) -> str:
-  return 'whole' if shard is None else f'shard-{shard[0]}-of-{shard[1]}'
 
 
 def _slice(name: str) -> tuple[int, int] | None:
@@ -54,23 +48,6 @@ def _pid_start(pid: int) -> str | None:
     return None
 
 
-def alive(record: dict) -> bool:
-  """Whether a lock's holder may still run."""
-  if record.get('host') != socket.gethostname():
-    return record.get('expires', 0) > time.time()
-  pid = record.get('pid')
-  if not isinstance(pid, int) or pid <= 0:
-    return False
-  try:
-    os.kill(pid, 0)
-  except ProcessLookupError:
-    return False
-  except PermissionError:
-    pass  # another user's process: alive
-  started = record.get('pid_start')
-  return started is None or _pid_start(pid) in (None, started)
-
-
 def describe(record: dict) -> str:
   since = record.get('start_time')
   when = time.strftime(' since %Y-%m-%d %H:%M:%S', time.localtime(since)) if isinstance(
@@ -78,51 +55,37 @@ def describe(record: dict) -> str:
   return f'host {record.get("host", "?")} pid {record.get("pid", "?")}{when}'
 
 
-def _parse(text: str) -> dict:
-  try:
-    record = json.loads(text)
-  except json.JSONDecodeError:
-    return {}  # torn (holder killed mid-write) or foreign: stale
-  return record if isinstance(record, dict) else {}
-
-
-class WorkdirLock:
-  """`with WorkdirLock(dir, shard, wait):` holds the (workdir, shard) lock."""
+class WorkdirLock(storage.Lease):
+  """`with WorkdirLock(dir, shard, wait):` holds the (workdir, shard) lock: a
+  `storage.Lease` whose holder on this host lives as long as its pid."""
 
   def __init__(self, workdir: str, shard: tuple[int, int] | None = None,
                wait: bool = False, out=None):
     self.directory = storage.join(workdir, 'locks')
     self.workdir = workdir
-    self.name = lock_name(shard)
-    self.path = storage.join(self.directory, self.name + '.lock')
+    self.name = 'whole' if shard is None else f'shard-{shard[0]}-of-{shard[1]}'
+    pid = os.getpid()
+    super().__init__(storage.join(self.directory, self.name + '.lock'), LEASE_S, {
+        'host': socket.gethostname(), 'pid': pid, 'pid_start': _pid_start(pid),
+        'start_time': time.time()})
     self.wait = wait
     self.out = out or sys.stderr
-    pid = os.getpid()
-    self.record = {'host': socket.gethostname(), 'pid': pid, 'pid_start': _pid_start(pid),
-                   'start_time': time.time(), 'token': uuid.uuid4().hex}
-    self.generation: int | None = None
 
-  def _text(self) -> str:
-    return json.dumps({**self.record, 'expires': time.time() + LEASE_S})
-
-  def _take(self) -> dict | None:
-    """Takes our own lock file; None, or the live holder's record."""
-    for _ in range(5):  # a lost race re-reads
-      current = storage.read_versioned(self.path)
-      if current is None:
-        self.generation = storage.write_versioned(self.path, self._text(), 0)
-      else:
-        record = _parse(current[0])
-        if record.get('token') == self.record['token']:  # our create succeeded, its
-          self.generation = current[1]                   # answer was lost: we hold it
-          return None
-        if alive(record):
-          return record
-        self.generation = storage.write_versioned(self.path, self._text(), current[1])
-      if self.generation is not None:
-        return None
-    current = storage.read_versioned(self.path)
-    return _parse(current[0]) if current else {}
+  def alive(self, record: dict) -> bool:
+    """Whether a lock's holder may still run."""
+    if record.get('host') != socket.gethostname():
+      return record.get('expires', 0) > time.time()
+    pid = record.get('pid')
+    if not isinstance(pid, int) or pid <= 0:
+      return False
+    try:
+      os.kill(pid, 0)
+    except ProcessLookupError:
+      return False
+    except PermissionError:
+      pass  # another user's process: alive
+    started = record.get('pid_start')
+    return started is None or _pid_start(pid) in (None, started)
 
   def _overlapping(self) -> dict | None:
     """A live lock of another slice that overlaps ours, if any."""
@@ -130,16 +93,15 @@ class WorkdirLock:
       name = file[:-len('.lock')]
       if not file.endswith('.lock') or name == self.name or not overlaps(name, self.name):
         continue
-      current = storage.read_versioned(storage.join(self.directory, file))
-      record = _parse(current[0]) if current else {}
-      if current and alive(record):
+      record = storage.Lease(storage.join(self.directory, file)).holder()
+      if record is not None and self.alive(record):
         return {**record, 'lock': name}
     return None
 
   def try_acquire(self) -> dict | None:
     """None once held; else the record of the process in the way."""
     storage.makedirs(self.directory)
-    holder = self._take()
+    holder = super().acquire()
     if holder is None:
       holder = self._overlapping()
       if holder is not None:
@@ -159,20 +121,6 @@ class WorkdirLock:
         print(f'lnexp.run: {what}; waiting for it', file=self.out, flush=True)
         said = True
       time.sleep(POLL_S)
-
-  def renew(self) -> None:
-    """Extends the lease (called at each checkpoint)."""
-    if self.generation is not None:
-      self.generation = storage.write_versioned(self.path, self._text(), self.generation)
-
-  def release(self) -> None:
-    """Removes our lock file (a failure leaves a stale lock: the next run takes it)."""
-    if self.generation is not None:
-      try:
-        storage.delete_versioned(self.path, self.generation)
-      except OSError:
-        pass
-      self.generation = None
 
   def __enter__(self) -> WorkdirLock:
     self.acquire()

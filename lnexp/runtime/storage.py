@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import atexit
 import dataclasses
+import functools
 import json
 import os
 import posixpath
@@ -29,8 +30,6 @@ import time
 import uuid
 
 from lnexp.errors import ConfigError
-
-SCHEMES = ('gs://',)
 
 
 def is_remote(path) -> bool:
@@ -46,23 +45,19 @@ def normalize(path) -> str:
   path = os.fspath(path)
   if not is_remote(path):
     return os.path.abspath(os.path.expanduser(path))
-  if not path.startswith(SCHEMES):
+  if not path.startswith('gs://'):
     raise ConfigError(f'{path}: only local paths and gs:// are supported')
   bucket, _, key = path[len('gs://'):].partition('/')
   if not bucket:
     raise ConfigError(f'{path}: expected gs://BUCKET/PATH')
-  _require_gcs()
-  key = posixpath.normpath(key.strip('/')) if key.strip('/') else ''
-  return f'gs://{bucket}' + (f'/{key}' if key else '')
-
-
-def _require_gcs() -> None:
   try:
     import gcsfs  # noqa: F401
     import google.cloud.storage  # noqa: F401
   except ImportError:
     raise ConfigError("gs:// paths need the [gcs] extra: pip install 'lnexp[gcs]'"
                       ) from None
+  key = posixpath.normpath(key.strip('/')) if key.strip('/') else ''
+  return f'gs://{bucket}' + (f'/{key}' if key else '')
 
 
 def join(path, *parts: str) -> str:
@@ -70,24 +65,13 @@ def join(path, *parts: str) -> str:
   return posixpath.join(path, *parts) if is_remote(path) else os.path.join(path, *parts)
 
 
-def epath(path):
-  """`etils.epath.Path` for `path`, for APIs that take one (orbax)."""
-  from etils import epath as epath_lib
-  return epath_lib.Path(os.fspath(path))
-
-
-_gcs_fs = None
-
-
+@functools.cache
 def _fs():
   """One gcsfs filesystem without a listing cache (other hosts write too)."""
-  global _gcs_fs
-  if _gcs_fs is None:
-    import gcsfs
-    emulator = bool(os.environ.get('STORAGE_EMULATOR_HOST'))  # tests: no credentials
-    _gcs_fs = gcsfs.GCSFileSystem(use_listings_cache=False, skip_instance_cache=True,
-                                  token='anon' if emulator else None)
-  return _gcs_fs
+  import gcsfs
+  emulator = bool(os.environ.get('STORAGE_EMULATOR_HOST'))  # tests: no credentials
+  return gcsfs.GCSFileSystem(use_listings_cache=False, skip_instance_cache=True,
+                             token='anon' if emulator else None)
 
 
 def _key(path) -> str:
@@ -294,16 +278,15 @@ def _signature(path: str) -> tuple[int, int]:
 
 # Preconditioned writes: the building blocks of a lock on object storage.
 
-_client = None
+@functools.cache
+def _client():
+  from google.cloud import storage as gcs
+  return gcs.Client()  # anonymous against STORAGE_EMULATOR_HOST
 
 
 def _blob(path: str):
-  global _client
-  if _client is None:
-    from google.cloud import storage as gcs
-    _client = gcs.Client()  # anonymous against STORAGE_EMULATOR_HOST
   bucket, _, key = _key(path).partition('/')
-  return _client.bucket(bucket).blob(key)
+  return _client().bucket(bucket).blob(key)
 
 
 def _local_generation(stat: os.stat_result) -> int:
@@ -400,6 +383,10 @@ class Lease:
     return json.dumps({**self.owner, 'token': self.token,
                        'expires': time.time() + self.ttl_s})
 
+  def alive(self, record: dict) -> bool:
+    """Whether the holder of `record` may still hold the lease: until it expires."""
+    return record.get('expires', 0) > time.time()
+
   def holder(self) -> dict | None:
     """The current holder's record (with 'expires'), or None."""
     current = read_versioned(self.path)
@@ -416,7 +403,7 @@ class Lease:
         if record.get('token') == self.token:  # a retried write that had succeeded
           self.generation = current[1]
           return None
-        if record.get('expires', 0) > time.time():
+        if self.alive(record):
           return record
         self.generation = write_versioned(self.path, self._text(), current[1])
       if self.generation is not None:
@@ -430,8 +417,12 @@ class Lease:
     return self.generation is not None
 
   def release(self) -> None:
+    """Deletes the lease (a failure leaves a stale one: the next holder takes it)."""
     if self.generation is not None:
-      delete_versioned(self.path, self.generation)
+      try:
+        delete_versioned(self.path, self.generation)
+      except OSError:
+        pass
       self.generation = None
 
 

@@ -223,6 +223,17 @@ def _version(package: str) -> str | None:
     return None
 
 
+def load_config(workdir: str) -> dict:
+  """A workdir's config.json ({'name', 'base', 'sweep'}); ConfigError if there
+  is no such workdir or it is not an lnexp workdir."""
+  if not storage.isdir(workdir):
+    raise ConfigError(f'no such workdir: {workdir}')
+  saved = Workdir(workdir).saved_config()
+  if saved is None:
+    raise ConfigError(f'{workdir} has no config.json (not an lnexp workdir)')
+  return saved
+
+
 def load_point(workdir: str, point_id: str):
   """(config, params) of a finished point: its lane sliced from the group checkpoint."""
   import orbax.checkpoint as ocp
@@ -230,9 +241,7 @@ def load_point(workdir: str, point_id: str):
   row = wd.finished().get(point_id)
   if row is None:
     raise ConfigError(f'no finished point {point_id!r} in {wd.results}')
-  saved = wd.saved_config()
-  if saved is None:
-    raise ConfigError(f'{wd.path} has no config.json (not an lnexp workdir)')
+  saved = load_config(wd.path)
   directory = wd.checkpoints(row['group'])
   if not storage.isdir(directory):  # orbax would create an empty one
     raise ConfigError(f'no checkpoints of group {row["group"]} in {wd.path} (point '
