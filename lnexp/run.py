@@ -99,6 +99,9 @@ def define_flags(fv: flags.FlagValues, argv: list[str]) -> None:
                        lower_bound=1, flag_values=fv)
   flags.DEFINE_boolean('wait_for_lock', False, 'If another process runs this workdir '
                        '(and shard), wait for it instead of exiting.', flag_values=fv)
+  flags.DEFINE_boolean('check', False, 'Check the config, overrides and data and plan the '
+                       'groups, then exit without running or writing anything.',
+                       flag_values=fv)
   flags.DEFINE_boolean('checkpoint_on_sigterm', True, 'On SIGTERM (preemption), finish '
                        'the step and checkpoint it before exiting 143; off when the grace '
                        'period is too short to write one.', flag_values=fv)
@@ -157,6 +160,12 @@ def run(fv: flags.FlagValues, args: list[str]) -> int:
     from lnexp.runtime import distributed
     distributed.initialize(fv.coordinator, fv.num_processes, fv.process_id,
                            fv.init_timeout)
+  if fv.check:  # what lnexp.launch runs locally before it spends anything
+    from lnexp.train.sweep import plan_run
+    plan = plan_run(fv.config, overrides(fv), fv.workdir)
+    print(f'{PROG}: {len(plan.points)} points in {len(plan.groups)} groups check out '
+          f'(--check: nothing run); workdir {plan.workdir}')
+    return 0
   try:
     train_and_evaluate(fv.config, overrides(fv), fv.workdir, shard=shard,
                        wait_for_lock=fv.wait_for_lock,

@@ -241,3 +241,12 @@ def test_flagfile_overrides_are_read(tmp_path, capsys):
   flagfile.write_text('--config.train.steps=0\n')
   rc = run.main(['--config', TINY, '--workdir', str(tmp_path / 'w'), f'--flagfile={flagfile}'])
   assert rc == 2 and 'train.steps=0 must be > 0' in capsys.readouterr().err
+
+
+def test_check_plans_and_writes_nothing(tmp_path, capsys):
+  wd = tmp_path / 'w'
+  assert run.main(['--check', '--config', TINY, '--workdir', str(wd)]) == 0
+  assert 'check out (--check: nothing run)' in capsys.readouterr().out
+  assert not wd.exists()
+  assert run.main(['--check', '--config', TINY, '--config.train.steps=0']) == 2
+  assert 'train.steps=0 must be > 0' in capsys.readouterr().err

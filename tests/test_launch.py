@@ -102,6 +102,13 @@ def test_hosts_of():
     (['tpu', 'run', *WHERE, '--dry_run', '--coordinator_port=0', '--', '--workdir=gs://b/w'],
      'coordinator_port'),
     (['tpu', 'run', *WHERE, '--dry-run'], 'dry-run'),
+    # Checked here before any cloud call, dry or not (issue: preemption-grade).
+    (['tpu', 'run', *WHERE, '--accelerator=v99-bogus', '--dry_run', '--', *RUN],
+     '--accelerator=v99-bogus is not a TPU type'),
+    (['tpu', 'run', *WHERE, '--dry_run', '--', '--config', 'nope.py', '--workdir=gs://b/x'],
+     'the run arguments: config file not found: nope.py'),
+    (['tpu', 'run', *WHERE, '--dry_run', '--', *RUN, '--config.train.steps=-1'],
+     'the run arguments: train.steps=-1 must be > 0'),
 ])
 def test_bad_arguments_exit_2_with_one_line(argv, needle, capsys):
   assert launch.main(argv) == 2

@@ -103,15 +103,36 @@ def workdir_of(run_args: list[str]) -> str | None:
   return None
 
 
+# TPU generations: cores (v2-v5p) or chips (v5e, v6e) per host.
+PER_HOST = {'v2': 8, 'v3': 8, 'v4': 8, 'v5p': 8, 'v5litepod': 4, 'v5e': 4, 'v6e': 4}
+
+
+def check_accelerator(accelerator: str) -> None:
+  """A TPU type gcloud can create, e.g. v4-32 (ConfigError before any cloud call)."""
+  kind, _, size = accelerator.rpartition('-')
+  if kind not in PER_HOST or not size.isdigit() or int(size) < 1:
+    raise ConfigError(f'--accelerator={accelerator} is not a TPU type; expected '
+                      f'GENERATION-SIZE with GENERATION one of {", ".join(PER_HOST)} '
+                      '(e.g. v4-32)')
+
+
 def hosts_of(accelerator: str) -> int:
   """Workers of a TPU type, for dry runs (a real run asks gcloud describe)."""
   match = re.fullmatch(r'(v\d+[a-z]*|v5litepod)-(\d+)', accelerator)
   if not match:
     return 1
   kind, size = match.group(1), int(match.group(2))
-  per_host = {'v2': 8, 'v3': 8, 'v4': 8, 'v5p': 8, 'v5litepod': 4, 'v5e': 4,
-              'v6e': 4}.get(kind, 8)  # cores (v2-v5p) or chips per host
-  return max(1, size // per_host)
+  return max(1, size // PER_HOST.get(kind, 8))
+
+
+def check_run_args(run_args: list[str]) -> None:
+  """`lnexp.run --check RUN_ARGS` here, before a VM is created or paid for: the
+  config, overrides and data check out as they would on the workers."""
+  proc = subprocess.run([sys.executable, '-m', 'lnexp.run', '--check', *run_args],
+                        capture_output=True, text=True)
+  if proc.returncode:
+    lines = proc.stderr.strip().splitlines() or ['failed']
+    raise ConfigError(f'the run arguments: {lines[-1].removeprefix("lnexp.run: error: ")}')
 
 
 class Gcloud:
@@ -385,6 +406,7 @@ def cmd_run(g: Gcloud, run_args: list[str]) -> int:
   clash = [a for a in run_args if a.split('=', 1)[0] in LAUNCHER_RUN_FLAGS]
   if clash:
     raise ConfigError(f'{clash[0]}: the launcher sets the multi-host flags itself')
+  check_run_args(run_args)
   with tempfile.TemporaryDirectory(prefix='lnexp-launch-') as tmp:
     bundle = build_bundle(fv, run_args, tmp)
     description = ensure_vm(g, lambda: drop_locks(workdir))
@@ -529,6 +551,8 @@ def main(argv: list[str] | None = None) -> int:
     for name in ('name', 'zone'):
       if not fv[name].value:
         raise ConfigError(f'--{name} is required; usage: {USAGE}')
+    if words[1] in ('create', 'run'):
+      check_accelerator(fv.accelerator)
     if not fv.dry_run and shutil.which('gcloud') is None:
       raise ConfigError('gcloud is not on PATH: install the Google Cloud SDK, or pass '
                         '--dry_run to print the commands')
