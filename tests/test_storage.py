@@ -30,6 +30,18 @@ def test_normalize():
       storage.normalize(bad)
 
 
+def test_gs_turns_off_gcsfs_namespace_probe_unless_the_user_set_it(monkeypatch):
+  """Without it gcsfs waits 60 s per filesystem on a gRPC probe (issue 36)."""
+  monkeypatch.delenv('GCSFS_EXPERIMENTAL_ZB_HNS_SUPPORT', raising=False)
+  storage.normalize('runs/x')
+  assert 'GCSFS_EXPERIMENTAL_ZB_HNS_SUPPORT' not in os.environ  # local paths: untouched
+  storage.normalize('gs://b/x')
+  assert os.environ['GCSFS_EXPERIMENTAL_ZB_HNS_SUPPORT'] == 'false'
+  monkeypatch.setenv('GCSFS_EXPERIMENTAL_ZB_HNS_SUPPORT', 'true')
+  storage.normalize('gs://b/x')
+  assert os.environ['GCSFS_EXPERIMENTAL_ZB_HNS_SUPPORT'] == 'true'
+
+
 def test_gs_without_the_extra_is_one_clear_error(monkeypatch):
   monkeypatch.setitem(sys.modules, 'gcsfs', None)
   with pytest.raises(ConfigError, match=r"lnexp\[gcs\]"):

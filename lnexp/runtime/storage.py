@@ -50,6 +50,10 @@ def normalize(path) -> str:
   bucket, _, key = path[len('gs://'):].partition('/')
   if not bucket:
     raise ConfigError(f'{path}: expected gs://BUCKET/PATH')
+  # gcsfs otherwise probes each new filesystem for hierarchical-namespace
+  # buckets over gRPC, a 60 s wait per instance where that endpoint is out of
+  # reach (orbax and etils make their own instances); the user's setting wins.
+  os.environ.setdefault('GCSFS_EXPERIMENTAL_ZB_HNS_SUPPORT', 'false')
   try:
     import gcsfs  # noqa: F401
     import google.cloud.storage  # noqa: F401
