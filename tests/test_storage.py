@@ -215,3 +215,15 @@ def test_tensorstore_ocdbt_reopens_a_database_on_gs(gcs):  # noqa: F811
     ts.KvStore.open(spec, context=ts.Context()).result().write(key, key * 2).result()
   kv = ts.KvStore.open(spec, context=ts.Context()).result()
   assert kv.list().result() == [b'a', b'b'] and kv.read(b'a').result().value == b'aa'
+
+
+def test_a_missing_bucket_is_one_line_exit_2_and_nothing_written(gcs, capsys):  # noqa: F811
+  from lnexp import run
+  from tests.test_run import TINY
+  assert run.main(['--config', TINY, '--workdir', 'gs://no-such-bucket/x']) == 2
+  err = capsys.readouterr().err
+  assert err == ("lnexp.run: error: gs://no-such-bucket/x: bucket 'no-such-bucket' does not "
+                 'exist (create it: gcloud storage buckets create gs://no-such-bucket)\n')
+  with pytest.raises(ConfigError, match='does not exist'):
+    storage.check_bucket('gs://no-such-bucket')
+  storage.check_bucket(gcs.new_dir())  # the emulator's bucket exists

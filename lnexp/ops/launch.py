@@ -127,9 +127,10 @@ def hosts_of(accelerator: str) -> int:
 
 def check_run_args(run_args: list[str]) -> None:
   """`lnexp.run --check RUN_ARGS` here, before a VM is created or paid for: the
-  config, overrides and data check out as they would on the workers."""
+  config, overrides and data check out as they would on the workers, which run
+  them from the repository's root (the bundle's src/)."""
   proc = subprocess.run([sys.executable, '-m', 'lnexp.run', '--check', *run_args],
-                        capture_output=True, text=True)
+                        cwd=ROOT, capture_output=True, text=True)
   if proc.returncode:
     lines = proc.stderr.strip().splitlines() or ['failed']
     raise ConfigError(f'the run arguments: {lines[-1].removeprefix("lnexp.run: error: ")}')

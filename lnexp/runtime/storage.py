@@ -288,6 +288,26 @@ def _client():
   return gcs.Client()  # anonymous against STORAGE_EMULATOR_HOST
 
 
+def check_bucket(path: str) -> None:
+  """ConfigError naming the bucket of a gs:// path when it does not exist, this
+  process has no credentials, or may not read it: one line before anything runs."""
+  from google.api_core import exceptions
+  from google.auth.exceptions import DefaultCredentialsError
+  bucket = _key(path).partition('/')[0]
+  try:
+    found = _client().lookup_bucket(bucket)
+  except DefaultCredentialsError:
+    raise ConfigError(f'{path}: no Google Cloud credentials (run `gcloud auth '
+                      'application-default login` or set GOOGLE_APPLICATION_CREDENTIALS)'
+                      ) from None
+  except exceptions.Forbidden:
+    raise ConfigError(f'{path}: permission denied on bucket {bucket!r} (the account '
+                      'needs storage object read and write on it)') from None
+  if found is None:
+    raise ConfigError(f'{path}: bucket {bucket!r} does not exist (create it: gcloud '
+                      f'storage buckets create gs://{bucket})')
+
+
 def _blob(path: str):
   bucket, _, key = _key(path).partition('/')
   return _client().bucket(bucket).blob(key)

@@ -118,6 +118,8 @@ class Workdir:
 
   def __init__(self, path: str):
     self.path = storage.normalize(path)  # absolute, or gs://BUCKET/PATH
+    if storage.is_remote(self.path):
+      storage.check_bucket(self.path)
     self.results = os.path.join(self.path, 'results.jsonl')
     self.config_file = os.path.join(self.path, 'config.json')
     self._staging = None
