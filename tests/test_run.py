@@ -187,6 +187,17 @@ def test_load_returns_the_trained_params_of_a_point(sweep):
   assert sum(losses) / sum(counts) == pytest.approx(row['final_eval_loss'], rel=1e-5)
 
 
+def test_load_says_where_a_diverged_point_stopped_and_names_a_missing_workdir(sweep):
+  import lnexp
+  from lnexp.errors import ConfigError
+  wd, rows = sweep
+  bad = next(r for r in rows.values() if r['status'] == 'diverged')
+  with pytest.warns(UserWarning, match=f"diverged at step {bad['diverged_step']}"):
+    lnexp.load(str(wd), bad['point_id'])
+  with pytest.raises(ConfigError, match='no such workdir: /nonexistent'):
+    lnexp.load('/nonexistent', bad['point_id'])
+
+
 def test_rows_label_runs_that_did_not_learn(sweep):
   _, rows = sweep
   for lr, row in rows.items():

@@ -18,6 +18,7 @@ import os
 import platform
 import subprocess
 import sys
+import warnings
 from importlib import metadata
 
 import jax
@@ -237,13 +238,15 @@ def load_config(workdir: str) -> dict:
 
 
 def load_point(workdir: str, point_id: str):
-  """(config, params) of a finished point: its lane sliced from the group checkpoint."""
+  """(config, params) of a finished point: its lane sliced from the group
+  checkpoint. A diverged lane was frozen at its last finite step: a warning
+  says which step its parameters are from."""
   import orbax.checkpoint as ocp
+  saved = load_config(workdir)  # ConfigError naming a missing workdir or config.json
   wd = Workdir(workdir)
   row = wd.finished().get(point_id)
   if row is None:
     raise ConfigError(f'no finished point {point_id!r} in {wd.results}')
-  saved = load_config(wd.path)
   directory = wd.checkpoints(row['group'])
   if not storage.isdir(directory):  # orbax would create an empty one
     raise ConfigError(f'no checkpoints of group {row["group"]} in {wd.path} (point '
@@ -256,4 +259,7 @@ def load_point(workdir: str, point_id: str):
     restored = manager.restore(manager.latest_step(), args=ocp.args.Composite(
         state=ocp.args.StandardRestore()))
   params = jax.tree.map(lambda x: np.asarray(x)[row['lane']], restored['state']['params'])
+  if row['status'] == 'diverged':
+    warnings.warn(f'point {point_id} diverged at step {row["diverged_step"]}: its '
+                  'parameters are those it was frozen with, before that step', stacklevel=3)
   return cfg, params
