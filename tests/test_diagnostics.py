@@ -204,3 +204,13 @@ def test_batch_statistics_eval_is_the_train_mode_forward_without_updating_stats(
   batches = jax.tree.map(lambda x: x[None], batch)
   assert float(fns.eval_loss(state, batches, batch_statistics=True)) == pytest.approx(
       float(fns.eval_loss(state, batches)))
+
+
+def test_drift_of_a_diverged_lane_is_nan_without_a_warning():
+  import warnings
+  prev = {'d/attn_norm_feat_mean': np.array([[0.0, 1.0], [np.inf, 1.0]])}
+  cur = {'d/attn_norm_feat_mean': np.array([[1.0, 1.0], [np.inf, 1e300]])}
+  with warnings.catch_warnings():
+    warnings.simplefilter('error')
+    out = diagnostics.drift(prev, cur)['ics_drift/d/attn_norm_mean']
+  assert out[0] == np.sqrt(0.5) and np.isnan(out[1])

@@ -83,11 +83,13 @@ def layer_grad_norms(layers) -> dict:
 
 
 def drift(prev: dict, cur: dict) -> dict:
-  """Host side: RMS change of per-feature norm-input moments per depth."""
+  """Host side: RMS change of per-feature norm-input moments per depth (NaN for
+  a diverged lane's non-finite moments, without a warning: divergence is data)."""
   import numpy as np
   out = {}
   for key in cur:
     if key.endswith(('feat_mean', 'feat_var')) and key in prev:
       name = 'ics_drift/' + key.replace('_feat_', '_')  # e.g. .../attn_norm_mean
-      out[name] = np.sqrt(np.mean(np.square(cur[key] - prev[key]), axis=-1))
+      with np.errstate(invalid='ignore', over='ignore'):
+        out[name] = np.sqrt(np.mean(np.square(cur[key] - prev[key]), axis=-1))
   return out
