@@ -23,6 +23,7 @@ from importlib import metadata
 
 import jax
 import numpy as np
+from absl import logging as absl_logging
 
 from lnexp import config as config_lib
 from lnexp.errors import ConfigError
@@ -254,10 +255,15 @@ def load_point(workdir: str, point_id: str):
   cfg = config_lib.apply_overrides(config_lib.base_config(), saved['base'])
   cfg = config_lib.apply_overrides(cfg, {k: v for k, v in row.items() if '.' in k})
   cfg.model.vocab_size = row['vocab_size']
-  with ocp.CheckpointManager(directory, options=ocp.CheckpointManagerOptions(
-      create=False, read_only=True)) as manager:
-    restored = manager.restore(manager.latest_step(), args=ocp.args.Composite(
-        state=ocp.args.StandardRestore()))
+  verbosity = absl_logging.get_verbosity()
+  absl_logging.set_verbosity(absl_logging.ERROR)  # orbax warns that read-only is read-only
+  try:
+    with ocp.CheckpointManager(directory, options=ocp.CheckpointManagerOptions(
+        create=False, read_only=True)) as manager:
+      restored = manager.restore(manager.latest_step(), args=ocp.args.Composite(
+          state=ocp.args.StandardRestore()))
+  finally:
+    absl_logging.set_verbosity(verbosity)
   params = jax.tree.map(lambda x: np.asarray(x)[row['lane']], restored['state']['params'])
   if row['status'] == 'diverged':
     warnings.warn(f'point {point_id} diverged at step {row["diverged_step"]}: its '
