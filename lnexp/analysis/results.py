@@ -1,11 +1,13 @@
 """Workdirs as pandas tables: the one loader notebooks and `lnexp.report` share.
 
-Reads config.json, results.jsonl and metrics/<point_id>.jsonl (see
-`lnexp.workdir`) so that every table and figure starts from the same parsing:
+Reads config.json, results.jsonl and a point's metrics: metrics/<point_id>.jsonl
+while a run appends to it, or the compact metrics.parquet of committed results
+(`lnexp.ops.compact`; see `lnexp.workdir`) so that every table and figure starts from the same parsing:
 a torn last line is skipped, a point without a row is missing, not guessed.
 """
 from __future__ import annotations
 
+import functools
 import json
 import os
 
@@ -14,6 +16,9 @@ import pandas as pd
 
 from lnexp.runtime import storage
 from lnexp.runtime.workdir import Workdir, load_config, read_jsonl
+
+COMPACT_FILE = 'metrics.parquet'  # every point's metrics (lnexp.ops.compact)
+COLUMNS_KEY = b'lnexp.columns'  # its schema metadata: {point_id: [column, ...]}
 
 LR_KEY = 'optim.lr'
 SEED_KEYS = ('train.seed', 'data.seed')
@@ -65,17 +70,45 @@ def _field_order(key: str):
 
 
 def load_metrics(workdir: str, point_id: str) -> pd.DataFrame:
-  """A point's metrics file, one row per logged step, sorted by step.
+  """A point's metrics, one row per logged step, sorted by step.
 
-  Per-depth diagnostics (`depth/...`) stay lists over depth (None where a value
-  was non-finite); keys logged only on some steps (eval, diagnostics) are NaN
-  elsewhere. Empty (only a `step` column) when the point logged nothing.
+  Read from metrics/POINT_ID.jsonl where it exists, else from the workdir's
+  metrics.parquet. Per-depth diagnostics (`depth/...`) stay lists over depth
+  (None where a value was non-finite); keys logged only on some steps (eval,
+  diagnostics) are NaN elsewhere. Empty (only a `step` column) when the point
+  logged nothing.
   """
-  rows = read_jsonl(Workdir(workdir).metrics(point_id))
+  path = Workdir(workdir).metrics(point_id)
+  compact = storage.join(storage.normalize(workdir), COMPACT_FILE)
+  if storage.exists(path) or not storage.exists(compact):
+    return metrics_frame(read_jsonl(path))
+  return metrics_frame(*read_compact(compact, point_id))
+
+
+def metrics_frame(rows: list[dict], columns: list[str] | None = None) -> pd.DataFrame:
+  """Metric rows as a frame: the last row of a step wins, sorted by step."""
   if not rows:
     return pd.DataFrame({'step': pd.Series([], dtype=int)})
-  df = pd.DataFrame(rows)
+  df = pd.DataFrame(rows, columns=columns)
   return df.drop_duplicates('step', keep='last').sort_values('step').reset_index(drop=True)
+
+
+def read_compact(path: str, point_id: str) -> tuple[list[dict], list[str]]:
+  """A point's rows (null cells left out) and column order in a metrics.parquet."""
+  import pyarrow.compute as pc
+  stat = os.stat(path)
+  table = _compact_table(path, stat.st_mtime_ns, stat.st_size)
+  columns = json.loads(table.schema.metadata[COLUMNS_KEY]).get(point_id, [])
+  rows = table.filter(pc.equal(table['point_id'], point_id)).select(columns).to_pylist()
+  return [{k: v for k, v in r.items() if v is not None} for r in rows], columns
+
+
+@functools.lru_cache(maxsize=2)
+def _compact_table(path: str, mtime_ns: int, size: int):
+  """A metrics.parquet as an Arrow table, read once per version of the file."""
+  del mtime_ns, size  # the cache key: a rewritten file is read again
+  import pyarrow.parquet as pq
+  return pq.read_table(path)
 
 
 def depth_value(m: pd.DataFrame, key: str, step: str = 'last') -> np.ndarray | None:
