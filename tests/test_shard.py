@@ -77,3 +77,11 @@ def test_merging_different_configs_exits_2(tmp_path, capsys):
   err = capsys.readouterr().err
   assert err.count('\n') == 1 and 'different base config' in err
   assert not (tmp_path / 'm' / 'results.jsonl').exists()
+  # Committed (compacted) results are not shards: one line, nothing merged.
+  from lnexp.ops import compact
+  compact.compact(str(tmp_path / 'b'))
+  assert merge.main(['--out', str(tmp_path / 'm'), str(tmp_path / 'a'),
+                     str(tmp_path / 'b')]) == 2
+  err = capsys.readouterr().err
+  assert err.count('\n') == 1 and 'holds compacted metrics' in err
+  assert not (tmp_path / 'm' / 'results.jsonl').exists()

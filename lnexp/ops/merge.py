@@ -36,6 +36,10 @@ def merge(out: str, sources: list[str]) -> int:
       raise ConfigError(f'{src} is given twice (as {real[path]})')
     real[path] = src
   configs = [load_config(src) for src in sources]
+  compacted = [src for src in sources if storage.exists(storage.join(src, 'metrics.parquet'))]
+  if compacted:
+    raise ConfigError(f'{compacted[0]} holds compacted metrics (metrics.parquet, committed '
+                      'results); merge the running workdirs, then compact the merged one')
   for src, cfg in zip(sources[1:], configs[1:]):
     if cfg['base'] != configs[0]['base']:
       raise ConfigError(f'{src} holds a different base config than {sources[0]}; '
