@@ -319,3 +319,13 @@ def test_the_table_shows_collapsed_runs_and_the_entropy_floor():
                    ['a', '0.1', 'collapsed', '3.5000', '2.4590'],
                    ['b', '0.01', 'ok', '2.5000', 'null'],
                    ['c', '1.0', 'diverged', 'null', '2.4590']]
+
+
+def test_group_lines_name_the_placement_used_and_no_norm_alone():
+  from lnexp.train.sweep import describe_group, plan_run
+  root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+  plan = plan_run(os.path.join(root, 'configs', 'quick_compare.py'), {})
+  lines = [describe_group(g, None) for g in plan.groups]
+  assert [line.split(', ', 1)[1].split(' L=')[0] for line in lines] == [
+      'layernorm/post share=all', 'rmsnorm/post share=all', 'batchnorm/post share=all',
+      'none share=all']

@@ -18,6 +18,8 @@ from lnexp.data import DataSource, make_source
 from lnexp.errors import ConfigError
 from lnexp.measure import flops
 from lnexp.models import validate
+from lnexp.models.norms import NORMS
+from lnexp.models.placements import PLACEMENTS
 from lnexp.runtime import interrupts
 from lnexp.runtime import plan as plan_lib
 from lnexp.runtime.lock import WorkdirLock
@@ -216,10 +218,12 @@ def describe_group(g: plan_lib.Group, memory_bytes: int | None) -> str:
   est = flops.estimate_seconds(g.config, len(g.points))
   lane_devices, _ = mesh_shape(jax.device_count(), len(g.points), g.config.train.batch_size)
   mem = '' if memory_bytes is None else f', ~{memory_bytes / 2**20:,.0f} MiB'
+  m = g.config.model
+  moot = NORMS[m.norm].identity and PLACEMENTS[m.placement].moot_without_norm
+  variant = m.norm if moot else f'{m.norm}/{m.placement}'  # no norm: one model
   return (f'group {g.group_id}: {len(g.points)} lanes '
           f'({math.ceil(len(g.points) / lane_devices)} per device on {lane_devices}), '
-          f'{g.config.model.norm}/{g.config.model.placement}/share='
-          f'{g.config.model.share} L={g.config.model.num_layers}, ~{est:.0f}s{mem}')
+          f'{variant} share={m.share} L={m.num_layers}, ~{est:.0f}s{mem}')
 
 
 def print_table(rows: list[dict], out) -> None:
