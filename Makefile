@@ -42,7 +42,7 @@ constraints:
 	python3 -m venv $(LOCK_VENV)
 	$(LOCK_VENV)/bin/python -m pip install -q --upgrade pip
 	$(LOCK_VENV)/bin/python -m pip install -q $(if $(LOCK_FROM),-c $(LOCK_FROM)) \
-	  -e '.[test,tensorboard]'
+	  -e '.[test,tensorboard,notebook]'
 	$(LOCK_VENV)/bin/python -m pip check
 	{ sed -n '/^[^#]/q;p' constraints.txt; \
 	  $(LOCK_VENV)/bin/python -m pip freeze --all --exclude-editable | grep -v '^pip=='; \

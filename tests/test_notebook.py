@@ -29,3 +29,13 @@ def test_notebook_executes_on_the_tiny_sweep(tiny_sweep, monkeypatch):  # noqa: 
                  for o in c.outputs)
   assert f'{tiny_sweep}: 3 finished points, 0 missing' in text
   assert not any(o.output_type == 'error' for c in nb.cells for o in c.get('outputs', []))
+
+
+def test_the_readme_jupyter_command_has_an_extra_in_the_lock():
+  """`pip install -c constraints.txt -e '.[notebook]'` gives `jupyter lab`, pinned."""
+  import tomllib
+  with open(os.path.join(ROOT, 'pyproject.toml'), 'rb') as f:
+    extras = tomllib.load(f)['project']['optional-dependencies']
+  assert any(d.startswith('jupyterlab') for d in extras['notebook'])
+  with open(os.path.join(ROOT, 'constraints.txt')) as f:
+    assert any(line.startswith('jupyterlab==') for line in f)
