@@ -225,3 +225,21 @@ def test_cli_error_has_no_traceback(tmp_path):
   assert proc.returncode == 2
   assert proc.stderr.strip().splitlines() == [
       f'lnexp.report: error: no such workdir: {tmp_path / "nope"}']
+
+
+def test_long_legends_wrap_and_the_figure_grows_instead_of_collapsing(tmp_path):
+  """A multi-workdir report names variants by every key that differs; such a
+  legend once collapsed constrained layout (a matplotlib UserWarning)."""
+  import warnings
+
+  from lnexp.analysis import figures
+  fig, (ax,) = figures._new_figure()
+  for i in range(9):
+    ax.plot([1, 2], [i, i], label=' '.join(f'key{k}={i}' for k in range(14)))
+  ax.legend(fontsize=8)
+  with warnings.catch_warnings():
+    warnings.simplefilter('error')
+    figures._save(fig, str(tmp_path), 'lr_sensitivity')
+  texts = [t.get_text() for t in ax.get_legend().get_texts()]
+  assert all(max(len(line) for line in t.split('\n')) <= 48 for t in texts)
+  assert fig.get_size_inches()[1] > 4.5  # taller than the default 4.5 in

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import os
+import textwrap
 
 import numpy as np
 import pandas as pd
@@ -62,9 +63,25 @@ def _floor_lines(ax, df: pd.DataFrame) -> None:
                label=f'entropy floor {floor:.3f} nats')
 
 
+def _fit_legends(fig) -> None:
+  """Wraps long legend labels (a multi-workdir report names variants by every
+  key that differs) and makes the figure tall enough for its legends, so
+  constrained layout never collapses the axes."""
+  lines = 0
+  for ax in fig.axes:
+    legend = ax.get_legend()
+    if legend is not None:
+      for text in legend.get_texts():
+        text.set_text(textwrap.fill(text.get_text(), 48))
+      lines = max(lines, sum(t.get_text().count('\n') + 1 for t in legend.get_texts()))
+  width, height = fig.get_size_inches()
+  fig.set_size_inches(width, max(height, 1.6 + 0.17 * lines))
+
+
 def _save(fig, out: str | None, name: str):
   """The figure's file name after writing it to `out`; the Figure itself when
   `out` is None (a notebook shows it, or draws on its axes)."""
+  _fit_legends(fig)
   if out is None:
     return fig
   fig.savefig(os.path.join(out, FIGURES[name]), dpi=120)
