@@ -13,7 +13,7 @@ semantics (fsync, `os.replace`, `O_EXCL`).
 `gs://` goes through gcsfs (the filesystem `etils.epath` and orbax use) with
 its listing cache off, since other hosts write the same workdir, and
 google-cloud-storage for generation preconditions: the `[gcs]` extra. Tests point every client at an emulator with
-`STORAGE_EMULATOR_HOST` (see tests/gcs_emulator.py).
+`STORAGE_EMULATOR_HOST` (see lnexp/ops/gcs_emulator.py).
 """
 from __future__ import annotations
 
