@@ -4,7 +4,7 @@ A run appends each point's step metrics to metrics/POINT_ID.jsonl; committed
 results keep them compactly instead, in WORKDIR/metrics.parquet (zstd): a
 `point_id` column, then the metric columns (per-depth ones as lists), and each
 point's column order in the schema metadata.
-`lnexp.results.load_metrics` reads either form, the JSONL file first. The
+`lnexp.analysis.results.load_metrics` reads either form, the JSONL file first. The
 JSONL files are removed only after every point reads back equal from the new
 file; points already in an earlier metrics.parquet are carried over. The
 workdir is locked meanwhile (`lnexp.runtime.lock`); local workdirs only.
