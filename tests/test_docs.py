@@ -34,3 +34,19 @@ def test_cited_code_paths_exist(doc):
   missing = sorted({d.rstrip('.') for d in DOTTED.findall(text) if not _resolves(d.rstrip('.'))})
   missing += sorted({f for f in FILE.findall(text) if not (ROOT / f).is_file()})
   assert not missing, f'{doc.name} cites what does not exist: {missing}'
+
+
+NOT_PATHS = {'lnexp.ENTRY',    # the placeholder in `python -m lnexp.ENTRY`
+             'lnexp.columns'}  # a Parquet schema-metadata key
+
+
+def test_module_paths_in_the_code_exist():
+  """Docstrings and comments cite modules too (lnexp.X, lnexp/X.py)."""
+  sources = [*(ROOT / 'lnexp').rglob('*.py'), *(ROOT / 'experiments').glob('*.py'),
+             *(ROOT / 'configs').glob('*.py')]
+  missing = sorted({f'{p.relative_to(ROOT)}: {d.rstrip(".")}' for p in sources
+                    for d in DOTTED.findall(p.read_text())
+                    if d not in NOT_PATHS and not _resolves(d.rstrip('.'))} |
+                   {f'{p.relative_to(ROOT)}: {f}' for p in sources
+                    for f in FILE.findall(p.read_text()) if not (ROOT / f).is_file()})
+  assert not missing, missing

@@ -5,7 +5,7 @@ OUT (default DIR/report for one workdir), and prints the headline table. Per
 variant (every swept key but the learning rate and seeds): best final eval
 loss and its LR, the stable LR range, divergences and Wortsman et al. 2023's
 LR sensitivity, per seed with an uncertainty interval across seeds. Numbers
-come only from results.jsonl rows (through `lnexp.results`); points without a
+come only from results.jsonl rows (through `lnexp.analysis.results`); points without a
 row are listed as missing. Writes nothing outside OUT.
 """
 from __future__ import annotations

@@ -2,8 +2,9 @@
 
 Reads config.json, results.jsonl and a point's metrics: metrics/<point_id>.jsonl
 while a run appends to it, or the compact metrics.parquet of committed results
-(`lnexp.ops.compact`; see `lnexp.workdir`) so that every table and figure starts from the same parsing:
-a torn last line is skipped, a point without a row is missing, not guessed.
+(`lnexp.ops.compact`), so that every table and figure starts from the same
+parsing: a torn last line is skipped, a point without a row is missing, not
+guessed.
 """
 from __future__ import annotations
 
@@ -64,7 +65,7 @@ def load_results(workdirs: str | os.PathLike | list) -> pd.DataFrame:
 
 
 def _field_order(key: str):
-  """Result fields in the order `lnexp.loop` writes them, unknown ones last."""
+  """Result fields in the order `lnexp.train.rows` writes them, unknown ones last."""
   order = ('group', 'lane', 'status', 'diverged_step', 'diverged_reason', *NUMERIC[2:])
   return (order.index(key), key) if key in order else (len(order), key)
 

@@ -119,7 +119,7 @@ def run_suite(size: str, out: str | None, only: list[str] | None,
 
   With jobs > 1 each experiment is split into `jobs` shards and all shards of
   all experiments run longest first on `jobs` single-threaded processes
-  (`lnexp.processes`), so no core waits for another experiment's last shard;
+  (`lnexp.runtime.processes`), so no core waits for another experiment's last shard;
   otherwise the experiments run here one after another. Before anything runs,
   each experiment's rule hashes and the commits that fixed them go to
   RESULTS/NAME/rules.json (lnexp.claims.rules); resuming results under an

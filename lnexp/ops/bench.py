@@ -150,7 +150,7 @@ def time_groups(base, overrides: dict, lane_counts: tuple[int, ...],
   (`over_sequential`: the median over rounds of t_K / ((K / K_first) t_first),
   each round ~0.3 s of steps per group); `round_step_s` lists the rounds and
   `after_round()`, if given, runs after each (to measure the peak alongside).
-  Also minor page faults per timed step (lnexp.host_memory) and lane 0's loss
+  Also minor page faults per timed step (lnexp.runtime.host_memory) and lane 0's loss
   and gradient norm at the first step (to compare variants)."""
   groups = [_Group(base, overrides, k) for k in lane_counts]
   firsts = [{k: float(v[0]) for k, v in g.step().items() if k in ('train_loss', 'grad_norm')}

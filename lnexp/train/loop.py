@@ -3,7 +3,7 @@
 The host never waits on the device inside the loop except at eval and
 checkpoint steps: a logged step's metrics are fetched after the next step has
 been dispatched (`MetricsLog`), and the next batch is made on a thread (on CPU
-the entry points run programs on the calling thread: lnexp.host_memory).
+the entry points run programs on the calling thread: lnexp.runtime.host_memory).
 Resuming restores the lane state and the host-side record (init loss, evals so
 far) from the latest orbax checkpoint that restores (`checkpoints`); batches
 are a pure function of the step, so the resumed run is bitwise the
