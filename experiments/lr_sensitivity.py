@@ -194,7 +194,7 @@ def analyse(workdir: str, figdir: str, point_ids=None) -> list:
     effects.append(f'{source}: LR sensitivity (failures at ln V) ' + ', '.join(
         f'{v} {m:.3f}' for v, m in means.items() if '+' not in v and 'dyt' not in v))
     if 'layernorm-post' in best and 'bayes_loss' in d and d['bayes_loss'].notna().any():
-      learned.append(gap_closed(best['layernorm-post'], d))
+      learned.append(regime.closed_at_best(best['layernorm-post'].per_seed))
     figures += plots.lr_curves(d, os.path.join(figdir, f'lr_{source}.png'),
                                f'Final eval loss vs peak LR ({source})')
   judged = ev.family(comparisons + beside)
@@ -205,22 +205,11 @@ def analyse(workdir: str, figdir: str, point_ids=None) -> list:
       judged))
   primary = [c for c in judged if c.primary]
   verdict = ev.combine([c.outcome for c in primary])
-  early = bool(learned) and min(learned) < regime.MIN_GAP_CLOSED
-  scale = (f'{ev.SMALL_SCALE} Post-LN at its best LR closed '
-           + ', '.join(f'{x:.0%}' for x in learned) + ' of the topics context gap'
-           + (' (< 75%: early training).' if early else '.') if learned else ev.SMALL_SCALE)
-  return [ev.Finding('2', verdict + (' (early training)' if early else ''),
+  early, scale = regime.scale_note(ev.LEARNED_SCALE, learned)
+  return [ev.Finding('2', verdict + early,
                      '; '.join(effects) + '. Outcomes: ' + ', '.join(
                          f'{c.label} {c.outcome}' for c in primary), tables, figures,
                      [scale])] + literature(df)
-
-
-def gap_closed(best, d) -> float:
-  """The fraction of the gap previous-token loss - Bayes floor that post-LN's
-  best LR closes (seed mean; topics; lnexp.claims.regime)."""
-  from lnexp.claims import regime
-  loss = np.mean([r['loss_or_ln_v'] for r in best.per_seed.values()])
-  return float(regime.gap_closed(loss, d['bayes_loss'].mean(), d['context_free_loss'].mean()))
 
 
 def literature(df) -> list:

@@ -245,20 +245,35 @@ def test_interaction_rule_on_fabricated_results(tmp_path):
   assert found.effect.startswith(f'interaction {expected:+.3f} [')
 
 
-def test_embedding_scale_rules_on_fabricated_results(tmp_path):
-  """No norm's loss moves 0.3 nats over the scales, LayerNorm's not at all:
-  claim 10 supported (the scale matters), 10b supported (LayerNorm absorbs it)."""
+def _embedding_points(post_at_3):
+  """No norm 0.2 nats worse at x0.3 than at x1 and unchanged at x3; post-LN
+  `post_at_3` nats worse at x3; V-shaped in LR around 3e-3 (bracketed)."""
   points = []
-  for seed in range(3):
-    for scale, shift in ((0.1, 0.0), (1.0, 0.1 + 0.01 * seed), (10.0, 0.3)):
-      for variant, loss in (('none', 2.6 + shift), ('layernorm-post', 2.7)):
-        for lr, extra in ((3e-3, 0.05), (1e-2, 0.0)):
-          points.append(({**VARIANTS[variant], 'model.embed_scale': scale}, seed, lr,
-                         loss + extra, False, {}))
-  _workdir(tmp_path / 'w', points)
-  found = {f.claim: f for f in analyse('embedding_scale', str(tmp_path / 'w'), str(tmp_path))}
-  assert found['10'].verdict == 'supported' and '+0.300' in found['10'].effect
+  for seed in range(5):
+    noise = 0.004 * (seed - 2)
+    for variant, shifts in (('none', {0.3: 0.2 + noise, 1.0: 0.0, 3.0: noise}),
+                            ('layernorm-post', {0.3: noise, 1.0: 0.0, 3.0: post_at_3 + noise})):
+      for scale, shift in shifts.items():
+        for lr in (1e-3, 3e-3, 1e-2):
+          loss = 2.6 + shift + 0.1 * abs(math.log10(lr / 3e-3))
+          points.append(({**VARIANTS[variant], 'model.embed_scale': scale}, seed, lr, loss,
+                         False, {}))
+  return points
+
+
+def test_embedding_scale_rules_on_fabricated_results(tmp_path):
+  """Claim 10 supported (no norm's x0.3 contrast +0.2 > delta); 10b supported
+  when both post-LN contrasts are inside +-0.03, contradicted when its x3
+  contrast is +0.1; the interaction beside is exploratory."""
+  _workdir(tmp_path / 'a', _embedding_points(0.0))
+  found = {f.claim: f for f in analyse('embedding_scale', str(tmp_path / 'a'), str(tmp_path))}
+  assert found['10'].verdict == 'supported'
+  assert re.search(r'none: loss\(x0.3\) - loss\(x1\) \+0\.200 \[', found['10'].effect)
   assert found['10b'].verdict == 'supported'
+  assert 'exploratory' in found['10'].tables[1]
+  _workdir(tmp_path / 'b', _embedding_points(0.1))
+  found = {f.claim: f for f in analyse('embedding_scale', str(tmp_path / 'b'), str(tmp_path))}
+  assert found['10'].verdict == 'supported' and found['10b'].verdict == 'contradicted'
 
 
 def test_accelerator_size_plans_and_one_group_runs_shrunk_on_cpu(tmp_path):
@@ -332,17 +347,20 @@ def test_claims_1_and_4_rules_on_fabricated_results(tmp_path):
 
 def test_claim_13_and_xu_rules_on_fabricated_results(tmp_path):
   """Gain and bias change nothing (no effect); DetachNorm is 0.1 nats worse
-  than LayerNorm-simple (Xu et al. reproduced)."""
+  than LayerNorm-simple (Xu et al. reproduced). LayerNorm's best loss 2.8
+  closes (3.1 - 2.8) / (3.1 - 2.5) = 50% of the topics gap: early training."""
   points = []
-  for seed in range(3):
+  floors = {'bayes_loss': 2.5, 'context_free_loss': 3.1}
+  for seed in range(5):
     for norm, shift in (('layernorm', 0.0), ('layernorm_simple', 0.001 * seed),
                         ('detachnorm', 0.1)):
       points += [({'model.norm': norm, 'model.placement': 'post'}, seed, lr,
-                  2.8 + abs(math.log10(lr / 3e-3)) * 0.2 + shift, False, {})
+                  2.8 + abs(math.log10(lr / 3e-3)) * 0.2 + shift, False, floors)
                  for lr in (1e-3, 3e-3, 1e-2)]
   _workdir(tmp_path / 'w', points)
   found = {f.claim: f for f in analyse('mechanism', str(tmp_path / 'w'), str(tmp_path))}
-  assert found['13'].verdict == 'no effect'
+  assert found['13'].verdict == 'no effect (early training)'
+  assert 'closed 50% of the topics context gap (< 75%' in found['13'].notes[0]
   assert found['13-lit'].verdict == 'reproduced'
 
 
@@ -541,3 +559,27 @@ def test_a_broken_experiment_file_is_one_line(tmp_path, capsys):
   assert claims_main.main(['--experiments', str(tmp_path), '--jobs', '1']) == 2
   err = capsys.readouterr().err
   assert 'broken.py failed to load: SyntaxError' in err and err.count('\n') == 1
+
+
+def test_claim_1b_judges_the_plain_init_and_reports_gpt2_beside(tmp_path):
+  """Made-up last-layer gradients: with plain init post-LN's are flat in depth
+  and pre-LN's fall as L^-1/2 (Xiong et al.'s prediction: reproduced); with
+  GPT-2's branch init both are flat, which the rule only reports."""
+  rng = np.random.default_rng(0)
+  points = []
+  for seed in range(5):
+    for init in ('plain', 'gpt2'):
+      for placement, slope in (('post', 0.0), ('pre', -0.5 if init == 'plain' else 0.0)):
+        for depth in (2, 4, 8, 16):
+          grad = depth ** slope * (1 + 0.01 * rng.standard_normal())
+          metrics = [{'step': 1, 'train_loss': 3.5, 'layer_grad_norm/attn': [0.0, grad],
+                      'layer_grad_norm/mlp': [0.0, 0.0]}]
+          points.append(({'model.placement': placement, 'model.branch_init': init,
+                          'model.num_layers': depth}, seed, 1e-3, 3.5, False,
+                         {'_metrics': metrics}))
+  _workdir(tmp_path / 'w', points)
+  (found,) = analyse('gradient_scaling', str(tmp_path / 'w'), str(tmp_path))
+  assert found.verdict == 'reproduced', found.effect
+  assert re.search(r'plain init: post-LN [+-]0\.0\d\d .*pre-LN -0\.(49|50)\d', found.effect)
+  assert re.search(r'beside, layernorm-post \(gpt2 init\) [+-]0\.0\d\d .*'
+                   r'layernorm-pre \(gpt2 init\) [+-]0\.0\d\d', found.effect), found.effect

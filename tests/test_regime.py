@@ -1,7 +1,7 @@
 """The learned-regime criteria of claims v4 on rows shaped like the pilots'."""
 import pytest
 
-from lnexp.claims.regime import gap_closed, regime
+from lnexp.claims.regime import closed_at_best, gap_closed, regime, scale_note
 
 FLOORS = {'bayes_loss': 2.5495, 'context_free_loss': 3.1070}
 
@@ -23,3 +23,19 @@ def test_both_criteria_and_either_failing():
   assert not regime({'final_eval_loss': 2.909, **FLOORS},
                     {'final_eval_loss': 2.899}).learned
   assert not regime({'final_eval_loss': 2.5972, **FLOORS}).learned  # (b) not measured
+
+
+def test_closed_at_best_counts_failures_at_ln_v_and_names_early_training():
+  """Seed mean of the counted loss: (2.5972 + 2.6172) / 2 = 2.6072 closes
+  (3.1070 - 2.6072) / 0.5575 = 89.6%; a third seed that diverged (counted at
+  ln 35 = 3.5553) pulls the mean to 2.9232: 33.0%, early training."""
+  rows = {0: {'loss_or_ln_v': 2.5972, **FLOORS}, 1: {'loss_or_ln_v': 2.6172, **FLOORS}}
+  assert closed_at_best(rows) == pytest.approx(0.8965, abs=1e-4)
+  assert scale_note('S', [closed_at_best(rows)]) == (
+      '', 'S. Post-LN at its best LR closed 90% of the topics context gap.')
+  rows[2] = {'loss_or_ln_v': 3.5553, **FLOORS}
+  assert closed_at_best(rows) == pytest.approx(0.3296, abs=1e-4)
+  assert scale_note('S', [0.9, closed_at_best(rows)])[0] == ' (early training)'
+  assert closed_at_best({0: {'loss_or_ln_v': 1.3, 'bayes_loss': float('nan'),
+                             'context_free_loss': float('nan')}}) is None
+  assert scale_note('S', []) == ('', 'S')

@@ -31,6 +31,8 @@ MIXED = 'mixed'
 LN = ('layernorm-post', 'layernorm-pre')
 SMALL_SCALE = ('small scale: the claims model (~56k parameters, ~0.3M tokens per run, '
                'lnexp.claims.sizes); larger models may behave differently')
+LEARNED_SCALE = ('learned size (claims v4): ~0.21M parameters, 2.0M tokens per run '
+                 '(lnexp.claims.sizes.learned_config); larger models may behave differently')
 
 
 @dataclasses.dataclass

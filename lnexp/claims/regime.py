@@ -36,3 +36,25 @@ def regime(row: dict, longer: dict | None = None) -> Regime:
   closed = gap_closed(row['final_eval_loss'], row['bayes_loss'], row['context_free_loss'])
   gain = None if longer is None else row['final_eval_loss'] - longer['final_eval_loss']
   return Regime(closed, gain)
+
+
+def closed_at_best(per_seed: dict) -> float | None:
+  """The gap closed by a variant's best LR (per_seed: seed -> its result row
+  there; the seed-mean loss, a failed run at ln V), or None off topics."""
+  rows = list(per_seed.values())
+  if not rows or any(r.get('bayes_loss') is None or r['bayes_loss'] != r['bayes_loss']
+                     for r in rows):
+    return None
+  mean = lambda key: sum(r[key] for r in rows) / len(rows)  # noqa: E731
+  return gap_closed(mean('loss_or_ln_v'), mean('bayes_loss'), mean('context_free_loss'))
+
+
+def scale_note(scale: str, closed: list[float]) -> tuple[str, str]:
+  """(verdict suffix, the scale line) for a rule named "early training" when the
+  article's model closes < 75% of the topics gap at its best LR."""
+  if not closed:
+    return '', scale
+  early = min(closed) < MIN_GAP_CLOSED
+  return (' (early training)' if early else '',
+          f'{scale}. Post-LN at its best LR closed ' + ', '.join(f'{x:.0%}' for x in closed)
+          + ' of the topics context gap' + (' (< 75%: early training).' if early else '.'))

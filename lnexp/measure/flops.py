@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from lnexp.models.archs import ARCHS
 
-ASSUMED_FLOPS_PER_S = 60e9  # plan estimates only (docs/performance.md); lnexp.bench measures
+ASSUMED_FLOPS_PER_S = 95e9  # plan estimates only (docs/performance.md); lnexp.bench measures
 
 
 def flops_per_step(cfg) -> float:
@@ -18,7 +18,10 @@ def flops_per_step(cfg) -> float:
 
 
 def estimate_seconds(cfg, lanes: int) -> float:
+  """Training steps plus evaluations (a forward pass: a third of a step's FLOPs)."""
   vocab = cfg.model.vocab_size if cfg.model.vocab_size > 0 else 256
   cfg = cfg.copy_and_resolve_references()
   cfg.model.vocab_size = vocab
-  return cfg.train.steps * lanes * flops_per_step(cfg) / ASSUMED_FLOPS_PER_S
+  t = cfg.train
+  eval_steps = (t.steps // max(t.eval_every, 1) + 1) * t.eval_batches / 3
+  return (t.steps + eval_steps) * lanes * flops_per_step(cfg) / ASSUMED_FLOPS_PER_S

@@ -77,12 +77,12 @@ def compile_key(cfg: ConfigDict) -> str:
   return short_hash(flat, 16)
 
 
-# Planning constants, least-squares fitted (with lnexp.measure.flops' assumed rate) to
-# the measured wall time of the core claims suite's groups: seconds of compiling
-# a structure's programs, and of each group beyond its FLOPs. With
-# `train.fast_compile` compiling is shorter and steps slower. The fit, its
+# Planning constants, least-squares fitted (with lnexp.measure.flops' rate) to the
+# measured wall time of the core claims suite's groups: seconds of compiling a
+# structure's programs, of each group beyond its FLOPs, and of each checkpoint.
+# With `train.fast_compile` compiling is shorter and steps slower. The fit, its
 # machine and its error: docs/performance.md ("Planner constants").
-COMPILE_S, GROUP_S = 13.0, 1.0
+COMPILE_S, GROUP_S, CHECKPOINT_S = 13.0, 0.5, 1.6
 FAST_COMPILE_S, FAST_STEP_SLOWDOWN = 4.0, 2.5
 
 
@@ -92,7 +92,9 @@ def _compile_seconds(cfg: ConfigDict) -> float:
 
 def _group_seconds(group: Group) -> float:
   slowdown = FAST_STEP_SLOWDOWN if group.config.train.fast_compile else 1.0
-  return slowdown * flops.estimate_seconds(group.config, len(group.points)) + GROUP_S
+  t = group.config.train
+  return (slowdown * flops.estimate_seconds(group.config, len(group.points)) + GROUP_S
+          + CHECKPOINT_S * (t.steps // max(t.checkpoint_every, 1)))
 
 
 def estimate_seconds(groups: list[Group]) -> float:
