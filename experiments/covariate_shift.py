@@ -45,8 +45,9 @@ SHIFT = Quote('Layer normalization addresses the issue of internal covariate shi
               'that reducing internal covariate shift is why normalization helps is '
               'disputed (Santurkar et al. 2018, for BatchNorm)')
 SLOWER = Quote('This shift forces the model to continually adapt to new data distributions, '
-               'slowing down the training process.', '5',
-               'the rule compares drift; the drift-loss correlation is only reported')
+               'slowing down the training process.', None,
+               reason='the rule compares covariate shift, not training speed; the '
+               'drift-loss correlation is only reported')
 QUOTES = (SHIFT, SLOWER, Quote('reducing internal covariate shifts', '5'))
 CLAIMS = {'5': Claim('Internal covariate shift', f'{SHIFT.text} {SLOWER.text}')}
 

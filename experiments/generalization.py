@@ -40,9 +40,9 @@ QUOTES = (
           'overfitting, a common problem in deep networks with high capacity.', '6'),
     Quote('For instance, in transformer-based language models, where millions of parameters '
           'are tuned on vast corpora, normalization helps constrain the model’s learning '
-          'capacity, guiding it towards more robust solutions.', '6',
-          'capacity is not measured, the generalization gap is; overfitting is rare on vast '
-          'corpora (a model sees each token about once)'),
+          'capacity, guiding it towards more robust solutions.', None,
+          'overfitting is rare on vast corpora (a model sees each token about once)',
+          'capacity is not measured; claim 6 measures the generalization gap'),
     Quote('Empirical studies have shown that models utilizing LayerNorm tend to perform '
           'better on unseen data compared to those without, highlighting its role as a '
           'regularization technique.', '6',

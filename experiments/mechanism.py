@@ -49,9 +49,10 @@ EXPRESSIVENESS = Quote('This approach allows the model to retain the expressiven
                        'Xu et al. 2019 found the gain and bias often add overfitting and can '
                        'be dropped (LayerNorm-simple)')
 QUOTES = (EXPRESSIVENESS,
-          Quote('LayerNorm mitigates this by standardizing layer activations', '13-lit',
-                "tested against Xu et al. 2019's alternative: DetachNorm keeps the "
-                'standardized forward pass and drops the gradient through the statistics'))
+          Quote('LayerNorm mitigates this by standardizing layer activations', None,
+                reason="a mechanism, not an effect; Xu et al. 2019's DetachNorm check "
+                '(--full) asks a narrower question: whether the backward pass through the '
+                'statistics matters beyond the standardized forward pass'))
 CLAIMS = {'13': Claim('Gain and bias; what does the work (Xu et al. 2019)',
                       EXPRESSIVENESS.text)}
 
