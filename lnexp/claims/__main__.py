@@ -1,4 +1,4 @@
-"""`python -m lnexp.claims [--size core|quick|full|smoke|accel] [--out DIR] [--only A,B] [--jobs N|auto] [--report_only] [--experiments DIR]`.
+"""`python -m lnexp.claims [--suite claims|normbench] [--size core|quick|full|smoke|accel] [--out DIR] [--only A,B] [--jobs N|auto] [--report_only] [--experiments DIR]`.
 
 Runs every experiment of the claims suite (resuming finished points), then
 writes DIR/REPORT.md from the results. Default DIR: the experiments folder for
@@ -22,6 +22,9 @@ SIZES = ('core', 'quick', 'full', 'smoke', 'accel')
 
 def define_flags(fv: flags.FlagValues, argv: list[str]) -> None:
   flags.DEFINE_enum('size', 'core', SIZES, 'Suite size.', flag_values=fv)
+  flags.DEFINE_enum('suite', 'claims', catalog.SUITES, 'claims: the seed article\'s claims '
+                    '(REPORT.md); normbench: the normalization benchmark (NORMBENCH.md).',
+                    flag_values=fv)
   for size in SIZES[1:]:
     flags.DEFINE_boolean(size, False, f'Same as --size={size}.', flag_values=fv)
   flags.DEFINE_string('out', None, 'Output folder (default: the experiments folder for '
@@ -42,7 +45,7 @@ def claims(fv: flags.FlagValues, args: list[str]) -> None:
     raise ConfigError(f'--jobs={fv.jobs}: expected a positive integer or auto')
   jobs = suite.auto_jobs() if fv.jobs == 'auto' else int(fv.jobs)
   suite.run_suite(size, fv.out, fv.only, fv.report_only, jobs=jobs,
-                  experiments=fv.experiments)
+                  experiments=fv.experiments, suite=fv.suite)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -13,7 +13,8 @@ cost: the report states it after the design), `ACCEL` (it defines the
 accelerator size), `STAGES`, `VERSION` (the suite edition its rules belong
 to, 3 when absent; a 4 anywhere turns on the v4 report's parts) and
 `CHANGES` (`Change`s: each metric or rule changed since v3 and why, with
-the old one beside it).
+the old one beside it) and `SUITE` (`normbench`: the normalization benchmark,
+run by `--suite normbench` and reported in NORMBENCH.md by its `board`).
 
 A file with `STAGES = (TUNE, CONFIRM)` runs twice, into results/TUNE and
 results/CONFIRM: first as `NAME.py:SIZE`, then, after every other first
@@ -110,11 +111,16 @@ def load(path: str) -> types.ModuleType:
   return module
 
 
-def runs(experiments: str = CHECKOUT_EXPERIMENTS) -> dict[str, Run]:
-  """Every run of the folder's experiments by name, in suite order: first stages
-  by ORDER, then the stages that read a tuning stage's results."""
+SUITES = ('claims', 'normbench')  # a file's SUITE; claims when absent
+
+
+def runs(experiments: str = CHECKOUT_EXPERIMENTS, suite: str | None = 'claims') -> dict[str, Run]:
+  """Every run of the folder's experiments of `suite` (None: of every suite) by
+  name, in suite order: first stages by ORDER, then the stages that read a
+  tuning stage's results."""
   modules = [load(p) for p in sorted(glob.glob(os.path.join(experiments, '*.py')))]
-  modules = sorted((m for m in modules if hasattr(m, 'get_config')),
+  modules = sorted((m for m in modules if hasattr(m, 'get_config') and
+                    suite in (None, getattr(m, 'SUITE', 'claims'))),
                    key=lambda m: getattr(m, 'ORDER', float('inf')))
   first, later = [], []
   for m in modules:

@@ -20,7 +20,7 @@ def default_out(size: str, experiments: str) -> str:
 def spec(name: str, size: str, experiments: str = CHECKOUT_EXPERIMENTS,
          out: str | None = None) -> str:
   """Run NAME's `--config` (lnexp.claims.catalog.Run.spec)."""
-  return catalog.runs(experiments)[name].spec(size, out or default_out(size, experiments))
+  return catalog.runs(experiments, None)[name].spec(size, out or default_out(size, experiments))
 
 
 def auto_jobs() -> int:
@@ -114,8 +114,9 @@ def _run(plans: dict, runs: dict, size: str, out: str, jobs: int, stream) -> Non
 
 def run_suite(size: str, out: str | None, only: list[str] | None,
               report_only: bool, stream=None, jobs: int = 1,
-              experiments: str = CHECKOUT_EXPERIMENTS) -> str:
-  """Runs (or resumes) each experiment, then writes OUT/REPORT.md; returns its path.
+              experiments: str = CHECKOUT_EXPERIMENTS, suite: str = 'claims') -> str:
+  """Runs (or resumes) each experiment of `suite`, then writes OUT/REPORT.md
+  (the normalization benchmark: OUT/NORMBENCH.md); returns its path.
 
   With jobs > 1 each experiment is split into `jobs` shards and all shards of
   all experiments run longest first on `jobs` single-threaded processes
@@ -128,9 +129,9 @@ def run_suite(size: str, out: str | None, only: list[str] | None,
   from lnexp.claims import writeup
   from lnexp.train import sweep as run_lib
   stream = stream or sys.stdout
-  runs = catalog.runs(experiments) if os.path.isdir(experiments) else {}
+  runs = catalog.runs(experiments, suite) if os.path.isdir(experiments) else {}
   if not runs:
-    raise ConfigError(f'no claims experiments in {experiments} (pass --experiments DIR, '
+    raise ConfigError(f'no {suite} experiments in {experiments} (pass --experiments DIR, '
                       "the repository's experiments/ folder)")
   unknown = sorted(set(only or ()) - set(runs))
   if unknown:
@@ -148,7 +149,7 @@ def run_suite(size: str, out: str | None, only: list[str] | None,
     return {n: run_lib.plan_run(runs[n].spec(size, out), {}, workdir(out, n)) for n in stage}
   plans = plan_stage(first)  # every config checked before anything runs
   total = sum(plan_lib.estimate_seconds(p.groups) for p in plans.values())
-  print(f'lnexp.claims: {size} suite, {len(names)} experiments, '
+  print(f'lnexp.claims: {size} {suite} suite, {len(names)} experiments, '
         f'{sum(len(p.points) for p in plans.values())} points, estimated '
         f'{total / 60:.0f} min of one process on this machine class (~'
         f'{total / 60 / jobs:.0f} min with {jobs} job(s)); out {out}'
@@ -169,7 +170,8 @@ def run_suite(size: str, out: str | None, only: list[str] | None,
           flush=True)
   else:
     plans.update(plan_stage(second))
-  path = writeup.write(out, size, {name: _stored_ids(plan, workdir(out, name))
-                                   for name, plan in plans.items()}, runs, experiments)
+  ids = {name: _stored_ids(plan, workdir(out, name)) for name, plan in plans.items()}
+  path = (writeup.write(out, size, ids, runs, experiments) if suite == 'claims' else
+          writeup.write_board(out, suite, ids, runs))
   print(f'lnexp.claims: report {path}', file=stream)
   return path

@@ -48,6 +48,29 @@ def edition(runs: dict[str, catalog.Run]) -> int:
              default=3)
 
 
+def write_board(out: str, suite: str, point_ids: dict[str, list[str]],
+                runs: dict[str, catalog.Run]) -> str:
+  """OUT/SUITE.md (NORMBENCH.md) from the judged run's `analyse` and its file's
+  `board`; without every planned point finished it says what is left instead."""
+  (name, run), = [(n, r) for n, r in runs.items() if r.judged and n in point_ids]
+  left = {n: len(ids) - len(results.load_results(experiment_workdir(out, n))
+                             .query('point_id in @ids'))
+          if os.path.isfile(os.path.join(experiment_workdir(out, n), 'results.jsonl'))
+          else len(ids) for n, ids in point_ids.items()}
+  status = ('Every planned point finished.' if not any(left.values()) else
+            'Not finished: ' + ', '.join(f'{n} {k} of {len(point_ids[n])} points left'
+                                         for n, k in left.items()) + '.')
+  findings = ([] if any(left.values()) else
+              run.module.analyse(experiment_workdir(out, name),
+                                 os.path.join(out, 'figures', name), point_ids[name]))
+  path = os.path.join(out, f'{suite.upper()}.md')
+  with open(path + '.tmp', 'w') as f:
+    f.write(run.module.board(out, findings, status) if findings else
+            f'# {suite}\n\n{status}\n')
+  os.replace(path + '.tmp', path)
+  return path
+
+
 def write(out: str, size: str, point_ids: dict[str, list[str]],
           runs: dict[str, catalog.Run], experiments: str) -> str:
   """Analyses every finished run of `point_ids` (name -> the ids its current

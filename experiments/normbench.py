@@ -1,0 +1,498 @@
+"""The normalization benchmark: every method of the literature on one harness.
+
+  python -m lnexp.claims --suite normbench [--jobs 2]   # both stages, then NORMBENCH.md
+  python -m lnexp.run --config experiments/normbench.py[:quick|:smoke]            # sweep stage
+  python -m lnexp.run --config experiments/normbench.py:core@experiments/results/normbench_sweep
+
+Every method (METHODS: a norm, a placement or a norm-free scheme, each one
+registry entry with its paper in lnexp.models) at the learned size of claims
+v4 (lnexp.claims.sizes.learned_config: d=128, 2 ALBERT-shared layers, 2,000
+steps of 16 x 64 tokens, the untied output layer initialised at zero, so
+every method starts at ln V; docs/claims-v4-pilots.md), on `topics` (exact
+Bayes floor) and `python_docs` (CPython's documentation, bytes).
+
+Sweep stage (results/normbench_sweep): every method x peak LR 1e-3, 3e-3,
+1e-2, 3e-2 (a best LR at an edge grows the grid by a half decade on that
+side, twice at most) x 2 seeds on both datasets; on topics, the width
+methods (WIDTH_METHODS) also at d=64 and d=256 (head size 32 kept) x the
+same LRs, 1 seed.
+Confirm stage (results/normbench, after the sweep stage): each method at its
+best LR of the sweep (seed mean, a failed run at ln V), per dataset, with 5
+fresh seeds (none of those that chose the LR); on topics, the same at 4x the
+depth (8 shared layers; the base's LR and warm-up), 3 seeds; and the widths
+for the three best methods on topics that are not width methods already.
+
+Metrics, per method and dataset: the best final eval loss (65,536 tokens)
+over the 5 confirm seeds; LR sensitivity under the three scorings of claims
+v4 (lnexp.claims.scoring: failures at ln V, failures at the unigram entropy,
+stable LRs within 0.1 nats of the best) and stable decades, from the sweep;
+at 4x depth, runs trained / collapsed / diverged and the final loss; the
+width trend, the slope of LR sensitivity (failures at ln V) on log2 width;
+cost, step time relative to LayerNorm-pre in one process
+(`python -m lnexp.bench --sections norms`).
+
+--- rule normbench ---
+Leaderboard and paper checks, fixed before running. Comparisons are 95%
+paired t-intervals over the 5 confirm seeds of a method's final eval loss
+minus that of the reference, each at its own best LR, with minimum effect
+delta = 0.03 nats (above the 0.02 nats seed sd of the best-LR loss at this
+size, docs/claims-v4-pilots.md): better (interval below -delta), worse
+(above +delta), tie (inside +-delta), inconclusive otherwise or when
+either best LR sits at an edge of its grid after extension. The
+leaderboard, per dataset, lists every method against LayerNorm-pre (the
+modern default) by mean confirm loss, ties shown as ties, beside its stable
+decades. No family-wise correction over the leaderboard: it is descriptive.
+Each paper check (PAPER_CHECKS) names its method, the paper's words, the
+comparisons it rests on and the outcome that reproduces it; outcomes are
+reproduced (every named comparison as predicted on both datasets), not
+reproduced (any named comparison decided otherwise: worse or tie where
+better was predicted, better or worse where a tie was), else inconclusive. A depth
+check is reproduced if the method trains (neither collapsed nor diverged)
+in every seed at 4x depth while the named baseline fails in at least one,
+not reproduced if the method fails in any seed, else inconclusive.
+--- end rule ---
+"""
+import json
+import math
+import os
+from typing import NamedTuple
+
+from lnexp.claims import sizes
+from lnexp.errors import ConfigError
+
+SUITE = 'normbench'
+STAGES = ('normbench_sweep', 'normbench')  # sweep, then confirm: their workdirs' names
+ORDER = 100
+RUNTIME = 'not yet run.'
+
+LN, LN_PRE = 'layernorm', {'model.norm': 'layernorm', 'model.placement': 'pre'}
+PLAIN = {'model.branch_init': 'plain'}  # a method that brings its own branch scaling
+# name -> overrides of learned_config (GPT-2 residual-branch init unless PLAIN).
+METHODS = {
+    'layernorm-pre': LN_PRE,
+    'layernorm-post': {'model.norm': LN, 'model.placement': 'post'},
+    'layernorm-peri': {'model.norm': LN, 'model.placement': 'peri'},
+    'rmsnorm-pre': {'model.norm': 'rmsnorm', 'model.placement': 'pre'},
+    'scalenorm-pre': {'model.norm': 'scalenorm', 'model.placement': 'pre'},
+    'powernorm-pre': {'model.norm': 'powernorm', 'model.placement': 'pre'},
+    'dyt-pre': {'model.norm': 'dyt', 'model.placement': 'pre'},
+    'derf-pre': {'model.norm': 'derf', 'model.placement': 'pre'},
+    'layernorm_simple-pre': {'model.norm': 'layernorm_simple', 'model.placement': 'pre'},
+    'layernorm-deepnorm': {'model.norm': LN, 'model.placement': 'deepnorm', **PLAIN},
+    'layernorm-admin': {'model.norm': LN, 'model.placement': 'admin', **PLAIN},
+    'layernorm-mixln': {'model.norm': LN, 'model.placement': 'mixln'},
+    'layernorm-lns': {'model.norm': LN, 'model.placement': 'lns'},
+    'layernorm-hybridnorm': {'model.norm': LN, 'model.placement': 'hybridnorm'},
+    'none': {'model.norm': 'none'},
+    'rezero': {'model.norm': 'none', 'model.placement': 'rezero'},
+}
+WIDTH_METHODS = ('layernorm-pre', 'layernorm-post', 'rmsnorm-pre', 'none', 'dyt-pre',
+                 'derf-pre')
+WIDTHS = (64, 256)  # the base is 128
+DEPTH_FACTOR = 4
+LRS = (1e-3, 3e-3, 1e-2, 3e-2)
+DATA = ('topics', 'python_docs')
+SWEEP_SEEDS, CONFIRM_SEEDS, DEPTH_SEEDS = (0, 1), (10, 11, 12, 13, 14), (10, 11, 12)
+
+
+class Check(NamedTuple):
+  """A paper's headline claim and the comparisons that decide it (the rule)."""
+  method: str          # a METHODS name
+  paper: str           # citation and its words, quoted
+  against: tuple       # METHODS names it is compared with
+  predicted: str = ''  # kind 'loss': 'better', 'tie' or 'not worse'
+  kind: str = 'loss'   # 'loss' | 'depth' | 'speed'
+  factor: float = 1.0  # kind 'speed': at most this fraction of the reference's steps
+
+
+# Each paper's words as its abstract (or, for CogView, its authors' README) puts
+# them; the prediction each is checked by, fixed with the rule above.
+PAPER_CHECKS = (
+    Check('layernorm-pre', 'Ba et al. 2016, "Layer Normalization": "layer normalization can '
+          'substantially reduce the training time compared with previously published '
+          'techniques" (checked: reaches no norm\'s final train loss in <= 0.7x its steps)',
+          ('none',), kind='speed', factor=0.7),
+    Check('rmsnorm-pre', 'Zhang & Sennrich 2019, "Root Mean Square Layer Normalization": '
+          '"RMSNorm achieves comparable performance against LayerNorm" (the speed half: '
+          'the cost column)', ('layernorm-pre',), 'tie'),
+    Check('scalenorm-pre', 'Nguyen & Salazar 2019, "Transformers without Tears": "ScaleNorm '
+          'for faster training and better performance"', ('layernorm-pre',), 'better'),
+    Check('powernorm-pre', 'Shen et al. 2020, "PowerNorm": "PN outperforms LN by 0.4/0.6 BLEU '
+          'on IWSLT14/WMT14 and 5.6/3.0 PPL on PTB/WikiText-103"', ('layernorm-pre',),
+          'better'),
+    Check('dyt-pre', 'Zhu et al. 2025, "Transformers without Normalization": "Transformers '
+          'without normalization can match or exceed the performance of their normalized '
+          'counterparts"', ('layernorm-pre',), 'not worse'),
+    Check('derf-pre', 'Chen et al. 2025, "Stronger Normalization-Free Transformers": "Derf '
+          'outperforms LayerNorm, RMSNorm, and DyT"',
+          ('layernorm-pre', 'rmsnorm-pre', 'dyt-pre'), 'better'),
+    Check('layernorm_simple-pre', 'Xu et al. 2019, "Understanding and Improving Layer '
+          'Normalization": "a simple version of LayerNorm (LayerNorm-simple) without the bias '
+          'and gain outperforms LayerNorm"', ('layernorm-pre',), 'better'),
+    Check('layernorm-peri', 'Kim et al. 2025, "Peri-LN": "Peri-LN consistently achieves more '
+          'balanced variance growth, steadier gradient flow, and convergence stability" '
+          '(checked: trains at 4x depth where post-LN fails)', ('layernorm-post',),
+          kind='depth'),
+    Check('layernorm-deepnorm', 'Wang et al. 2022, "DeepNet": "good performance of Post-LN '
+          'and stable training of Pre-LN" (checked: trains at 4x depth where post-LN fails)',
+          ('layernorm-post',), kind='depth'),
+    Check('layernorm-admin', 'Liu et al. 2020, "Understanding the Difficulty of Training '
+          'Transformers": "Admin is more stable, converges faster, and leads to better '
+          'performance" (checked: trains at 4x depth where post-LN fails)',
+          ('layernorm-post',), kind='depth'),
+    Check('layernorm-mixln', 'Li et al. 2024, "Mix-LN": "Mix-LN consistently outperforms both '
+          'Pre-LN and Post-LN"', ('layernorm-pre', 'layernorm-post'), 'better'),
+    Check('layernorm-lns', 'Sun et al. 2025, "The Curse of Depth in Large Language Models": '
+          '"LNS consistently outperforms previous normalization and scaling techniques"',
+          ('layernorm-pre',), 'better'),
+    Check('layernorm-hybridnorm', 'Zhuo et al. 2025, "HybridNorm": "HybridNorm consistently '
+          'outperforms both Pre-Norm and Post-Norm approaches"',
+          ('layernorm-pre', 'layernorm-post'), 'better'),
+    Check('rezero', 'Bachlechner et al. 2020, "ReZero is All You Need": "ReZero converges 56% '
+          'faster on enwiki8" (checked: reaches post-LN\'s final train loss in <= 1/1.56 of '
+          'its steps)', ('layernorm-post',), kind='speed', factor=1 / 1.56),
+    Check('rezero', 'De & Smith 2020 (SkipInit, here ReZero): "a simple initialization scheme '
+          'that can train deep residual networks without normalization" (checked: trains at '
+          '4x depth where no norm fails)', ('none',), kind='depth'),
+)
+
+
+def get_config(arg=''):
+  size = sizes.size_of(arg.partition('@')[0])
+  c = sizes.learned_config(size)
+  c.optim.lr_extend = sizes.lr_extend(size)  # the widths' grids; one-LR points stay
+  return c
+
+
+def methods(size):
+  return {'smoke': ('layernorm-pre', 'derf-pre'),
+          'quick': ('layernorm-pre', 'layernorm-post', 'none', 'derf-pre')}.get(size, METHODS)
+
+
+def seeds(size, core):
+  n = {'smoke': 1, 'quick': 2}.get(size, len(core))
+  return [{'train.seed': s, 'data.seed': s} for s in core[:n]]
+
+
+def width(d: int) -> dict:
+  """The model at hidden size d, head size 32 and MLP 4d as at the base."""
+  return {'model.hidden_dim': d, 'model.embed_dim': d, 'model.mlp_dim': 4 * d,
+          'model.num_heads': max(d // 32, 1)}
+
+
+def lrs(size):
+  return {'smoke': (3e-3,), 'quick': (3e-3, 1e-2)}.get(size, LRS)
+
+
+def get_sweep(arg=''):
+  """The sweep stage, or with @SWEEP_WORKDIR the confirm stage planned from it."""
+  size, _, sweep_workdir = arg.partition('@')
+  size = sizes.size_of(size)
+  if sweep_workdir:
+    return confirm_points(size, sweep_workdir)
+  data = DATA[:1] if size == 'smoke' else DATA
+  points = [{'data.source': source, **METHODS[m], **seed, 'optim.lr': lr}
+            for source in data for m in methods(size) for seed in seeds(size, SWEEP_SEEDS)
+            for lr in lrs(size)]
+  if size not in ('smoke', 'quick'):
+    points += width_points(WIDTH_METHODS, size)
+  return points
+
+
+def width_points(names, size) -> list[dict]:
+  return [{'data.source': 'topics', **METHODS[m], **width(d), **seed, 'optim.lr': lr}
+          for m in names for d in WIDTHS for seed in seeds(size, SWEEP_SEEDS)[:1]
+          for lr in lrs(size)]
+
+
+def method_of(row: dict) -> str | None:
+  """The METHODS name whose overrides a result row carries, the most specific
+  first ('rezero' before 'none'); None for a row of no method."""
+  for name, overrides in sorted(METHODS.items(), key=lambda kv: -len(kv[1])):
+    if all(row.get(k) == v for k, v in overrides.items()):
+      return name
+  return None
+
+
+def best_lrs(sweep_workdir: str) -> dict[tuple[str, str], tuple[float, float]]:
+  """(data, method) -> (best LR, its seed-mean loss) at the base size, from the
+  sweep stage's rows: the seed mean of the final eval loss, a diverged run
+  counting at ln V (as lnexp.runtime.plan.lr_extensions and
+  lnexp.claims.evidence.best_lr count). Pure Python: the config loads
+  without pandas."""
+  path = os.path.join(sweep_workdir, 'results.jsonl')
+  if not os.path.isfile(path):
+    raise ConfigError(f'experiments/normbench.py:SIZE@{sweep_workdir} needs the sweep '
+                      f'results {path}: run experiments/normbench.py:SIZE into it first')
+  losses: dict = {}
+  for line in open(path):
+    try:
+      row = json.loads(line)
+    except json.JSONDecodeError:  # a line cut short by a kill: that point reruns
+      continue
+    name = method_of(row)
+    if name is None or 'model.hidden_dim' in row or 'model.num_layers' in row:
+      continue  # another width or depth
+    loss = row['final_eval_loss'] if row['status'] == 'ok' else None
+    if loss is None or not math.isfinite(loss):
+      loss = math.log(row['vocab_size'])
+    losses.setdefault((row['data.source'], name), {}).setdefault(row['optim.lr'], []).append(
+        loss)
+  return {key: min(((lr, sum(v) / len(v)) for lr, v in by_lr.items()), key=lambda x: x[1])
+          for key, by_lr in losses.items()}
+
+
+def confirm_points(size: str, sweep_workdir: str) -> list[dict]:
+  best = best_lrs(sweep_workdir)
+  data = DATA[:1] if size == 'smoke' else DATA
+  points = []
+  for source in data:
+    for m in methods(size):
+      if (source, m) not in best:
+        raise ConfigError(f'{sweep_workdir} has no finished sweep run of {m} on {source}')
+      lr = best[(source, m)][0]
+      points += [{'data.source': source, **METHODS[m], **seed, 'optim.lr': lr}
+                 for seed in seeds(size, CONFIRM_SEEDS)]
+      if source == 'topics':
+        points += [{'data.source': source, **METHODS[m], **seed, 'optim.lr': lr,
+                    'model.num_layers': 2 * DEPTH_FACTOR}
+                   for seed in seeds(size, DEPTH_SEEDS)]
+  if size not in ('smoke', 'quick'):
+    ranked = sorted((loss, m) for (source, m), (_, loss) in best.items() if source == 'topics')
+    extra = [m for _, m in ranked if m not in WIDTH_METHODS][:3]
+    points += width_points(extra, size)
+  return points
+
+
+# --- the leaderboard (the report's extra: running needs none of it) ---------------
+
+DELTA = 0.03
+REFERENCE = 'layernorm-pre'
+OUTCOME = {'supported': 'worse', 'contradicted': 'better', 'no effect': 'tie'}  # d = m - ref
+
+
+def frames(out_results: str, point_ids=None):
+  """(sweep rows, confirm rows) with `method`, `width` and `depth` columns."""
+  from lnexp.claims import evidence as ev
+  sweep = ev.load(os.path.join(out_results, STAGES[0]))
+  confirm = ev.load(os.path.join(out_results, STAGES[1]), point_ids)
+  for df in (sweep, confirm):
+    df['method'] = [method_of(r) for r in df.to_dict('records')]
+    hidden = df['model.hidden_dim'] if 'model.hidden_dim' in df else None
+    df['width'] = 128 if hidden is None else hidden.fillna(128).astype(int)
+    df['depth'] = df['model.num_layers'].astype(int)
+  return sweep, confirm
+
+
+def compare(confirm, data: str, method: str, other: str, sweep_best: dict):
+  """Confirm-seed paired comparison loss(method) - loss(other) on `data`."""
+  from lnexp.claims import evidence as ev
+  base = confirm[(confirm['data.source'] == data) & (confirm['depth'] == 2)]
+  losses = {m: ev.by_seed(base[base['method'] == m], 'loss_or_ln_v') for m in (method, other)}
+  edge = ev.edge(*(sweep_best[(data, m)] for m in (method, other) if (data, m) in sweep_best))
+  c = ev.compare(f'{data}: loss({method}) - loss({other})', losses[method], losses[other],
+                 DELTA, edge=edge)
+  return c._replace(outcome=OUTCOME.get(c.outcome, c.outcome))
+
+
+def analyse(workdir: str, figdir: str, point_ids=None) -> list:
+  """The leaderboard's tables and figures and each paper check, as Findings."""
+  from lnexp.claims import evidence as ev
+  from lnexp.claims import scoring
+  sweep, confirm = frames(os.path.dirname(workdir), point_ids)
+  base = sweep[(sweep['width'] == 128) & (sweep['depth'] == 2)]
+  best = {(d, m): ev.best_lr(g) for (d, m), g in base.groupby(['data.source', 'method'])}
+  scored = {(d, m): scoring.scores(g) for (d, m), g in base.groupby(['data.source', 'method'])}
+  tables, figures = [], []
+  for data in dict.fromkeys(confirm['data.source']):
+    c = confirm[(confirm['data.source'] == data) & (confirm['depth'] == 2)]
+    means = c.groupby('method')['loss_or_ln_v'].mean().sort_values()
+    rows = []
+    for rank, (m, mean) in enumerate(means.items(), 1):
+      vs = compare(confirm, data, m, REFERENCE, best) if m != REFERENCE else None
+      sc = scored[(data, m)]
+      rows.append([str(rank), m, ev.best_cell(best[(data, m)]),
+                   ev.stat(c[c['method'] == m]['loss_or_ln_v']),
+                   '-' if vs is None else ev.fmt_interval(vs.interval),
+                   'reference' if vs is None else vs.outcome + (f' ({vs.note})' if vs.note
+                                                                else ''),
+                   ev.stat(sc.at_ln_v.values()), ev.stat(sc.at_unigram.values()),
+                   ev.stat(sc.stable_decades.values(), 2)])
+    tables.append(ev.table(
+        f'**{data}**: methods by mean final eval loss over the 5 confirm seeds at the best '
+        f'LR of the sweep (2 seeds; an edge: not bracketed after extension); d = loss - '
+        f'loss({REFERENCE}), 95% paired interval, better / worse / tie at delta = {DELTA}; '
+        'from the sweep: LR sensitivity with failures at ln V and at the unigram entropy, '
+        'stable decades (LRs within 0.1 nats of the best x half a decade).',
+        ['rank', 'method', 'best LR', 'final eval loss', f'd vs {REFERENCE}', 'outcome',
+         'S (failures at ln V)', 'S (failures at H)', 'stable decades'], rows))
+    figures += lr_panels(base[base['data.source'] == data],
+                         os.path.join(figdir, f'lr_{data}.png'), data)
+  tables.append(depth_table(confirm))
+  trend, figure = width_trend(sweep, confirm, os.path.join(figdir, 'width_trend.png'))
+  tables.append(trend)
+  findings = [ev.Finding('board', 'descriptive', '', tables, figures + figure)]
+  return findings + [paper_finding(check, confirm, best, workdir) for check in PAPER_CHECKS
+                     if (DATA[0], check.method) in best]
+
+
+def depth_table(confirm) -> str:
+  from lnexp.claims import evidence as ev
+  deep = confirm[confirm['depth'] == 2 * DEPTH_FACTOR]
+  rows = [[m, f'{g["optim.lr"].iloc[0]:g}', ev.counts(g['label']),
+           ev.stat(ev.trained_only(g, 'final_eval_loss'))]
+          for m, g in deep.groupby('method', sort=False)]
+  return ev.table(f'Depth robustness on topics: {2 * DEPTH_FACTOR} shared layers ({DEPTH_FACTOR}x '
+                  "the base) at the base's best LR and warm-up: runs trained/collapsed/"
+                  'diverged, final eval loss of the trained runs (mean ± sd).',
+                  ['method', 'LR', 'trained/collapsed/diverged', 'final eval loss'], rows)
+
+
+def width_trend(sweep, confirm, path: str):
+  """LR sensitivity (failures at ln V, 1 seed) per width on topics, its slope on
+  log2 width per method (Wortsman et al. 2023, Fig. 1), and the figure."""
+  import numpy as np
+  import pandas as pd
+
+  from lnexp.claims import evidence as ev
+  from lnexp.claims import plots, scoring
+  rows = pd.concat([sweep, confirm[confirm['width'] != 128]])
+  rows = rows[(rows['data.source'] == 'topics') & (rows['depth'] == 2)]
+  first = rows['seed'].min()
+  by = {}
+  for (m, w), g in rows[rows['seed'] == first].groupby(['method', 'width']):
+    if g['optim.lr'].nunique() > 1:
+      by.setdefault(m, {})[w] = float(np.mean(list(scoring.scores(g).at_ln_v.values())))
+  by = {m: s for m, s in by.items() if len(s) == 1 + len(WIDTHS)}
+  table = ev.table('Width trend on topics (one seed): LR sensitivity with failures at ln V '
+                   'per width, and its slope on log2 width (positive: more sensitive as the '
+                   'model widens).', ['method'] + [f'd={w}' for w in sorted({128, *WIDTHS})]
+                   + ['slope'],
+                   [[m] + [f'{s[w]:.3f}' for w in sorted(s)] + [
+                       f'{np.polyfit(np.log2(sorted(s)), [s[w] for w in sorted(s)], 1)[0]:+.3f}']
+                    for m, s in by.items()])
+  if not by:
+    return table, []
+  fig, (ax,) = plots.figure()
+  style = plots.base.styles_for(list(by))
+  for m, s in by.items():
+    ax.plot(sorted(s), [s[w] for w in sorted(s)], color=style[m]['color'],
+            marker=style[m]['marker'], label=m)
+  ax.set_xscale('log', base=2)
+  ax.set_xlabel('model width d')
+  ax.set_ylabel('LR sensitivity, failures at ln V (nats)')
+  ax.legend(fontsize=7, ncol=2)
+  ax.grid(True, alpha=0.3)
+  return table, plots.save(fig, path)
+
+
+def lr_panels(df, path: str, data: str) -> list[str]:
+  """One panel per method, final eval loss vs LR (every seed, a failure at ln V),
+  LayerNorm-pre in grey in each; the same axes and colours everywhere."""
+  import numpy as np
+  from matplotlib.figure import Figure
+
+  from lnexp.claims import plots
+  names = list(METHODS)
+  cols = 5
+  fig = Figure(figsize=(3.0 * cols, 2.4 * math.ceil(len(names) / cols)), layout='constrained')
+  axes = fig.subplots(math.ceil(len(names) / cols), cols, sharex=True, sharey=True,
+                      squeeze=False).ravel()
+  style = plots.base.styles_for(names)
+  ln_v = float(np.log(df['vocab_size'].iloc[0]))
+  for ax, m in zip(axes, names):
+    for name, colour in ((REFERENCE, '0.7'), (m, style[m]['color'])):
+      for _, s in df[df['method'] == name].groupby('seed'):
+        s = s.sort_values('optim.lr')
+        ax.plot(s['optim.lr'], s['loss_or_ln_v'], color=colour, marker='o', markersize=3,
+                linewidth=1)
+    ax.set_title(m, fontsize=8)
+    ax.set_xscale('log')
+    ax.set_ylim(top=ln_v + 0.1)
+    ax.grid(True, alpha=0.3)
+  for ax in axes[len(names):]:
+    ax.set_visible(False)
+  fig.suptitle(f'{data}: final eval loss vs peak LR (grey: {REFERENCE}; a failure at ln V)',
+               fontsize=10)
+  return plots.save(fig, path)
+
+
+def paper_finding(check, confirm, best, workdir):
+  """A paper's claim against what the harness measured, by the rule."""
+  from lnexp.claims import evidence as ev
+  if check.kind == 'depth':
+    deep = confirm[confirm['depth'] == 2 * DEPTH_FACTOR]
+    ok = {m: deep[deep['method'] == m]['label'].eq(ev.TRAINED).tolist()
+          for m in (check.method, *check.against)}
+    if any(not v for v in ok.values()):
+      outcome = 'inconclusive'
+    elif not all(ok[check.method]):
+      outcome = 'not reproduced'
+    else:
+      outcome = ('reproduced' if any(not all(ok[b]) for b in check.against)
+                 else 'inconclusive')
+    effect = '; '.join(f'{m} trained {sum(v)}/{len(v)}' for m, v in ok.items())
+  elif check.kind == 'speed':
+    ratios = speed_ratios(confirm, check.method, check.against[0], workdir)
+    median = float(sorted(ratios)[len(ratios) // 2]) if ratios else math.nan
+    outcome = ('inconclusive' if not ratios or any(map(math.isnan, ratios)) else
+               'reproduced' if median <= check.factor else 'not reproduced')
+    effect = (f'steps to {check.against[0]}\'s final train loss / its steps: median '
+              f'{median:.2f} over {len(ratios)} runs (at most {check.factor:.2f} reproduces)')
+  else:
+    cs = [compare(confirm, d, check.method, other, best) for d in DATA
+          for other in check.against if (d, other) in best and (d, check.method) in best]
+    allowed = {'better': ('better',), 'tie': ('tie',), 'not worse': ('better', 'tie')}
+    decided = ('better', 'worse', 'tie')
+    ok = allowed[check.predicted]
+    outcome = ('reproduced' if cs and all(c.outcome in ok for c in cs) else
+               'not reproduced' if any(c.outcome in decided and c.outcome not in ok
+                                       for c in cs) else 'inconclusive')
+    effect = '; '.join(f'{c.name} {ev.fmt_interval(c.interval)} {c.outcome}' for c in cs)
+  return ev.Finding(f'{check.method}/{check.kind}', outcome, effect, [], [], [check.paper])
+
+
+def speed_ratios(confirm, method: str, reference: str, workdir: str) -> list[float]:
+  """Per confirm seed and dataset at the base size: steps until `method`'s train
+  loss (mean of 5 logs) reaches `reference`'s final one, over the run's steps
+  (inf if never; NaN if either run failed)."""
+  import numpy as np
+
+  from lnexp.analysis import results
+  from lnexp.claims import evidence as ev
+  base = confirm[confirm['depth'] == 2]
+  out = []
+  for (data, seed), g in base.groupby(['data.source', 'seed']):
+    rows = {m: g[g['method'] == m] for m in (method, reference)}
+    if any(len(r) != 1 for r in rows.values()):
+      continue
+    if any(r['label'].iloc[0] != ev.TRAINED for r in rows.values()):
+      out.append(math.nan)
+      continue
+    curves = {m: results.load_metrics(workdir, r['point_id'].iloc[0]).dropna(
+        subset=['train_loss']) for m, r in rows.items()}
+    target = curves[reference]['train_loss'].iloc[-5:].mean()
+    smooth = curves[method]['train_loss'].rolling(5).mean().to_numpy()
+    reached = np.flatnonzero(smooth <= target)
+    steps = rows[method]['steps'].iloc[0]
+    out.append(curves[method]['step'].iloc[reached[0]] / steps if len(reached) else math.inf)
+  return out
+
+
+def board(out: str, findings: list, status: str) -> str:
+  """NORMBENCH.md from the confirm stage's findings: the scale in one line, the
+  leaderboard, its figures, the depth and width tables, the papers' claims."""
+  from lnexp.claims import evidence as ev
+  first, papers = findings[0], findings[1:]
+  figures = [f'![{os.path.basename(f)}]({os.path.relpath(f, out)})' for f in first.figures]
+  rows = [[f.notes[0], f.claim.split('/')[0], f.effect, f'**{f.verdict}**'] for f in papers]
+  return '\n\n'.join([
+      '# The normalization benchmark',
+      f'Scale: {ev.LEARNED_SCALE}; d=128, 2 ALBERT-shared layers, 2,000 steps of 16 x 64 '
+      'tokens on topics and python_docs, every method starting at ln V.',
+      'Design, metrics and the rule fixed before the run: `experiments/normbench.py`; '
+      'regenerate with `python -m lnexp.claims --suite normbench --report_only`. ' + status,
+      *first.tables, *figures,
+      ev.table('Each paper\'s own claim, quoted, beside what this harness measured, with the '
+               'outcome by the rule.', ['paper and claim', 'method', 'measured', 'outcome'],
+               rows)]) + '\n'

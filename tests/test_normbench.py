@@ -1,0 +1,114 @@
+"""The normalization benchmark (experiments/normbench.py): its two stages'
+plans and its rule applied to fabricated results, by hand."""
+import json
+import math
+import os
+
+import pytest
+
+from lnexp.claims import catalog, sizes, writeup
+from tests.test_claims import _workdir
+
+RUNS = catalog.runs(suite='normbench')
+NB = RUNS['normbench'].module
+V = {m: NB.METHODS[m] for m in ('layernorm-pre', 'layernorm-post', 'derf-pre', 'dyt-pre',
+                                  'rmsnorm-pre', 'none', 'rezero')}
+# Confirm-stage losses at the best LR: derf better than every named method,
+# DyT worse, RMSNorm a tie, on both datasets.
+CONFIRM = {'layernorm-pre': 2.60, 'layernorm-post': 2.65, 'derf-pre': 2.50, 'dyt-pre': 2.70,
+           'rmsnorm-pre': 2.601, 'none': 2.62, 'rezero': 2.61}
+
+
+def _sweep_points():
+  points = []
+  for data in NB.DATA:
+    for m, overrides in V.items():
+      for seed in NB.SWEEP_SEEDS:
+        for lr in NB.LRS:  # V-shaped around 3e-3: bracketed
+          loss = CONFIRM[m] + 0.1 * abs(math.log10(lr / 3e-3))
+          points.append(({'data.source': data, **overrides}, seed, lr, loss, False, {}))
+  for d in NB.WIDTHS:  # the width trend: more LR-sensitive as it widens
+    for lr in NB.LRS:
+      loss = 2.6 + (0.05 if d == 64 else 0.2) * abs(math.log10(lr / 3e-3))
+      points.append(({'data.source': 'topics', **V['layernorm-pre'], **NB.width(d)}, 0, lr,
+                     loss, False, {}))
+  return points
+
+
+def _curve(reach_at):
+  """Train loss falling from 3.5 to 2.0 over 10 steps, below 2.6 from `reach_at` on."""
+  return [{'step': s, 'train_loss': 2.0 if s >= reach_at else 3.5, 'eval_loss': 2.0}
+          for s in range(1, 11)]
+
+
+def _confirm_points():
+  points = []
+  for data in NB.DATA:
+    for m, overrides in V.items():
+      for seed in NB.CONFIRM_SEEDS:
+        # ReZero reaches post-LN's final train loss (2.0) at step 5 of 10; post-LN at 10.
+        extra = {'_metrics': _curve(5 if m == 'rezero' else 10)}
+        points.append(({'data.source': data, **overrides}, seed, 3e-3,
+                       CONFIRM[m] + 0.001 * (seed - 12), False, extra))
+      if data == 'topics':
+        for seed in NB.DEPTH_SEEDS:  # no norm diverges at depth 8 in one seed
+          loss = None if m == 'none' and seed == 10 else CONFIRM[m]
+          points.append(({'data.source': data, **overrides, 'model.num_layers': 8}, seed,
+                         3e-3, loss, False, {}))
+  return points
+
+
+@pytest.fixture
+def out(tmp_path):
+  base = sizes.learned_config('core')
+  _workdir(tmp_path / 'results' / 'normbench_sweep', _sweep_points(), base)
+  _workdir(tmp_path / 'results' / 'normbench', _confirm_points(), base)
+  return tmp_path
+
+
+def test_confirm_stage_is_planned_from_the_sweeps_best_lrs(out):
+  best = NB.best_lrs(str(out / 'results' / 'normbench_sweep'))
+  assert best[('topics', 'derf-pre')] == (3e-3, pytest.approx(2.5))
+  assert best[('python_docs', 'none')][0] == 3e-3
+  # Width and depth rows never choose a base LR.
+  assert len(best) == 2 * len(V)
+  points = NB.confirm_points('quick', str(out / 'results' / 'normbench_sweep'))
+  seeds = {p['train.seed'] for p in points}
+  assert seeds.isdisjoint(NB.SWEEP_SEEDS)  # fresh seeds: none chose the LR
+  assert {p['optim.lr'] for p in points} == {3e-3}
+  assert any(p.get('model.num_layers') == 8 for p in points)
+
+
+def test_the_rule_on_fabricated_results(out):
+  findings = {f.claim: f for f in NB.analyse(str(out / 'results' / 'normbench'),
+                                             str(out / 'figures'))}
+  board = findings['board'].tables[0]
+  # Ranked by mean loss, derf first; outcomes against LayerNorm-pre.
+  assert board.splitlines()[4].startswith('| 1 | derf-pre | 0.003 | 2.500')
+  assert '| better |' in board.splitlines()[4]
+  assert '| 2 | layernorm-pre | 0.003 | 2.600 ± 0.002 | - | reference |' in board
+  assert findings['derf-pre/loss'].verdict == 'reproduced'
+  assert findings['dyt-pre/loss'].verdict == 'not reproduced'  # worse, not "match or exceed"
+  assert findings['rmsnorm-pre/loss'].verdict == 'reproduced'   # a tie within 0.03
+  assert findings['rezero/speed'].verdict == 'reproduced'       # 0.5 <= 1/1.56
+  assert findings['layernorm-pre/speed'].verdict == 'not reproduced'  # 1.0 > 0.7
+  assert findings['rezero/depth'].verdict == 'reproduced'       # 3/3 where none 2/3
+  assert 'none trained 2/3' in findings['rezero/depth'].effect
+  depth = findings['board'].tables[2]
+  assert '| none | 0.003 | 2/0/1 |' in depth
+  # LR sensitivity 0.025, 0.050, 0.100 at d = 64, 128, 256: slope +0.0375 per doubling.
+  assert '| layernorm-pre | 0.025 | 0.050 | 0.100 | +0.038 |' in findings['board'].tables[3]
+
+
+def test_board_regenerates_byte_identically(out):
+  """NORMBENCH.md written twice from the same rows: no timestamp, no order that
+  depends on anything but the results."""
+  ids = {name: [json.loads(line)['point_id'] for line in
+                open(out / 'results' / name / 'results.jsonl')] for name in RUNS}
+
+  def write():
+    return open(writeup.write_board(str(out), 'normbench', ids, RUNS)).read()
+  first = write()
+  assert first == write()
+  assert '"Derf outperforms LayerNorm, RMSNorm, and DyT"' in first
+  assert '| 1 | derf-pre |' in first and 'width_trend.png' in first
