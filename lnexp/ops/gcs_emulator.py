@@ -3,20 +3,11 @@
   python -m lnexp.ops.gcs_emulator [PORT] [BUCKET]    (pip install gcp-storage-emulator)
 
 prints the environment to export in another shell, then serves until stopped:
-a `gs://BUCKET/...` workdir then runs, resumes and reports offline (docs/scaling.md).
-
-`gcp-storage-emulator` serves the JSON API that gcsfs, google-cloud-storage
-and tensorstore (orbax) use. It ignores generation preconditions, which a lock
-on object storage relies on, so `serve` adds `ifGenerationMatch` to uploads
-and deletes (the server handles one request at a time, so the check and the
-write cannot interleave), and downloads say their object's generation in
-`x-goog-generation` as GCS does (tensorstore's OCDBT reads it back after a
-conditional write fails; without it: "Malformed StorageGeneration"). It still
-lacks real GCS's concurrency, latency, consistency and rate limits.
-
-The tests start it in a subprocess (tests/gcs_emulator.py). Nothing leaves
-loopback: `NO_GCE_CHECK` keeps google-auth off the metadata server, tensorstore
-takes a test token, and gcsfs's bucket-type probe (a gRPC call to Google) is off.
+a `gs://BUCKET/...` workdir then runs, resumes and reports offline. `serve`
+adds to `gcp-storage-emulator` the generation preconditions a lock relies on
+and the `x-goog-generation` header orbax needs; nothing leaves loopback. Why,
+and what it still lacks against real GCS: docs/scaling.md. The tests start it
+in a subprocess (tests/gcs_emulator.py).
 """
 from __future__ import annotations
 
@@ -86,7 +77,7 @@ def serve(port: int, bucket: str) -> None:
       return (data.get('meta') or data).get('name')
     return None
 
-  def wrap(handler, object_id):
+  def wrap(handler, object_id):  # one request at a time: check and write never interleave
     def checked(request, response, storage, *args, **kwargs):
       if precondition_failed(request, storage, object_id(request)):
         return refuse(response)

@@ -31,12 +31,6 @@ def save(manager, step: int, state, host: dict) -> None:
                                              host=ocp.args.JsonSave(host)))
 
 
-def _restore(manager, step: int, abstract_state):
-  restored = manager.restore(step, args=ocp.args.Composite(
-      state=ocp.args.StandardRestore(abstract_state), host=ocp.args.JsonRestore()))
-  return restored['state'], restored['host']
-
-
 def _check_space(directory: str, state) -> None:
   """OSError(ENOSPC) before a save the disk cannot hold: orbax writes in
   background threads, and a full disk there is dozens of tracebacks."""
@@ -63,21 +57,19 @@ def _everywhere(ok: bool) -> bool:
   return bool(np.all(multihost_utils.process_allgather(np.int32(ok))))
 
 
-def _reason(e: BaseException) -> str:
-  text = ' '.join(str(e).split())
-  return f'{type(e).__name__}: {text[:160]}' + ('...' if len(text) > 160 else '')
-
-
 def _try_restore(manager, step: int, abstract_state, log: str):
-  """((state, host), None) or (None, reason). A failed restore leaves orbax's
+  """(restored, None) or (None, reason). A failed restore leaves orbax's
   in-flight reads failing in other threads and coroutines (hundreds of lines
   of 'Event loop is closed' and TensorStore specs, some at exit): they go to
   `log`; after a success what was written meanwhile is replayed."""
+  restored = reason = None
   with stderr.to_file(log):
     try:
-      restored, reason = _restore(manager, step, abstract_state), None
+      restored = manager.restore(step, args=ocp.args.Composite(
+          state=ocp.args.StandardRestore(abstract_state), host=ocp.args.JsonRestore()))
     except Exception as e:  # orbax raises what its storage layer raised
-      restored, reason = None, _reason(e)
+      message = ' '.join(str(e).split())
+      reason = f'{type(e).__name__}: {message[:160]}' + ('...' if len(message) > 160 else '')
       stderr.unraisables_to(log, 'orbax')
       gc.collect()  # the abandoned reads' coroutines report now
       time.sleep(0.2)
@@ -110,7 +102,7 @@ def restore_latest(manager, abstract_state, out=None):
     if _everywhere(reason is None):
       for bad in steps[:i]:
         manager.delete(bad)
-      return (step, *restored)
+      return step, restored['state'], restored['host']
     if jax.process_index() == 0:
       then = f'falling back to step {steps[i + 1]}' if i + 1 < len(steps) else ''
       details = f'; details in {log}' if os.path.exists(log) else ''
