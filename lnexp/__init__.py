@@ -2,7 +2,7 @@
 
 Kept import-light: heavy modules (tfds, orbax) load only when used.
 """
-import sys as _sys
+from lnexp.runtime import interrupts as _interrupts
 
 
 def load(workdir: str, point_id: str):
@@ -11,12 +11,7 @@ def load(workdir: str, point_id: str):
   return load_point(workdir, point_id)
 
 
-def _entry_point() -> bool:
-  """Whether this process is `python -m lnexp.ENTRY` (not a notebook or a test)."""
-  argv = getattr(_sys, 'orig_argv', [])
-  return '-m' in argv[:-1] and argv[argv.index('-m') + 1].startswith('lnexp.')
-
-
-if _entry_point():  # Ctrl-C while the entry point starts: one line, exit 130
-  from lnexp.runtime import interrupts as _interrupts
+# `python -m lnexp.ENTRY` (not a notebook or a test): Ctrl-C while the entry
+# point starts is one line and exit 130.
+if _interrupts.prog().startswith('lnexp.'):
   _interrupts.install()

@@ -9,7 +9,6 @@ allowed. This module imports no model: it sits below every other.
 """
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import importlib.util
 import inspect
@@ -157,16 +156,13 @@ def _parse_value(key: str, text: str, default: Any) -> Any:
     if text.lower() in ('false', '0', 'no'):
       return False
     raise ConfigError(f'--config.{key}={text}: expected a bool (true/false)')
-  if isinstance(default, int):
+  if isinstance(default, (int, float)):
+    kind = type(default)
     try:
-      return int(text)
+      return kind(text)
     except ValueError:
-      raise ConfigError(f'--config.{key}={text}: expected an int') from None
-  if isinstance(default, float):
-    try:
-      return float(text)
-    except ValueError:
-      raise ConfigError(f'--config.{key}={text}: expected a float') from None
+      raise ConfigError(f'--config.{key}={text}: expected '
+                        f'{"an int" if kind is int else "a float"}') from None
   return text
 
 
@@ -214,12 +210,11 @@ def apply_overrides(cfg: ConfigDict, overrides: dict[str, Any],
 
 POSITIVE = ('model.num_layers', 'model.hidden_dim', 'model.embed_dim', 'model.num_heads',
             'model.mlp_dim', 'model.scan_unroll', 'model.groups', 'model.init_scale',
-            'model.embed_scale',
-            'model.norm_eps', 'optim.lr', 'optim.eps', 'train.steps', 'train.batch_size',
-            'train.seq_len', 'train.eval_every', 'train.eval_batches', 'train.log_every',
-            'train.checkpoint_every', 'train.keep_checkpoints', 'train.diverge_factor',
-            'data.num_symbols', 'data.mean_doc_len', 'data.concentration',
-            'data.num_topics')
+            'model.embed_scale', 'model.norm_eps', 'optim.lr', 'optim.eps', 'train.steps',
+            'train.batch_size', 'train.seq_len', 'train.eval_every', 'train.eval_batches',
+            'train.log_every', 'train.checkpoint_every', 'train.keep_checkpoints',
+            'train.diverge_factor', 'data.num_symbols', 'data.mean_doc_len',
+            'data.concentration', 'data.num_topics')
 NONNEGATIVE = ('model.unembed_init', 'optim.warmup_steps', 'optim.weight_decay',
                'optim.clip_norm', 'optim.z_loss', 'optim.lr_extend',
                'train.max_lanes_per_program', 'diagnostics.every', 'diagnostics.ics_every',
@@ -267,11 +262,15 @@ def load_config_file(spec: str) -> ConfigFile:
   name = os.path.splitext(os.path.basename(path))[0]
   module_spec = importlib.util.spec_from_file_location(f'lnexp_config_{name}', path)
   module = importlib.util.module_from_spec(module_spec)
-  with _importable_beside(path):
-    try:
-      module_spec.loader.exec_module(module)
-    except Exception as e:  # a config file is user code: report, do not trace
-      raise ConfigError(f'config file {path} failed to load: {type(e).__name__}: {e}')
+  # The file's directory is on sys.path while its code runs (as big_vision and
+  # the flax examples allow), so it can import a helper module next to it.
+  directory = os.path.dirname(os.path.abspath(path))
+  sys.path.insert(0, directory)
+  try:
+    module_spec.loader.exec_module(module)
+  except Exception as e:  # a config file is user code: report, do not trace
+    raise ConfigError(f'config file {path} failed to load: {type(e).__name__}: {e}')
+  else:
     if not hasattr(module, 'get_config'):
       raise ConfigError(f'config file {path} defines no get_config()')
     cfg = _call(path, module.get_config, arg)
@@ -279,6 +278,8 @@ def load_config_file(spec: str) -> ConfigFile:
       raise ConfigError(f'{path}: get_config() returned {type(cfg).__name__}, not a '
                         'ConfigDict (start from lnexp.config.base_config())')
     sweep = _call(path, module.get_sweep, arg) if hasattr(module, 'get_sweep') else [{}]
+  finally:
+    sys.path.remove(directory)
   if not isinstance(sweep, (list, tuple)) or not sweep:
     raise ConfigError(f'{path}: get_sweep() must return a non-empty list of dicts')
   for entry in sweep:
@@ -286,18 +287,6 @@ def load_config_file(spec: str) -> ConfigFile:
       raise ConfigError(f'{path}: get_sweep() entry {entry!r} is not a dict of '
                         'dotted keys')
   return ConfigFile(cfg, list(sweep), name + (f'-{arg}' if arg else ''), path)
-
-
-@contextlib.contextmanager
-def _importable_beside(path: str):
-  """The config file's directory on sys.path while its code runs (as big_vision
-  and the flax examples allow), so it can import a helper module next to it."""
-  directory = os.path.dirname(os.path.abspath(path))
-  sys.path.insert(0, directory)
-  try:
-    yield
-  finally:
-    sys.path.remove(directory)
 
 
 def _call(path: str, fn, arg: str):

@@ -19,13 +19,8 @@ from lnexp.analysis import results
 from lnexp.analysis.results import LR_KEY
 from lnexp.models.norms import NORMS
 
-FIGURES = {
-    'lr_sensitivity': 'lr_sensitivity.png',
-    'training_curves': 'training_curves.png',
-    'depth_profiles': 'depth_profiles.png',
-    'attn_logit_max': 'attn_logit_max.png',
-    'batchnorm_stats': 'batchnorm_stats.png',
-}
+FIGURES = {name: f'{name}.png' for name in (  # name -> file under OUT
+    'lr_sensitivity', 'training_curves', 'depth_profiles', 'attn_logit_max', 'batchnorm_stats')}
 
 
 def _lr(x) -> str:

@@ -7,7 +7,39 @@ from lnexp.data.base import BOS, EOS, LANGUAGE, NUM_SPECIAL, PAD, Batch, DataSou
 from lnexp.errors import ConfigError
 
 
-class SyntheticSource(DataSource):
+class MarkovSource(DataSource):
+  """A source sampled from tables over states: `next_probs` [N, V] and
+  `next_state` [N, V], the `stationary` distribution of the packed stream, and
+  `_last_token` [N], the token that leads into each state (a row's first input)."""
+
+  def _sampling_tables(self) -> None:
+    """Inverse-CDF tables of `next_probs` and `stationary` (last entries exactly 1)."""
+    cdf_NxV = np.cumsum(self.next_probs, axis=1)
+    self._cdf_NxV = cdf_NxV / cdf_NxV[:, -1:]
+    pi_cdf = np.cumsum(self.stationary)
+    self._pi_cdf = pi_cdf / pi_cdf[-1]
+
+  def _stationary_states(self, rng) -> np.ndarray:
+    """A packed row's first state per row, drawn from the stationary distribution."""
+    return np.minimum(np.searchsorted(self._pi_cdf, rng.random(self.batch_size), 'right'),
+                      len(self._pi_cdf) - 1)
+
+  def _sample(self, state_B, uniform_TxB, bos_state_TxB=None) -> np.ndarray:
+    """Token rows [B, T+1] from `state_B` by inverse CDF, vectorised over rows,
+    looping over time; with `bos_state_TxB`, a BOS at step t moves to that state."""
+    b, t = len(state_B), len(uniform_TxB)
+    rows_BxL = np.empty((b, t + 1), dtype=np.int32)
+    rows_BxL[:, 0] = self._last_token[state_B]
+    for i in range(t):
+      token_B = (self._cdf_NxV[state_B] <= uniform_TxB[i, :, None]).sum(axis=1)
+      rows_BxL[:, i + 1] = token_B
+      state_B = self.next_state[state_B, token_B]
+      if bos_state_TxB is not None:
+        state_B = np.where(token_B == BOS, bos_state_TxB[i], state_B)
+    return rows_BxL
+
+
+class SyntheticSource(MarkovSource):
   """Seeded order-k Markov language with geometric document lengths.
 
   States of the token process: context 0 is the start of a document (history
@@ -40,8 +72,6 @@ class SyntheticSource(DataSource):
     probs_NxV[self.eos_state, BOS if self.pack else PAD] = 1.0
     probs_NxV[self.pad_state, PAD] = 1.0
     self.next_probs = probs_NxV
-    cdf_NxV = np.cumsum(probs_NxV, axis=1)
-    self._cdf_NxV = cdf_NxV / cdf_NxV[:, -1:]   # last entry exactly 1
 
     # last_symbol[state]: the symbol just emitted, -1 for start/EOS/PAD.
     last_symbol = np.full(n, -1)
@@ -68,8 +98,7 @@ class SyntheticSource(DataSource):
     self._last_token[self.eos_state] = EOS
 
     self.stationary = self._stationary_distribution()
-    pi_cdf = np.cumsum(self.stationary)
-    self._pi_cdf = pi_cdf / pi_cdf[-1]
+    self._sampling_tables()
     self.entropy_rate = float(self.stationary @ entropy(self._packed_probs()))
     self.entropy_floor = (self.entropy_rate if self.pack
                           else self._padded_floor())
@@ -120,27 +149,12 @@ class SyntheticSource(DataSource):
     return float(total_entropy / total_count)
 
   def _rows(self, split: int, index: int) -> np.ndarray:
-    """Samples B rows by inverse CDF, vectorised over rows, looping over time.
-
-    Packed rows start in a state drawn from the stationary distribution (so
-    every position is statistically alike); padded rows start at BOS.
-    """
+    """Packed rows start in a state drawn from the stationary distribution (so
+    every position is statistically alike); padded rows start at BOS."""
     rng = self._rng(split, index)
-    b, t = self.batch_size, self.seq_len
-    if self.pack:
-      state_B = np.minimum(np.searchsorted(self._pi_cdf, rng.random(b), 'right'),
-                           len(self._pi_cdf) - 1)
-    else:
-      state_B = np.zeros(b, dtype=np.int64)
-    uniform_TxB = rng.random((t, b))
-    rows_BxL = np.empty((b, t + 1), dtype=np.int32)
-    rows_BxL[:, 0] = self._last_token[state_B]
-    cdf_NxV, next_state_NxV = self._cdf_NxV, self.next_state
-    for i in range(t):
-      token_B = (cdf_NxV[state_B] <= uniform_TxB[i, :, None]).sum(axis=1)
-      rows_BxL[:, i + 1] = token_B
-      state_B = next_state_NxV[state_B, token_B]
-    return rows_BxL
+    state_B = (self._stationary_states(rng) if self.pack
+               else np.zeros(self.batch_size, dtype=np.int64))
+    return self._sample(state_B, rng.random((self.seq_len, self.batch_size)))
 
   def log_probs(self, batch: Batch) -> np.ndarray:
     """True-model log p(target | history) [B, T]; NaN where the row lacks history.

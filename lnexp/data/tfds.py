@@ -21,14 +21,10 @@ from lnexp.data.images import ImageSource
 from lnexp.errors import ConfigError
 
 
-def _tfds_dir(tfds: Any, data_dir: str) -> str:
-  return data_dir or tfds.core.constants.DATA_DIR
-
-
 def _tfds_open_error(tfds: Any, name: str, data_dir: str, download: bool,
                      split: str, error: Exception) -> ConfigError:
   """Says 'not prepared' when it is so, else which split failed and why."""
-  where = _tfds_dir(tfds, data_dir)
+  where = data_dir or tfds.core.constants.DATA_DIR
   if not download:
     try:
       prepared = tfds.builder(name, data_dir=data_dir or None).is_prepared()
@@ -68,13 +64,12 @@ def open_tfds(name: str, data_dir: str, download: bool):
   if not candidates:
     raise ConfigError(f'data.tfds_name={name!r} has no test or validation split '
                       f'(splits: {", ".join(sorted(splits))})')
-  for i, split in enumerate(candidates):
+  for split in candidates[:-1]:
     try:
       return train, open_split(split)
     except ConfigError:
-      if i == len(candidates) - 1:
-        raise
-  raise AssertionError('unreachable')
+      pass
+  return train, open_split(candidates[-1])
 
 
 def _text_feature(name: str, record: Any) -> str:

@@ -31,12 +31,12 @@ import functools
 
 import numpy as np
 
-from lnexp.data.base import BOS, EOS, LANGUAGE, NUM_SPECIAL, PAD, Batch, DataSource, entropy
-from lnexp.data.synthetic import check_table, dirichlet_rows, markov_keys
+from lnexp.data.base import BOS, EOS, LANGUAGE, NUM_SPECIAL, PAD, Batch, entropy
+from lnexp.data.synthetic import MarkovSource, check_table, dirichlet_rows, markov_keys
 from lnexp.errors import ConfigError
 
 
-class TopicSource(DataSource):
+class TopicSource(MarkovSource):
   """K order-1 Markov chains, one per document, drawn uniformly (see module doc).
 
   States for sampling: `k * (1 + S) + c` with c = 0 the start of a topic-k
@@ -74,8 +74,6 @@ class TopicSource(DataSource):
     next_state_NxV[:, EOS] = self.eos_state
     next_state_NxV[:, PAD] = self.pad_state
     next_state_NxV[:, BOS] = 0  # + c * (a fresh topic), drawn while sampling
-    cdf_NxV = np.cumsum(probs_NxV, axis=1)
-    self._cdf_NxV = cdf_NxV / cdf_NxV[:, -1:]
     self.next_probs, self.next_state = probs_NxV, next_state_NxV
     self._last_token = np.concatenate(
         [np.tile(np.r_[BOS, NUM_SPECIAL + np.arange(s)], k), [EOS, PAD]]).astype(np.int32)
@@ -92,8 +90,7 @@ class TopicSource(DataSource):
       stationary[topic * c + 1:(topic + 1) * c] = mass / k * visits_KxS[topic]
     stationary[self.eos_state] = mass
     self.stationary = stationary / stationary.sum()
-    self._pi_cdf = np.cumsum(self.stationary)
-    self._pi_cdf /= self._pi_cdf[-1]
+    self._sampling_tables()
 
     # Topic posterior given only the previous symbol, under each format's
     # occupancy of (topic, symbol) over a row's input positions.
@@ -127,24 +124,12 @@ class TopicSource(DataSource):
     return total_KxS
 
   def _rows(self, split: int, index: int) -> np.ndarray:
-    """Samples B rows by inverse CDF, vectorised over rows, looping over time."""
     rng = self._rng(split, index)
     b, t, c = self.batch_size, self.seq_len, 1 + self.num_symbols
-    if self.pack:
-      state_B = np.minimum(np.searchsorted(self._pi_cdf, rng.random(b), 'right'),
-                           len(self._pi_cdf) - 1)
-    else:
-      state_B = rng.integers(self.num_topics, size=b) * c
+    state_B = (self._stationary_states(rng) if self.pack
+               else rng.integers(self.num_topics, size=b) * c)
     uniform_TxB = rng.random((t, b))
-    topic_TxB = rng.integers(self.num_topics, size=(t, b))
-    rows_BxL = np.empty((b, t + 1), dtype=np.int32)
-    rows_BxL[:, 0] = self._last_token[state_B]
-    for i in range(t):
-      token_B = (self._cdf_NxV[state_B] <= uniform_TxB[i, :, None]).sum(axis=1)
-      rows_BxL[:, i + 1] = token_B
-      state_B = np.where(token_B == BOS, topic_TxB[i] * c,
-                         self.next_state[state_B, token_B])
-    return rows_BxL
+    return self._sample(state_B, uniform_TxB, rng.integers(self.num_topics, size=(t, b)) * c)
 
   def log_probs(self, batch: Batch) -> np.ndarray:
     """Bayes-optimal log p(target | the row so far) [B, T], by forward filtering.

@@ -1,33 +1,11 @@
-"""In-jit measurements of what the seed article claims, per lane and per depth.
+"""In-jit diagnostics of the parameters, per lane: gradient norm and update/param
+RMS per parameter group, per-layer gradient norms; and the host's ICS drift.
 
-Everything here runs inside the jitted diagnostic step (a separately compiled
-step used every `diagnostics.every` steps; other steps never trace it):
-- forward: residual-stream RMS after each depth, RMS of each sublayer output,
-  the feature-averaged mean and variance of each norm's and sublayer's input, ALBERT's layer
-  transition metrics (L2 distance and cosine similarity between a depth's
-  input and output, Lan et al. 2019 fig. 1);
-- backward: ||dLoss/d residual|| after each depth via an identity with a
-  custom VJP (`lnexp.models.probes.grad_probe`, O(depth) memory instead of
-  L x B x T x D probes),
-  gradient norm per parameter group, and per layer for unshared blocks (Xiong
-  et al. 2020 compare the last layer's FFN weight gradient across placements);
-- attention: max logit and mean entropy per depth (Wortsman et al. 2023);
-- output: max logit and mean log Z (what z-loss controls);
-- optimizer: update RMS / parameter RMS per group;
-- BatchNorm: (1/d)||mu_batch - mu_running|| and the same for the variance,
-  per depth (Shen et al. 2020, PowerNorm);
-- internal covariate shift, two definitions:
-  * drift (`ics_drift`): on a fixed probe batch, the per-feature mean and
-    variance of each norm's input (`*_norm_*`) and of each sublayer's input
-    (`*_sub_*`: the norm output in pre-LN, the residual stream in post-LN or
-    without a norm) at this diagnostic step vs the previous one; the host
-    reports the RMS change per depth (`lnexp.train.loop`);
-  * Santurkar et al. 2018 (`ics_santurkar`, `share=none` only, own cadence
-    `diagnostics.ics_every`): ||G_i - G_i'|| where G_i is layer i's weight
-    gradient and G_i' the same gradient after the layers before i (and the
-    embeddings) took this step's update (`LaneFns.santurkar_ics`).
-The forward statistics and the probe are computed inside the models, by
-`lnexp.models.probes`; here are the parameter-level ones and the host's drift.
+They run inside the diagnostic step (every `diagnostics.every` steps; other
+steps never trace it). The forward statistics and the backward gradient probe
+are computed inside the models (`lnexp.models.probes`); Santurkar et al.'s ICS
+is `LaneFns.santurkar_ics`. Every metric, what it measures and why:
+docs/diagnostics.md.
 """
 from __future__ import annotations
 

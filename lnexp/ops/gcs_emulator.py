@@ -3,32 +3,19 @@
   python -m lnexp.ops.gcs_emulator [PORT] [BUCKET]    (pip install gcp-storage-emulator)
 
 prints the environment to export in another shell, then serves until stopped:
-a `gs://BUCKET/...` workdir then runs, resumes and reports offline (docs/scaling.md).
-
-`gcp-storage-emulator` serves the JSON API that gcsfs, google-cloud-storage
-and tensorstore (orbax) use. It ignores generation preconditions, which a lock
-on object storage relies on, so `serve` adds `ifGenerationMatch` to uploads
-and deletes (the server handles one request at a time, so the check and the
-write cannot interleave), and downloads say their object's generation in
-`x-goog-generation` as GCS does (tensorstore's OCDBT reads it back after a
-conditional write fails; without it: "Malformed StorageGeneration"). What it still lacks against real GCS: concurrency,
-latency, and GCS's consistency and rate limits.
-
-`Emulator` starts it in a subprocess (the tests' `gcs` fixture sets its
-`env(url)` in os.environ for the session, and subprocesses inherit it). Nothing leaves
-loopback: `NO_GCE_CHECK` keeps google-auth off the metadata server, tensorstore
-takes a test token, and gcsfs's bucket-type probe (a gRPC call to Google) is off.
+a `gs://BUCKET/...` workdir then runs, resumes and reports offline. `serve`
+adds to `gcp-storage-emulator` the generation preconditions a lock relies on
+and the `x-goog-generation` header orbax needs; nothing leaves loopback. Why,
+and what it still lacks against real GCS: docs/scaling.md. The tests start it
+in a subprocess (tests/gcs_emulator.py).
 """
 from __future__ import annotations
 
-import itertools
 import os
 import socket
-import subprocess
 import sys
 import threading
 import time
-import urllib.request
 
 BUCKET = 'lnexp-test'
 
@@ -51,14 +38,6 @@ NO_PROBES = {'NO_GCE_CHECK': 'true', 'GCE_METADATA_HOST': '127.0.0.1:9',
              'GCE_METADATA_IP': '127.0.0.1:9', 'GCSFS_EXPERIMENTAL_ZB_HNS_SUPPORT': 'false'}
 for _key, _value in NO_PROBES.items():
   os.environ.setdefault(_key, _value)
-
-
-def _no_metadata_probes() -> None:
-  """google-auth imported before these variables were set keeps its own copy."""
-  metadata = sys.modules.get('google.auth.compute_engine._metadata')
-  if metadata is not None:
-    metadata._NO_GCE_CHECK = True
-    metadata._GCE_METADATA_HOST = '127.0.0.1:9'  # (the IP is read from the environment)
 
 
 def serve(port: int, bucket: str) -> None:
@@ -98,7 +77,7 @@ def serve(port: int, bucket: str) -> None:
       return (data.get('meta') or data).get('name')
     return None
 
-  def wrap(handler, object_id):
+  def wrap(handler, object_id):  # one request at a time: check and write never interleave
     def checked(request, response, storage, *args, **kwargs):
       if precondition_failed(request, storage, object_id(request)):
         return refuse(response)
@@ -141,40 +120,6 @@ def free_port() -> int:
   with socket.socket() as s:
     s.bind(('127.0.0.1', 0))
     return s.getsockname()[1]
-
-
-class Emulator:
-  """A running emulator: its URL, environment, and fresh gs:// directories."""
-
-  def __init__(self, log_path: str, bucket: str = BUCKET):
-    self.bucket = bucket
-    port = free_port()
-    self.url = f'http://127.0.0.1:{port}'
-    self.env = env(self.url)
-    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-    self._log = open(log_path, 'w')
-    self.proc = subprocess.Popen(
-        [sys.executable, '-m', 'lnexp.ops.gcs_emulator', str(port), bucket], cwd=root,
-        env={**os.environ, 'PYTHONPATH': root}, stdout=self._log,
-        stderr=subprocess.STDOUT)
-    deadline = time.monotonic() + 30
-    while True:
-      try:
-        urllib.request.urlopen(self.url + '/', timeout=1).read()
-        break
-      except OSError:
-        if self.proc.poll() is not None or time.monotonic() > deadline:
-          raise RuntimeError(f'GCS emulator did not start (see {log_path})') from None
-        time.sleep(0.05)
-    self._ids = itertools.count()
-
-  def new_dir(self, name: str = 'run') -> str:
-    return f'gs://{self.bucket}/{name}-{os.getpid()}-{next(self._ids)}'
-
-  def stop(self) -> None:
-    self.proc.terminate()
-    self.proc.wait(timeout=10)
-    self._log.close()
 
 
 if __name__ == '__main__':

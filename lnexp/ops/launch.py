@@ -119,10 +119,7 @@ def check_accelerator(accelerator: str) -> None:
 def hosts_of(accelerator: str) -> int:
   """Workers of a TPU type, for dry runs (a real run asks gcloud describe)."""
   match = re.fullmatch(r'(v\d+[a-z]*|v5litepod)-(\d+)', accelerator)
-  if not match:
-    return 1
-  kind, size = match.group(1), int(match.group(2))
-  return max(1, size // PER_HOST.get(kind, 8))
+  return max(1, int(match[2]) // PER_HOST.get(match[1], 8)) if match else 1
 
 
 def check_run_args(run_args: list[str]) -> None:

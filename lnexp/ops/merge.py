@@ -15,7 +15,7 @@ from absl import flags
 from lnexp import cli
 from lnexp.errors import ConfigError
 from lnexp.runtime import storage
-from lnexp.runtime.workdir import Workdir, append_jsonl, load_config, write_error
+from lnexp.runtime.workdir import Workdir, append_jsonl, load_config, write_errors
 
 PROG = 'lnexp.merge'
 
@@ -46,24 +46,18 @@ def merge(out: str, sources: list[str]) -> int:
                         'only shards of one sweep can be merged')
   from lnexp import config as config_lib
   target.check_base({**config_lib.flatten(config_lib.base_config()), **configs[0]['base']})
-  try:
-    with WorkdirLock(target.path):
-      sweep = [p for cfg in configs for p in cfg['sweep']]
-      target.start(configs[0].get('name', 'merged'), configs[0]['base'],
-                   [p for i, p in enumerate(sweep) if p not in sweep[:i]])
-      have = set(target.finished())
-      for src in sources:
-        rows = [r for r in Workdir(src).finished().values() if r['point_id'] not in have]
-        for sub in ('metrics', 'tensorboard', 'checkpoints'):
-          if storage.isdir(storage.join(src, sub)):
-            storage.copy_tree(storage.join(src, sub), storage.join(target.path, sub))
-        append_jsonl(target.results, rows)
-        have |= {r['point_id'] for r in rows}
-  except OSError as e:
-    error = write_error(e, target.path)
-    if error is None:
-      raise
-    raise error from None
+  with write_errors(target.path), WorkdirLock(target.path):
+    sweep = [p for cfg in configs for p in cfg['sweep']]
+    target.start(configs[0].get('name', 'merged'), configs[0]['base'],
+                 [p for i, p in enumerate(sweep) if p not in sweep[:i]])
+    have = set(target.finished())
+    for src in sources:
+      rows = [r for r in Workdir(src).finished().values() if r['point_id'] not in have]
+      for sub in ('metrics', 'tensorboard', 'checkpoints'):
+        if storage.isdir(storage.join(src, sub)):
+          storage.copy_tree(storage.join(src, sub), storage.join(target.path, sub))
+      append_jsonl(target.results, rows)
+      have |= {r['point_id'] for r in rows}
   return len(have)
 
 

@@ -1,23 +1,11 @@
 """Keep XLA CPU's per-step temporaries in the process instead of refaulting them.
 
-XLA CPU allocates a step's temporaries in one large block and frees it when
-the step ends. glibc serves blocks that large with a fresh mapping and unmaps
-it on free, so every step faults its memory in again, 4 KB at a time, and the
-kernel zeroes it again.
-- `glibc.malloc.hugetlb=1`: malloc asks for transparent huge pages (used where
-  /sys/kernel/mm/transparent_hugepage/enabled is `madvise` or `always`).
-- `glibc.malloc.mmap_max=0` and a huge `trim_threshold`: the main thread's
-  malloc grows its heap instead of mapping, and keeps it. Other threads'
-  arenas still map large blocks, so on CPU jax then executes on the calling
-  thread (`jax_cpu_enable_async_dispatch=False`). The training loop makes the
-  next batch on a thread, so the step still overlaps host work.
-glibc reads tunables only at process start, so a command-line entry point
-re-executes itself once with them set, and only where JAX will run on the
-CPU (no accelerator plugin installed, or JAX_PLATFORMS=cpu) on glibc Linux.
-`LNEXP_HOST_MEMORY=0` turns it off. The re-executed process's children get
-the tunables only through lnexp's own entry points (the variable is removed
-from the environment after start-up, so a notebook kernel or any other child
-starts with the user's own environment). Measurements: docs/performance.md.
+glibc serves XLA CPU's large per-step block with a fresh mapping and unmaps it
+on free, so every step faults it in again. A command-line entry point
+re-executes itself once with TUNABLES in GLIBC_TUNABLES (glibc reads them only
+at process start), where JAX will run on the CPU on glibc Linux, unless
+`LNEXP_HOST_MEMORY=0`; jax then runs CPU programs on the calling thread, whose
+heap keeps the block. Why, when and the measurements: docs/performance.md.
 """
 from __future__ import annotations
 

@@ -50,7 +50,8 @@ def _where(frame) -> str | None:
   return None
 
 
-def _prog() -> str:
+def prog() -> str:
+  """The module run as `python -m MODULE`, else 'lnexp'."""
   argv = getattr(sys, 'orig_argv', [])
   return argv[argv.index('-m') + 1] if '-m' in argv[:-1] else 'lnexp'
 
@@ -59,7 +60,7 @@ def handler(signum, frame) -> None:
   where = _where(frame)
   if where == 'import':  # the entry point is starting: nothing to clean up
     sys.stdout.flush()
-    print(f'{_prog()}: interrupted; rerun the same command to resume', file=sys.stderr,
+    print(f'{prog()}: interrupted; rerun the same command to resume', file=sys.stderr,
           flush=True)
     os._exit(130)
   if where == 'defer':  # raised here, it would be printed and dropped
@@ -72,7 +73,7 @@ def term_handler(signum, frame) -> None:
   where = _where(frame)
   if where == 'import':
     sys.stdout.flush()
-    print(f'{_prog()}: terminated; rerun the same command to resume', file=sys.stderr,
+    print(f'{prog()}: terminated; rerun the same command to resume', file=sys.stderr,
           flush=True)
     os._exit(Terminated.exit_code)
   terminating.set()

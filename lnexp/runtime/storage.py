@@ -1,19 +1,17 @@
 """One path layer for workdirs, local or `gs://`.
 
-Object storage has no append and no rename, so a workdir there follows three
-rules: every file is written whole (one upload replaces an object atomically);
-`results.jsonl` is rewritten whole to append rows (callers hold the workdir
-lock); files written often (per-point metrics, TensorBoard events) live in a
-local `Staging` directory that is uploaded at each checkpoint, so a
-preemption loses at most what the resume recomputes. Locks on object storage
-are `Lease`s: objects that name their holder and expire, created and replaced
-under generation preconditions. Local paths get the same calls with POSIX
-semantics (fsync, `os.replace`, `O_EXCL`).
+Object storage has no append and no rename, so on `gs://` every file is
+written whole, `results.jsonl` is rewritten whole under the workdir lock, and
+often-written files (metrics, TensorBoard) live in a local `Staging` directory
+uploaded at each checkpoint (docs/scaling.md). Locks there are `Lease`s:
+objects that name their holder and expire, changed only under generation
+preconditions. Local paths get the same calls with POSIX semantics (fsync,
+`os.replace`, `O_EXCL`).
 
-`gs://` goes through gcsfs (the filesystem `etils.epath` and orbax use) with
-its listing cache off, since other hosts write the same workdir, and
-google-cloud-storage for generation preconditions: the `[gcs]` extra. Tests point every client at an emulator with
-`STORAGE_EMULATOR_HOST` (see lnexp/ops/gcs_emulator.py).
+`gs://` goes through gcsfs (as `etils.epath` and orbax do) with its listing
+cache off, since other hosts write the same workdir, and google-cloud-storage
+for preconditions: the `[gcs]` extra. Tests point every client at an emulator
+(lnexp/ops/gcs_emulator.py).
 """
 from __future__ import annotations
 

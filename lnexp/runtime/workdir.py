@@ -6,10 +6,11 @@ that are rewritten (config.json, a resumed point's metrics) are replaced
 atomically. JSON never holds NaN or Infinity (null instead). Checkpoints are
 orbax, per group. Every file goes through `lnexp.runtime.storage` (local or
 gs://); a workdir that cannot be written (read-only, disk full) is one
-`ConfigError` naming the file (`write_error`).
+`ConfigError` naming the file (`write_errors`).
 """
 from __future__ import annotations
 
+import contextlib
 import datetime
 import errno
 import json
@@ -95,16 +96,19 @@ WRITE_ERRNOS = {errno.EROFS: 'read-only', errno.EACCES: 'not writable',
                 errno.EDQUOT: 'disk quota exceeded'}
 
 
-def write_error(e: OSError, path: str) -> ConfigError | None:
-  """The one-line error for a workdir that cannot be written, or None if `e` is
-  another kind of failure. Results written so far stay valid: rerunning the
+@contextlib.contextmanager
+def write_errors(path: str):
+  """Inside, an OSError of a workdir that cannot be written (`WRITE_ERRNOS`)
+  becomes one ConfigError. Results written so far stay valid: rerunning the
   same command after freeing space resumes exactly."""
-  if e.errno not in WRITE_ERRNOS:
-    return None
-  where = e.filename or path
-  return ConfigError(f'cannot write {where}: {WRITE_ERRNOS[e.errno]} ({e.strerror}); '
-                     'finished points and checkpoints are kept: fix it and rerun the '
-                     'same command to resume')
+  try:
+    yield
+  except OSError as e:
+    if e.errno not in WRITE_ERRNOS:
+      raise
+    raise ConfigError(f'cannot write {e.filename or path}: {WRITE_ERRNOS[e.errno]} '
+                      f'({e.strerror}); finished points and checkpoints are kept: fix it '
+                      'and rerun the same command to resume') from None
 
 
 def _git_sha() -> str | None:

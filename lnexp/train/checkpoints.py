@@ -2,6 +2,7 @@
 that restores (a damaged newer one is reported and deleted)."""
 from __future__ import annotations
 
+import contextlib
 import errno
 import gc
 import os
@@ -9,6 +10,7 @@ import shutil
 import sys
 import tempfile
 import time
+import traceback
 
 import jax
 import numpy as np
@@ -16,7 +18,7 @@ import orbax.checkpoint as ocp
 from jax.experimental import multihost_utils
 
 from lnexp.errors import ConfigError
-from lnexp.runtime import stderr, storage
+from lnexp.runtime import storage
 
 
 def manager(path: str, keep: int) -> ocp.CheckpointManager:
@@ -29,12 +31,6 @@ def save(manager, step: int, state, host: dict) -> None:
   _check_space(str(manager.directory), state)
   manager.save(step, args=ocp.args.Composite(state=ocp.args.StandardSave(state),
                                              host=ocp.args.JsonSave(host)))
-
-
-def _restore(manager, step: int, abstract_state):
-  restored = manager.restore(step, args=ocp.args.Composite(
-      state=ocp.args.StandardRestore(abstract_state), host=ocp.args.JsonRestore()))
-  return restored['state'], restored['host']
 
 
 def _check_space(directory: str, state) -> None:
@@ -63,22 +59,51 @@ def _everywhere(ok: bool) -> bool:
   return bool(np.all(multihost_utils.process_allgather(np.int32(ok))))
 
 
-def _reason(e: BaseException) -> str:
-  text = ' '.join(str(e).split())
-  return f'{type(e).__name__}: {text[:160]}' + ('...' if len(text) > 160 else '')
+@contextlib.contextmanager
+def _stderr_to(path: str):
+  """Sends file descriptor 2 (every thread's, and C++'s, stderr) to `path`."""
+  sys.stderr.flush()
+  saved = os.dup(2)
+  with open(path, 'w') as f:
+    os.dup2(f.fileno(), 2)
+  try:
+    yield
+  finally:
+    sys.stderr.flush()
+    os.dup2(saved, 2)
+    os.close(saved)
+
+
+def _unraisables_to(log: str, package: str) -> None:
+  """From now on, exceptions Python cannot raise ('Exception ignored in: ...')
+  that come from `package`'s code go to `log`, others to the previous hook."""
+  previous = sys.unraisablehook
+  marker = f'{os.sep}{package}{os.sep}'
+
+  def hook(unraisable):
+    frames = traceback.walk_tb(unraisable.exc_traceback)
+    if any(marker in frame.f_code.co_filename for frame, _ in frames):
+      with open(log, 'a') as f:
+        traceback.print_exception(unraisable.exc_value, file=f)
+      return
+    previous(unraisable)
+  sys.unraisablehook = hook
 
 
 def _try_restore(manager, step: int, abstract_state, log: str):
-  """((state, host), None) or (None, reason). A failed restore leaves orbax's
+  """(restored, None) or (None, reason). A failed restore leaves orbax's
   in-flight reads failing in other threads and coroutines (hundreds of lines
   of 'Event loop is closed' and TensorStore specs, some at exit): they go to
   `log`; after a success what was written meanwhile is replayed."""
-  with stderr.to_file(log):
+  restored = reason = None
+  with _stderr_to(log):
     try:
-      restored, reason = _restore(manager, step, abstract_state), None
+      restored = manager.restore(step, args=ocp.args.Composite(
+          state=ocp.args.StandardRestore(abstract_state), host=ocp.args.JsonRestore()))
     except Exception as e:  # orbax raises what its storage layer raised
-      restored, reason = None, _reason(e)
-      stderr.unraisables_to(log, 'orbax')
+      message = ' '.join(str(e).split())
+      reason = f'{type(e).__name__}: {message[:160]}' + ('...' if len(message) > 160 else '')
+      _unraisables_to(log, 'orbax')
       gc.collect()  # the abandoned reads' coroutines report now
       time.sleep(0.2)
   with open(log) as f:
@@ -110,7 +135,7 @@ def restore_latest(manager, abstract_state, out=None):
     if _everywhere(reason is None):
       for bad in steps[:i]:
         manager.delete(bad)
-      return (step, *restored)
+      return step, restored['state'], restored['host']
     if jax.process_index() == 0:
       then = f'falling back to step {steps[i + 1]}' if i + 1 < len(steps) else ''
       details = f'; details in {log}' if os.path.exists(log) else ''

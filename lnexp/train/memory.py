@@ -35,17 +35,13 @@ def activation_bytes(cfg) -> int:
   return arch.costs(cfg)['activations'] * width + LOGIT_COPIES * rows * m.vocab_size * 4
 
 
-def state_bytes(cfg) -> int:
-  return STATE_COPIES * 4 * param_count(cfg)
-
-
 def group_bytes(cfg, lanes: int, devices: int, lane_mode: str) -> tuple[int, int]:
   """(bytes per device, devices used) of a group of `lanes` lanes on `devices`."""
   from lnexp.train.program import mesh_shape
   lane_devices, data_devices = mesh_shape(devices, lanes, cfg.train.batch_size)
   per_device_lanes = math.ceil(lanes / lane_devices)
   active = per_device_lanes if lane_mode == 'vmap' else 1
-  return (per_device_lanes * state_bytes(cfg)
+  return (per_device_lanes * STATE_COPIES * 4 * param_count(cfg)
           + active * activation_bytes(cfg) // data_devices), lane_devices * data_devices
 
 

@@ -42,9 +42,8 @@ def over_lanes(fn, lane_args: int, mode: str, mesh: Mesh | None = None):
   program, which on a CPU keeps a sweep of K lanes at K single runs' cost
   (batched per-lane matmuls and their layout copies cost more there). With
   'map' and lanes on several devices (CPU host devices), each device maps
-  over its own lanes (`shard_map`, the 'lane' mesh axis manual): at the claims
-  size 8 lanes on 2 host devices cost ~0.6 x 8 single steps, where vmap across
-  the devices cost 1.3 x.
+  over its own lanes (`shard_map`, the 'lane' mesh axis manual), which beats
+  vmap across them (docs/performance.md).
   """
   def lifted(*args):
     lane, shared = args[:lane_args], args[lane_args:]

@@ -1,32 +1,7 @@
 """The result row: one JSON object per finished point, appended to results.jsonl.
 
-Fields, in this order (JSON never holds NaN or Infinity: null instead):
-  point_id             hash of where the point's config differs from the base
-                       (lnexp.runtime.plan.make_point)
-  <dotted keys>        the sweep entry's overrides, canonical values
-  group, lane          the compiled program and the lane the point ran in
-  status               ok or diverged
-  diverged_step        the step the lane was frozen at; null if ok
-  diverged_reason      nonfinite (loss or gradient norm) or loss_exploded (above
-                       train.diverge_factor x the initial loss); null if ok
-  init_loss            eval loss at initialization, normalized as training does
-  final_train_loss     the last logged train loss
-  final_eval_loss      the last finite eval loss; best_eval_loss: the lowest
-  final_eval_loss_batch_stats  norms with running statistics: the last eval
-                       with batch statistics instead; else null
-  batch1_loss_batch_stats, batch1_loss_running  the same norms in per-depth
-                       archs: eval one sequence at a time (`loop._eval_batch1`)
-  final_eval_accuracy  classifiers; else null
-  steps                steps the lane took
-  wall_s               the group's wall time, compile included
-  entropy_floor        the best achievable loss where the data knows it; else null
-  unigram_entropy      of the eval targets' own frequencies (language models)
-  vocab_size           the data source's vocabulary
-  bayes_loss, context_free_loss  the data's reference losses, where it has them
-  perturb_amplification, perturb_kl  with diagnostics.perturbation in per-depth
-                       archs (lnexp.measure.perturbation); null if diverged
-  collapsed            an ok run that did not learn (lnexp.measure.labels);
-                       null if diverged
+Its fields, their order and meaning: docs/data-and-workdir.md. JSON never
+holds NaN or Infinity (null instead).
 """
 from __future__ import annotations
 

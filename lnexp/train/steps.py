@@ -27,11 +27,6 @@ from lnexp.train import optimizer
 DIVERGED_NONFINITE, DIVERGED_EXPLODED = 1, 2
 
 
-def make_model(cfg: ModelConfig) -> nn.Module:
-  """The `model.arch` module; every one maps a batch's inputs to [B, T, V] logits."""
-  return ARCHS[cfg.arch].model(cfg)
-
-
 def token_losses(logits_BxTxV, targets_BxT):
   """Per-token cross-entropy and log-partition log Z (float32)."""
   logz_BxT = jax.nn.logsumexp(logits_BxTxV, axis=-1)
@@ -49,15 +44,16 @@ class LaneFns:
 
   @property
   def model(self) -> nn.Module:
-    return make_model(self.model_cfg)
+    """The `model.arch` module; every one maps a batch's inputs to [B, T, V] logits."""
+    return ARCHS[self.model_cfg.arch].model(self.model_cfg)
 
   def init(self, hp, batch):
     """Fresh lane state from the lane's seed and per-lane model init knobs."""
     cfg = dataclasses.replace(self.model_cfg, **{
         name: hp[name] for key, name in LANE_KEYS.items() if key.startswith('model.')})
-    variables = make_model(cfg).init(jax.random.key(hp['seed']), batch['inputs'][:1],
-                                    batch['segment_ids'][:1], batch['input_mask'][:1],
-                                    False)
+    variables = ARCHS[cfg.arch].model(cfg).init(
+        jax.random.key(hp['seed']), batch['inputs'][:1], batch['segment_ids'][:1],
+        batch['input_mask'][:1], False)
     params = variables['params']
     return {'params': params, 'batch_stats': variables.get('batch_stats', {}),
             'opt_state': optimizer.direction(self.optim_cfg).init(params),
@@ -188,6 +184,7 @@ class LaneFns:
       return (carry[0] + scored.sum(), carry[1] + mask.sum()), None
     (total, count), _ = jax.lax.scan(one, (0.0, 0.0), batches)
     return total / jnp.maximum(count, 1.0)
+
 
 def _at(tree: dict, path: tuple[str, ...]):
   """The subtree at `path` of nested dicts."""

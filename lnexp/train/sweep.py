@@ -23,7 +23,7 @@ from lnexp.models.placements import PLACEMENTS
 from lnexp.runtime import interrupts
 from lnexp.runtime import plan as plan_lib
 from lnexp.runtime.lock import WorkdirLock
-from lnexp.runtime.workdir import Workdir, write_error
+from lnexp.runtime.workdir import Workdir, write_errors
 from lnexp.train import memory
 from lnexp.train.program import lane_mode, mesh_shape
 
@@ -121,14 +121,9 @@ def train_and_evaluate(config: ConfigFile | str, overrides: dict | None = None,
   estimates = check_memory(plan, _unfinished(plan, wd.finished()), jax.devices())
   lock = WorkdirLock(wd.path, shard, wait_for_lock) if primary else None
   try:
-    with interrupts.installed():
+    with write_errors(wd.path), interrupts.installed():
       _take(lock)
       plan = _train(plan, wd, lock, estimates, shard, out, checkpoint_on_term)
-  except OSError as e:
-    error = write_error(e, wd.path)
-    if error is None:
-      raise
-    raise error from None
   finally:
     if lock:
       lock.release()
