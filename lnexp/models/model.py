@@ -16,6 +16,7 @@ Every variant lives here, read top to bottom:
 from __future__ import annotations
 
 import dataclasses
+import functools
 from typing import Any
 
 import flax.linen as nn
@@ -25,7 +26,7 @@ import jax.numpy as jnp
 from lnexp.errors import ConfigError
 from lnexp.models import norms, probes
 from lnexp.models.dense import Dense, matmul_tokens
-from lnexp.models.placements import PLACEMENTS
+from lnexp.models.placements import PLACEMENTS, Site, stages
 
 f32 = jnp.float32
 
@@ -216,13 +217,18 @@ class Block(nn.Module):
 
   Parameter names start with 'attn' or 'mlp' so `share=attention|ffn` can
   split them into shared and per-depth parts. `blocked`: see `query_blocks`.
+  `placement_fn`: the placement's apply for this block's run of layers
+  (`lnexp.models.placements.stages`; None: the placement's own). `layer`: the
+  0-based depth index (traced inside the depth loop).
   """
   cfg: ModelConfig
   blocked: bool = True
+  placement_fn: Any = None
 
   @nn.compact
-  def __call__(self, x_BxTxH, allowed_Bx1xTxS, mask_BxT, train):
+  def __call__(self, x_BxTxH, allowed_Bx1xTxS, mask_BxT, train, layer=0):
     c = self.cfg
+    place = self.placement_fn or PLACEMENTS[c.placement].apply
     sublayers = (('attn', lambda h: Attention(c, self.blocked, name='attn')(
                       h, allowed_Bx1xTxS)),
                  ('mlp', lambda h: Mlp(c, name='mlp')(h)))
@@ -244,7 +250,7 @@ class Block(nn.Module):
       def gate(suffix, init):
         return self.param(f'{name}_{suffix}', nn.initializers.constant(init), (), f32)
 
-      x_BxTxH = PLACEMENTS[c.placement].apply(x_BxTxH, measured, norm, gate, c.num_layers)
+      x_BxTxH = place(x_BxTxH, measured, Site(name, layer, c.num_layers, norm, gate))
     return x_BxTxH
 
 
@@ -322,20 +328,19 @@ class AlbertGPT(nn.Module):
         return jax.tree.map(lambda s: jnp.broadcast_to(s, lead + s.shape), stats)
       stats = self.variable('batch_stats', 'blocks', init_stats)
 
-    block = Block(c, blocked=c.scan_unroll >= depth, parent=None)  # no depth loop
     mutable = ['batch_stats'] if (c.has_running_stats and train) else []
     allowed_Bx1xTxS = attention_mask(segment_ids_BxT)
     probes_L = jnp.zeros((depth,), f32) if grad_probes_L is None else grad_probes_L
     bumps_L = None if perturb is None else perturb[0]
     keep_streams = self.is_mutable_collection('residuals') and not self.is_initializing()
 
-    def body(carry, xs):
+    def body(block, carry, xs):
       x_in, shared_stats = carry
-      layer_params, layer_stats, probe, bump = xs
+      layer_params, layer_stats, probe, bump, layer = xs
       variables = {'params': {**shared, **layer_params}}
       if c.has_running_stats:
         variables['batch_stats'] = shared_stats if c.bn_share_stats else layer_stats
-      x, new_vars = block.apply(variables, x_in, allowed_Bx1xTxS, mask_BxT, train,
+      x, new_vars = block.apply(variables, x_in, allowed_Bx1xTxS, mask_BxT, train, layer,
                                 mutable=mutable + (['intermediates'] if collect else []))
       if perturb is not None:
         x = x + (bump * perturb[1]).astype(x.dtype)
@@ -354,9 +359,19 @@ class AlbertGPT(nn.Module):
 
     init_carry_stats = stats.value if (stats is not None and c.bn_share_stats) else None
     layer_stats = stats.value if (stats is not None and not c.bn_share_stats) else None
-    (x_BxTxH, carry_stats), (ys_stats, depth_diag, streams_LxBxTxH) = jax.lax.scan(
-        body, (x_BxTxH, init_carry_stats), (layers, layer_stats, probes_L, bumps_L),
-        length=depth, unroll=min(c.scan_unroll, depth))
+    # One depth loop per run of layers of the placement (one run but for Mix-LN);
+    # a block outside any loop (run <= scan_unroll) splits attention into blocks.
+    xs = (layers, layer_stats, probes_L, bumps_L, jnp.arange(depth, dtype=jnp.int32))
+    carry, outs, start = (x_BxTxH, init_carry_stats), [], 0
+    for count, place in stages(c):
+      block = Block(c, blocked=c.scan_unroll >= count, placement_fn=place, parent=None)
+      run_xs = xs if count == depth else jax.tree.map(lambda a: a[start:start + count], xs)
+      carry, ys = jax.lax.scan(functools.partial(body, block), carry, run_xs, length=count,
+                               unroll=min(c.scan_unroll, count))
+      outs.append(ys)
+      start += count
+    ys = outs[0] if len(outs) == 1 else jax.tree.map(lambda *a: jnp.concatenate(a), *outs)
+    (x_BxTxH, carry_stats), (ys_stats, depth_diag, streams_LxBxTxH) = carry, ys
     for name, value in depth_diag.items():
       self.sow('intermediates', f'depth/{name}', value)
     if keep_streams:

@@ -9,38 +9,61 @@
   initialised x beta = (8L)^(-1/4) (DeepNet, Wang et al. 2022, decoder-only
   constants; the fused q/k/v projection is scaled whole, the paper scales v)
 
-`apply` gets the sublayer `f`, `norm(suffix, h)` (the block's norm named
-`<sublayer>_<suffix>`), `gate(suffix, init)` (a learned scalar named
-`<sublayer>_<suffix>`) and the depth L.
+`apply(x, f, site)` gets the sublayer `f` and a `Site`: which sublayer and
+layer it is, the depth, and the block's norms and gates by name.
 """
 from __future__ import annotations
 
 import dataclasses
-from typing import Callable
+from typing import Any, Callable, NamedTuple
+
+
+class Site(NamedTuple):
+  """One sublayer as a placement sees it.
+
+  sublayer: 'attn' or 'mlp'. layer: the block's 0-based depth index (a traced
+  int32 inside the depth loop). depth: L. norm(suffix, h): the block's norm
+  named '<sublayer>_<suffix>'. gate(suffix, init): a learned scalar named
+  '<sublayer>_<suffix>'.
+  """
+  sublayer: str
+  layer: Any
+  depth: int
+  norm: Callable
+  gate: Callable
 
 
 @dataclasses.dataclass(frozen=True)
 class Placement:
-  """apply(x, f, norm, gate, depth) -> x. branch_init(depth): the factor on the
-  init std of each sublayer's weights (DeepNorm's beta). moot_without_norm:
-  with an identity norm the placement is the same model as 'pre'."""
+  """apply(x, f, site) -> x. branch_init(depth): the factor on the init std of
+  each sublayer's weights (DeepNorm's beta). moot_without_norm: with an
+  identity norm the placement is the same model as 'pre'. stages(cfg): runs of
+  consecutive layers, ((count, apply), ...) summing to the depth, each run its
+  own depth loop with its own apply (None: one run of `apply`); every run's
+  apply must create the same parameters and diagnostics."""
   apply: Callable
   final_norm: bool  # a norm before the output layer
   branch_init: Callable[[int], float] = lambda depth: 1.0
   moot_without_norm: bool = True
+  stages: Callable | None = None
 
 
 PLACEMENTS: dict[str, Placement] = {
-    'post': Placement(lambda x, f, norm, gate, depth: norm('norm', x + f(x)),
-                      final_norm=False),
-    'pre': Placement(lambda x, f, norm, gate, depth: x + f(norm('norm', x)),
-                     final_norm=True),
-    'peri': Placement(lambda x, f, norm, gate, depth: x + norm('out_norm', f(norm('norm', x))),
+    'post': Placement(lambda x, f, s: s.norm('norm', x + f(x)), final_norm=False),
+    'pre': Placement(lambda x, f, s: x + f(s.norm('norm', x)), final_norm=True),
+    'peri': Placement(lambda x, f, s: x + s.norm('out_norm', f(s.norm('norm', x))),
                       final_norm=True),
-    'rezero': Placement(lambda x, f, norm, gate, depth: x + gate('gate', 0.0) * f(x),
+    'rezero': Placement(lambda x, f, s: x + s.gate('gate', 0.0) * f(x),
                         final_norm=False, moot_without_norm=False),
     'deepnorm': Placement(
-        lambda x, f, norm, gate, depth: norm('norm', (2 * depth) ** 0.25 * x + f(x)),
+        lambda x, f, s: s.norm('norm', (2 * s.depth) ** 0.25 * x + f(x)),
         final_norm=False, branch_init=lambda depth: (8 * depth) ** -0.25,
         moot_without_norm=False),
 }
+
+
+def stages(cfg) -> list[tuple[int, Callable]]:
+  """The placement's runs of layers for a ModelConfig, empty runs dropped."""
+  placement = PLACEMENTS[cfg.placement]
+  runs = placement.stages(cfg) if placement.stages else ((cfg.num_layers, placement.apply),)
+  return [(count, apply) for count, apply in runs if count > 0]
