@@ -31,6 +31,7 @@ def base_config() -> ConfigDict:
   m.arch = 'albert_gpt'       # albert_gpt | lstm (lnexp.models.lstm) | cnn
                               # (lnexp.models.cnn, images)
   m.norm = 'layernorm'        # layernorm | rmsnorm | batchnorm | dyt | none | groupnorm (cnn)
+                              # | derf: scale * erf(alpha x + s) + bias (Chen et al. 2025)
   m.placement = 'post'        # post: N(x+f(x)); pre: x+f(N(x)); peri: x+N(f(N(x)))
   m.share = 'all'             # ALBERT cross-layer sharing: all | attention | ffn | none
   m.num_layers = 4            # transformer blocks (depth; shared ones count once per depth)
@@ -55,6 +56,7 @@ def base_config() -> ConfigDict:
                               # | cumulative (batch and positions <= t: causal-safe)
   m.bn_share_stats = False    # ablation: one set of running stats for all depths
   m.dyt_alpha_init = 0.5      # DyT (Zhu et al. 2025) default
+  m.derf_alpha_init = 0.5     # Derf's initial alpha (Chen et al. 2025's default)
   m.groups = 4                # cnn groupnorm: channel groups (Wu & He 2018)
   m.dtype = 'float32'         # activation dtype; params, norms, optimizer stay float32
   m.attention = 'xla'         # xla: einsum + softmax, any backend; cudnn: cuDNN flash

@@ -44,6 +44,7 @@ CAUSAL_CASES = [
     ('powernorm', 'post', 'all'), ('powernorm', 'pre', 'none'),
     ('none', 'rezero', 'all'), ('layernorm', 'deepnorm', 'attention'),
     ('layernorm_simple', 'post', 'all'), ('detachnorm', 'pre', 'none'),
+    ('derf', 'pre', 'all'), ('derf', 'post', 'none'),
 ]
 
 

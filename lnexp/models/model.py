@@ -58,6 +58,7 @@ class ModelConfig:
   bn_axes: str
   bn_share_stats: bool
   dyt_alpha_init: Any   # float, or a per-lane traced scalar at init
+  derf_alpha_init: float
   groups: int
   dtype: str
   attention: str
