@@ -2,7 +2,14 @@
 
 - post: x <- N(x + f(x))  (Vaswani et al. 2017; BERT, ALBERT, the seed article)
 - pre:  x <- x + f(N(x)), plus a final norm (Xiong et al. 2020; GPT-2)
-- peri: x <- x + N(f(N(x))), plus a final norm (Kim et al. 2025, "Peri-LN")
+- peri: x <- x + N(f(N(x))), plus a final norm (Kim et al. 2025, "Peri-LN").
+  This is also CogView's Sandwich-LN (Ding et al. 2021): its reference code
+  (THUDM/CogView) has the same two norms per sublayer and the final norm, no
+  embedding norm (Peri-LN's is optional, not implemented here), and scaled
+  output-layer init (`model.branch_init=gpt2`). Its PB-Relax tricks (LN input
+  divided by max|x|/8, attention scores computed in another order) guard fp16
+  range; in exact arithmetic they change only LN's effective eps. One model,
+  so one registry entry (an alias would train it twice in a sweep).
 - rezero: x <- x + a f(x), a learned scalar per sublayer starting at 0 (ReZero,
   Bachlechner et al. 2020; SkipInit, De & Smith 2020); meant with norm=none
 - deepnorm: x <- N(alpha x + f(x)), alpha = (2L)^(1/4), sublayer weights

@@ -1,0 +1,84 @@
+"""Placements against a NumPy transformer written from the papers' formulas.
+
+The reference shares nothing with lnexp.models but the initialised parameters:
+embedding, causal multi-head attention, GELU MLP, LayerNorm and each block's
+update rule are written out here, in float64.
+"""
+import math
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from lnexp.models.model import AlbertGPT, ModelConfig
+from tests.conftest import tiny_config
+
+
+def ln(x, p, eps=1e-5):
+  mean = x.mean(-1, keepdims=True)
+  return (x - mean) / np.sqrt(x.var(-1, keepdims=True) + eps) * p['scale'] + p['bias']
+
+
+def attention(x, p, heads, qkv_norm=None):
+  """Causal softmax attention; qkv_norm(name, a) normalizes q, k, v per head."""
+  b, t, h = x.shape
+  k = h // heads
+  qkv = (x @ p['qkv']['kernel'].reshape(h, -1) + p['qkv']['bias'].reshape(-1))
+  q, key, v = (qkv.reshape(b, t, 3, heads, k)[:, :, i] for i in range(3))
+  if qkv_norm:
+    q, key, v = qkv_norm('q_norm', q), qkv_norm('k_norm', key), qkv_norm('v_norm', v)
+  logits = np.einsum('btnk,bsnk->bnts', q, key) / np.sqrt(k)
+  logits = np.where(np.tril(np.ones((t, t), bool)), logits, -np.inf)
+  probs = np.exp(logits - logits.max(-1, keepdims=True))
+  probs /= probs.sum(-1, keepdims=True)
+  heads_out = np.einsum('bnts,bsnk->btnk', probs, v).reshape(b, t, h)
+  return heads_out @ p['out']['kernel'].reshape(h, h) + p['out']['bias']
+
+
+def mlp(x, p):
+  u = x @ p['up']['kernel'] + p['up']['bias']
+  gelu = 0.5 * u * (1 + np.tanh(np.sqrt(2 / np.pi) * (u + 0.044715 * u ** 3)))
+  return gelu @ p['down']['kernel'] + p['down']['bias']
+
+
+def forward(params, tokens, block, depth, final_norm):
+  """Tied-embedding logits of `block(x, layer, layer_params)` stacked `depth` times."""
+  p = jax.tree.map(lambda a: np.asarray(a, np.float64), params)
+  x = p['token_embed'][tokens] + p['pos_embed'][:tokens.shape[1]]
+  blocks = p['blocks']
+  for d in range(depth):
+    x = block(x, d, {**blocks['shared'], **jax.tree.map(lambda a: a[d], blocks['layers'])})
+  if final_norm:
+    x = ln(x, p['final_norm'])
+  return x @ p['token_embed'].T / np.sqrt(p['token_embed'].shape[1])
+
+
+def model_logits(depth=3, **overrides):
+  """(params, tokens, logits) of a tiny model, every initialised parameter
+  moved by noise (so gains, biases and gates that start equal tell apart)."""
+  cfg = tiny_config(**{'model.num_layers': depth, **overrides})
+  model = AlbertGPT(ModelConfig.from_config(cfg))
+  rng = np.random.default_rng(0)
+  tokens = rng.integers(0, 11, (4, 8)).astype(np.int32)
+  ones = jnp.ones(tokens.shape, jnp.int32)
+  params = model.init(jax.random.key(0), tokens, ones, ones, False)['params']
+  params = jax.tree.map(lambda a: a + 0.1 * rng.normal(size=a.shape).astype(np.float32),
+                        params)
+  logits = model.apply({'params': params}, tokens, ones, ones, False)
+  return params, tokens, np.asarray(logits)
+
+
+def check(logits, reference):
+  np.testing.assert_allclose(logits, reference, rtol=1e-4, atol=1e-4)
+
+
+def test_peri_is_cogview_sandwich_ln():
+  """Ding et al. 2021 (CogView): pre-LN plus a LayerNorm on each sublayer's
+  output before the residual add, and a final LayerNorm; no norm on the
+  embedding. That is Kim et al. 2025's Peri-LN without its optional
+  embedding norm: one model, registered once as 'peri'."""
+  def sandwich(x, _, p):
+    x = x + ln(attention(ln(x, p['attn_norm']), p['attn'], 2), p['attn_out_norm'])
+    return x + ln(mlp(ln(x, p['mlp_norm']), p['mlp']), p['mlp_out_norm'])
+  params, tokens, logits = model_logits(**{'model.placement': 'peri', 'model.share': 'none'})
+  check(logits, forward(params, tokens, sandwich, 3, final_norm=True))
