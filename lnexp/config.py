@@ -33,7 +33,8 @@ def base_config() -> ConfigDict:
   m.norm = 'layernorm'        # layernorm | rmsnorm | batchnorm | dyt | none | groupnorm (cnn)
                               # | derf: scale * erf(alpha x + s) + bias (Chen et al. 2025)
   m.placement = 'post'        # post: N(x+f(x)); pre: x+f(N(x)); peri (= CogView's
-                              # Sandwich-LN): x+N(f(N(x)))
+                              # Sandwich-LN): x+N(f(N(x))); lns: pre with N(x)/sqrt(layer)
+                              # (Sun et al. 2025)
   m.share = 'all'             # ALBERT cross-layer sharing: all | attention | ffn | none
   m.num_layers = 4            # transformer blocks (depth; shared ones count once per depth)
   m.hidden_dim = 128          # H

@@ -45,6 +45,7 @@ CAUSAL_CASES = [
     ('none', 'rezero', 'all'), ('layernorm', 'deepnorm', 'attention'),
     ('layernorm_simple', 'post', 'all'), ('detachnorm', 'pre', 'none'),
     ('derf', 'pre', 'all'), ('derf', 'post', 'none'),
+    ('layernorm', 'lns', 'all'), ('rmsnorm', 'lns', 'none'),
 ]
 
 

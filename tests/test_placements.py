@@ -82,3 +82,16 @@ def test_peri_is_cogview_sandwich_ln():
     return x + ln(mlp(ln(x, p['mlp_norm']), p['mlp']), p['mlp_out_norm'])
   params, tokens, logits = model_logits(**{'model.placement': 'peri', 'model.share': 'none'})
   check(logits, forward(params, tokens, sandwich, 3, final_norm=True))
+
+
+def test_lns_scales_each_norm_output_by_one_over_sqrt_layer():
+  """Sun et al. 2025: pre-LN, each block norm's output x 1/sqrt(l) with l the
+  1-based layer (shared weights: the same block, a different factor per
+  depth); the final norm unscaled."""
+  def lns(x, d, p):
+    x = x + attention(ln(x, p['attn_norm']) / math.sqrt(d + 1), p['attn'], 2)
+    return x + mlp(ln(x, p['mlp_norm']) / math.sqrt(d + 1), p['mlp'])
+  for share, depth in (('all', 6), ('none', 4)):  # a depth loop, and none (unrolled)
+    params, tokens, logits = model_logits(depth, **{'model.placement': 'lns',
+                                                    'model.share': share})
+    check(logits, forward(params, tokens, lns, depth, final_norm=True))

@@ -15,6 +15,9 @@
 - deepnorm: x <- N(alpha x + f(x)), alpha = (2L)^(1/4), sublayer weights
   initialised x beta = (8L)^(-1/4) (DeepNet, Wang et al. 2022, decoder-only
   constants; the fused q/k/v projection is scaled whole, the paper scales v)
+- lns: pre-LN with each block norm's output x 1/sqrt(l), l the 1-based layer
+  index; the final norm unscaled (LayerNorm Scaling, Sun et al. 2025, "The
+  Curse of Depth in Large Language Models"; as their code, lmsdss/LayerNorm-Scaling)
 
 `apply(x, f, site)` gets the sublayer `f` and a `Site`: which sublayer and
 layer it is, the depth, and the block's norms and gates by name.
@@ -23,6 +26,8 @@ from __future__ import annotations
 
 import dataclasses
 from typing import Any, Callable, NamedTuple
+
+import jax
 
 
 class Site(NamedTuple):
@@ -55,6 +60,11 @@ class Placement:
   stages: Callable | None = None
 
 
+def _layernorm_scaling(x, f, s):
+  h = s.norm('norm', x)
+  return x + f(h * jax.lax.rsqrt(s.layer + 1.0).astype(h.dtype))
+
+
 PLACEMENTS: dict[str, Placement] = {
     'post': Placement(lambda x, f, s: s.norm('norm', x + f(x)), final_norm=False),
     'pre': Placement(lambda x, f, s: x + f(s.norm('norm', x)), final_norm=True),
@@ -66,6 +76,7 @@ PLACEMENTS: dict[str, Placement] = {
         lambda x, f, s: s.norm('norm', (2 * s.depth) ** 0.25 * x + f(x)),
         final_norm=False, branch_init=lambda depth: (8 * depth) ** -0.25,
         moot_without_norm=False),
+    'lns': Placement(_layernorm_scaling, final_norm=True, moot_without_norm=False),
 }
 
 
