@@ -76,6 +76,25 @@ def test_changing_future_tokens_leaves_past_logits(norm, placement, share):
   assert past < 1e-5
 
 
+# Zoo placements whose structure the (norm, placement, share) rows above miss.
+ZOO_CAUSAL = [
+    {'model.placement': 'mixln', 'model.mixln_post_fraction': 0.5, 'model.num_layers': 4},
+    {'model.placement': 'mixln', 'model.mixln_post_fraction': 0.25, 'model.num_layers': 6,
+     'model.norm': 'batchnorm', 'model.share': 'none'},
+]
+
+
+@pytest.mark.parametrize('overrides', ZOO_CAUSAL)
+def test_zoo_changing_future_tokens_leaves_past_logits(overrides):
+  past, total = _suffix_change(_model(**overrides))
+  assert total > 1e-3 and past < 1e-5
+
+
+def test_mixln_fraction_outside_zero_one_is_a_one_line_error():
+  with pytest.raises(ConfigError, match=r'^model.mixln_post_fraction=1.5 must be in \[0, 1\]$'):
+    validate(tiny_config(**{'model.mixln_post_fraction': 1.5}))
+
+
 def test_rope_and_qk_norm_are_causal():
   past, total = _suffix_change(_model(**{'model.pos': 'rope', 'model.qk_norm': True}))
   assert total > 1e-3 and past < 1e-5

@@ -95,3 +95,29 @@ def test_lns_scales_each_norm_output_by_one_over_sqrt_layer():
     params, tokens, logits = model_logits(depth, **{'model.placement': 'lns',
                                                     'model.share': share})
     check(logits, forward(params, tokens, lns, depth, final_norm=True))
+
+
+def test_mixln_is_post_ln_then_pre_ln():
+  """Li et al. 2024: the first floor(a L) layers post-LN, the rest pre-LN, a
+  final norm; each run its own depth loop, per-depth diagnostics in order."""
+  def mixln(post_layers):
+    def block(x, d, p):
+      if d < post_layers:
+        x = ln(x + attention(x, p['attn'], 2), p['attn_norm'])
+        return ln(x + mlp(x, p['mlp']), p['mlp_norm'])
+      x = x + attention(ln(x, p['attn_norm']), p['attn'], 2)
+      return x + mlp(ln(x, p['mlp_norm']), p['mlp'])
+    return block
+  for depth, fraction, share, post_layers in ((4, 0.5, 'none', 2), (6, 0.25, 'all', 1),
+                                               (3, 0.0, 'all', 0), (3, 1.0, 'none', 3)):
+    params, tokens, logits = model_logits(depth, **{
+        'model.placement': 'mixln', 'model.mixln_post_fraction': fraction,
+        'model.share': share})
+    check(logits, forward(params, tokens, mixln(post_layers), depth, final_norm=True))
+  cfg = tiny_config(**{'model.placement': 'mixln', 'model.mixln_post_fraction': 0.5,
+                       'model.num_layers': 6})
+  model = AlbertGPT(ModelConfig.from_config(cfg))
+  ones = jnp.ones((2, 8), jnp.int32)
+  _, sown = model.apply(model.init(jax.random.key(0), ones, ones, ones, False), ones, ones,
+                        ones, False, mutable=['intermediates'])
+  assert sown['intermediates']['depth/residual_rms'][0].shape == (6,)

@@ -59,6 +59,7 @@ class ModelConfig:
   bn_share_stats: bool
   dyt_alpha_init: Any   # float, or a per-lane traced scalar at init
   derf_alpha_init: float
+  mixln_post_fraction: float
   groups: int
   dtype: str
   attention: str

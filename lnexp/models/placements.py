@@ -18,6 +18,13 @@
 - lns: pre-LN with each block norm's output x 1/sqrt(l), l the 1-based layer
   index; the final norm unscaled (LayerNorm Scaling, Sun et al. 2025, "The
   Curse of Depth in Large Language Models"; as their code, lmsdss/LayerNorm-Scaling)
+- mixln: post-LN in the first floor(a L) layers, pre-LN in the rest, a =
+  `model.mixln_post_fraction` (0.25 in the paper), plus a final norm as in
+  the authors' code (Mix-LN, Li et al. 2024, "Mix-LN: Unleashing the Power of
+  Deeper Layers by Combining Pre-LN and Post-LN"). Two depth loops, one per
+  run (`stages`): a select inside one loop would compute both (under vmap
+  lax.cond is a select), two loops compile a second block. At L=2 the
+  paper's a=0.25 gives no post-LN layer: the model is 'pre'.
 
 `apply(x, f, site)` gets the sublayer `f` and a `Site`: which sublayer and
 layer it is, the depth, and the block's norms and gates by name.
@@ -25,6 +32,7 @@ layer it is, the depth, and the block's norms and gates by name.
 from __future__ import annotations
 
 import dataclasses
+import math
 from typing import Any, Callable, NamedTuple
 
 import jax
@@ -60,14 +68,27 @@ class Placement:
   stages: Callable | None = None
 
 
+def _post(x, f, s):
+  return s.norm('norm', x + f(x))
+
+
+def _pre(x, f, s):
+  return x + f(s.norm('norm', x))
+
+
+def _mixln_stages(cfg):
+  post = math.floor(round(cfg.mixln_post_fraction * cfg.num_layers, 9))
+  return (post, _post), (cfg.num_layers - post, _pre)
+
+
 def _layernorm_scaling(x, f, s):
   h = s.norm('norm', x)
   return x + f(h * jax.lax.rsqrt(s.layer + 1.0).astype(h.dtype))
 
 
 PLACEMENTS: dict[str, Placement] = {
-    'post': Placement(lambda x, f, s: s.norm('norm', x + f(x)), final_norm=False),
-    'pre': Placement(lambda x, f, s: x + f(s.norm('norm', x)), final_norm=True),
+    'post': Placement(_post, final_norm=False),
+    'pre': Placement(_pre, final_norm=True),
     'peri': Placement(lambda x, f, s: x + s.norm('out_norm', f(s.norm('norm', x))),
                       final_norm=True),
     'rezero': Placement(lambda x, f, s: x + s.gate('gate', 0.0) * f(x),
@@ -77,6 +98,7 @@ PLACEMENTS: dict[str, Placement] = {
         final_norm=False, branch_init=lambda depth: (8 * depth) ** -0.25,
         moot_without_norm=False),
     'lns': Placement(_layernorm_scaling, final_norm=True, moot_without_norm=False),
+    'mixln': Placement(_pre, final_norm=True, stages=_mixln_stages),
 }
 
 
