@@ -46,6 +46,7 @@ CAUSAL_CASES = [
     ('layernorm_simple', 'post', 'all'), ('detachnorm', 'pre', 'none'),
     ('derf', 'pre', 'all'), ('derf', 'post', 'none'),
     ('layernorm', 'lns', 'all'), ('rmsnorm', 'lns', 'none'),
+    ('rmsnorm', 'hybridnorm', 'all'), ('batchnorm', 'hybridnorm', 'none'),
 ]
 
 
@@ -93,6 +94,12 @@ def test_zoo_changing_future_tokens_leaves_past_logits(overrides):
 def test_mixln_fraction_outside_zero_one_is_a_one_line_error():
   with pytest.raises(ConfigError, match=r'^model.mixln_post_fraction=1.5 must be in \[0, 1\]$'):
     validate(tiny_config(**{'model.mixln_post_fraction': 1.5}))
+
+
+def test_qk_norm_is_refused_with_hybridnorm_in_one_line():
+  with pytest.raises(ConfigError, match=r"^model.qk_norm=True is moot with "
+                     r"model.placement='hybridnorm', which normalizes q, k and v"):
+    validate(tiny_config(**{'model.qk_norm': True, 'model.placement': 'hybridnorm'}))
 
 
 def test_rope_and_qk_norm_are_causal():

@@ -121,3 +121,17 @@ def test_mixln_is_post_ln_then_pre_ln():
   _, sown = model.apply(model.init(jax.random.key(0), ones, ones, ones, False), ones, ones,
                         ones, False, mutable=['intermediates'])
   assert sown['intermediates']['depth/residual_rms'][0].shape == (6,)
+
+
+def test_hybridnorm_normalizes_qkv_then_the_ffn_input_and_its_skip():
+  """Zhuo et al. 2025: Y = X + MHA(X) with Norm on Q, K and V (per head here);
+  X' = Norm(Y) + FFN(Norm(Y)); a final norm."""
+  def hybrid(x, _, p):
+    a = p['attn']
+    x = x + attention(x, a, 2, qkv_norm=lambda name, q: ln(q, a[name]))
+    h = ln(x, p['mlp_norm'])
+    return h + mlp(h, p['mlp'])
+  for share in ('all', 'none'):
+    params, tokens, logits = model_logits(**{'model.placement': 'hybridnorm',
+                                             'model.share': share})
+    check(logits, forward(params, tokens, hybrid, 3, final_norm=True))

@@ -146,7 +146,7 @@ class Attention(nn.Module):
   blocked: bool = True
 
   @nn.compact
-  def __call__(self, x_BxTxH, allowed_Bx1xTxS):
+  def __call__(self, x_BxTxH, allowed_Bx1xTxS, mask_BxT=None, train=False):
     c = self.cfg
     n, k = c.num_heads, c.hidden_dim // c.num_heads
     gain_in, gain_out = branch_gains(c)
@@ -158,6 +158,13 @@ class Attention(nn.Module):
     if c.qk_norm:
       q_BxTxNxK = norms.LayerNorm(c.norm_eps, c.use_bias, name='q_norm')(q_BxTxNxK)
       k_BxTxNxK = norms.LayerNorm(c.norm_eps, c.use_bias, name='k_norm')(k_BxTxNxK)
+    if PLACEMENTS[c.placement].qkv_norm:  # the model's norm on q, k and v, per head
+      b, t = x_BxTxH.shape[:2]
+      mask_BxTN = jnp.repeat(jnp.ones((b, t)) if mask_BxT is None else mask_BxT, n, axis=1)
+      q_BxTxNxK, k_BxTxNxK, v_BxTxNxK = (
+          norms.make_norm(c.norm, c, f'{name}_norm')(a.reshape(b, t * n, k), mask_BxTN,
+                                                     train).reshape(b, t, n, k)
+          for name, a in (('q', q_BxTxNxK), ('k', k_BxTxNxK), ('v', v_BxTxNxK)))
     if c.pos == 'rope':
       q_BxTxNxK, k_BxTxNxK = rope(q_BxTxNxK), rope(k_BxTxNxK)
     diagnose = self.is_mutable_collection('intermediates')
@@ -232,7 +239,7 @@ class Block(nn.Module):
     c = self.cfg
     place = self.placement_fn or PLACEMENTS[c.placement].apply
     sublayers = (('attn', lambda h: Attention(c, self.blocked, name='attn')(
-                      h, allowed_Bx1xTxS)),
+                      h, allowed_Bx1xTxS, mask_BxT, train)),
                  ('mlp', lambda h: Mlp(c, name='mlp')(h)))
     for name, sublayer in sublayers:
       def norm(suffix, h):
@@ -413,6 +420,9 @@ def check(cfg) -> None:
   if m.pos == 'rope' and (m.hidden_dim // m.num_heads) % 2:
     raise ConfigError('model.pos=rope needs an even head dimension '
                       '(hidden_dim / num_heads)')
+  if m.qk_norm and PLACEMENTS[m.placement].qkv_norm:
+    raise ConfigError(f'model.qk_norm=True is moot with model.placement={m.placement!r}, '
+                      'which normalizes q, k and v itself (leave it False)')
   if m.attention == 'cudnn' and m.dtype != 'bfloat16':
     raise ConfigError(f'model.attention=cudnn needs model.dtype=bfloat16 (cuDNN flash '
                       f'attention runs in 16 bits), not {m.dtype!r}')

@@ -25,6 +25,13 @@
   run (`stages`): a select inside one loop would compute both (under vmap
   lax.cond is a select), two loops compile a second block. At L=2 the
   paper's a=0.25 gives no post-LN layer: the model is 'pre'.
+- hybridnorm: the model's norm on q, k and v per head inside attention and no
+  other norm there, x <- x + attn(x); the FFN post-norm in the paper's form,
+  h = N(x), x <- h + f(h) (the skip taken after the norm, as its OLMo code's
+  ffn_residual_after_norm); a final norm (HybridNorm, Zhuo et al. 2025,
+  "HybridNorm: Towards Stable and Efficient Transformer Training via Hybrid
+  Normalization"). Its HybridNorm* variant, whose first block is pre-norm in
+  both sublayers (QKV-norm kept), is not implemented.
 
 `apply(x, f, site)` gets the sublayer `f` and a `Site`: which sublayer and
 layer it is, the depth, and the block's norms and gates by name.
@@ -60,12 +67,14 @@ class Placement:
   identity norm the placement is the same model as 'pre'. stages(cfg): runs of
   consecutive layers, ((count, apply), ...) summing to the depth, each run its
   own depth loop with its own apply (None: one run of `apply`); every run's
-  apply must create the same parameters and diagnostics."""
+  apply must create the same parameters and diagnostics. qkv_norm: attention
+  normalizes q, k and v per head with the model's norm."""
   apply: Callable
   final_norm: bool  # a norm before the output layer
   branch_init: Callable[[int], float] = lambda depth: 1.0
   moot_without_norm: bool = True
   stages: Callable | None = None
+  qkv_norm: bool = False  # the model's norm on q, k and v per head in attention
 
 
 def _post(x, f, s):
@@ -79,6 +88,13 @@ def _pre(x, f, s):
 def _mixln_stages(cfg):
   post = math.floor(round(cfg.mixln_post_fraction * cfg.num_layers, 9))
   return (post, _post), (cfg.num_layers - post, _pre)
+
+
+def _hybridnorm(x, f, s):
+  if s.sublayer == 'attn':  # normalized inside: Placement.qkv_norm
+    return x + f(x)
+  h = s.norm('norm', x)
+  return h + f(h)
 
 
 def _layernorm_scaling(x, f, s):
@@ -99,6 +115,7 @@ PLACEMENTS: dict[str, Placement] = {
         moot_without_norm=False),
     'lns': Placement(_layernorm_scaling, final_norm=True, moot_without_norm=False),
     'mixln': Placement(_pre, final_norm=True, stages=_mixln_stages),
+    'hybridnorm': Placement(_hybridnorm, final_norm=True, qkv_norm=True),
 }
 
 
