@@ -155,7 +155,8 @@ SUPPORTED_NORMS = {
                    'layernorm_simple', 'detachnorm', 'derf', 'none'},
     'lstm': {'layernorm', 'rmsnorm', 'batchnorm', 'scalenorm', 'none'},
     'cnn': {'layernorm', 'rmsnorm', 'batchnorm', 'dyt', 'groupnorm', 'none'}}
-PLACEMENTS = {'post', 'pre', 'peri', 'rezero', 'deepnorm', 'lns', 'mixln', 'hybridnorm'}
+PLACEMENTS = {'post', 'pre', 'peri', 'rezero', 'deepnorm', 'lns', 'mixln', 'hybridnorm',
+              'admin'}
 SUPPORTED_PLACEMENTS = {'albert_gpt': PLACEMENTS, 'lstm': {'post'}, 'cnn': {'post', 'pre'}}
 
 

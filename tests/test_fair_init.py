@@ -19,14 +19,16 @@ from tests.conftest import tiny_config
 
 VARIANTS = [('layernorm', 'post'), ('layernorm', 'pre'), ('layernorm', 'peri'),
             ('rmsnorm', 'pre'), ('dyt', 'pre'), ('none', 'pre'),
-            ('derf', 'pre'), ('layernorm', 'lns'), ('layernorm', 'mixln'), ('rmsnorm', 'hybridnorm')]
+            ('derf', 'pre'), ('layernorm', 'lns'), ('layernorm', 'mixln'), ('rmsnorm', 'hybridnorm'),
+            ('layernorm', 'admin')]
 # The normalization zoo (issue 35) at the benchmark size, each as its
 # overrides of lnexp.claims.sizes.learned_config (d=128, 2 shared layers, the
 # zero untied output layer), on the benchmark's topics data.
 ZOO = {'derf': {'model.norm': 'derf', 'model.placement': 'pre'},
        'lns': {'model.placement': 'lns'},
        'mixln': {'model.placement': 'mixln', 'model.mixln_post_fraction': 0.5},
-       'hybridnorm': {'model.norm': 'rmsnorm', 'model.placement': 'hybridnorm'}}
+       'hybridnorm': {'model.norm': 'rmsnorm', 'model.placement': 'hybridnorm'},
+       'admin': {'model.placement': 'admin', 'model.branch_init': 'plain'}}
 
 
 def _initial_loss(norm, placement, tied):

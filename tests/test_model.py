@@ -47,6 +47,7 @@ CAUSAL_CASES = [
     ('derf', 'pre', 'all'), ('derf', 'post', 'none'),
     ('layernorm', 'lns', 'all'), ('rmsnorm', 'lns', 'none'),
     ('rmsnorm', 'hybridnorm', 'all'), ('batchnorm', 'hybridnorm', 'none'),
+    ('layernorm', 'admin', 'all'), ('batchnorm', 'admin', 'ffn'),
 ]
 
 

@@ -10,6 +10,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from lnexp.models import model as model_lib
 from lnexp.models.model import AlbertGPT, ModelConfig
 from tests.conftest import tiny_config
 
@@ -135,3 +136,44 @@ def test_hybridnorm_normalizes_qkv_then_the_ffn_input_and_its_skip():
     params, tokens, logits = model_logits(**{'model.placement': 'hybridnorm',
                                              'model.share': share})
     check(logits, forward(params, tokens, hybrid, 3, final_norm=True))
+
+
+def test_admin_is_post_ln_with_a_learned_per_depth_omega_on_the_skip():
+  """Liu et al. 2020: x <- LN(x * omega + f(x)), omega a vector per sublayer
+  and depth (per depth with shared weights too), no final norm."""
+  def admin(x, _, p):
+    x = ln(x * p['attn_omega'] + attention(x, p['attn'], 2), p['attn_norm'])
+    return ln(x * p['mlp_omega'] + mlp(x, p['mlp']), p['mlp_norm'])
+  for share in ('all', 'attention'):
+    params, tokens, logits = model_logits(**{'model.placement': 'admin', 'model.share': share})
+    assert params['blocks']['layers']['attn_omega'].shape == (3, 16)
+    assert 'attn_omega' not in params['blocks']['shared']
+    check(logits, forward(params, tokens, admin, 3, final_norm=False))
+
+
+def test_admin_omega_is_profiled_at_init(monkeypatch):
+  """Transformer-Clinic's profiling, in NumPy on the profiling batch: omega_1 = 1,
+  omega_{i+1}^2 = omega_i^2 E[x_i^2] + E[f_i(x_i)^2] over sublayers in order,
+  x_i the sublayer's input; the stream advances with the omegas so found."""
+  tokens = np.random.default_rng(5).integers(0, 11, (3, 8))
+  monkeypatch.setattr(model_lib, 'admin_profile_tokens', lambda rng, v, t: tokens[:, :t])
+  cfg = tiny_config(**{'model.placement': 'admin', 'model.num_layers': 3})
+  model = AlbertGPT(ModelConfig.from_config(cfg))
+  ones = jnp.ones((2, 8), jnp.int32)
+  params = model.init(jax.random.key(0), ones, ones, ones, False)['params']
+  p = jax.tree.map(lambda a: np.asarray(a, np.float64), params)
+  blocks = p['blocks']['shared']
+  x = p['token_embed'][tokens] + p['pos_embed'][:8]
+  omega, found = 1.0, []
+  for _ in range(3):
+    for sub, f in (('attn', lambda h: attention(h, blocks['attn'], 2)),
+                   ('mlp', lambda h: mlp(h, blocks['mlp']))):
+      out = f(x)
+      found.append(omega)
+      x, omega = (ln(x * omega + out, blocks[f'{sub}_norm']),
+                  math.sqrt(omega ** 2 * np.mean(x ** 2) + np.mean(out ** 2)))
+  layers = p['blocks']['layers']
+  got = np.stack([layers['attn_omega'], layers['mlp_omega']], 1).reshape(6, 16)
+  np.testing.assert_allclose(got, np.broadcast_to(np.array(found)[:, None], (6, 16)),
+                             rtol=1e-4)
+  assert found[0] == 1.0 and all(b > a for a, b in zip(found, found[1:]))

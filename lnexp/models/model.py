@@ -259,22 +259,37 @@ class Block(nn.Module):
       def gate(suffix, init):
         return self.param(f'{name}_{suffix}', nn.initializers.constant(init), (), f32)
 
-      x_BxTxH = place(x_BxTxH, measured, Site(name, layer, c.num_layers, norm, gate))
+      def scale(suffix):
+        return self.param(f'{name}_{suffix}', nn.initializers.ones, (c.hidden_dim,), f32)
+
+      x_BxTxH = place(x_BxTxH, measured, Site(name, layer, c.num_layers, norm, gate, scale))
     return x_BxTxH
 
 
 SHARES = ('all', 'attention', 'ffn', 'none')  # model.share
 
 
-def _is_shared(path: str, share: str) -> bool:
+def _is_shared(path: str, share: str, per_depth: tuple[str, ...] = ()) -> bool:
+  if path.endswith(tuple(f'_{suffix}' for suffix in per_depth)):
+    return False
   return share == 'all' or (share in ('attention', 'ffn') and
                             path.startswith('attn' if share == 'attention' else 'mlp'))
 
 
-def split_shared(tree: dict, share: str) -> tuple[dict, dict]:
-  """Splits a block's top-level param dict into (shared, per-depth) parts."""
-  shared = {k: v for k, v in tree.items() if _is_shared(k, share)}
-  return shared, {k: v for k, v in tree.items() if not _is_shared(k, share)}
+def split_shared(tree: dict, share: str, per_depth: tuple[str, ...] = ()
+                 ) -> tuple[dict, dict]:
+  """Splits a block's top-level param dict into (shared, per-depth) parts;
+  names ending in '_<suffix>' for a suffix in `per_depth` are never shared."""
+  shared = {k: v for k, v in tree.items() if _is_shared(k, share, per_depth)}
+  return shared, {k: v for k, v in tree.items() if not _is_shared(k, share, per_depth)}
+
+
+ADMIN_PROFILE_ROWS = 8
+
+
+def admin_profile_tokens(rng, vocab_size: int, t: int):
+  """Admin's profiling batch: ADMIN_PROFILE_ROWS rows of uniformly random token ids."""
+  return jax.random.randint(rng, (ADMIN_PROFILE_ROWS, t), 0, vocab_size)
 
 
 class AlbertGPT(nn.Module):
@@ -286,6 +301,51 @@ class AlbertGPT(nn.Module):
     x = jnp.zeros((1, 1, c.hidden_dim), c.dtype)
     return Block(c, parent=None).init(rng, x, jnp.ones((1, 1, 1, 1), bool),
                                       jnp.ones((1, 1)), False)
+
+  def _admin_profile(self, shared, layers, x_RxTxH):
+    """`layers` with each depth's '<sublayer>_omega' set by Admin's profiling
+    (Liu et al. 2020, as their Transformer-Clinic code): sublayers in order,
+    omega_1 = 1 and omega_{i+1}^2 = omega_i^2 E[x_i^2] + E[f_i(x_i)^2], with
+    x_i the input of sublayer i and E the mean over tokens and features, on a
+    batch of random token ids through the initialised model (the
+    post-norm stream has unit mean square whatever the tokens, so the profile
+    hardly depends on them). Each depth runs its block twice: once to measure
+    both sublayers (the MLP's input does not depend on its own omega), once
+    with both omegas set for the block's output."""
+    c = self.cfg
+    r, t = x_RxTxH.shape[:2]
+    block = Block(c, blocked=False, parent=None)
+    allowed_Rx1xTxT, mask_RxT = attention_mask(jnp.ones((r, t))), jnp.ones((r, t))
+    variables = {}
+    if c.has_running_stats:  # normalize with the initial running statistics
+      variables['batch_stats'] = self._block_init(jax.random.key(0))['batch_stats']
+
+    def run(x, layer_params, layer, attn_omega, mlp_omega):
+      width = x.shape[-1]
+      params = {**shared, **layer_params, 'attn_omega': jnp.full((width,), attn_omega),
+                'mlp_omega': jnp.full((width,), mlp_omega)}
+      y, sown = block.apply({**variables, 'params': params}, x, allowed_Rx1xTxT, mask_RxT,
+                            False, layer, mutable=['intermediates'])
+      sown = probes.flatten_sown(sown['intermediates'])
+      ms = {sub: (jnp.mean(sown[f'{sub}_sub_feat_var'] + sown[f'{sub}_sub_feat_mean'] ** 2),
+                  sown[f'{sub}_out_rms'] ** 2) for sub in ('attn', 'mlp')}
+      return y, ms
+
+    def body(carry, xs):
+      x, omega = carry
+      layer_params, layer = xs
+      _, ms = run(x, layer_params, layer, omega, 1.0)
+      mlp_omega = jnp.sqrt(omega ** 2 * ms['attn'][0] + ms['attn'][1])
+      next_omega = jnp.sqrt(mlp_omega ** 2 * ms['mlp'][0] + ms['mlp'][1])
+      y, _ = run(x, layer_params, layer, omega, mlp_omega)
+      return (y, next_omega), (omega, mlp_omega)
+
+    depth = c.num_layers
+    _, (attn_L, mlp_L) = jax.lax.scan(
+        body, (x_RxTxH, jnp.ones((), f32)), (layers, jnp.arange(depth, dtype=jnp.int32)),
+        length=depth)
+    return {**layers, 'attn_omega': jnp.broadcast_to(attn_L[:, None], layers['attn_omega'].shape),
+            'mlp_omega': jnp.broadcast_to(mlp_L[:, None], layers['mlp_omega'].shape)}
 
   @nn.compact
   def __call__(self, tokens_BxT, segment_ids_BxT, mask_BxT, train=False,
@@ -303,29 +363,40 @@ class AlbertGPT(nn.Module):
     collect = self.is_mutable_collection('intermediates')
     t = tokens_BxT.shape[1]
     e, h, depth = c.embed_dim, c.hidden_dim, c.num_layers
+    placement = PLACEMENTS[c.placement]
     embed_VxE = self.param('token_embed', nn.initializers.truncated_normal(
         c.init_scale), (c.vocab_size, e), f32)
-    x_BxTxE = embed_VxE[tokens_BxT]
-    if c.pos == 'learned':
-      pos_LxE = self.param('pos_embed', nn.initializers.truncated_normal(
-          c.init_scale), (c.max_len, e), f32)
-      x_BxTxE = x_BxTxE + pos_LxE[:t]
-    if c.embed_scale != 1.0:  # into the stack only: a tied output layer keeps its scale
-      x_BxTxE = x_BxTxE * c.embed_scale
-    proj_ExH = None
-    if e != h:
-      proj_ExH = self.param('embed_proj', dense_init(c, e), (e, h), f32)
-      x_BxTxE = matmul_tokens(x_BxTxE, proj_ExH)
-    x_BxTxH = x_BxTxE.astype(c.dtype)
+    pos_LxE = self.param('pos_embed', nn.initializers.truncated_normal(
+        c.init_scale), (c.max_len, e), f32) if c.pos == 'learned' else None
+    proj_ExH = self.param('embed_proj', dense_init(c, e), (e, h), f32) if e != h else None
 
-    # One block init per depth; shared parts keep depth 0's values.
+    def embed(tokens_BxT):
+      x_BxTxE = embed_VxE[tokens_BxT]
+      if pos_LxE is not None:
+        x_BxTxE = x_BxTxE + pos_LxE[:tokens_BxT.shape[1]]
+      if c.embed_scale != 1.0:  # into the stack only: a tied output layer keeps its scale
+        x_BxTxE = x_BxTxE * c.embed_scale
+      if proj_ExH is not None:
+        x_BxTxE = matmul_tokens(x_BxTxE, proj_ExH)
+      return x_BxTxE.astype(c.dtype)
+    x_BxTxH = embed(tokens_BxT)
+
+    # One block init per depth; shared parts keep depth 0's values, parts the
+    # placement keeps per depth (Admin's omega) are stacked even when shared.
     def init_blocks(rng):
       if c.share == 'all':
-        return {'shared': self._block_init(rng)['params'], 'layers': {}}
-      stacked = jax.lax.map(lambda r: self._block_init(r)['params'],
-                            jax.random.split(rng, depth))
-      shared, layers = split_shared(stacked, c.share)
-      return {'shared': jax.tree.map(lambda p: p[0], shared), 'layers': layers}
+        shared, layers = split_shared(self._block_init(rng)['params'], c.share,
+                                      placement.per_depth)
+        layers = jax.tree.map(lambda p: jnp.broadcast_to(p, (depth,) + p.shape), layers)
+      else:
+        stacked = jax.lax.map(lambda r: self._block_init(r)['params'],
+                              jax.random.split(rng, depth))
+        shared, layers = split_shared(stacked, c.share, placement.per_depth)
+        shared = jax.tree.map(lambda p: p[0], shared)
+      if placement.profiled:
+        tokens_RxT = admin_profile_tokens(jax.random.fold_in(rng, 1), c.vocab_size, t)
+        layers = self._admin_profile(shared, layers, embed(tokens_RxT))
+      return {'shared': shared, 'layers': layers}
 
     blocks = self.param('blocks', init_blocks)
     shared, layers = blocks['shared'], blocks['layers']

@@ -32,6 +32,12 @@
   "HybridNorm: Towards Stable and Efficient Transformer Training via Hybrid
   Normalization"). Its HybridNorm* variant, whose first block is pre-norm in
   both sublayers (QKV-norm kept), is not implemented.
+- admin: x <- N(x * omega + f(x)), omega a learned per-feature vector per
+  sublayer and depth (per depth even with shared weights), set at init by
+  profiling (AlbertGPT._admin_profile: omega_i^2 sums the mean squares of
+  the embedding and the earlier sublayers' outputs), then trained, as their
+  Transformer-Clinic code does (Admin, Liu et al. 2020, "Understanding the
+  Difficulty of Training Transformers"); no final norm (post-LN).
 
 `apply(x, f, site)` gets the sublayer `f` and a `Site`: which sublayer and
 layer it is, the depth, and the block's norms and gates by name.
@@ -51,13 +57,15 @@ class Site(NamedTuple):
   sublayer: 'attn' or 'mlp'. layer: the block's 0-based depth index (a traced
   int32 inside the depth loop). depth: L. norm(suffix, h): the block's norm
   named '<sublayer>_<suffix>'. gate(suffix, init): a learned scalar named
-  '<sublayer>_<suffix>'.
+  '<sublayer>_<suffix>'. scale(suffix): a learned per-feature vector named
+  '<sublayer>_<suffix>', ones at init (per depth: see `Placement.per_depth`).
   """
   sublayer: str
   layer: Any
   depth: int
   norm: Callable
   gate: Callable
+  scale: Callable
 
 
 @dataclasses.dataclass(frozen=True)
@@ -68,13 +76,18 @@ class Placement:
   consecutive layers, ((count, apply), ...) summing to the depth, each run its
   own depth loop with its own apply (None: one run of `apply`); every run's
   apply must create the same parameters and diagnostics. qkv_norm: attention
-  normalizes q, k and v per head with the model's norm."""
+  normalizes q, k and v per head with the model's norm. per_depth: block
+  parameters '<sublayer>_<suffix>' kept per depth even when the block is
+  shared. profiled: each depth's 'attn_omega' and 'mlp_omega' are set at init
+  from a forward pass (`AlbertGPT._admin_profile`)."""
   apply: Callable
   final_norm: bool  # a norm before the output layer
   branch_init: Callable[[int], float] = lambda depth: 1.0
   moot_without_norm: bool = True
   stages: Callable | None = None
   qkv_norm: bool = False  # the model's norm on q, k and v per head in attention
+  per_depth: tuple[str, ...] = ()  # suffixes of block params never shared across depth
+  profiled: bool = False  # '<sublayer>_omega' set at init by Admin's profiling
 
 
 def _post(x, f, s):
@@ -97,6 +110,10 @@ def _hybridnorm(x, f, s):
   return h + f(h)
 
 
+def _admin(x, f, s):
+  return s.norm('norm', x * s.scale('omega').astype(x.dtype) + f(x))
+
+
 def _layernorm_scaling(x, f, s):
   h = s.norm('norm', x)
   return x + f(h * jax.lax.rsqrt(s.layer + 1.0).astype(h.dtype))
@@ -116,6 +133,8 @@ PLACEMENTS: dict[str, Placement] = {
     'lns': Placement(_layernorm_scaling, final_norm=True, moot_without_norm=False),
     'mixln': Placement(_pre, final_norm=True, stages=_mixln_stages),
     'hybridnorm': Placement(_hybridnorm, final_norm=True, qkv_norm=True),
+    'admin': Placement(_admin, final_norm=False, moot_without_norm=False,
+                       per_depth=('omega',), profiled=True),
 }
 
 
