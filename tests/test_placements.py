@@ -177,3 +177,13 @@ def test_admin_omega_is_profiled_at_init(monkeypatch):
   np.testing.assert_allclose(got, np.broadcast_to(np.array(found)[:, None], (6, 16)),
                              rtol=1e-4)
   assert found[0] == 1.0 and all(b > a for a, b in zip(found, found[1:]))
+
+
+def test_rezero_is_skipinit():
+  """De & Smith 2020: x + a f(x) with a learned scalar per residual branch (each
+  sublayer its own), no norm, no final norm."""
+  def skipinit(x, _, p):
+    x = x + p['attn_gate'] * attention(x, p['attn'], 2)
+    return x + p['mlp_gate'] * mlp(x, p['mlp'])
+  params, tokens, logits = model_logits(**{'model.placement': 'rezero', 'model.norm': 'none'})
+  check(logits, forward(params, tokens, skipinit, 3, final_norm=False))

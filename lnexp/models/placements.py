@@ -10,8 +10,12 @@
   divided by max|x|/8, attention scores computed in another order) guard fp16
   range; in exact arithmetic they change only LN's effective eps. One model,
   so one registry entry (an alias would train it twice in a sweep).
-- rezero: x <- x + a f(x), a learned scalar per sublayer starting at 0 (ReZero,
-  Bachlechner et al. 2020; SkipInit, De & Smith 2020); meant with norm=none
+- rezero: x <- x + a f(x), a learned scalar per sublayer starting at 0; meant
+  with norm=none. This is SkipInit exactly (De & Smith 2020: a learnable
+  scalar at the end of each residual branch, at 0 or a small value, no
+  norm). ReZero (Bachlechner et al. 2020) has the same update, but its
+  reference code (majumderb/rezero) shares one scalar between a layer's
+  attention and MLP sublayers; here each sublayer has its own
 - deepnorm: x <- N(alpha x + f(x)), alpha = (2L)^(1/4), sublayer weights
   initialised x beta = (8L)^(-1/4) (DeepNet, Wang et al. 2022, decoder-only
   constants; the fused q/k/v projection is scaled whole, the paper scales v)
