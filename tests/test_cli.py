@@ -156,7 +156,7 @@ SUPPORTED_NORMS = {
     'lstm': {'layernorm', 'rmsnorm', 'batchnorm', 'scalenorm', 'none'},
     'cnn': {'layernorm', 'rmsnorm', 'batchnorm', 'dyt', 'groupnorm', 'none'}}
 PLACEMENTS = {'post', 'pre', 'peri', 'rezero', 'deepnorm', 'lns', 'mixln', 'hybridnorm',
-              'admin'}
+              'admin', 'ngpt'}
 SUPPORTED_PLACEMENTS = {'albert_gpt': PLACEMENTS, 'lstm': {'post'}, 'cnn': {'post', 'pre'}}
 
 

@@ -28,7 +28,8 @@ ZOO = {'derf': {'model.norm': 'derf', 'model.placement': 'pre'},
        'lns': {'model.placement': 'lns'},
        'mixln': {'model.placement': 'mixln', 'model.mixln_post_fraction': 0.5},
        'hybridnorm': {'model.norm': 'rmsnorm', 'model.placement': 'hybridnorm'},
-       'admin': {'model.placement': 'admin', 'model.branch_init': 'plain'}}
+       'admin': {'model.placement': 'admin', 'model.branch_init': 'plain'},
+       'ngpt': {'model.norm': 'none', 'model.placement': 'ngpt'}}
 
 
 def _initial_loss(norm, placement, tied):

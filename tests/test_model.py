@@ -83,6 +83,9 @@ ZOO_CAUSAL = [
     {'model.placement': 'mixln', 'model.mixln_post_fraction': 0.5, 'model.num_layers': 4},
     {'model.placement': 'mixln', 'model.mixln_post_fraction': 0.25, 'model.num_layers': 6,
      'model.norm': 'batchnorm', 'model.share': 'none'},
+    {'model.placement': 'ngpt', 'model.norm': 'none', 'model.tie_embeddings': False},
+    {'model.placement': 'ngpt', 'model.norm': 'none', 'model.share': 'none',
+     'model.pos': 'rope'},
 ]
 
 

@@ -187,3 +187,71 @@ def test_rezero_is_skipinit():
     return x + p['mlp_gate'] * mlp(x, p['mlp'])
   params, tokens, logits = model_logits(**{'model.placement': 'rezero', 'model.norm': 'none'})
   check(logits, forward(params, tokens, skipinit, 3, final_norm=False))
+
+
+def unit(x, axis=-1):
+  return x / np.linalg.norm(x, axis=axis, keepdims=True)
+
+
+def test_ngpt_matches_the_papers_formulas():
+  """Loshchilov et al. 2024 with matrices normalized along the embedding
+  dimension in the forward pass (position rows too): h0 = Norm(embedding); per sublayer
+  h <- Norm(h + |alpha| (Norm(f(h)) - h)); attention on s_qk Norm(q), s_qk Norm(k)
+  with softmax scale sqrt(d_k); the MLP's up projection x s_uv sqrt(d); logits
+  s_z x (h . Norm(w_v)). alpha, s_qk and s_z are used as stored x init / (1/sqrt(d))."""
+  h_dim, heads = 16, 2
+  k_dim, base = h_dim // heads, h_dim ** -0.5
+  for share, tied in (('all', False), ('none', True)):
+    params, tokens, logits = model_logits(**{
+        'model.placement': 'ngpt', 'model.norm': 'none', 'model.tie_embeddings': tied,
+        'model.share': share})
+    p = jax.tree.map(lambda a: np.asarray(a, np.float64), params)
+    x = unit(unit(p['token_embed'])[tokens] + unit(p['pos_embed'][:8]))
+    t = tokens.shape[1]
+    for d in range(3):
+      b = {**p['blocks']['shared'], **jax.tree.map(lambda a: a[d], p['blocks']['layers'])}
+      a = b['attn']
+      qkv = x @ unit(a['qkv']['kernel'], 0).reshape(h_dim, -1) + a['qkv']['bias'].reshape(-1)
+      q, key, v = (qkv.reshape(4, t, 3, heads, k_dim)[:, :, i] for i in range(3))
+      s_qk = a['sqk'] / base
+      q, key = unit(q) * s_qk, unit(key) * s_qk
+      scores = np.einsum('btnk,bsnk->bnts', q, key) * np.sqrt(k_dim)
+      scores = np.where(np.tril(np.ones((t, t), bool)), scores, -np.inf)
+      probs = np.exp(scores - scores.max(-1, keepdims=True))
+      probs /= probs.sum(-1, keepdims=True)
+      heads_out = np.einsum('bnts,bsnk->btnk', probs, v).reshape(4, t, h_dim)
+      att = heads_out @ unit(a['out']['kernel'], -1).reshape(h_dim, h_dim) + a['out']['bias']
+      alpha = np.abs(b['attn_alpha'] * 0.05 / base)
+      x = unit(x + alpha * (unit(att) - x))
+      m = b['mlp']
+      u = (x @ unit(m['up']['kernel'], 0) + m['up']['bias']) * m['suv'] * np.sqrt(h_dim)
+      gelu = 0.5 * u * (1 + np.tanh(np.sqrt(2 / np.pi) * (u + 0.044715 * u ** 3)))
+      out = gelu @ unit(m['down']['kernel'], -1) + m['down']['bias']
+      alpha = np.abs(b['mlp_alpha'] * 0.05 / base)
+      x = unit(x + alpha * (unit(out) - x))
+    if tied:
+      ref = x @ unit(p['token_embed']).T * p['sz'] / base
+    else:
+      ref = (x @ unit(p['unembed']['kernel'], 0) + p['unembed']['bias']) * p['sz'] / base
+    check(logits, ref)
+
+
+def test_ngpt_starts_from_the_papers_values_whatever_the_norm_and_output_gain():
+  """alpha 0.05, s_qk 1, s_z 1 (stored as 1/sqrt(d)), s_uv 1; model.norm and
+  model.unembed_init are moot (`canonical` maps them to one point)."""
+  from lnexp.models.validate import canonical
+  kw = {'model.placement': 'ngpt', 'model.tie_embeddings': False}
+  params, _, logits = model_logits(**kw, **{'model.unembed_init': 0.0})
+  other_params, _, other_logits = model_logits(**kw, **{'model.norm': 'rmsnorm'})
+  np.testing.assert_allclose(logits, other_logits, rtol=1e-6)
+  assert jax.tree.structure(params) == jax.tree.structure(other_params)
+  cfg = tiny_config(**{'model.placement': 'ngpt', 'model.norm': 'layernorm'})
+  model = AlbertGPT(ModelConfig.from_config(cfg))
+  ones = jnp.ones((1, 8), jnp.int32)
+  init = model.init(jax.random.key(0), ones, ones, ones, False)['params']
+  shared = init['blocks']['shared']
+  for value in (shared['attn_alpha'], shared['mlp_alpha'], shared['attn']['sqk'], init['sz']):
+    np.testing.assert_allclose(value, 0.25)  # 1/sqrt(16)
+  np.testing.assert_allclose(shared['mlp']['suv'], 1.0)
+  assert canonical(tiny_config(**{**kw, 'model.norm': 'batchnorm'})).model.norm == 'none'
+  assert canonical(tiny_config(**kw, **{'model.unembed_init': 0.0})).model.unembed_init == 1.0

@@ -5,6 +5,9 @@ Every variant lives here, read top to bottom:
   `lnexp.models.placements`.
 - qk_norm: LayerNorm of queries and keys per head (Dehghani et al. 2023;
   Wortsman et al. 2023).
+- A placement may change the model beyond the block: the model's norm on q, k
+  and v (HybridNorm), per-depth omegas profiled at init (Admin), or nGPT's
+  normalized model (`lnexp.models.ngpt`).
 - share (`model.share`): all (ALBERT, Lan et al. 2019), attention, ffn, none
   (GPT). Shared parameters are closed over, unshared ones stacked on a leading
   depth axis, and the depth loop is one `lax.scan`, so compile time does not
@@ -24,7 +27,7 @@ import jax
 import jax.numpy as jnp
 
 from lnexp.errors import ConfigError
-from lnexp.models import norms, probes
+from lnexp.models import ngpt, norms, probes
 from lnexp.models.dense import Dense, matmul_tokens
 from lnexp.models.placements import PLACEMENTS, Site, stages
 
@@ -150,9 +153,10 @@ class Attention(nn.Module):
     c = self.cfg
     n, k = c.num_heads, c.hidden_dim // c.num_heads
     gain_in, gain_out = branch_gains(c)
-    qkv = Dense((3, n, k), use_bias=c.use_bias, dtype=c.dtype,
+    hyper = PLACEMENTS[c.placement].hypersphere
+    qkv = Dense((3, n, k), use_bias=c.use_bias, dtype=c.dtype, unit=hyper and 'in',
                 kernel_init=dense_init(c, c.hidden_dim, gain_in), name='qkv')
-    out = Dense(c.hidden_dim, axes=2, use_bias=c.use_bias, dtype=c.dtype,
+    out = Dense(c.hidden_dim, axes=2, use_bias=c.use_bias, dtype=c.dtype, unit=hyper and 'out',
                 kernel_init=dense_init(c, c.hidden_dim, gain_out), name='out')
     q_BxTxNxK, k_BxTxNxK, v_BxTxNxK = jnp.unstack(qkv(x_BxTxH), axis=2)
     if c.qk_norm:
@@ -167,18 +171,22 @@ class Attention(nn.Module):
           for name, a in (('q', q_BxTxNxK), ('k', k_BxTxNxK), ('v', v_BxTxNxK)))
     if c.pos == 'rope':
       q_BxTxNxK, k_BxTxNxK = rope(q_BxTxNxK), rope(k_BxTxNxK)
+    if hyper:  # nGPT: unit queries and keys per head, times s_qk
+      s_qk_NxK = ngpt.scaled_param(self, 'sqk', (n, k), 1.0, c.hidden_dim ** -0.5)
+      q_BxTxNxK = (ngpt.unit(q_BxTxNxK) * s_qk_NxK).astype(q_BxTxNxK.dtype)
+      k_BxTxNxK = (ngpt.unit(k_BxTxNxK) * s_qk_NxK).astype(k_BxTxNxK.dtype)
     diagnose = self.is_mutable_collection('intermediates')
     if c.attention == 'cudnn' and not diagnose:
       b, t = allowed_Bx1xTxS.shape[:3:2]  # cuDNN's vmap rule needs the heads axis
       allowed_BxNxTxS = jnp.broadcast_to(allowed_Bx1xTxS, (b, n, t, t))
       out_BxTxNxK = jax.nn.dot_product_attention(
           q_BxTxNxK, k_BxTxNxK, v_BxTxNxK, mask=allowed_BxNxTxS, is_causal=True,
-          implementation='cudnn')
+          scale=k ** 0.5 if hyper else None, implementation='cudnn')
       return out(out_BxTxNxK)
     # The mask is added as a bias (no select in the backward), and in float32
     # the queries are scaled before the product (T x K values, not T x S; in
-    # bfloat16 that would add a rounding).
-    scale = k ** -0.5
+    # bfloat16 that would add a rounding). nGPT's unit q, k: sqrt(d_k) instead.
+    scale = k ** 0.5 if hyper else k ** -0.5
     if c.dtype == 'float32':
       q_BxTxNxK, scale = q_BxTxNxK * scale, 1.0
     q_BxNxTxK, k_BxNxSxK, v_BxNxSxK = (
@@ -215,9 +223,13 @@ class Mlp(nn.Module):
   def __call__(self, x_BxTxH):
     c = self.cfg
     gain_in, gain_out = branch_gains(c)
-    h = Dense(c.mlp_dim, use_bias=c.use_bias, dtype=c.dtype,
+    hyper = PLACEMENTS[c.placement].hypersphere
+    h = Dense(c.mlp_dim, use_bias=c.use_bias, dtype=c.dtype, unit=hyper and 'in',
               kernel_init=dense_init(c, c.hidden_dim, gain_in), name='up')(x_BxTxH)
-    return Dense(c.hidden_dim, use_bias=c.use_bias, dtype=c.dtype,
+    if hyper:  # nGPT's s_uv sqrt(d) on the up projection
+      s_uv = self.param('suv', nn.initializers.ones, (c.mlp_dim,), f32)
+      h = h * (s_uv * c.hidden_dim ** 0.5).astype(h.dtype)
+    return Dense(c.hidden_dim, use_bias=c.use_bias, dtype=c.dtype, unit=hyper and 'out',
                  kernel_init=dense_init(c, c.mlp_dim, gain_out), name='down')(nn.gelu(h))
 
 
@@ -259,8 +271,9 @@ class Block(nn.Module):
       def gate(suffix, init):
         return self.param(f'{name}_{suffix}', nn.initializers.constant(init), (), f32)
 
-      def scale(suffix):
-        return self.param(f'{name}_{suffix}', nn.initializers.ones, (c.hidden_dim,), f32)
+      def scale(suffix, init=1.0):
+        return self.param(f'{name}_{suffix}', nn.initializers.constant(init),
+                          (c.hidden_dim,), f32)
 
       x_BxTxH = place(x_BxTxH, measured, Site(name, layer, c.num_layers, norm, gate, scale))
     return x_BxTxH
@@ -371,14 +384,15 @@ class AlbertGPT(nn.Module):
     proj_ExH = self.param('embed_proj', dense_init(c, e), (e, h), f32) if e != h else None
 
     def embed(tokens_BxT):
-      x_BxTxE = embed_VxE[tokens_BxT]
+      unit = ngpt.unit if placement.hypersphere else lambda table: table  # nGPT: unit rows
+      x_BxTxE = unit(embed_VxE)[tokens_BxT]
       if pos_LxE is not None:
-        x_BxTxE = x_BxTxE + pos_LxE[:tokens_BxT.shape[1]]
+        x_BxTxE = x_BxTxE + unit(pos_LxE[:tokens_BxT.shape[1]])
       if c.embed_scale != 1.0:  # into the stack only: a tied output layer keeps its scale
         x_BxTxE = x_BxTxE * c.embed_scale
       if proj_ExH is not None:
         x_BxTxE = matmul_tokens(x_BxTxE, proj_ExH)
-      return x_BxTxE.astype(c.dtype)
+      return (ngpt.unit(x_BxTxE) if placement.hypersphere else x_BxTxE).astype(c.dtype)
     x_BxTxH = embed(tokens_BxT)
 
     # One block init per depth; shared parts keep depth 0's values, parts the
@@ -467,10 +481,18 @@ class AlbertGPT(nn.Module):
         x_BxTxE = matmul_tokens(x_BxTxE, proj_ExH.T)
       # Unit-variance embeddings reused as the output layer: scale by E^-1/2
       # so initial logits have unit scale (as T5 does for tied embeddings).
-      logits = matmul_tokens(x_BxTxE, embed_VxE.T) * e ** -0.5
+      if placement.hypersphere:  # nGPT: unit rows, cosine logits times s_z
+        logits = matmul_tokens(x_BxTxE, ngpt.unit(embed_VxE).T) * ngpt.scaled_param(
+            self, 'sz', (c.vocab_size,), 1.0, h ** -0.5)
+      else:
+        logits = matmul_tokens(x_BxTxE, embed_VxE.T) * e ** -0.5
     else:
+      gain = 1.0 if placement.hypersphere else c.unembed_init  # normalized: gain moot
       logits = Dense(c.vocab_size, use_bias=c.use_bias, dtype=c.dtype,
-                     kernel_init=dense_init(c, h, c.unembed_init), name='unembed')(x_BxTxH)
+                     unit=placement.hypersphere and 'in',
+                     kernel_init=dense_init(c, h, gain), name='unembed')(x_BxTxH)
+      if placement.hypersphere:  # nGPT: cosine logits times s_z
+        logits = logits * ngpt.scaled_param(self, 'sz', (c.vocab_size,), 1.0, h ** -0.5)
     return logits.astype(f32)
 
 
@@ -491,7 +513,8 @@ def check(cfg) -> None:
   if m.pos == 'rope' and (m.hidden_dim // m.num_heads) % 2:
     raise ConfigError('model.pos=rope needs an even head dimension '
                       '(hidden_dim / num_heads)')
-  if m.qk_norm and PLACEMENTS[m.placement].qkv_norm:
+  placement = PLACEMENTS[m.placement]
+  if m.qk_norm and (placement.qkv_norm or placement.hypersphere):
     raise ConfigError(f'model.qk_norm=True is moot with model.placement={m.placement!r}, '
                       'which normalizes q, k and v itself (leave it False)')
   if m.attention == 'cudnn' and m.dtype != 'bfloat16':

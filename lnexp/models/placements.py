@@ -42,6 +42,12 @@
   the embedding and the earlier sublayers' outputs), then trained, as their
   Transformer-Clinic code does (Admin, Liu et al. 2020, "Understanding the
   Difficulty of Training Transformers"); no final norm (post-LN).
+- ngpt: the stream on the unit sphere, h <- Norm(h + |alpha| (Norm(f(h)) - h))
+  with learned per-feature alpha per sublayer (from 0.05), the rest of the
+  model nGPT's (`hypersphere`; what is implemented and what is not:
+  lnexp.models.ngpt); needs model.norm=none and an untied output layer (nGPT,
+  Loshchilov et al. 2024, "nGPT: Normalized Transformer with Representation
+  Learning on the Hypersphere").
 
 `apply(x, f, site)` gets the sublayer `f` and a `Site`: which sublayer and
 layer it is, the depth, and the block's norms and gates by name.
@@ -53,6 +59,9 @@ import math
 from typing import Any, Callable, NamedTuple
 
 import jax
+import jax.numpy as jnp
+
+from lnexp.models import ngpt
 
 
 class Site(NamedTuple):
@@ -61,8 +70,8 @@ class Site(NamedTuple):
   sublayer: 'attn' or 'mlp'. layer: the block's 0-based depth index (a traced
   int32 inside the depth loop). depth: L. norm(suffix, h): the block's norm
   named '<sublayer>_<suffix>'. gate(suffix, init): a learned scalar named
-  '<sublayer>_<suffix>'. scale(suffix): a learned per-feature vector named
-  '<sublayer>_<suffix>', ones at init (per depth: see `Placement.per_depth`).
+  '<sublayer>_<suffix>'. scale(suffix, init=1): a learned per-feature vector
+  named '<sublayer>_<suffix>' (per depth: see `Placement.per_depth`).
   """
   sublayer: str
   layer: Any
@@ -83,7 +92,9 @@ class Placement:
   normalizes q, k and v per head with the model's norm. per_depth: block
   parameters '<sublayer>_<suffix>' kept per depth even when the block is
   shared. profiled: each depth's 'attn_omega' and 'mlp_omega' are set at init
-  from a forward pass (`AlbertGPT._admin_profile`)."""
+  from a forward pass (`AlbertGPT._admin_profile`). hypersphere: the rest of
+  the model is nGPT's (unit embeddings, normalized matrices, scaled unit
+  queries and keys, s_uv and s_z: lnexp.models.ngpt)."""
   apply: Callable
   final_norm: bool  # a norm before the output layer
   branch_init: Callable[[int], float] = lambda depth: 1.0
@@ -92,6 +103,7 @@ class Placement:
   qkv_norm: bool = False  # the model's norm on q, k and v per head in attention
   per_depth: tuple[str, ...] = ()  # suffixes of block params never shared across depth
   profiled: bool = False  # '<sublayer>_omega' set at init by Admin's profiling
+  hypersphere: bool = False  # nGPT's normalized model (lnexp.models.ngpt)
 
 
 def _post(x, f, s):
@@ -118,6 +130,13 @@ def _admin(x, f, s):
   return s.norm('norm', x * s.scale('omega').astype(x.dtype) + f(x))
 
 
+def _ngpt(x, f, s):
+  base = x.shape[-1] ** -0.5
+  alpha = jnp.abs(ngpt.scaled(s.scale('alpha', base), ngpt.ALPHA_INIT, base)).astype(x.dtype)
+  h = ngpt.unit(x)
+  return ngpt.unit(h + alpha * (ngpt.unit(f(x)) - h))
+
+
 def _layernorm_scaling(x, f, s):
   h = s.norm('norm', x)
   return x + f(h * jax.lax.rsqrt(s.layer + 1.0).astype(h.dtype))
@@ -139,6 +158,7 @@ PLACEMENTS: dict[str, Placement] = {
     'hybridnorm': Placement(_hybridnorm, final_norm=True, qkv_norm=True),
     'admin': Placement(_admin, final_norm=False, moot_without_norm=False,
                        per_depth=('omega',), profiled=True),
+    'ngpt': Placement(_ngpt, final_norm=False, moot_without_norm=False, hypersphere=True),
 }
 
 
