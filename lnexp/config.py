@@ -37,8 +37,8 @@ def base_config() -> ConfigDict:
                               # (Sun et al. 2025); mixln: post in the first layers, then pre
                               # (Li et al. 2024); hybridnorm: x+attn(x) with N on q, k, v,
                               # then h=N(x), h+f(h) (Zhuo et al. 2025); admin: N(x*w+f(x)), w
-                              # profiled at init (Liu et al. 2020); rezero (= SkipInit): x+a*f(x);
-                              # ngpt: h on the unit sphere (Loshchilov et al. 2024)
+                              # profiled at init (Liu et al. 2020); rezero (= SkipInit):
+                              # x+a*f(x); ngpt: h on the unit sphere (Loshchilov et al. 2024)
   m.share = 'all'             # ALBERT cross-layer sharing: all | attention | ffn | none
   m.num_layers = 4            # transformer blocks (depth; shared ones count once per depth)
   m.hidden_dim = 128          # H

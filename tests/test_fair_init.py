@@ -19,8 +19,8 @@ from tests.conftest import tiny_config
 
 VARIANTS = [('layernorm', 'post'), ('layernorm', 'pre'), ('layernorm', 'peri'),
             ('rmsnorm', 'pre'), ('dyt', 'pre'), ('none', 'pre'),
-            ('derf', 'pre'), ('layernorm', 'lns'), ('layernorm', 'mixln'), ('rmsnorm', 'hybridnorm'),
-            ('layernorm', 'admin')]
+            ('derf', 'pre'), ('layernorm', 'lns'), ('layernorm', 'mixln'),
+            ('rmsnorm', 'hybridnorm'), ('layernorm', 'admin')]
 # The normalization zoo (issue 35) at the benchmark size, each as its
 # overrides of lnexp.claims.sizes.learned_config (d=128, 2 shared layers, the
 # zero untied output layer), on the benchmark's topics data.

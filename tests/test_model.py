@@ -96,7 +96,8 @@ def test_zoo_changing_future_tokens_leaves_past_logits(overrides):
 
 
 def test_mixln_fraction_outside_zero_one_is_a_one_line_error():
-  with pytest.raises(ConfigError, match=r'^model.mixln_post_fraction=1.5 must be in \[0, 1\]$'):
+  with pytest.raises(ConfigError,
+                     match=r'^model.mixln_post_fraction=1.5 must be in \[0, 1\]$'):
     validate(tiny_config(**{'model.mixln_post_fraction': 1.5}))
 
 

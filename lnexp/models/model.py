@@ -339,9 +339,9 @@ class AlbertGPT(nn.Module):
                 'mlp_omega': jnp.full((width,), mlp_omega)}
       y, sown = block.apply({**variables, 'params': params}, x, allowed_Rx1xTxT, mask_RxT,
                             False, layer, mutable=['intermediates'])
-      sown = probes.flatten_sown(sown['intermediates'])
+      sown = probes.flatten_sown(sown['intermediates'])  # the block's own diagnostics:
       ms = {sub: (jnp.mean(sown[f'{sub}_sub_feat_var'] + sown[f'{sub}_sub_feat_mean'] ** 2),
-                  sown[f'{sub}_out_rms'] ** 2) for sub in ('attn', 'mlp')}
+                  sown[f'{sub}_out_rms'] ** 2) for sub in ('attn', 'mlp')}  # E[x^2], E[f^2]
       return y, ms
 
     def body(carry, xs):
@@ -357,8 +357,9 @@ class AlbertGPT(nn.Module):
     _, (attn_L, mlp_L) = jax.lax.scan(
         body, (x_RxTxH, jnp.ones((), f32)), (layers, jnp.arange(depth, dtype=jnp.int32)),
         length=depth)
-    return {**layers, 'attn_omega': jnp.broadcast_to(attn_L[:, None], layers['attn_omega'].shape),
-            'mlp_omega': jnp.broadcast_to(mlp_L[:, None], layers['mlp_omega'].shape)}
+    shape_LxH = layers['attn_omega'].shape
+    return {**layers, 'attn_omega': jnp.broadcast_to(attn_L[:, None], shape_LxH),
+            'mlp_omega': jnp.broadcast_to(mlp_L[:, None], shape_LxH)}
 
   @nn.compact
   def __call__(self, tokens_BxT, segment_ids_BxT, mask_BxT, train=False,

@@ -18,8 +18,8 @@ step size relative to them changes in training; the MLP is this model's
 GELU one (the paper's SwiGLU has s_u and s_v, here one s_uv before the
 GELU); biases follow model.use_bias (the paper has none); with learned
 positions (the paper uses model.pos=rope) the input is Norm(unit token row +
-unit position row). Not implemented: the paper's training recipe (no weight decay
-and no warm-up; set optim.weight_decay and optim.warmup_steps to 0).
+unit position row). Not part of the model: the paper's training recipe (no
+weight decay, no warm-up: optim.weight_decay and optim.warmup_steps).
 """
 from __future__ import annotations
 

@@ -15,13 +15,13 @@
   scalar at the end of each residual branch, at 0 or a small value, no
   norm). ReZero (Bachlechner et al. 2020) has the same update, but its
   reference code (majumderb/rezero) shares one scalar between a layer's
-  attention and MLP sublayers; here each sublayer has its own
+  attention and MLP sublayers; here each sublayer has its own.
 - deepnorm: x <- N(alpha x + f(x)), alpha = (2L)^(1/4), sublayer weights
   initialised x beta = (8L)^(-1/4) (DeepNet, Wang et al. 2022, decoder-only
   constants; the fused q/k/v projection is scaled whole, the paper scales v)
 - lns: pre-LN with each block norm's output x 1/sqrt(l), l the 1-based layer
   index; the final norm unscaled (LayerNorm Scaling, Sun et al. 2025, "The
-  Curse of Depth in Large Language Models"; as their code, lmsdss/LayerNorm-Scaling)
+  Curse of Depth in Large Language Models"; as lmsdss/LayerNorm-Scaling's code)
 - mixln: post-LN in the first floor(a L) layers, pre-LN in the rest, a =
   `model.mixln_post_fraction` (0.25 in the paper), plus a final norm as in
   the authors' code (Mix-LN, Li et al. 2024, "Mix-LN: Unleashing the Power of
@@ -45,7 +45,7 @@
 - ngpt: the stream on the unit sphere, h <- Norm(h + |alpha| (Norm(f(h)) - h))
   with learned per-feature alpha per sublayer (from 0.05), the rest of the
   model nGPT's (`hypersphere`; what is implemented and what is not:
-  lnexp.models.ngpt); needs model.norm=none and an untied output layer (nGPT,
+  lnexp.models.ngpt); model.norm and model.unembed_init are moot (nGPT,
   Loshchilov et al. 2024, "nGPT: Normalized Transformer with Representation
   Learning on the Hypersphere").
 
