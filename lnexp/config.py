@@ -30,7 +30,14 @@ def base_config() -> ConfigDict:
   m.arch = 'albert_gpt'       # albert_gpt | lstm (lnexp.models.lstm) | cnn
                               # (lnexp.models.cnn, images)
   m.norm = 'layernorm'        # layernorm | rmsnorm | batchnorm | dyt | none | groupnorm (cnn)
-  m.placement = 'post'        # post: N(x+f(x)); pre: x+f(N(x)); peri: x+N(f(N(x)))
+                              # | derf: scale * erf(alpha x + s) + bias (Chen et al. 2025)
+  m.placement = 'post'        # post: N(x+f(x)); pre: x+f(N(x)); peri (= CogView's
+                              # Sandwich-LN): x+N(f(N(x))); lns: pre with N(x)/sqrt(layer)
+                              # (Sun et al. 2025); mixln: post in the first layers, then pre
+                              # (Li et al. 2024); hybridnorm: x+attn(x) with N on q, k, v,
+                              # then h=N(x), h+f(h) (Zhuo et al. 2025); admin: N(x*w+f(x)), w
+                              # profiled at init (Liu et al. 2020); rezero (= SkipInit):
+                              # x+a*f(x); ngpt: h on the unit sphere (Loshchilov et al. 2024)
   m.share = 'all'             # ALBERT cross-layer sharing: all | attention | ffn | none
   m.num_layers = 4            # transformer blocks (depth; shared ones count once per depth)
   m.hidden_dim = 128          # H
@@ -54,6 +61,9 @@ def base_config() -> ConfigDict:
                               # | cumulative (batch and positions <= t: causal-safe)
   m.bn_share_stats = False    # ablation: one set of running stats for all depths
   m.dyt_alpha_init = 0.5      # DyT (Zhu et al. 2025) default
+  m.derf_alpha_init = 0.5     # Derf's initial alpha (Chen et al. 2025's default)
+  m.mixln_post_fraction = 0.25  # mixln: the first floor(fraction x num_layers) layers
+                              # are post-LN (Li et al. 2024's default)
   m.groups = 4                # cnn groupnorm: channel groups (Wu & He 2018)
   m.dtype = 'float32'         # activation dtype; params, norms, optimizer stay float32
   m.attention = 'xla'         # xla: einsum + softmax, any backend; cudnn: cuDNN flash
@@ -220,7 +230,8 @@ NONNEGATIVE = ('model.unembed_init', 'optim.warmup_steps', 'optim.weight_decay',
                'train.max_lanes_per_program', 'diagnostics.every', 'diagnostics.ics_every',
                'data.seed', 'data.max_bytes')
 UNIT = {'model.bn_momentum': False, 'optim.b1': False, 'optim.b2': False,
-        'optim.momentum': False, 'optim.min_lr_ratio': True}  # [0, 1) or [0, 1]
+        'optim.momentum': False, 'optim.min_lr_ratio': True,
+        'model.mixln_post_fraction': True}  # [0, 1) or [0, 1]
 
 
 def check_ranges(cfg: ConfigDict) -> None:

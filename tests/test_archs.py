@@ -199,6 +199,7 @@ OTHER = {'placement': 'pre', 'share': 'none', 'num_layers': 3, 'embed_dim': 8,
          'num_heads': 4, 'mlp_dim': 8, 'qk_norm': True, 'pos': 'rope', 'embed_scale': 0.5,
          'tie_embeddings': False, 'bn_axes': 'batch_time', 'bn_share_stats': True,
          'dyt_alpha_init': 0.9, 'groups': 2, 'dtype': 'bfloat16', 'attention': 'cudnn',
+         'derf_alpha_init': 0.9, 'mixln_post_fraction': 0.5,
          'scan_unroll': 1, 'branch_init': 'gpt2', 'unembed_init': 0.5}
 
 

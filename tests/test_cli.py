@@ -152,10 +152,11 @@ def test_duplicate_sweep_entries_are_reported_in_one_line(tmp_path, capsys, monk
 # the ResNet v1 (post) and v2 (pre) blocks only.
 SUPPORTED_NORMS = {
     'albert_gpt': {'layernorm', 'rmsnorm', 'batchnorm', 'dyt', 'scalenorm', 'powernorm',
-                   'layernorm_simple', 'detachnorm', 'none'},
+                   'layernorm_simple', 'detachnorm', 'derf', 'none'},
     'lstm': {'layernorm', 'rmsnorm', 'batchnorm', 'scalenorm', 'none'},
     'cnn': {'layernorm', 'rmsnorm', 'batchnorm', 'dyt', 'groupnorm', 'none'}}
-PLACEMENTS = {'post', 'pre', 'peri', 'rezero', 'deepnorm'}
+PLACEMENTS = {'post', 'pre', 'peri', 'rezero', 'deepnorm', 'lns', 'mixln', 'hybridnorm',
+              'admin', 'ngpt'}
 SUPPORTED_PLACEMENTS = {'albert_gpt': PLACEMENTS, 'lstm': {'post'}, 'cnn': {'post', 'pre'}}
 
 

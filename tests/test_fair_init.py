@@ -10,12 +10,26 @@ import jax
 import numpy as np
 import pytest
 
+from lnexp import config as config_lib
+from lnexp.claims import sizes
 from lnexp.data import make_source
 from lnexp.models.model import AlbertGPT, ModelConfig
+from lnexp.models.validate import validate
 from tests.conftest import tiny_config
 
 VARIANTS = [('layernorm', 'post'), ('layernorm', 'pre'), ('layernorm', 'peri'),
-            ('rmsnorm', 'pre'), ('dyt', 'pre'), ('none', 'pre')]
+            ('rmsnorm', 'pre'), ('dyt', 'pre'), ('none', 'pre'),
+            ('derf', 'pre'), ('layernorm', 'lns'), ('layernorm', 'mixln'),
+            ('rmsnorm', 'hybridnorm'), ('layernorm', 'admin')]
+# The normalization zoo (issue 35) at the benchmark size, each as its
+# overrides of lnexp.claims.sizes.learned_config (d=128, 2 shared layers, the
+# zero untied output layer), on the benchmark's topics data.
+ZOO = {'derf': {'model.norm': 'derf', 'model.placement': 'pre'},
+       'lns': {'model.placement': 'lns'},
+       'mixln': {'model.placement': 'mixln', 'model.mixln_post_fraction': 0.5},
+       'hybridnorm': {'model.norm': 'rmsnorm', 'model.placement': 'hybridnorm'},
+       'admin': {'model.placement': 'admin', 'model.branch_init': 'plain'},
+       'ngpt': {'model.norm': 'none', 'model.placement': 'ngpt'}}
 
 
 def _initial_loss(norm, placement, tied):
@@ -43,3 +57,19 @@ def test_zero_output_layer_starts_at_log_vocab(norm, placement):
 def test_tied_unit_embeddings_start_high_with_a_norm():
   loss, vocab = _initial_loss('layernorm', 'post', tied=True)
   assert loss > math.log(vocab) + 0.5
+
+
+@pytest.mark.parametrize('name', sorted(ZOO))
+def test_zoo_starts_near_log_vocab_at_the_benchmark_size(name):
+  cfg = config_lib.apply_overrides(sizes.learned_config('core'),
+                                   {'data.source': 'topics', **ZOO[name]})
+  source = make_source(cfg)
+  cfg.model.vocab_size = source.vocab_size
+  validate(cfg)
+  model, batch = AlbertGPT(ModelConfig.from_config(cfg)), source.eval_batch(0)
+  args = (batch['inputs'], batch['segment_ids'], batch['loss_mask'])
+  logits = jax.jit(model.apply)(jax.jit(model.init)(jax.random.PRNGKey(0), *args), *args)
+  ce = -np.take_along_axis(np.asarray(jax.nn.log_softmax(logits)),
+                           batch['targets'][..., None], -1)[..., 0]
+  loss = float((ce * batch['loss_mask']).sum() / batch['loss_mask'].sum())
+  assert abs(loss - math.log(source.vocab_size)) < 0.3

@@ -44,6 +44,10 @@ CAUSAL_CASES = [
     ('powernorm', 'post', 'all'), ('powernorm', 'pre', 'none'),
     ('none', 'rezero', 'all'), ('layernorm', 'deepnorm', 'attention'),
     ('layernorm_simple', 'post', 'all'), ('detachnorm', 'pre', 'none'),
+    ('derf', 'pre', 'all'), ('derf', 'post', 'none'),
+    ('layernorm', 'lns', 'all'), ('rmsnorm', 'lns', 'none'),
+    ('rmsnorm', 'hybridnorm', 'all'), ('batchnorm', 'hybridnorm', 'none'),
+    ('layernorm', 'admin', 'all'), ('batchnorm', 'admin', 'ffn'),
 ]
 
 
@@ -72,6 +76,35 @@ def test_changing_future_tokens_leaves_past_logits(norm, placement, share):
   past, total = _suffix_change(model)
   assert total > 1e-3  # the change does reach later positions
   assert past < 1e-5
+
+
+# Zoo placements whose structure the (norm, placement, share) rows above miss.
+ZOO_CAUSAL = [
+    {'model.placement': 'mixln', 'model.mixln_post_fraction': 0.5, 'model.num_layers': 4},
+    {'model.placement': 'mixln', 'model.mixln_post_fraction': 0.25, 'model.num_layers': 6,
+     'model.norm': 'batchnorm', 'model.share': 'none'},
+    {'model.placement': 'ngpt', 'model.norm': 'none', 'model.tie_embeddings': False},
+    {'model.placement': 'ngpt', 'model.norm': 'none', 'model.share': 'none',
+     'model.pos': 'rope'},
+]
+
+
+@pytest.mark.parametrize('overrides', ZOO_CAUSAL)
+def test_zoo_changing_future_tokens_leaves_past_logits(overrides):
+  past, total = _suffix_change(_model(**overrides))
+  assert total > 1e-3 and past < 1e-5
+
+
+def test_mixln_fraction_outside_zero_one_is_a_one_line_error():
+  with pytest.raises(ConfigError,
+                     match=r'^model.mixln_post_fraction=1.5 must be in \[0, 1\]$'):
+    validate(tiny_config(**{'model.mixln_post_fraction': 1.5}))
+
+
+def test_qk_norm_is_refused_with_hybridnorm_in_one_line():
+  with pytest.raises(ConfigError, match=r"^model.qk_norm=True is moot with "
+                     r"model.placement='hybridnorm', which normalizes q, k and v"):
+    validate(tiny_config(**{'model.qk_norm': True, 'model.placement': 'hybridnorm'}))
 
 
 def test_rope_and_qk_norm_are_causal():

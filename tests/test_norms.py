@@ -1,4 +1,5 @@
 """Each norm against a NumPy implementation of its formula."""
+import math
 import types
 
 import jax
@@ -75,6 +76,26 @@ def test_dyt_matches_numpy_with_trained_params():
   np.testing.assert_allclose(y, np.tanh(0.3 * x) * p['scale'] + p['bias'], rtol=1e-5,
                              atol=1e-6)
   assert float(variables['params']['alpha']) == pytest.approx(0.7)
+
+
+def test_derf_matches_numpy_with_trained_params():
+  """Chen et al. 2025: scale * erf(alpha x + shift) + bias; alpha from
+  model.derf_alpha_init, shift from 0, scale 1 and bias 0 at init."""
+  x = _x()
+  module = norms.NORMS['derf'].tokens(
+      types.SimpleNamespace(derf_alpha_init=0.7, use_bias=True), 'n')
+  y, variables = _apply(module, x)
+  p = variables['params']
+  assert float(p['alpha']) == pytest.approx(0.7) and float(p['shift']) == 0.0
+  erf = np.vectorize(math.erf)
+  np.testing.assert_allclose(y, erf(0.7 * x.astype(np.float64)), rtol=1e-5, atol=1e-6)
+  rng = np.random.default_rng(1)
+  p = {'alpha': np.float32(0.3), 'shift': np.float32(-0.4),
+       'scale': rng.normal(size=8).astype(np.float32),
+       'bias': rng.normal(size=8).astype(np.float32)}
+  y = module.apply({'params': p}, x, None, False)
+  ref = erf(0.3 * x.astype(np.float64) - 0.4) * p['scale'] + p['bias']
+  np.testing.assert_allclose(y, ref, rtol=1e-5, atol=1e-5)
 
 
 def _bn_reference(x, mask, axes):

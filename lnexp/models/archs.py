@@ -58,8 +58,8 @@ ARCHS: dict[str, Arch] = {
         model.AlbertGPT, lambda n: n.tokens is not None, COMMON_KEYS + (
             'placement', 'share', 'num_layers', 'embed_dim', 'num_heads', 'mlp_dim',
             'qk_norm', 'pos', 'embed_scale', 'tie_embeddings', 'unembed_init', 'bn_axes',
-            'bn_share_stats', 'dyt_alpha_init', 'dtype', 'attention', 'scan_unroll',
-            'branch_init'),
+            'bn_share_stats', 'dyt_alpha_init', 'derf_alpha_init', 'dtype', 'attention',
+            'scan_unroll', 'branch_init', 'mixln_post_fraction'),
         model.costs, placements=tuple(PLACEMENTS), check=model.check,
         norm_free_placement=True, per_depth=True, layer_params=model.LAYER_PARAMS,
         input_params=model.INPUT_PARAMS),

@@ -14,6 +14,8 @@ from typing import Any, Callable
 import flax.linen as nn
 import jax.numpy as jnp
 
+from lnexp.models.ngpt import unit
+
 
 def matmul_tokens(x_NxD, w_DxF):
   """x [..., D] @ w [D, F] -> [..., F], as one 2-D matmul over all tokens."""
@@ -22,12 +24,16 @@ def matmul_tokens(x_NxD, w_DxF):
 
 
 class Dense(nn.Module):
-  """Contracts the last `axes` input axes into `features` (an int or a shape)."""
+  """Contracts the last `axes` input axes into `features` (an int or a shape).
+
+  unit='in' | 'out' uses the kernel divided by its norm over the input | output
+  axes (nGPT's normalized matrices, lnexp.models.ngpt)."""
   features: int | tuple[int, ...]
   axes: int = 1
   use_bias: bool = True
   dtype: Any = None
   kernel_init: Callable = nn.initializers.lecun_normal()
+  unit: str | None = None
 
   @nn.compact
   def __call__(self, x):
@@ -39,6 +45,10 @@ class Dense(nn.Module):
         rng, (n_in, n_out), jnp.float32).reshape(shape), in_shape + out_shape)
     bias = self.param('bias', nn.initializers.zeros, out_shape, jnp.float32) \
         if self.use_bias else None
+    if self.unit:
+      axes = tuple(range(len(in_shape))) if self.unit == 'in' else \
+          tuple(range(len(in_shape), kernel.ndim))
+      kernel = unit(kernel, axes)
     x, kernel, bias = nn.dtypes.promote_dtype(x, kernel, bias, dtype=self.dtype)
     y_NxF = x.reshape(-1, n_in) @ kernel.reshape(n_in, n_out)
     if bias is not None:

@@ -5,6 +5,9 @@ Every variant lives here, read top to bottom:
   `lnexp.models.placements`.
 - qk_norm: LayerNorm of queries and keys per head (Dehghani et al. 2023;
   Wortsman et al. 2023).
+- A placement may change the model beyond the block: the model's norm on q, k
+  and v (HybridNorm), per-depth omegas profiled at init (Admin), or nGPT's
+  normalized model (`lnexp.models.ngpt`).
 - share (`model.share`): all (ALBERT, Lan et al. 2019), attention, ffn, none
   (GPT). Shared parameters are closed over, unshared ones stacked on a leading
   depth axis, and the depth loop is one `lax.scan`, so compile time does not
@@ -16,6 +19,7 @@ Every variant lives here, read top to bottom:
 from __future__ import annotations
 
 import dataclasses
+import functools
 from typing import Any
 
 import flax.linen as nn
@@ -23,9 +27,9 @@ import jax
 import jax.numpy as jnp
 
 from lnexp.errors import ConfigError
-from lnexp.models import norms, probes
+from lnexp.models import ngpt, norms, probes
 from lnexp.models.dense import Dense, matmul_tokens
-from lnexp.models.placements import PLACEMENTS
+from lnexp.models.placements import PLACEMENTS, Site, stages
 
 f32 = jnp.float32
 
@@ -57,6 +61,8 @@ class ModelConfig:
   bn_axes: str
   bn_share_stats: bool
   dyt_alpha_init: Any   # float, or a per-lane traced scalar at init
+  derf_alpha_init: float
+  mixln_post_fraction: float
   groups: int
   dtype: str
   attention: str
@@ -143,32 +149,44 @@ class Attention(nn.Module):
   blocked: bool = True
 
   @nn.compact
-  def __call__(self, x_BxTxH, allowed_Bx1xTxS):
+  def __call__(self, x_BxTxH, allowed_Bx1xTxS, mask_BxT=None, train=False):
     c = self.cfg
     n, k = c.num_heads, c.hidden_dim // c.num_heads
     gain_in, gain_out = branch_gains(c)
-    qkv = Dense((3, n, k), use_bias=c.use_bias, dtype=c.dtype,
+    hyper = PLACEMENTS[c.placement].hypersphere
+    qkv = Dense((3, n, k), use_bias=c.use_bias, dtype=c.dtype, unit=hyper and 'in',
                 kernel_init=dense_init(c, c.hidden_dim, gain_in), name='qkv')
-    out = Dense(c.hidden_dim, axes=2, use_bias=c.use_bias, dtype=c.dtype,
+    out = Dense(c.hidden_dim, axes=2, use_bias=c.use_bias, dtype=c.dtype, unit=hyper and 'out',
                 kernel_init=dense_init(c, c.hidden_dim, gain_out), name='out')
     q_BxTxNxK, k_BxTxNxK, v_BxTxNxK = jnp.unstack(qkv(x_BxTxH), axis=2)
     if c.qk_norm:
       q_BxTxNxK = norms.LayerNorm(c.norm_eps, c.use_bias, name='q_norm')(q_BxTxNxK)
       k_BxTxNxK = norms.LayerNorm(c.norm_eps, c.use_bias, name='k_norm')(k_BxTxNxK)
+    if PLACEMENTS[c.placement].qkv_norm:  # the model's norm on q, k and v, per head
+      b, t = x_BxTxH.shape[:2]
+      mask_BxTN = jnp.repeat(jnp.ones((b, t)) if mask_BxT is None else mask_BxT, n, axis=1)
+      q_BxTxNxK, k_BxTxNxK, v_BxTxNxK = (
+          norms.make_norm(c.norm, c, f'{name}_norm')(a.reshape(b, t * n, k), mask_BxTN,
+                                                     train).reshape(b, t, n, k)
+          for name, a in (('q', q_BxTxNxK), ('k', k_BxTxNxK), ('v', v_BxTxNxK)))
     if c.pos == 'rope':
       q_BxTxNxK, k_BxTxNxK = rope(q_BxTxNxK), rope(k_BxTxNxK)
+    if hyper:  # nGPT: unit queries and keys per head, times s_qk
+      s_qk_NxK = ngpt.scaled_param(self, 'sqk', (n, k), 1.0, c.hidden_dim ** -0.5)
+      q_BxTxNxK = (ngpt.unit(q_BxTxNxK) * s_qk_NxK).astype(q_BxTxNxK.dtype)
+      k_BxTxNxK = (ngpt.unit(k_BxTxNxK) * s_qk_NxK).astype(k_BxTxNxK.dtype)
     diagnose = self.is_mutable_collection('intermediates')
     if c.attention == 'cudnn' and not diagnose:
       b, t = allowed_Bx1xTxS.shape[:3:2]  # cuDNN's vmap rule needs the heads axis
       allowed_BxNxTxS = jnp.broadcast_to(allowed_Bx1xTxS, (b, n, t, t))
       out_BxTxNxK = jax.nn.dot_product_attention(
           q_BxTxNxK, k_BxTxNxK, v_BxTxNxK, mask=allowed_BxNxTxS, is_causal=True,
-          implementation='cudnn')
+          scale=k ** 0.5 if hyper else None, implementation='cudnn')
       return out(out_BxTxNxK)
     # The mask is added as a bias (no select in the backward), and in float32
     # the queries are scaled before the product (T x K values, not T x S; in
-    # bfloat16 that would add a rounding).
-    scale = k ** -0.5
+    # bfloat16 that would add a rounding). nGPT's unit q, k: sqrt(d_k) instead.
+    scale = k ** 0.5 if hyper else k ** -0.5
     if c.dtype == 'float32':
       q_BxTxNxK, scale = q_BxTxNxK * scale, 1.0
     q_BxNxTxK, k_BxNxSxK, v_BxNxSxK = (
@@ -205,9 +223,13 @@ class Mlp(nn.Module):
   def __call__(self, x_BxTxH):
     c = self.cfg
     gain_in, gain_out = branch_gains(c)
-    h = Dense(c.mlp_dim, use_bias=c.use_bias, dtype=c.dtype,
+    hyper = PLACEMENTS[c.placement].hypersphere
+    h = Dense(c.mlp_dim, use_bias=c.use_bias, dtype=c.dtype, unit=hyper and 'in',
               kernel_init=dense_init(c, c.hidden_dim, gain_in), name='up')(x_BxTxH)
-    return Dense(c.hidden_dim, use_bias=c.use_bias, dtype=c.dtype,
+    if hyper:  # nGPT's s_uv sqrt(d) on the up projection
+      s_uv = self.param('suv', nn.initializers.ones, (c.mlp_dim,), f32)
+      h = h * (s_uv * c.hidden_dim ** 0.5).astype(h.dtype)
+    return Dense(c.hidden_dim, use_bias=c.use_bias, dtype=c.dtype, unit=hyper and 'out',
                  kernel_init=dense_init(c, c.mlp_dim, gain_out), name='down')(nn.gelu(h))
 
 
@@ -216,15 +238,20 @@ class Block(nn.Module):
 
   Parameter names start with 'attn' or 'mlp' so `share=attention|ffn` can
   split them into shared and per-depth parts. `blocked`: see `query_blocks`.
+  `placement_fn`: the placement's apply for this block's run of layers
+  (`lnexp.models.placements.stages`; None: the placement's own). `layer`: the
+  0-based depth index (traced inside the depth loop).
   """
   cfg: ModelConfig
   blocked: bool = True
+  placement_fn: Any = None
 
   @nn.compact
-  def __call__(self, x_BxTxH, allowed_Bx1xTxS, mask_BxT, train):
+  def __call__(self, x_BxTxH, allowed_Bx1xTxS, mask_BxT, train, layer=0):
     c = self.cfg
+    place = self.placement_fn or PLACEMENTS[c.placement].apply
     sublayers = (('attn', lambda h: Attention(c, self.blocked, name='attn')(
-                      h, allowed_Bx1xTxS)),
+                      h, allowed_Bx1xTxS, mask_BxT, train)),
                  ('mlp', lambda h: Mlp(c, name='mlp')(h)))
     for name, sublayer in sublayers:
       def norm(suffix, h):
@@ -244,22 +271,38 @@ class Block(nn.Module):
       def gate(suffix, init):
         return self.param(f'{name}_{suffix}', nn.initializers.constant(init), (), f32)
 
-      x_BxTxH = PLACEMENTS[c.placement].apply(x_BxTxH, measured, norm, gate, c.num_layers)
+      def scale(suffix, init=1.0):
+        return self.param(f'{name}_{suffix}', nn.initializers.constant(init),
+                          (c.hidden_dim,), f32)
+
+      x_BxTxH = place(x_BxTxH, measured, Site(name, layer, c.num_layers, norm, gate, scale))
     return x_BxTxH
 
 
 SHARES = ('all', 'attention', 'ffn', 'none')  # model.share
 
 
-def _is_shared(path: str, share: str) -> bool:
+def _is_shared(path: str, share: str, per_depth: tuple[str, ...] = ()) -> bool:
+  if path.endswith(tuple(f'_{suffix}' for suffix in per_depth)):
+    return False
   return share == 'all' or (share in ('attention', 'ffn') and
                             path.startswith('attn' if share == 'attention' else 'mlp'))
 
 
-def split_shared(tree: dict, share: str) -> tuple[dict, dict]:
-  """Splits a block's top-level param dict into (shared, per-depth) parts."""
-  shared = {k: v for k, v in tree.items() if _is_shared(k, share)}
-  return shared, {k: v for k, v in tree.items() if not _is_shared(k, share)}
+def split_shared(tree: dict, share: str, per_depth: tuple[str, ...] = ()
+                 ) -> tuple[dict, dict]:
+  """Splits a block's top-level param dict into (shared, per-depth) parts;
+  names ending in '_<suffix>' for a suffix in `per_depth` are never shared."""
+  shared = {k: v for k, v in tree.items() if _is_shared(k, share, per_depth)}
+  return shared, {k: v for k, v in tree.items() if not _is_shared(k, share, per_depth)}
+
+
+ADMIN_PROFILE_ROWS = 8
+
+
+def admin_profile_tokens(rng, vocab_size: int, t: int):
+  """Admin's profiling batch: ADMIN_PROFILE_ROWS rows of uniformly random token ids."""
+  return jax.random.randint(rng, (ADMIN_PROFILE_ROWS, t), 0, vocab_size)
 
 
 class AlbertGPT(nn.Module):
@@ -271,6 +314,52 @@ class AlbertGPT(nn.Module):
     x = jnp.zeros((1, 1, c.hidden_dim), c.dtype)
     return Block(c, parent=None).init(rng, x, jnp.ones((1, 1, 1, 1), bool),
                                       jnp.ones((1, 1)), False)
+
+  def _admin_profile(self, shared, layers, x_RxTxH):
+    """`layers` with each depth's '<sublayer>_omega' set by Admin's profiling
+    (Liu et al. 2020, as their Transformer-Clinic code): sublayers in order,
+    omega_1 = 1 and omega_{i+1}^2 = omega_i^2 E[x_i^2] + E[f_i(x_i)^2], with
+    x_i the input of sublayer i and E the mean over tokens and features, on a
+    batch of random token ids through the initialised model (the
+    post-norm stream has unit mean square whatever the tokens, so the profile
+    hardly depends on them). Each depth runs its block twice: once to measure
+    both sublayers (the MLP's input does not depend on its own omega), once
+    with both omegas set for the block's output."""
+    c = self.cfg
+    r, t = x_RxTxH.shape[:2]
+    block = Block(c, blocked=False, parent=None)
+    allowed_Rx1xTxT, mask_RxT = attention_mask(jnp.ones((r, t))), jnp.ones((r, t))
+    variables = {}
+    if c.has_running_stats:  # normalize with the initial running statistics
+      variables['batch_stats'] = self._block_init(jax.random.key(0))['batch_stats']
+
+    def run(x, layer_params, layer, attn_omega, mlp_omega):
+      width = x.shape[-1]
+      params = {**shared, **layer_params, 'attn_omega': jnp.full((width,), attn_omega),
+                'mlp_omega': jnp.full((width,), mlp_omega)}
+      y, sown = block.apply({**variables, 'params': params}, x, allowed_Rx1xTxT, mask_RxT,
+                            False, layer, mutable=['intermediates'])
+      sown = probes.flatten_sown(sown['intermediates'])  # the block's own diagnostics:
+      ms = {sub: (jnp.mean(sown[f'{sub}_sub_feat_var'] + sown[f'{sub}_sub_feat_mean'] ** 2),
+                  sown[f'{sub}_out_rms'] ** 2) for sub in ('attn', 'mlp')}  # E[x^2], E[f^2]
+      return y, ms
+
+    def body(carry, xs):
+      x, omega = carry
+      layer_params, layer = xs
+      _, ms = run(x, layer_params, layer, omega, 1.0)
+      mlp_omega = jnp.sqrt(omega ** 2 * ms['attn'][0] + ms['attn'][1])
+      next_omega = jnp.sqrt(mlp_omega ** 2 * ms['mlp'][0] + ms['mlp'][1])
+      y, _ = run(x, layer_params, layer, omega, mlp_omega)
+      return (y, next_omega), (omega, mlp_omega)
+
+    depth = c.num_layers
+    _, (attn_L, mlp_L) = jax.lax.scan(
+        body, (x_RxTxH, jnp.ones((), f32)), (layers, jnp.arange(depth, dtype=jnp.int32)),
+        length=depth)
+    shape_LxH = layers['attn_omega'].shape
+    return {**layers, 'attn_omega': jnp.broadcast_to(attn_L[:, None], shape_LxH),
+            'mlp_omega': jnp.broadcast_to(mlp_L[:, None], shape_LxH)}
 
   @nn.compact
   def __call__(self, tokens_BxT, segment_ids_BxT, mask_BxT, train=False,
@@ -288,29 +377,41 @@ class AlbertGPT(nn.Module):
     collect = self.is_mutable_collection('intermediates')
     t = tokens_BxT.shape[1]
     e, h, depth = c.embed_dim, c.hidden_dim, c.num_layers
+    placement = PLACEMENTS[c.placement]
     embed_VxE = self.param('token_embed', nn.initializers.truncated_normal(
         c.init_scale), (c.vocab_size, e), f32)
-    x_BxTxE = embed_VxE[tokens_BxT]
-    if c.pos == 'learned':
-      pos_LxE = self.param('pos_embed', nn.initializers.truncated_normal(
-          c.init_scale), (c.max_len, e), f32)
-      x_BxTxE = x_BxTxE + pos_LxE[:t]
-    if c.embed_scale != 1.0:  # into the stack only: a tied output layer keeps its scale
-      x_BxTxE = x_BxTxE * c.embed_scale
-    proj_ExH = None
-    if e != h:
-      proj_ExH = self.param('embed_proj', dense_init(c, e), (e, h), f32)
-      x_BxTxE = matmul_tokens(x_BxTxE, proj_ExH)
-    x_BxTxH = x_BxTxE.astype(c.dtype)
+    pos_LxE = self.param('pos_embed', nn.initializers.truncated_normal(
+        c.init_scale), (c.max_len, e), f32) if c.pos == 'learned' else None
+    proj_ExH = self.param('embed_proj', dense_init(c, e), (e, h), f32) if e != h else None
 
-    # One block init per depth; shared parts keep depth 0's values.
+    def embed(tokens_BxT):
+      unit = ngpt.unit if placement.hypersphere else lambda table: table  # nGPT: unit rows
+      x_BxTxE = unit(embed_VxE)[tokens_BxT]
+      if pos_LxE is not None:
+        x_BxTxE = x_BxTxE + unit(pos_LxE[:tokens_BxT.shape[1]])
+      if c.embed_scale != 1.0:  # into the stack only: a tied output layer keeps its scale
+        x_BxTxE = x_BxTxE * c.embed_scale
+      if proj_ExH is not None:
+        x_BxTxE = matmul_tokens(x_BxTxE, proj_ExH)
+      return (ngpt.unit(x_BxTxE) if placement.hypersphere else x_BxTxE).astype(c.dtype)
+    x_BxTxH = embed(tokens_BxT)
+
+    # One block init per depth; shared parts keep depth 0's values, parts the
+    # placement keeps per depth (Admin's omega) are stacked even when shared.
     def init_blocks(rng):
       if c.share == 'all':
-        return {'shared': self._block_init(rng)['params'], 'layers': {}}
-      stacked = jax.lax.map(lambda r: self._block_init(r)['params'],
-                            jax.random.split(rng, depth))
-      shared, layers = split_shared(stacked, c.share)
-      return {'shared': jax.tree.map(lambda p: p[0], shared), 'layers': layers}
+        shared, layers = split_shared(self._block_init(rng)['params'], c.share,
+                                      placement.per_depth)
+        layers = jax.tree.map(lambda p: jnp.broadcast_to(p, (depth,) + p.shape), layers)
+      else:
+        stacked = jax.lax.map(lambda r: self._block_init(r)['params'],
+                              jax.random.split(rng, depth))
+        shared, layers = split_shared(stacked, c.share, placement.per_depth)
+        shared = jax.tree.map(lambda p: p[0], shared)
+      if placement.profiled:
+        tokens_RxT = admin_profile_tokens(jax.random.fold_in(rng, 1), c.vocab_size, t)
+        layers = self._admin_profile(shared, layers, embed(tokens_RxT))
+      return {'shared': shared, 'layers': layers}
 
     blocks = self.param('blocks', init_blocks)
     shared, layers = blocks['shared'], blocks['layers']
@@ -322,20 +423,19 @@ class AlbertGPT(nn.Module):
         return jax.tree.map(lambda s: jnp.broadcast_to(s, lead + s.shape), stats)
       stats = self.variable('batch_stats', 'blocks', init_stats)
 
-    block = Block(c, blocked=c.scan_unroll >= depth, parent=None)  # no depth loop
     mutable = ['batch_stats'] if (c.has_running_stats and train) else []
     allowed_Bx1xTxS = attention_mask(segment_ids_BxT)
     probes_L = jnp.zeros((depth,), f32) if grad_probes_L is None else grad_probes_L
     bumps_L = None if perturb is None else perturb[0]
     keep_streams = self.is_mutable_collection('residuals') and not self.is_initializing()
 
-    def body(carry, xs):
+    def body(block, carry, xs):
       x_in, shared_stats = carry
-      layer_params, layer_stats, probe, bump = xs
+      layer_params, layer_stats, probe, bump, layer = xs
       variables = {'params': {**shared, **layer_params}}
       if c.has_running_stats:
         variables['batch_stats'] = shared_stats if c.bn_share_stats else layer_stats
-      x, new_vars = block.apply(variables, x_in, allowed_Bx1xTxS, mask_BxT, train,
+      x, new_vars = block.apply(variables, x_in, allowed_Bx1xTxS, mask_BxT, train, layer,
                                 mutable=mutable + (['intermediates'] if collect else []))
       if perturb is not None:
         x = x + (bump * perturb[1]).astype(x.dtype)
@@ -354,9 +454,19 @@ class AlbertGPT(nn.Module):
 
     init_carry_stats = stats.value if (stats is not None and c.bn_share_stats) else None
     layer_stats = stats.value if (stats is not None and not c.bn_share_stats) else None
-    (x_BxTxH, carry_stats), (ys_stats, depth_diag, streams_LxBxTxH) = jax.lax.scan(
-        body, (x_BxTxH, init_carry_stats), (layers, layer_stats, probes_L, bumps_L),
-        length=depth, unroll=min(c.scan_unroll, depth))
+    # One depth loop per run of layers of the placement (one run but for Mix-LN);
+    # a block outside any loop (run <= scan_unroll) splits attention into blocks.
+    xs = (layers, layer_stats, probes_L, bumps_L, jnp.arange(depth, dtype=jnp.int32))
+    carry, outs, start = (x_BxTxH, init_carry_stats), [], 0
+    for count, place in stages(c):
+      block = Block(c, blocked=c.scan_unroll >= count, placement_fn=place, parent=None)
+      run_xs = xs if count == depth else jax.tree.map(lambda a: a[start:start + count], xs)
+      carry, ys = jax.lax.scan(functools.partial(body, block), carry, run_xs, length=count,
+                               unroll=min(c.scan_unroll, count))
+      outs.append(ys)
+      start += count
+    ys = outs[0] if len(outs) == 1 else jax.tree.map(lambda *a: jnp.concatenate(a), *outs)
+    (x_BxTxH, carry_stats), (ys_stats, depth_diag, streams_LxBxTxH) = carry, ys
     for name, value in depth_diag.items():
       self.sow('intermediates', f'depth/{name}', value)
     if keep_streams:
@@ -372,10 +482,18 @@ class AlbertGPT(nn.Module):
         x_BxTxE = matmul_tokens(x_BxTxE, proj_ExH.T)
       # Unit-variance embeddings reused as the output layer: scale by E^-1/2
       # so initial logits have unit scale (as T5 does for tied embeddings).
-      logits = matmul_tokens(x_BxTxE, embed_VxE.T) * e ** -0.5
+      if placement.hypersphere:  # nGPT: unit rows, cosine logits times s_z
+        logits = matmul_tokens(x_BxTxE, ngpt.unit(embed_VxE).T) * ngpt.scaled_param(
+            self, 'sz', (c.vocab_size,), 1.0, h ** -0.5)
+      else:
+        logits = matmul_tokens(x_BxTxE, embed_VxE.T) * e ** -0.5
     else:
+      gain = 1.0 if placement.hypersphere else c.unembed_init  # normalized: gain moot
       logits = Dense(c.vocab_size, use_bias=c.use_bias, dtype=c.dtype,
-                     kernel_init=dense_init(c, h, c.unembed_init), name='unembed')(x_BxTxH)
+                     unit=placement.hypersphere and 'in',
+                     kernel_init=dense_init(c, h, gain), name='unembed')(x_BxTxH)
+      if placement.hypersphere:  # nGPT: cosine logits times s_z
+        logits = logits * ngpt.scaled_param(self, 'sz', (c.vocab_size,), 1.0, h ** -0.5)
     return logits.astype(f32)
 
 
@@ -396,6 +514,10 @@ def check(cfg) -> None:
   if m.pos == 'rope' and (m.hidden_dim // m.num_heads) % 2:
     raise ConfigError('model.pos=rope needs an even head dimension '
                       '(hidden_dim / num_heads)')
+  placement = PLACEMENTS[m.placement]
+  if m.qk_norm and (placement.qkv_norm or placement.hypersphere):
+    raise ConfigError(f'model.qk_norm=True is moot with model.placement={m.placement!r}, '
+                      'which normalizes q, k and v itself (leave it False)')
   if m.attention == 'cudnn' and m.dtype != 'bfloat16':
     raise ConfigError(f'model.attention=cudnn needs model.dtype=bfloat16 (cuDNN flash '
                       f'attention runs in 16 bits), not {m.dtype!r}')

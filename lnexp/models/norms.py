@@ -6,6 +6,7 @@ block can swap them freely; only BatchNorm uses the mask and train flag.
 - RMSNorm: Zhang & Sennrich 2019, "Root Mean Square Layer Normalization".
 - BatchNorm: Ioffe & Szegedy 2015, with a padding mask and a causal-safe mode.
 - DyT: Zhu et al. 2025, "Transformers without Normalization" (Dynamic Tanh).
+- Derf: Chen et al. 2025, "Stronger Normalization-Free Transformers" (Dynamic erf).
 - ScaleNorm: Nguyen & Salazar 2019, "Transformers without Tears".
 - PowerNorm: Shen et al. 2020, running quadratic mean (no batch statistics).
 - GroupNorm (images only): Wu & He 2018.
@@ -76,6 +77,23 @@ class DyT(nn.Module):
     x = x_BxTxD.astype(f32)
     alpha = self.param('alpha', lambda _: jnp.asarray(self.alpha_init, f32))
     return affine(self, jnp.tanh(alpha * x), self.use_bias).astype(x_BxTxD.dtype)
+
+
+class Derf(nn.Module):
+  """scale * erf(alpha * x + shift) + bias: learned scalars alpha (from
+  `alpha_init`) and shift (from 0), per-feature scale and bias, as the
+  paper's reference code (zlab-princeton/Derf) has them. Its GPT-2 recipe
+  also multiplies the embedding by a learned scalar from sqrt(D); that is
+  not part of the norm (model.embed_scale is a fixed factor)."""
+  alpha_init: float = 0.5
+  use_bias: bool = True
+
+  @nn.compact
+  def __call__(self, x_BxTxD, mask_BxT=None, train=False):
+    x = x_BxTxD.astype(f32)
+    alpha = self.param('alpha', lambda _: jnp.asarray(self.alpha_init, f32))
+    shift = self.param('shift', nn.initializers.zeros, (), f32)
+    return affine(self, jax.lax.erf(alpha * x + shift), self.use_bias).astype(x_BxTxD.dtype)
 
 
 class ScaleNorm(nn.Module):
@@ -273,6 +291,7 @@ NORMS: dict[str, Norm] = {
                 images=lambda c, n: PerPixel(lambda: DyT(c.dyt_alpha_init, c.use_bias,
                                                          name='norm'), name=n),
                 lane_keys=('model.dyt_alpha_init',)),
+    'derf': Norm(lambda c, n: Derf(c.derf_alpha_init, c.use_bias, name=n), recurrent=False),
     'scalenorm': Norm(lambda c, n: ScaleNorm(c.norm_eps, name=n)),
     'powernorm': Norm(lambda c, n: PowerNorm(c.bn_momentum, c.norm_eps, c.use_bias, name=n),
                       running_stats=True, recurrent=False),
