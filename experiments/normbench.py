@@ -17,24 +17,31 @@ side, twice at most) x 2 seeds on both datasets; on topics, the width
 methods (WIDTH_METHODS) also at d=64 and d=256 (head size 32 kept) x the
 same LRs, 1 seed.
 Confirm stage (results/normbench, after the sweep stage): each method at its
-best LR of the sweep (seed mean, a failed run at ln V), per dataset, with 5
-fresh seeds (none of those that chose the LR); on topics, the same at 4x the
-depth (8 shared layers; the base's LR and warm-up), 3 seeds; and the widths
-for the three best methods on topics that are not width methods already.
+best LR of the sweep (seed mean, a diverged run at ln V), per dataset, with 3
+fresh seeds, making 5 at that LR with the sweep's 2; on topics, the same at
+4x the depth (8 shared layers; the base's LR and 100 warm-up steps) for
+1,000 steps, 2 seeds; and the widths for the three best methods on topics
+that are not width methods already. Checkpoints every 1,000 steps.
+The planner estimates the core at 9.7 process-hours (4.9 hours with
+--jobs 2), before grid extensions; x2 width (d=256, 3.6x a base run), 5
+fresh confirm seeds and 3 depth seeds of 2,000 steps would have made it
+14.5.
 
-Metrics, per method and dataset: the best final eval loss (65,536 tokens)
-over the 5 confirm seeds; LR sensitivity under the three scorings of claims
+Metrics, per method and dataset: the final eval loss (65,536 tokens) at the
+best LR over 5 seeds; LR sensitivity under the three scorings of claims
 v4 (lnexp.claims.scoring: failures at ln V, failures at the unigram entropy,
 stable LRs within 0.1 nats of the best) and stable decades, from the sweep;
 at 4x depth, runs trained / collapsed / diverged and the final loss; the
 width trend, the slope of LR sensitivity (failures at ln V) on log2 width;
-cost, step time relative to LayerNorm-pre in one process
-(`python -m lnexp.bench --sections norms`).
+cost, step time relative to LayerNorm-pre in one process (`python -m
+lnexp.bench --sections norms --json experiments/results/normbench/bench.json`,
+read by the board when present).
 
 --- rule normbench ---
 Leaderboard and paper checks, fixed before running. Comparisons are 95%
-paired t-intervals over the 5 confirm seeds of a method's final eval loss
-minus that of the reference, each at its own best LR, with minimum effect
+paired t-intervals over the 5 seeds at the best LR (2 from the sweep, 3
+from the confirm stage) of a method's final eval loss minus that of the
+reference, each at its own best LR, with minimum effect
 delta = 0.03 nats (above the 0.02 nats seed sd of the best-LR loss at this
 size, docs/claims-v4-pilots.md): better (interval below -delta), worse
 (above +delta), tie (inside +-delta), inconclusive otherwise or when
@@ -80,19 +87,24 @@ METHODS = {
     'layernorm_simple-pre': {'model.norm': 'layernorm_simple', 'model.placement': 'pre'},
     'layernorm-deepnorm': {'model.norm': LN, 'model.placement': 'deepnorm', **PLAIN},
     'layernorm-admin': {'model.norm': LN, 'model.placement': 'admin', **PLAIN},
-    'layernorm-mixln': {'model.norm': LN, 'model.placement': 'mixln'},
+    # At 2 layers the paper's fraction 0.25 leaves no post-LN layer (plain pre-LN):
+    # one post-LN layer, then one pre-LN (at 4x depth: 4 and 4).
+    'layernorm-mixln': {'model.norm': LN, 'model.placement': 'mixln',
+                        'model.mixln_post_fraction': 0.5},
     'layernorm-lns': {'model.norm': LN, 'model.placement': 'lns'},
     'layernorm-hybridnorm': {'model.norm': LN, 'model.placement': 'hybridnorm'},
     'none': {'model.norm': 'none'},
     'rezero': {'model.norm': 'none', 'model.placement': 'rezero'},
+    'ngpt': {'model.norm': 'none', 'model.placement': 'ngpt'},  # its own normalization
 }
 WIDTH_METHODS = ('layernorm-pre', 'layernorm-post', 'rmsnorm-pre', 'none', 'dyt-pre',
                  'derf-pre')
-WIDTHS = (64, 256)  # the base is 128
+WIDTHS = (64, 192)  # the base is 128; x2 (256) would cost 3.6x a base run
 DEPTH_FACTOR = 4
 LRS = (1e-3, 3e-3, 1e-2, 3e-2)
 DATA = ('topics', 'python_docs')
-SWEEP_SEEDS, CONFIRM_SEEDS, DEPTH_SEEDS = (0, 1), (10, 11, 12, 13, 14), (10, 11, 12)
+SWEEP_SEEDS, CONFIRM_SEEDS, DEPTH_SEEDS = (0, 1), (10, 11, 12), (10, 11)
+DEPTH_STEPS = 1000  # half the base length: whether a run trains shows by then
 
 
 class Check(NamedTuple):
@@ -151,6 +163,10 @@ PAPER_CHECKS = (
     Check('rezero', 'Bachlechner et al. 2020, "ReZero is All You Need": "ReZero converges 56% '
           'faster on enwiki8" (checked: reaches post-LN\'s final train loss in <= 1/1.56 of '
           'its steps)', ('layernorm-post',), kind='speed', factor=1 / 1.56),
+    Check('ngpt', 'Loshchilov et al. 2024, "nGPT": "reducing the number of training steps '
+          'required to achieve the same accuracy by a factor of 4 to 20" (checked: reaches '
+          'LayerNorm-pre\'s final train loss in <= 1/4 of its steps)', ('layernorm-pre',),
+          kind='speed', factor=0.25),
     Check('rezero', 'De & Smith 2020 (SkipInit, here ReZero): "a simple initialization scheme '
           'that can train deep residual networks without normalization" (checked: trains at '
           '4x depth where no norm fails)', ('none',), kind='depth'),
@@ -161,6 +177,8 @@ def get_config(arg=''):
   size = sizes.size_of(arg.partition('@')[0])
   c = sizes.learned_config(size)
   c.optim.lr_extend = sizes.lr_extend(size)  # the widths' grids; one-LR points stay
+  if size in ('core', 'full'):
+    c.train.checkpoint_every = 1000  # a kill loses at most half a run: ~0.5 h less in all
   return c
 
 
@@ -255,7 +273,7 @@ def confirm_points(size: str, sweep_workdir: str) -> list[dict]:
                  for seed in seeds(size, CONFIRM_SEEDS)]
       if source == 'topics':
         points += [{'data.source': source, **METHODS[m], **seed, 'optim.lr': lr,
-                    'model.num_layers': 2 * DEPTH_FACTOR}
+                    'model.num_layers': 2 * DEPTH_FACTOR, 'train.steps': DEPTH_STEPS}
                    for seed in seeds(size, DEPTH_SEEDS)]
   if size not in ('smoke', 'quick'):
     ranked = sorted((loss, m) for (source, m), (_, loss) in best.items() if source == 'topics')
@@ -284,10 +302,22 @@ def frames(out_results: str, point_ids=None):
   return sweep, confirm
 
 
-def compare(confirm, data: str, method: str, other: str, sweep_best: dict):
-  """Confirm-seed paired comparison loss(method) - loss(other) on `data`."""
+def at_best(sweep, confirm, best: dict):
+  """The base-size rows at each (data, method)'s best LR: the sweep's seeds
+  there and the confirm stage's."""
+  import numpy as np
+  import pandas as pd
+  base = sweep[(sweep['width'] == 128) & (sweep['depth'] == 2)]
+  chosen = np.array([(d, m) in best and np.isclose(lr, best[(d, m)].lr) for d, m, lr in
+                     zip(base['data.source'], base['method'], base['optim.lr'])], bool)
+  confirmed = confirm[(confirm['width'] == 128) & (confirm['depth'] == 2)]
+  return pd.concat([base[chosen], confirmed], ignore_index=True)
+
+
+def compare(rows, data: str, method: str, other: str, sweep_best: dict):
+  """Seed-paired loss(method) - loss(other) on `data` over `rows` (at_best)."""
   from lnexp.claims import evidence as ev
-  base = confirm[(confirm['data.source'] == data) & (confirm['depth'] == 2)]
+  base = rows[rows['data.source'] == data]
   losses = {m: ev.by_seed(base[base['method'] == m], 'loss_or_ln_v') for m in (method, other)}
   edge = ev.edge(*(sweep_best[(data, m)] for m in (method, other) if (data, m) in sweep_best))
   c = ev.compare(f'{data}: loss({method}) - loss({other})', losses[method], losses[other],
@@ -303,13 +333,14 @@ def analyse(workdir: str, figdir: str, point_ids=None) -> list:
   base = sweep[(sweep['width'] == 128) & (sweep['depth'] == 2)]
   best = {(d, m): ev.best_lr(g) for (d, m), g in base.groupby(['data.source', 'method'])}
   scored = {(d, m): scoring.scores(g) for (d, m), g in base.groupby(['data.source', 'method'])}
+  five = at_best(sweep, confirm, best)
   tables, figures = [], []
   for data in dict.fromkeys(confirm['data.source']):
-    c = confirm[(confirm['data.source'] == data) & (confirm['depth'] == 2)]
+    c = five[five['data.source'] == data]
     means = c.groupby('method')['loss_or_ln_v'].mean().sort_values()
     rows = []
     for rank, (m, mean) in enumerate(means.items(), 1):
-      vs = compare(confirm, data, m, REFERENCE, best) if m != REFERENCE else None
+      vs = compare(five, data, m, REFERENCE, best) if m != REFERENCE else None
       sc = scored[(data, m)]
       rows.append([str(rank), m, ev.best_cell(best[(data, m)]),
                    ev.stat(c[c['method'] == m]['loss_or_ln_v']),
@@ -319,8 +350,9 @@ def analyse(workdir: str, figdir: str, point_ids=None) -> list:
                    ev.stat(sc.at_ln_v.values()), ev.stat(sc.at_unigram.values()),
                    ev.stat(sc.stable_decades.values(), 2)])
     tables.append(ev.table(
-        f'**{data}**: methods by mean final eval loss over the 5 confirm seeds at the best '
-        f'LR of the sweep (2 seeds; an edge: not bracketed after extension); d = loss - '
+        f'**{data}**: methods by mean final eval loss over 5 seeds (2 of the sweep, 3 '
+        f'fresh) at the best LR of the sweep (an edge: not bracketed after extension); '
+        f'd = loss - '
         f'loss({REFERENCE}), 95% paired interval, better / worse / tie at delta = {DELTA}; '
         'from the sweep: LR sensitivity with failures at ln V and at the unigram entropy, '
         'stable decades (LRs within 0.1 nats of the best x half a decade).',
@@ -332,8 +364,8 @@ def analyse(workdir: str, figdir: str, point_ids=None) -> list:
   trend, figure = width_trend(sweep, confirm, os.path.join(figdir, 'width_trend.png'))
   tables.append(trend)
   findings = [ev.Finding('board', 'descriptive', '', tables, figures + figure)]
-  return findings + [paper_finding(check, confirm, best, workdir) for check in PAPER_CHECKS
-                     if (DATA[0], check.method) in best]
+  return findings + [paper_finding(check, five, confirm, best, workdir)
+                     for check in PAPER_CHECKS if (DATA[0], check.method) in best]
 
 
 def depth_table(confirm) -> str:
@@ -343,8 +375,9 @@ def depth_table(confirm) -> str:
            ev.stat(ev.trained_only(g, 'final_eval_loss'))]
           for m, g in deep.groupby('method', sort=False)]
   return ev.table(f'Depth robustness on topics: {2 * DEPTH_FACTOR} shared layers ({DEPTH_FACTOR}x '
-                  "the base) at the base's best LR and warm-up: runs trained/collapsed/"
-                  'diverged, final eval loss of the trained runs (mean ± sd).',
+                  f"the base) at the base's best LR and warm-up, {DEPTH_STEPS} steps: runs "
+                  'trained/collapsed/diverged, final eval loss of the trained runs '
+                  '(mean ± sd).',
                   ['method', 'LR', 'trained/collapsed/diverged', 'final eval loss'], rows)
 
 
@@ -417,7 +450,7 @@ def lr_panels(df, path: str, data: str) -> list[str]:
   return plots.save(fig, path)
 
 
-def paper_finding(check, confirm, best, workdir):
+def paper_finding(check, five, confirm, best, workdir):
   """A paper's claim against what the harness measured, by the rule."""
   from lnexp.claims import evidence as ev
   if check.kind == 'depth':
@@ -440,7 +473,7 @@ def paper_finding(check, confirm, best, workdir):
     effect = (f'steps to {check.against[0]}\'s final train loss / its steps: median '
               f'{median:.2f} over {len(ratios)} runs (at most {check.factor:.2f} reproduces)')
   else:
-    cs = [compare(confirm, d, check.method, other, best) for d in DATA
+    cs = [compare(five, d, check.method, other, best) for d in DATA
           for other in check.against if (d, other) in best and (d, check.method) in best]
     allowed = {'better': ('better',), 'tie': ('tie',), 'not worse': ('better', 'tie')}
     decided = ('better', 'worse', 'tie')
@@ -492,7 +525,24 @@ def board(out: str, findings: list, status: str) -> str:
       'tokens on topics and python_docs, every method starting at ln V.',
       'Design, metrics and the rule fixed before the run: `experiments/normbench.py`; '
       'regenerate with `python -m lnexp.claims --suite normbench --report_only`. ' + status,
-      *first.tables, *figures,
+      *first.tables, *figures, *cost_table(out),
       ev.table('Each paper\'s own claim, quoted, beside what this harness measured, with the '
                'outcome by the rule.', ['paper and claim', 'method', 'measured', 'outcome'],
                rows)]) + '\n'
+
+
+def cost_table(out: str) -> list[str]:
+  """Step time over LayerNorm-pre's per method, from the bench's JSON if committed."""
+  from lnexp.claims import evidence as ev
+  path = os.path.join(out, 'results', STAGES[1], 'bench.json')
+  if not os.path.isfile(path):
+    return []
+  bench = json.load(open(path))
+  key = lambda o: (o.get('model.placement', 'pre') if o.get('model.placement', 'pre') != 'pre'
+                   else o['model.norm'])  # noqa: E731  the compute a method runs
+  ratios = {key(r): r['over_layernorm_pre'] for r in bench['norms']['runs']}
+  return [ev.table(f'Cost: train-step time over LayerNorm-pre\'s at this size, one process, '
+                   f'median of interleaved rounds ({bench["machine"]["cpu_model"]}, '
+                   f'{bench["machine"]["date"][:10]}).', ['method', 'step time / LayerNorm-pre'],
+                   [[m, f'{ratios[key(o)]:.2f}'] for m, o in METHODS.items()
+                    if key(o) in ratios])]

@@ -13,6 +13,8 @@ import pytest
 from lnexp import config as config_lib
 from lnexp.measure import flops
 from lnexp.models.model import AlbertGPT, ModelConfig, matmul_params_per_token
+from lnexp.models.norms import NORMS
+from lnexp.models.placements import PLACEMENTS
 from lnexp.ops import bench
 
 
@@ -115,6 +117,16 @@ def test_quick_run_reports_every_field(tmp_path):
   assert step['lanes_over_sequential'] == ratio and _positive(ratio)
   assert step['runs'][0]['over_sequential'] == 1.0
   assert step['never_worse_than_sequential'] == (ratio <= 1.0)
+
+  norms = {r['method']: r for r in quick['norms']['runs']}
+  assert list(norms) == ['layernorm-pre', 'rmsnorm-pre', 'peri']
+  assert norms['layernorm-pre']['over_layernorm_pre'] == 1.0
+  assert norms['peri']['model.placement'] == 'peri' and _positive(
+      norms['peri']['step_s'], norms['rmsnorm-pre']['over_layernorm_pre'])
+  # The full section covers every registered token norm and placement.
+  assert {f'{n}-pre' for n, v in NORMS.items() if v.tokens} | (set(PLACEMENTS) - {'pre'}) \
+      == set(bench.norm_methods())
+  assert bench.norm_methods()['ngpt']['model.norm'] == 'none'
 
   comp = quick['compile']
   assert [r['depth'] for r in comp['runs']] == [2, 8]

@@ -34,7 +34,6 @@ from scipy import stats as scipy_stats
 
 SUPPORTED, CONTRADICTED, NO_EFFECT, INCONCLUSIVE = (
     'supported', 'contradicted', 'no effect', 'inconclusive')
-OUTCOMES = (SUPPORTED, CONTRADICTED, NO_EFFECT, INCONCLUSIVE)
 
 
 class Interval(NamedTuple):

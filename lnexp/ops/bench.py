@@ -37,6 +37,8 @@ from lnexp import config as config_lib
 from lnexp.data import make_source
 from lnexp.errors import ConfigError
 from lnexp.measure import flops
+from lnexp.models.norms import NORMS
+from lnexp.models.placements import PLACEMENTS
 from lnexp.runtime import host_memory, processes
 from lnexp.runtime import plan as plan_lib
 from lnexp.train import program as program_lib
@@ -493,6 +495,44 @@ def bench_diagnostics(quick: bool, done: dict) -> dict:
 
 
 # name -> section(quick, results so far) -> dict of results.
+def norm_methods() -> dict[str, dict]:
+  """Every token norm before each sublayer, and every other placement with
+  LayerNorm where it normalizes (nGPT normalizes itself): the normalization
+  benchmark's kinds of method (experiments/normbench.py), from the registries."""
+  methods = {f'{n}-pre': {'model.norm': n, 'model.placement': 'pre'}
+             for n, norm in NORMS.items() if norm.tokens is not None}
+  for name, placement in PLACEMENTS.items():
+    if name != 'pre':
+      methods[name] = {'model.norm': 'none' if placement.hypersphere else 'layernorm',
+                       'model.placement': name}
+  return methods
+
+
+def bench_norms(quick: bool, done: dict) -> dict:
+  """Train-step time of each normalization method over LayerNorm-pre's, at the
+  claims v4 learned size (one lane), in interleaved rounds: a shared VM's
+  speed drifts, so each ratio is the median over rounds of the two steps
+  timed within the round."""
+  from lnexp.claims import sizes
+  base = sizes.learned_config('quick' if quick else 'core')
+  overrides = QUICK if quick else {}
+  methods = norm_methods()
+  if quick:  # three, to check the section: every method compiles its own programs
+    methods = {k: methods[k] for k in ('layernorm-pre', 'rmsnorm-pre', 'peri')}
+  groups = {name: _Group(base, {**overrides, **o}, 1) for name, o in methods.items()}
+  steps = {name: max(1, round((0.05 if quick else 0.3) / g.seconds_per_step(1)))
+           for name, g in groups.items()}  # warm-up, then ~0.3 s of steps per round
+  times = {name: [] for name in groups}
+  for _ in range(2 if quick else 5):
+    for name, g in groups.items():
+      times[name].append(g.seconds_per_step(steps[name]))
+  reference = times['layernorm-pre']
+  return {'config': {**overrides, 'size': 'claims v4 learned size'}, 'runs': [
+      {'method': name, **methods[name], 'step_s': statistics.median(t),
+       'over_layernorm_pre': statistics.median(x / r for x, r in zip(t, reference))}
+      for name, t in times.items()]}
+
+
 SECTIONS = {
     'peak': bench_peak,
     'step': bench_step,
@@ -503,6 +543,7 @@ SECTIONS = {
     'first_step': bench_first_step,
     'diagnostics': bench_diagnostics,
     'default_text': bench_default_text,
+    'norms': bench_norms,
 }
 
 
