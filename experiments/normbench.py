@@ -27,6 +27,10 @@ The planner estimates the core at 9.7 process-hours (4.9 hours with
 fresh confirm seeds and 3 depth seeds of 2,000 steps would have made it
 14.5.
 
+Sizes: smoke (2 methods, topics, the test suite's check), quick (4
+methods at the claims quick size, planned at 10 minutes), core (the
+benchmark); full is core.
+
 Metrics, per method and dataset: the final eval loss (65,536 tokens) at the
 best LR over 5 seeds; LR sensitivity under the three scorings of claims
 v4 (lnexp.claims.scoring: failures at ln V, failures at the unigram entropy,
@@ -104,7 +108,6 @@ DEPTH_FACTOR = 4
 LRS = (1e-3, 3e-3, 1e-2, 3e-2)
 DATA = ('topics', 'python_docs')
 SWEEP_SEEDS, CONFIRM_SEEDS, DEPTH_SEEDS = (0, 1), (10, 11, 12), (10, 11)
-DEPTH_STEPS = 1000  # half the base length: whether a run trains shows by then
 
 
 class Check(NamedTuple):
@@ -263,6 +266,7 @@ def best_lrs(sweep_workdir: str) -> dict[tuple[str, str], tuple[float, float]]:
 def confirm_points(size: str, sweep_workdir: str) -> list[dict]:
   best = best_lrs(sweep_workdir)
   data = DATA[:1] if size == 'smoke' else DATA
+  depth_steps = max(get_config(size).train.steps // 2, 1)  # whether it trains shows by then
   points = []
   for source in data:
     for m in methods(size):
@@ -273,7 +277,7 @@ def confirm_points(size: str, sweep_workdir: str) -> list[dict]:
                  for seed in seeds(size, CONFIRM_SEEDS)]
       if source == 'topics':
         points += [{'data.source': source, **METHODS[m], **seed, 'optim.lr': lr,
-                    'model.num_layers': 2 * DEPTH_FACTOR, 'train.steps': DEPTH_STEPS}
+                    'model.num_layers': 2 * DEPTH_FACTOR, 'train.steps': depth_steps}
                    for seed in seeds(size, DEPTH_SEEDS)]
   if size not in ('smoke', 'quick'):
     ranked = sorted((loss, m) for (source, m), (_, loss) in best.items() if source == 'topics')
@@ -375,7 +379,7 @@ def depth_table(confirm) -> str:
            ev.stat(ev.trained_only(g, 'final_eval_loss'))]
           for m, g in deep.groupby('method', sort=False)]
   return ev.table(f'Depth robustness on topics: {2 * DEPTH_FACTOR} shared layers ({DEPTH_FACTOR}x '
-                  f"the base) at the base's best LR and warm-up, {DEPTH_STEPS} steps: runs "
+                  f"the base) at the base's best LR and warm-up, half the base's steps: runs "
                   'trained/collapsed/diverged, final eval loss of the trained runs '
                   '(mean ± sd).',
                   ['method', 'LR', 'trained/collapsed/diverged', 'final eval loss'], rows)

@@ -145,3 +145,21 @@ def test_the_core_plans_within_its_budget(tmp_path):
   assert len(first.points) == len(NB.METHODS) * 2 * 4 * 2 + 6 * 2 * 4
   hours = (plan.estimate_seconds(first.groups) + plan.estimate_seconds(second.groups)) / 3600
   assert 5 < hours <= 10, hours
+  quick = sweep.plan_run(suite.spec('normbench_sweep', 'quick', out=out), {},
+                         str(tmp_path / 'quick'))
+  assert plan.estimate_seconds(quick.groups) < 6 * 60  # planned at 5 of the quick's 10 min
+
+
+def test_smoke_runs_both_stages_and_writes_the_board(tmp_path):
+  """`python -m lnexp.claims --suite normbench --smoke`: the sweep, the confirm
+  stage planned from its real rows, and NORMBENCH.md."""
+  from lnexp.claims import suite
+  path = suite.run_suite('smoke', str(tmp_path), None, False, stream=open(os.devnull, 'w'),
+                         suite='normbench')
+  board = open(path).read()
+  assert path.endswith('NORMBENCH.md') and 'Every planned point finished.' in board
+  assert '| 1 |' in board and '| 2 |' in board and 'Depth robustness' in board
+  rows = [json.loads(line) for line in open(tmp_path / 'results' / 'normbench' /
+                                            'results.jsonl')]
+  assert {r['train.seed'] for r in rows} == {NB.CONFIRM_SEEDS[0]}
+  assert sorted(r.get('model.num_layers', 2) for r in rows) == [2, 2, 8, 8]

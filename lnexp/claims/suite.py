@@ -169,8 +169,13 @@ def run_suite(size: str, out: str | None, only: list[str] | None,
     print(f'lnexp.claims: ran in {(time.time() - t0) / 60:.1f} min', file=stream,
           flush=True)
   else:
-    plans.update(plan_stage(second))
-  ids = {name: _stored_ids(plan, workdir(out, name)) for name, plan in plans.items()}
+    for name in second:  # planned from its tuning stage's rows, if that ran
+      try:
+        plans.update(plan_stage([name]))
+      except ConfigError:
+        plans[name] = None
+  ids = {name: _stored_ids(plan, workdir(out, name)) if plan else []
+         for name, plan in plans.items()}
   path = (writeup.write(out, size, ids, runs, experiments) if suite == 'claims' else
           writeup.write_board(out, suite, ids, runs))
   print(f'lnexp.claims: report {path}', file=stream)

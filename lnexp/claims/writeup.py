@@ -53,14 +53,16 @@ def write_board(out: str, suite: str, point_ids: dict[str, list[str]],
   """OUT/SUITE.md (NORMBENCH.md) from the judged run's `analyse` and its file's
   `board`; without every planned point finished it says what is left instead."""
   (name, run), = [(n, r) for n, r in runs.items() if r.judged and n in point_ids]
+  ran = {n: os.path.isfile(os.path.join(experiment_workdir(out, n), 'results.jsonl'))
+         for n in point_ids}
   left = {n: len(ids) - len(results.load_results(experiment_workdir(out, n))
-                             .query('point_id in @ids'))
-          if os.path.isfile(os.path.join(experiment_workdir(out, n), 'results.jsonl'))
-          else len(ids) for n, ids in point_ids.items()}
-  status = ('Every planned point finished.' if not any(left.values()) else
-            'Not finished: ' + ', '.join(f'{n} {k} of {len(point_ids[n])} points left'
-                                         for n, k in left.items()) + '.')
-  findings = ([] if any(left.values()) else
+                             .query('point_id in @ids')) if ran[n] else len(ids)
+          for n, ids in point_ids.items()}
+  done = all(ran.values()) and not any(left.values())
+  status = ('Every planned point finished.' if done else 'Not finished: ' + ', '.join(
+      f'{n} {k} of {len(point_ids[n])} points left' if ran[n] else f'{n} not run'
+      for n, k in left.items()) + '.')
+  findings = ([] if not done else
               run.module.analyse(experiment_workdir(out, name),
                                  os.path.join(out, 'figures', name), point_ids[name]))
   path = os.path.join(out, f'{suite.upper()}.md')
