@@ -1,4 +1,5 @@
 """The path layer on local disk and on gs:// (a GCS emulator on loopback)."""
+import http.server
 import json
 import os
 import sys
@@ -227,3 +228,78 @@ def test_a_missing_bucket_is_one_line_exit_2_and_nothing_written(gcs, capsys):  
   with pytest.raises(ConfigError, match='does not exist'):
     storage.check_bucket('gs://no-such-bucket')
   storage.check_bucket(gcs.new_dir())  # the emulator's bucket exists
+
+
+@pytest.fixture
+def fresh_client():
+  """The GCS client is made from the test's environment (and the usual one after)."""
+  storage._client.cache_clear()
+  yield
+  storage._client.cache_clear()
+
+
+def _run_in(workdir: str) -> int:
+  from lnexp import run
+  from tests.test_run import TINY
+  return run.main(['--config', TINY, '--workdir', workdir])
+
+
+@pytest.mark.parametrize('login, error', [
+    ('none', ('no Google Cloud credentials found (run `gcloud auth application-default '
+              'login` or set GOOGLE_APPLICATION_CREDENTIALS)')),
+    ('stale', ('Google Cloud refused the credentials (Reauthentication is needed.): run '
+               '`gcloud auth application-default login` or set GOOGLE_APPLICATION_CREDENTIALS'))])
+def test_missing_or_refused_credentials_are_one_line_exit_2(
+    login, error, gcs, fresh_client, monkeypatch, tmp_path, capsys):  # noqa: F811
+  """Found before anything is written: storage is asked nothing without them."""
+  monkeypatch.delenv('STORAGE_EMULATOR_HOST')  # Google's endpoint: credentials come first
+  monkeypatch.delenv('GOOGLE_APPLICATION_CREDENTIALS', raising=False)
+  monkeypatch.setenv('CLOUDSDK_CONFIG', str(tmp_path))  # gcloud's directory, empty
+  if login == 'stale':  # a `gcloud auth application-default login` that expired
+    from google.auth.exceptions import RefreshError
+    from google.oauth2 import credentials
+
+    def refused(self, request):
+      raise RefreshError('Reauthentication is needed.')
+    monkeypatch.setattr(credentials.Credentials, 'refresh', refused)
+    (tmp_path / 'application_default_credentials.json').write_text(json.dumps({
+        'type': 'authorized_user', 'client_id': 'c', 'client_secret': 's',
+        'refresh_token': 'r'}))
+  assert _run_in('gs://lnexp-test/x') == 2
+  assert capsys.readouterr().err == f'lnexp.run: error: gs://lnexp-test/x: {error}\n'
+
+
+class _Forbidding(http.server.BaseHTTPRequestHandler):
+  """A GCS endpoint that answers 403 to every request, noting it in `server.seen`."""
+
+  def answer(self):
+    self.server.seen.append(self.command + ' ' + self.path.split('?')[0])
+    body = json.dumps({'error': {'code': 403, 'message': 'no'}}).encode()
+    self.send_response(403)
+    self.send_header('Content-Type', 'application/json')
+    self.send_header('Content-Length', str(len(body)))
+    self.end_headers()
+    self.wfile.write(body)
+
+  do_GET = do_POST = do_PUT = do_DELETE = answer
+
+  def log_message(self, *args):
+    pass
+
+
+def test_permission_denied_is_one_line_exit_2_and_nothing_written(
+    gcs, fresh_client, monkeypatch, capsys):  # noqa: F811
+  server = http.server.ThreadingHTTPServer(('127.0.0.1', 0), _Forbidding)
+  server.seen = []
+  threading.Thread(target=server.serve_forever, daemon=True).start()
+  monkeypatch.setenv('STORAGE_EMULATOR_HOST', f'http://127.0.0.1:{server.server_port}')
+  try:
+    assert _run_in('gs://lnexp-test/x') == 2
+  finally:
+    server.shutdown()
+  assert capsys.readouterr().err == (
+      "lnexp.run: error: gs://lnexp-test/x: permission denied on bucket 'lnexp-test' (the "
+      'account needs to list, read and write objects there, e.g. roles/storage.objectAdmin)\n')
+  # one listing (the client may also read the bucket's metadata), nothing written
+  assert 'GET /storage/v1/b/lnexp-test/o' in server.seen
+  assert {request.split()[0] for request in server.seen} == {'GET'}

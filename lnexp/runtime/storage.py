@@ -288,22 +288,29 @@ def _client():
 
 def check_bucket(path: str) -> None:
   """ConfigError naming the bucket of a gs:// path when it does not exist, this
-  process has no credentials, or may not read it: one line before anything runs."""
+  process has no credentials or they are refused, or it may not list objects
+  there: one line before anything runs. (It lists rather than reads the bucket:
+  object roles such as roles/storage.objectAdmin may not read bucket metadata.)"""
   from google.api_core import exceptions
-  from google.auth.exceptions import DefaultCredentialsError
-  bucket = _key(path).partition('/')[0]
+  from google.auth.exceptions import DefaultCredentialsError, RefreshError
+  bucket, _, key = _key(path).partition('/')
   try:
-    found = _client().lookup_bucket(bucket)
+    next(iter(_client().list_blobs(bucket, prefix=key, max_results=1)), None)
   except DefaultCredentialsError:
-    raise ConfigError(f'{path}: no Google Cloud credentials (run `gcloud auth '
+    raise ConfigError(f'{path}: no Google Cloud credentials found (run `gcloud auth '
                       'application-default login` or set GOOGLE_APPLICATION_CREDENTIALS)'
                       ) from None
+  except RefreshError as e:  # expired or revoked
+    raise ConfigError(f'{path}: Google Cloud refused the credentials ({e.args[0]}): run '
+                      '`gcloud auth application-default login` or set '
+                      'GOOGLE_APPLICATION_CREDENTIALS') from None
   except exceptions.Forbidden:
     raise ConfigError(f'{path}: permission denied on bucket {bucket!r} (the account '
-                      'needs storage object read and write on it)') from None
-  if found is None:
+                      'needs to list, read and write objects there, e.g. '
+                      'roles/storage.objectAdmin)') from None
+  except exceptions.NotFound:
     raise ConfigError(f'{path}: bucket {bucket!r} does not exist (create it: gcloud '
-                      f'storage buckets create gs://{bucket})')
+                      f'storage buckets create gs://{bucket})') from None
 
 
 def _blob(path: str):
