@@ -303,3 +303,36 @@ def test_permission_denied_is_one_line_exit_2_and_nothing_written(
   # one listing (the client may also read the bucket's metadata), nothing written
   assert 'GET /storage/v1/b/lnexp-test/o' in server.seen
   assert {request.split()[0] for request in server.seen} == {'GET'}
+
+
+def test_storage_that_fails_or_hangs_ends_the_process_in_one_line(
+    gcs, monkeypatch, capfd, tmp_path):  # noqa: F811
+  """`bounded`: a gs:// client's failure after its own retries, or work past the
+  bound, is one line naming the path and what failed, then exit 75; other
+  errors pass through, and local paths have no bound."""
+  codes, stopped = [], threading.Event()
+
+  def exit_(code):  # os._exit, made to return to the test
+    codes.append(code)
+    stopped.set()
+    if threading.current_thread() is threading.main_thread():
+      raise SystemExit(code)
+  monkeypatch.setattr(os, '_exit', exit_)
+  path = gcs.new_dir()
+  for failure in (ConnectionRefusedError(111, 'Connection refused'),
+                  ValueError('UNAVAILABLE: All 32 retry attempts failed')):  # tensorstore's
+    with pytest.raises(SystemExit), storage.bounded(path, 'saving', 60):
+      raise failure
+    err = capfd.readouterr().err
+    assert err.count('\n') == 1 and f'error: {path}: saving failed ({type(failure).__name__}: ' \
+        in err and err.rstrip().endswith('rerun the same command to resume'), err
+  for other in (FileNotFoundError('gone'), ValueError('a bug'), ConfigError('bad input')):
+    with pytest.raises(type(other)), storage.bounded(path, 'reading', 60):
+      raise other
+  with pytest.raises(ConnectionError), storage.bounded(str(tmp_path), 'reading', 0.01):
+    time.sleep(0.1)
+    raise ConnectionError
+  stopped.clear()
+  with storage.bounded(path, 'renewing', 0.2):
+    assert stopped.wait(30)  # the watchdog thread
+  assert codes == [75, 75, 75] and 'renewing did not finish in 0.2 s' in capfd.readouterr().err
