@@ -52,7 +52,7 @@ def main(prog: str, define: DefineFlags, body: Body, argv: list[str] | None = No
          ) -> int:
   """Parses flags and runs `body(flags, positional args)`; the exit code follows
   lnexp's contract (0 done, 2 bad input, 130 interrupted, 143 terminated, or
-  body's own)."""
+  body's own; 75, storage lost, exits from `lnexp.runtime.storage.bounded`)."""
   argv = sys.argv[1:] if argv is None else list(argv)
   try:
     parsed = parse(prog, define, argv, positional, extra_help)

@@ -103,6 +103,9 @@ def base_config() -> ConfigDict:
   t.lane_mode = 'auto'        # vmap | map (lanes in sequence, per device) | auto (map on CPU)
   t.fast_compile = False      # CPU: every program unoptimised, classic emitters (compiles
                               # 2-4x faster, steps ~2x slower): runs of a few steps
+  t.storage_timeout_s = 300.0  # gs://: a storage operation (checkpoint, results, lease)
+                              # failing or unfinished after this stops the run: one
+                              # line, exit 75; rerun to resume (docs/scaling.md)
 
   c.data = d = ConfigDict()
   d.source = 'synthetic'      # synthetic | topics | text | python_docs | tfds | digits
@@ -223,8 +226,8 @@ POSITIVE = ('model.num_layers', 'model.hidden_dim', 'model.embed_dim', 'model.nu
             'model.embed_scale', 'model.norm_eps', 'optim.lr', 'optim.eps', 'train.steps',
             'train.batch_size', 'train.seq_len', 'train.eval_every', 'train.eval_batches',
             'train.log_every', 'train.checkpoint_every', 'train.keep_checkpoints',
-            'train.diverge_factor', 'data.num_symbols', 'data.mean_doc_len',
-            'data.concentration', 'data.num_topics')
+            'train.diverge_factor', 'train.storage_timeout_s', 'data.num_symbols',
+            'data.mean_doc_len', 'data.concentration', 'data.num_topics')
 NONNEGATIVE = ('model.unembed_init', 'optim.warmup_steps', 'optim.weight_decay',
                'optim.clip_norm', 'optim.z_loss', 'optim.lr_extend',
                'train.max_lanes_per_program', 'diagnostics.every', 'diagnostics.ics_every',

@@ -32,6 +32,7 @@ from lnexp.runtime import storage, tensorboard
 from lnexp.runtime.workdir import Workdir
 from lnexp.train import checkpoints, memory
 from lnexp.train import sweep as train
+from tests.gcs_emulator import gcs  # noqa: F401  (fixture)
 from tests.test_tensorboard import read_events
 
 HERE = os.path.dirname(__file__)
@@ -525,3 +526,64 @@ def test_lock_create_whose_answer_was_lost_still_counts_as_held(tmp_path, monkey
   monkeypatch.setattr(storage, 'write_versioned', write)
   lock.release()
   assert os.listdir(tmp_path / 'locks') == []
+
+
+# ------------------------------------------------ 10: the storage server lost mid-run
+
+PAUSED_AFTER_CHECKPOINT_20 = '''
+import sys
+from lnexp import run
+from lnexp.train import loop
+checkpoint = loop._checkpoint
+
+
+def paused(ctx, *args, **kwargs):  # the test stops the storage server here
+  checkpoint(ctx, *args, **kwargs)
+  if ctx.step == 20:
+    ctx.manager.wait_until_finished()
+    print('checkpointed 20', flush=True)
+    sys.stdin.readline()
+
+
+loop._checkpoint = paused
+sys.exit(run.main(sys.argv[1:]))
+'''
+GLOG_INFO = re.compile(r'I\d{4} ')  # tensorstore's "Using GOOGLE_AUTH_TOKEN_FOR_TESTING"
+
+
+def test_storage_lost_mid_run_is_one_line_exit_75_and_the_rerun_resumes(
+    one, gcs, capsys):  # noqa: F811
+  """The gs:// server stops answering after the step-20 checkpoint (SIGSTOP: a
+  hang, the worst case): the run exits 75 within its storage bound, in one line,
+  instead of holding the machine; with the server back, the rerun resumes from
+  step 20 to the numbers of an uninterrupted run (issue 36)."""
+  config, _, reference = one
+  wd = gcs.new_dir()
+  proc = subprocess.Popen(
+      [sys.executable, '-c', PAUSED_AFTER_CHECKPOINT_20, '--config', config, '--workdir', wd,
+       '--config.train.storage_timeout_s=5'], cwd=ROOT, env={**os.environ, 'PYTHONPATH': ROOT},
+      stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+  for line in proc.stdout:
+    if line == 'checkpointed 20\n':
+      break
+  os.kill(gcs.proc.pid, signal.SIGSTOP)
+  try:
+    start = time.monotonic()
+    proc.stdin.write('\n')
+    proc.stdin.flush()
+    _, err = proc.communicate(timeout=120)
+    waited = time.monotonic() - start
+  finally:
+    os.kill(gcs.proc.pid, signal.SIGCONT)
+  lines = [line for line in err.splitlines() if not GLOG_INFO.match(line)]
+  assert proc.returncode == 75 and len(lines) == 1, err
+  assert lines[0].startswith(f'lnexp: error: {wd}: checkpointing at step 40 did not finish '
+                             'in 5 s (train.storage_timeout_s); finished points and '
+                             'checkpoints are kept: rerun the same command to resume'), err
+  assert waited < 5 + 20  # the bound, and the steps 21-40 before it
+  assert run.main(['--config', config, '--workdir', wd]) == 0
+  out = capsys.readouterr().out
+  assert 'step 30/40' in out and 'step 10/40' not in out  # resumed from step 20
+  rows = storage.read_text(storage.join(wd, 'results.jsonl')).splitlines()
+  assert len(rows) == 1
+  assert {k: json.loads(rows[0])[k] for k in KEYS} == {k: reference[k] for k in KEYS}

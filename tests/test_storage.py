@@ -1,4 +1,5 @@
 """The path layer on local disk and on gs:// (a GCS emulator on loopback)."""
+import http.server
 import json
 import os
 import sys
@@ -227,3 +228,111 @@ def test_a_missing_bucket_is_one_line_exit_2_and_nothing_written(gcs, capsys):  
   with pytest.raises(ConfigError, match='does not exist'):
     storage.check_bucket('gs://no-such-bucket')
   storage.check_bucket(gcs.new_dir())  # the emulator's bucket exists
+
+
+@pytest.fixture
+def fresh_client():
+  """The GCS client is made from the test's environment (and the usual one after)."""
+  storage._client.cache_clear()
+  yield
+  storage._client.cache_clear()
+
+
+def _run_in(workdir: str) -> int:
+  from lnexp import run
+  from tests.test_run import TINY
+  return run.main(['--config', TINY, '--workdir', workdir])
+
+
+@pytest.mark.parametrize('login, error', [
+    ('none', ('no Google Cloud credentials found (run `gcloud auth application-default '
+              'login` or set GOOGLE_APPLICATION_CREDENTIALS)')),
+    ('stale', ('Google Cloud refused the credentials (Reauthentication is needed.): run '
+               '`gcloud auth application-default login` or set GOOGLE_APPLICATION_CREDENTIALS'))])
+def test_missing_or_refused_credentials_are_one_line_exit_2(
+    login, error, gcs, fresh_client, monkeypatch, tmp_path, capsys):  # noqa: F811
+  """Found before anything is written: storage is asked nothing without them."""
+  monkeypatch.delenv('STORAGE_EMULATOR_HOST')  # Google's endpoint: credentials come first
+  monkeypatch.delenv('GOOGLE_APPLICATION_CREDENTIALS', raising=False)
+  monkeypatch.setenv('CLOUDSDK_CONFIG', str(tmp_path))  # gcloud's directory, empty
+  if login == 'stale':  # a `gcloud auth application-default login` that expired
+    from google.auth.exceptions import RefreshError
+    from google.oauth2 import credentials
+
+    def refused(self, request):
+      raise RefreshError('Reauthentication is needed.')
+    monkeypatch.setattr(credentials.Credentials, 'refresh', refused)
+    (tmp_path / 'application_default_credentials.json').write_text(json.dumps({
+        'type': 'authorized_user', 'client_id': 'c', 'client_secret': 's',
+        'refresh_token': 'r'}))
+  assert _run_in('gs://lnexp-test/x') == 2
+  assert capsys.readouterr().err == f'lnexp.run: error: gs://lnexp-test/x: {error}\n'
+
+
+class _Forbidding(http.server.BaseHTTPRequestHandler):
+  """A GCS endpoint that answers 403 to every request, noting it in `server.seen`."""
+
+  def answer(self):
+    self.server.seen.append(self.command + ' ' + self.path.split('?')[0])
+    body = json.dumps({'error': {'code': 403, 'message': 'no'}}).encode()
+    self.send_response(403)
+    self.send_header('Content-Type', 'application/json')
+    self.send_header('Content-Length', str(len(body)))
+    self.end_headers()
+    self.wfile.write(body)
+
+  do_GET = do_POST = do_PUT = do_DELETE = answer
+
+  def log_message(self, *args):
+    pass
+
+
+def test_permission_denied_is_one_line_exit_2_and_nothing_written(
+    gcs, fresh_client, monkeypatch, capsys):  # noqa: F811
+  server = http.server.ThreadingHTTPServer(('127.0.0.1', 0), _Forbidding)
+  server.seen = []
+  threading.Thread(target=server.serve_forever, daemon=True).start()
+  monkeypatch.setenv('STORAGE_EMULATOR_HOST', f'http://127.0.0.1:{server.server_port}')
+  try:
+    assert _run_in('gs://lnexp-test/x') == 2
+  finally:
+    server.shutdown()
+  assert capsys.readouterr().err == (
+      "lnexp.run: error: gs://lnexp-test/x: permission denied on bucket 'lnexp-test' (the "
+      'account needs to list, read and write objects there, e.g. roles/storage.objectAdmin)\n')
+  # one listing (the client may also read the bucket's metadata), nothing written
+  assert 'GET /storage/v1/b/lnexp-test/o' in server.seen
+  assert {request.split()[0] for request in server.seen} == {'GET'}
+
+
+def test_storage_that_fails_or_hangs_ends_the_process_in_one_line(
+    gcs, monkeypatch, capfd, tmp_path):  # noqa: F811
+  """`bounded`: a gs:// client's failure after its own retries, or work past the
+  bound, is one line naming the path and what failed, then exit 75; other
+  errors pass through, and local paths have no bound."""
+  codes, stopped = [], threading.Event()
+
+  def exit_(code):  # os._exit, made to return to the test
+    codes.append(code)
+    stopped.set()
+    if threading.current_thread() is threading.main_thread():
+      raise SystemExit(code)
+  monkeypatch.setattr(os, '_exit', exit_)
+  path = gcs.new_dir()
+  for failure in (ConnectionRefusedError(111, 'Connection refused'),
+                  ValueError('UNAVAILABLE: All 32 retry attempts failed')):  # tensorstore's
+    with pytest.raises(SystemExit), storage.bounded(path, 'saving', 60):
+      raise failure
+    err = capfd.readouterr().err
+    assert err.count('\n') == 1 and f'error: {path}: saving failed ({type(failure).__name__}: ' \
+        in err and err.rstrip().endswith('rerun the same command to resume'), err
+  for other in (FileNotFoundError('gone'), ValueError('a bug'), ConfigError('bad input')):
+    with pytest.raises(type(other)), storage.bounded(path, 'reading', 60):
+      raise other
+  with pytest.raises(ConnectionError), storage.bounded(str(tmp_path), 'reading', 0.01):
+    time.sleep(0.1)
+    raise ConnectionError
+  stopped.clear()
+  with storage.bounded(path, 'renewing', 0.2):
+    assert stopped.wait(30)  # the watchdog thread
+  assert codes == [75, 75, 75] and 'renewing did not finish in 0.2 s' in capfd.readouterr().err

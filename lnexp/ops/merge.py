@@ -15,7 +15,7 @@ from absl import flags
 from lnexp import cli
 from lnexp.errors import ConfigError
 from lnexp.runtime import storage
-from lnexp.runtime.workdir import Workdir, append_jsonl, load_config, write_errors
+from lnexp.runtime.workdir import Workdir, load_config, write_errors
 
 PROG = 'lnexp.merge'
 
@@ -56,7 +56,7 @@ def merge(out: str, sources: list[str]) -> int:
       for sub in ('metrics', 'tensorboard', 'checkpoints'):
         if storage.isdir(storage.join(src, sub)):
           storage.copy_tree(storage.join(src, sub), storage.join(target.path, sub))
-      append_jsonl(target.results, rows)
+      target.append_results(rows)
       have |= {r['point_id'] for r in rows}
   return len(have)
 

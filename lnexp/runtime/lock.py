@@ -13,6 +13,7 @@ together; an unsharded run and any shard of it exclude each other.
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import sys
@@ -60,7 +61,7 @@ class WorkdirLock(storage.Lease):
   `storage.Lease` whose holder on this host lives as long as its pid."""
 
   def __init__(self, workdir: str, shard: tuple[int, int] | None = None,
-               wait: bool = False, out=None):
+               wait: bool = False, out=None, bounded=None):
     self.directory = storage.join(workdir, 'locks')
     self.workdir = workdir
     self.name = 'whole' if shard is None else f'shard-{shard[0]}-of-{shard[1]}'
@@ -70,6 +71,7 @@ class WorkdirLock(storage.Lease):
         'start_time': time.time()})
     self.wait = wait
     self.out = out or sys.stderr
+    self.bounded = bounded or (lambda what: contextlib.nullcontext())  # Workdir.bounded
 
   def alive(self, record: dict) -> bool:
     """Whether a lock's holder may still run."""
@@ -111,7 +113,11 @@ class WorkdirLock(storage.Lease):
   def acquire(self) -> None:
     """Takes the lock, waiting if asked; ConfigError naming the holder if not."""
     said = False
-    while (holder := self.try_acquire()) is not None:
+    while True:
+      with self.bounded('taking the workdir lock'):
+        holder = self.try_acquire()
+      if holder is None:
+        return
       what = (f'workdir {self.workdir} is in use by {describe(holder)}'
               + (f' (running {holder["lock"]})' if 'lock' in holder else ''))
       if not self.wait:
@@ -121,6 +127,10 @@ class WorkdirLock(storage.Lease):
         print(f'lnexp.run: {what}; waiting for it', file=self.out, flush=True)
         said = True
       time.sleep(POLL_S)
+
+  def release(self) -> None:
+    with self.bounded('releasing the workdir lock'):
+      super().release()
 
   def __enter__(self) -> WorkdirLock:
     self.acquire()

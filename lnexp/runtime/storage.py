@@ -11,23 +11,29 @@ preconditions. Local paths get the same calls with POSIX semantics (fsync,
 `gs://` goes through gcsfs (as `etils.epath` and orbax do) with its listing
 cache off, since other hosts write the same workdir, and google-cloud-storage
 for preconditions: the `[gcs]` extra. Tests point every client at an emulator
-(lnexp/ops/gcs_emulator.py).
+(lnexp/ops/gcs_emulator.py). A run's storage work is `bounded`: on gs:// a
+failure after the clients' retries, or a hang, ends it in one line, exit 75.
 """
 from __future__ import annotations
 
 import atexit
+import contextlib
 import dataclasses
 import functools
 import json
+import logging
 import os
 import posixpath
 import shutil
 import socket
+import sys
 import tempfile
+import threading
 import time
 import uuid
 
 from lnexp.errors import ConfigError
+from lnexp.runtime.interrupts import prog
 
 
 def is_remote(path) -> bool:
@@ -288,22 +294,113 @@ def _client():
 
 def check_bucket(path: str) -> None:
   """ConfigError naming the bucket of a gs:// path when it does not exist, this
-  process has no credentials, or may not read it: one line before anything runs."""
+  process has no credentials or they are refused, or it may not list objects
+  there: one line before anything runs. (It lists rather than reads the bucket:
+  object roles such as roles/storage.objectAdmin may not read bucket metadata.)"""
   from google.api_core import exceptions
-  from google.auth.exceptions import DefaultCredentialsError
-  bucket = _key(path).partition('/')[0]
+  from google.auth.exceptions import DefaultCredentialsError, RefreshError
+  bucket, _, key = _key(path).partition('/')
   try:
-    found = _client().lookup_bucket(bucket)
+    next(iter(_client().list_blobs(bucket, prefix=key, max_results=1)), None)
   except DefaultCredentialsError:
-    raise ConfigError(f'{path}: no Google Cloud credentials (run `gcloud auth '
+    raise ConfigError(f'{path}: no Google Cloud credentials found (run `gcloud auth '
                       'application-default login` or set GOOGLE_APPLICATION_CREDENTIALS)'
                       ) from None
+  except RefreshError as e:  # expired or revoked
+    raise ConfigError(f'{path}: Google Cloud refused the credentials ({e.args[0]}): run '
+                      '`gcloud auth application-default login` or set '
+                      'GOOGLE_APPLICATION_CREDENTIALS') from None
   except exceptions.Forbidden:
     raise ConfigError(f'{path}: permission denied on bucket {bucket!r} (the account '
-                      'needs storage object read and write on it)') from None
-  if found is None:
+                      'needs to list, read and write objects there, e.g. '
+                      'roles/storage.objectAdmin)') from None
+  except exceptions.NotFound:
     raise ConfigError(f'{path}: bucket {bucket!r} does not exist (create it: gcloud '
-                      f'storage buckets create gs://{bucket})')
+                      f'storage buckets create gs://{bucket})') from None
+
+
+# tensorstore (orbax's checkpoints) raises ValueError("STATUS: ..."); these
+# statuses are a server that did not answer, not a damaged checkpoint.
+_TENSORSTORE_FAILURES = ('ABORTED', 'UNAVAILABLE', 'DEADLINE_EXCEEDED')
+
+
+def failed(e: BaseException) -> bool:
+  """Whether `e` is a gs:// client giving up on the server after its own
+  retries (connection, timeout, 5xx, auth refresh), not a missing file."""
+  import aiohttp
+  import requests
+  from gcsfs.retry import HttpError
+  from google.api_core.exceptions import GoogleAPIError
+  from google.auth.exceptions import GoogleAuthError
+  return isinstance(e, (ConnectionError, TimeoutError, aiohttp.ClientError, HttpError,
+                        requests.RequestException, GoogleAPIError, GoogleAuthError)) or (
+      isinstance(e, ValueError) and str(e).startswith(_TENSORSTORE_FAILURES))
+
+
+@functools.cache
+def _clients_log() -> str:
+  """Where the gs:// clients' own logs go (gcsfs, fsspec, orbax's errors):
+  tracebacks of failures that reach `bounded`, which names this file."""
+  path = os.path.join(tempfile.gettempdir(), f'lnexp-storage-{os.getpid()}.log')
+  handler = logging.FileHandler(path, delay=True)  # created at the first record
+  handler.setFormatter(logging.Formatter('%(asctime)s %(levelname)s %(name)s %(message)s'))
+  for name in ('gcsfs', 'fsspec'):
+    logging.getLogger(name).addHandler(handler)
+    logging.getLogger(name).propagate = False
+  orbax = f'{os.sep}orbax{os.sep}'
+
+  def orbax_errors(record) -> bool:  # absl names the calling file
+    if record.levelno < logging.ERROR or orbax not in record.pathname:
+      return True
+    handler.handle(record)
+    return False
+  logging.getLogger('absl').addFilter(orbax_errors)
+  return path
+
+
+_stopping = threading.Lock()
+
+
+@contextlib.contextmanager
+def bounded(path: str, what: str, timeout_s: float, cleanup=None):
+  """Inside, on a gs:// `path`, storage work that `failed` or is still running
+  after `timeout_s` ends the process: `cleanup()`, one line on stderr naming
+  `path` and `what`, exit 75 (EX_TEMPFAIL). It exits (os._exit, from a
+  watchdog thread if need be) rather than raises: a call blocked on a dead
+  server may never return, and closing orbax or releasing the lease would
+  block as well; the lease expires. Nothing is torn (every object is written
+  whole), so rerunning the same command resumes from the last checkpoint.
+  Local paths: no bound."""
+  if not is_remote(path):
+    yield
+    return
+  log = _clients_log()
+  stderr = os.dup(2)  # as on entry (a restore sends fd 2 to its log meanwhile)
+
+  def stop(why: str) -> None:
+    with _stopping:  # one line, should the watchdog and the call fail together
+      if cleanup is not None:
+        cleanup()
+      sys.stdout.flush()
+      details = f' (clients\' log: {log})' if os.path.exists(log) else ''
+      os.write(stderr, f'{prog()}: error: {path}: {what} {why}; finished points and '
+               f'checkpoints are kept: rerun the same command to resume{details}\n'.encode())
+      os._exit(os.EX_TEMPFAIL)
+
+  late = f'did not finish in {timeout_s:g} s (train.storage_timeout_s)'
+  watchdog = threading.Timer(timeout_s, stop, [late])
+  watchdog.daemon = True
+  watchdog.start()
+  try:
+    yield
+  except Exception as e:
+    if not failed(e):
+      raise
+    stop(f'failed ({type(e).__name__}: {" ".join(str(e).split())[:200]})')
+  finally:
+    watchdog.cancel()
+    watchdog.join()  # one that fired ends the process first
+    os.close(stderr)
 
 
 def _blob(path: str):

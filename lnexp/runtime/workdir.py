@@ -6,13 +6,15 @@ that are rewritten (config.json, a resumed point's metrics) are replaced
 atomically. JSON never holds NaN or Infinity (null instead). Checkpoints are
 orbax, per group. Every file goes through `lnexp.runtime.storage` (local or
 gs://); a workdir that cannot be written (read-only, disk full) is one
-`ConfigError` naming the file (`write_errors`).
+`ConfigError` naming the file (`write_errors`), and on gs:// storage that
+fails or hangs is one line and exit 75 (`Workdir.bounded`).
 """
 from __future__ import annotations
 
 import contextlib
 import datetime
 import errno
+import functools
 import json
 import math
 import os
@@ -30,6 +32,8 @@ from lnexp import config as config_lib
 from lnexp.errors import ConfigError
 from lnexp.runtime import storage
 
+# Keys that change how a run behaves, not what it computes: a resume may change them.
+RESUME_MAY_CHANGE = ('train.storage_timeout_s',)
 PACKAGES = ('jax', 'jaxlib', 'flax', 'optax', 'orbax-checkpoint', 'ml-collections',
             'numpy', 'tensorflow-datasets')
 
@@ -119,16 +123,35 @@ def _git_sha() -> str | None:
     return None
 
 
+def _bounded(what: str):
+  """Decorates a `Workdir` method: its storage work is `Workdir.bounded(what)`."""
+  def decorate(method):
+    @functools.wraps(method)
+    def bounded(self, *args, **kwargs):
+      with self.bounded(what):
+        return method(self, *args, **kwargs)
+    return bounded
+  return decorate
+
+
 class Workdir:
   """Paths and files of one run directory."""
 
-  def __init__(self, path: str):
+  def __init__(self, path: str, timeout_s: float | None = None):
     self.path = storage.normalize(path)  # absolute, or gs://BUCKET/PATH
+    self.timeout_s = timeout_s or config_lib.base_config().train.storage_timeout_s
+    self._staging = None
     if storage.is_remote(self.path):
-      storage.check_bucket(self.path)
+      with self.bounded('looking up the bucket'):
+        storage.check_bucket(self.path)
     self.results = os.path.join(self.path, 'results.jsonl')
     self.config_file = os.path.join(self.path, 'config.json')
-    self._staging = None
+
+  def bounded(self, what: str):
+    """`with wd.bounded('saving ...'):` a gs:// storage failure or hang ends the
+    process in one line, exit 75 (`storage.bounded`)."""
+    return storage.bounded(self.path, what, self.timeout_s,
+                           lambda: self._staging and self._staging.close())
 
   @property
   def staging(self) -> storage.Staging:
@@ -138,15 +161,18 @@ class Workdir:
       self._staging = storage.Staging(self.path)
     return self._staging
 
+  @_bounded('uploading metrics and TensorBoard files')
   def sync(self) -> None:
     """Uploads staged metrics and TensorBoard files (gs:// workdirs)."""
     if self._staging is not None:
       self._staging.upload()
 
+  @_bounded('downloading metrics')
   def metrics(self, point_id: str) -> str:
     self.staging.pull(f'metrics/{point_id}.jsonl')  # gs://: a resume appends to it
     return self.staging.local('metrics', f'{point_id}.jsonl')
 
+  @_bounded('downloading TensorBoard files')
   def tensorboard(self, run_name: str) -> str:
     """A point's TensorBoard run (`lnexp.runtime.tensorboard.run_name`)."""
     self.staging.pull(f'tensorboard/{run_name}')
@@ -155,11 +181,13 @@ class Workdir:
   def checkpoints(self, group_id: str) -> str:
     return os.path.join(self.path, 'checkpoints', group_id)
 
+  @_bounded('reading config.json')
   def check_base(self, base: dict) -> dict | None:
     """Raises ConfigError if the workdir holds a different base config.
 
     A key lnexp gained after the run started counts at its default, so older
-    workdirs (the committed claims results) still resume.
+    workdirs (the committed claims results) still resume; `RESUME_MAY_CHANGE`
+    keys may differ.
     """
     if storage.exists(self.path) and not storage.isdir(self.path):
       raise ConfigError(f'workdir {self.path} is a file, not a directory; use another '
@@ -169,12 +197,14 @@ class Workdir:
       return None
     then = {**clean(config_lib.flatten(config_lib.base_config())), **saved['base']}
     now = clean(base)
-    diff = sorted(k for k in set(then) | set(now) if then.get(k) != now.get(k))
+    diff = sorted(k for k in set(then) | set(now)
+                  if k not in RESUME_MAY_CHANGE and then.get(k) != now.get(k))
     if diff:
       raise ConfigError(f'workdir {self.path} holds a run of a different base config '
                         f'(differs in {", ".join(diff[:5])}); use another --workdir')
     return saved
 
+  @_bounded('reading config.json')
   def saved_config(self) -> dict | None:
     """config.json ({'name', 'base', 'sweep'}), None if absent; ConfigError if
     it is not one (a run records its config there: lnexp never guesses it)."""
@@ -191,6 +221,7 @@ class Workdir:
                         'config.json); restore it or use another --workdir')
     return saved
 
+  @_bounded('writing config.json and meta.json')
   def start(self, name: str, base: dict, sweep: list[dict]) -> None:
     """Writes config.json (sweep extended by new points) and meta.json."""
     saved = self.check_base(base)
@@ -209,9 +240,14 @@ class Workdir:
   def _write_json(self, path: str, obj) -> None:
     storage.write_text(path, json.dumps(clean(obj), indent=1))  # whole, atomically
 
+  @_bounded('reading results.jsonl')
   def finished(self) -> dict[str, dict]:
     """Result rows by point id; rows without `point_id` and `status` are skipped."""
     return {r['point_id']: r for r in read_jsonl(self.results, ('point_id', 'status'))}
+
+  @_bounded('appending to results.jsonl')
+  def append_results(self, rows: list[dict]) -> None:
+    append_jsonl(self.results, rows)
 
   def reset_metrics(self, point_id: str) -> None:
     storage.write_text(self.metrics(point_id), '')

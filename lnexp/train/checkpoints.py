@@ -101,6 +101,8 @@ def _try_restore(manager, step: int, abstract_state, log: str):
       restored = manager.restore(step, args=ocp.args.Composite(
           state=ocp.args.StandardRestore(abstract_state), host=ocp.args.JsonRestore()))
     except Exception as e:  # orbax raises what its storage layer raised
+      if storage.is_remote(str(manager.directory)) and storage.failed(e):
+        raise  # the server's failure, not the checkpoint's: Workdir.bounded stops the run
       message = ' '.join(str(e).split())
       reason = f'{type(e).__name__}: {message[:160]}' + ('...' if len(message) > 160 else '')
       _unraisables_to(log, 'orbax')

@@ -24,7 +24,7 @@ from lnexp.models.archs import ARCHS
 from lnexp.models.norms import NORMS
 from lnexp.runtime import interrupts
 from lnexp.runtime import plan as plan_lib
-from lnexp.runtime.workdir import Workdir, append_jsonl
+from lnexp.runtime.workdir import Workdir
 from lnexp.train import checkpoints
 from lnexp.train.metrics_log import MetricsLog
 from lnexp.train.program import Program, fetch
@@ -71,7 +71,8 @@ def run_group(group: plan_lib.Group, source, workdir: Workdir, label: str = '',
   try:
     return _train(group, source, workdir, label, devices, renew, ctx, checkpoint_on_term)
   except BaseException as e:
-    ctx.close()
+    with workdir.bounded('closing the checkpoints'):
+      ctx.close()
     if checkpoints.disk_full(e):
       raise OSError(errno.ENOSPC, 'No space left on device',
                     workdir.checkpoints(group.group_id)) from None
@@ -95,9 +96,10 @@ def _train(group, source, workdir, label, devices, renew, ctx,
   eval_batches = program.put_eval_batches(
       [source.eval_batch(i) for i in range(tc.eval_batches)])
   probe_batch = program.put_batch(source.eval_batch(0))
-  ctx.manager = checkpoints.manager(workdir.checkpoints(group.group_id),
-                                    tc.keep_checkpoints)
-  start, state, host = _start(program, cfg, source, eval_batches, ctx.manager)
+  with workdir.bounded('opening the checkpoints'):
+    ctx.manager = checkpoints.manager(workdir.checkpoints(group.group_id),
+                                      tc.keep_checkpoints)
+  start, state, host = _start(program, cfg, source, eval_batches, ctx.manager, workdir)
   ctx.step = ctx.checkpoint = start
   primary = jax.process_index() == 0
   ctx.progress = Progress(label or group.group_id, tc.steps, start)
@@ -109,11 +111,7 @@ def _train(group, source, workdir, label, devices, renew, ctx,
   for step in range(start, tc.steps):
     done = step + 1
     if interrupts.terminating.is_set() and checkpoint_on_term and ctx.step > ctx.checkpoint:
-      log.flush(host)
-      log.write()
-      checkpoints.save(ctx.manager, ctx.step, state, host)
-      ctx.manager.wait_until_finished()
-      ctx.checkpoint = ctx.step
+      _checkpoint(ctx, workdir, log, state, host, renew, wait=True)
     interrupts.check()
     batch = program.put_batch(next_batch.result())
     if done < tc.steps:
@@ -130,18 +128,14 @@ def _train(group, source, workdir, label, devices, renew, ctx,
       log.flush(host)
       log.add_eval(done, _evaluate(program, cfg, state, eval_batches, host, done))
     if done % tc.checkpoint_every == 0 or done == tc.steps:
-      log.flush(host)
-      log.write()
-      checkpoints.save(ctx.manager, done, state, host)
-      ctx.checkpoint = done
-      if renew is not None:
-        renew()
+      _checkpoint(ctx, workdir, log, state, host, renew)
   interrupts.in_loop.clear()
   ctx.batcher.shutdown()
   log.flush(host)
-  log.write()
-  ctx.manager.wait_until_finished()
-  ctx.manager.close()
+  with workdir.bounded(f'finishing the step-{ctx.checkpoint} checkpoint'):
+    log.write()
+    ctx.manager.wait_until_finished()
+    ctx.manager.close()
   ctx.progress.close()
   interrupts.check()  # one that arrived while orbax finished the last checkpoint
   if NORMS[cfg.model.norm].running_stats and ARCHS[cfg.model.arch].per_depth \
@@ -149,19 +143,34 @@ def _train(group, source, workdir, label, devices, renew, ctx,
     host['batch1'] = _eval_batch1(program, state, source)
   rows = result_rows(group, cfg, state, host, source, time.time() - t_start)
   if primary:
-    append_jsonl(workdir.results, rows)
+    workdir.append_results(rows)
   return rows
 
 
-def _start(program, cfg, source, eval_batches, manager):
+def _checkpoint(ctx, workdir, log, state, host, renew, wait: bool = False) -> None:
+  """Writes the metrics so far, saves a checkpoint of step `ctx.step` (waiting
+  for it if asked) and renews the workdir lock, within the storage bound."""
+  log.flush(host)
+  with workdir.bounded(f'checkpointing at step {ctx.step}'):
+    log.write()
+    checkpoints.save(ctx.manager, ctx.step, state, host)
+    if wait:
+      ctx.manager.wait_until_finished()
+    if renew is not None:
+      renew()
+  ctx.checkpoint = ctx.step
+
+
+def _start(program, cfg, source, eval_batches, manager, workdir):
   """(step, lane state, host record) to train from: the newest checkpoint that
   restores, else a fresh init and its eval loss."""
   first = program.put_batch(source.train_batch(0))
   if manager.all_steps():
     abstract = jax.eval_shape(program.init, program.hp, first)
-    restored = checkpoints.restore_latest(manager, jax.tree.map(
-        lambda a: jax.ShapeDtypeStruct(a.shape, a.dtype, sharding=program.lane_sharding),
-        abstract))
+    with workdir.bounded('restoring a checkpoint'):
+      restored = checkpoints.restore_latest(manager, jax.tree.map(
+          lambda a: jax.ShapeDtypeStruct(a.shape, a.dtype, sharding=program.lane_sharding),
+          abstract))
     if restored is not None:
       step, state, host = restored
       return int(step), state, host

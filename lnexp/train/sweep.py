@@ -111,7 +111,7 @@ def train_and_evaluate(config: ConfigFile | str, overrides: dict | None = None,
   entries, distinct = len(plan.sweep), len(plan.points)
   if shard is not None:
     plan = plan.sharded(*shard)
-  wd = Workdir(plan.workdir)
+  wd = Workdir(plan.workdir, plan.base.train.storage_timeout_s)
   wd.check_base(config_lib.flatten(plan.base))
   primary = jax.process_index() == 0  # process 0 alone locks, writes and prints
   out = (out or sys.stdout) if primary else open(os.devnull, 'w')
@@ -119,7 +119,7 @@ def train_and_evaluate(config: ConfigFile | str, overrides: dict | None = None,
     print(f'lnexp.run: {entries} sweep entries, {distinct} distinct points (entries '
           'that define the same model run once)', file=out)
   estimates = check_memory(plan, _unfinished(plan, wd.finished()), jax.devices())
-  lock = WorkdirLock(wd.path, shard, wait_for_lock) if primary else None
+  lock = WorkdirLock(wd.path, shard, wait_for_lock, bounded=wd.bounded) if primary else None
   try:
     with write_errors(wd.path), interrupts.installed():
       _take(lock)
