@@ -96,6 +96,34 @@ def test_bad_input_is_one_line_exit_2_and_writes_nothing(case, text_files, capsy
   assert not os.path.exists(workdir)
 
 
+def test_a_big_sweep_prints_its_total_and_summarises_its_groups(tmp_path):
+  """25 structures (depths): 20 plan lines, one summary line, and a header
+  whose total counts a compile per structure (lnexp.runtime.plan)."""
+  import io
+
+  from lnexp.runtime import plan as plan_lib
+  from lnexp.train import sweep
+  planned = sweep.plan_run(TINY, {}, str(tmp_path / 'wd'))
+  depths = [d for d in range(1, 30) if d != planned.base.model.num_layers][:25]
+  planned = planned.extended([{'model.num_layers': d} for d in depths])
+  groups = [g for g in planned.groups if g.config.model.num_layers in depths]
+  assert len(groups) == 25
+  out = io.StringIO()
+  sweep.print_plan(planned, 0, groups, {}, 'WD', out)
+  lines = out.getvalue().splitlines()
+  assert len(lines) == 1 + 20 + 1 and lines[-1] == '  ... and 5 more groups'
+  total = plan_lib.estimate_seconds(groups)
+  assert total >= 25 * plan_lib.COMPILE_S and f'~{total / 60:.1f} min left' in lines[0]
+
+
+def test_workdir_under_a_file_is_one_line_exit_2(tmp_path, capsys):
+  (tmp_path / 'afile').write_text('x')
+  rc = run.main(['--config', TINY, '--workdir', str(tmp_path / 'afile' / 'sub')])
+  err = capsys.readouterr().err
+  assert rc == 2 and err.count('\n') == 1 and 'Traceback' not in err
+  assert f'cannot write {tmp_path / "afile" / "sub"}' in err and 'is a file' in err
+
+
 def test_host_devices_after_jax_started_exits_2(tmp_path, capsys):
   import jax
   jax.devices()  # the backend exists now: its device count is fixed

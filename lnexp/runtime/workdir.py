@@ -97,7 +97,8 @@ def append_jsonl(path: str, rows: list[dict]) -> None:
 
 WRITE_ERRNOS = {errno.EROFS: 'read-only', errno.EACCES: 'not writable',
                 errno.EPERM: 'not writable', errno.ENOSPC: 'disk full',
-                errno.EDQUOT: 'disk quota exceeded'}
+                errno.EDQUOT: 'disk quota exceeded',
+                errno.ENOTDIR: 'a part of the path is a file, not a folder'}
 
 
 @contextlib.contextmanager

@@ -134,6 +134,22 @@ def train_and_evaluate(config: ConfigFile | str, overrides: dict | None = None,
   return rows
 
 
+SHOWN_GROUPS = 20  # plan lines printed before a summary line
+
+
+def print_plan(plan: RunPlan, finished: int, todo: list, estimates: dict, path: str,
+               out) -> None:
+  """The header with the time left (compiling included) and a line per group
+  to run, the first SHOWN_GROUPS of them."""
+  print(f'lnexp.run: {len(plan.points)} points ({finished} finished) in '
+        f'{len(plan.groups)} groups, ~{plan_lib.estimate_seconds(todo) / 60:.1f} min left '
+        f'on this machine class (compiling included); workdir {path}', file=out)
+  for g in todo[:SHOWN_GROUPS]:
+    print('  ' + describe_group(g, estimates.get(g.group_id)), file=out)
+  if len(todo) > SHOWN_GROUPS:
+    print(f'  ... and {len(todo) - SHOWN_GROUPS} more groups', file=out)
+
+
 def _train(plan: RunPlan, wd: Workdir, lock, estimates: dict, shard, out,
            checkpoint_on_term: bool) -> RunPlan:
   """Trains the unfinished groups, then those of each LR-grid extension
@@ -144,10 +160,7 @@ def _train(plan: RunPlan, wd: Workdir, lock, estimates: dict, shard, out,
     wd.start(plan.name, config_lib.flatten(plan.base), plan.sweep)
   finished = wd.finished()  # another process may have finished some
   todo = _unfinished(plan, finished)
-  print(f'lnexp.run: {len(plan.points)} points ({len(finished)} finished) in '
-        f'{len(plan.groups)} groups; workdir {wd.path}', file=out)
-  for g in todo:
-    print('  ' + describe_group(g, estimates.get(g.group_id)), file=out)
+  print_plan(plan, len(finished), todo, estimates, wd.path, out)
   original, stage = {p.point_id for p in plan.points}, 'group'
   while True:
     for i, g in enumerate(todo):
