@@ -68,6 +68,11 @@ def scores(frame: pd.DataFrame) -> Scores:
   return out
 
 
+def difference(a: Scores, b: Scores) -> Scores:
+  """a - b per seed under every scoring: the arm of an interaction."""
+  return Scores(*(evidence.difference(x, y) for x, y in zip(a, b)))
+
+
 def combine(outcomes: list[str]) -> str:
   """The scorings' common outcome; fragile when they differ."""
   return outcomes[0] if len(set(outcomes)) == 1 else FRAGILE
