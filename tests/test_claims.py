@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from lnexp.claims import __main__ as claims_main
-from lnexp.claims import catalog, rules, stats, suite
+from lnexp.claims import catalog, rules, sizes, stats, suite
 from lnexp.claims import evidence as ev
 from lnexp.config import base_config, flatten
 from lnexp.runtime import plan
@@ -606,3 +606,34 @@ def test_claim_11_interaction_under_three_scorings(tmp_path):
   assert found.verdict == 'supported', found.effect
   assert re.search(r'failures at ln V: \+0\.424 ', found.effect), found.effect
   assert re.search(r'stable LRs \(within 0\.1 nats of the best\): \+4\.000 ', found.effect)
+
+
+def test_claim_3_two_failure_scorings_and_fragile(tmp_path):
+  """No norm diverges without warm-up (counted at ln V = 3.555, or at the
+  unigram entropy 3.5); post-LN barely moves there: supported under both.
+  Pre-LN ends at 3.5 without warm-up: d = 3.555 - 3.5 = +0.055 > 0.05 at ln V
+  but 0 at H: fragile. Init scale and batch move every variant alike: no
+  effect. Six comparisons disagree: mixed."""
+  hp = RUNS['hyperparams'].module
+  centre = {'optim.warmup_steps': 100, 'model.init_scale': 1.0, 'train.batch_size': 16}
+  values = {'optim.warmup_steps': (0, 40, 100, 200), 'model.init_scale': (0.5, 1.0, 2.0),
+            'train.batch_size': (8, 16, 32)}
+  points = []
+  for seed in range(5):
+    for name in hp.NAMES:
+      for factor, vals in values.items():
+        for v in vals:
+          loss = 2.6 + 0.001 * seed + (0.1 if v in (0.5, 8) else 0.0)
+          if factor == 'optim.warmup_steps' and v == 0:
+            loss = {'none': None, 'layernorm-post': loss + 0.01, 'layernorm-pre': 3.5}[name]
+          points.append(({**sizes.LEARNED_VARIANTS[name], **centre, factor: v}, seed,
+                         hp.BEST_LR[name], loss, False, {}))
+  _workdir(tmp_path / 'w', points)
+  (found,) = analyse('hyperparams', str(tmp_path / 'w'), str(tmp_path))
+  assert found.verdict == 'mixed'
+  outcomes = dict(re.findall(r'(\w+/[\w-]+) (supported|contradicted|no effect|'
+                             r'inconclusive|fragile)', found.effect))
+  assert outcomes['warmup_steps/layernorm-post'] == 'supported'
+  assert outcomes['warmup_steps/layernorm-pre'] == 'fragile'
+  assert outcomes['init_scale/layernorm-post'] == outcomes['batch_size/layernorm-pre'] \
+      == 'no effect'

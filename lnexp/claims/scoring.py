@@ -90,7 +90,8 @@ class Robust(NamedTuple):
   def rows(self) -> list[list[str]]:
     """The three scorings' rows, then the outcome they make together."""
     return [c.row() for c in self.comparisons] + [
-        [f'{self.name}: all three scorings', '-', '-',
+        [f'{self.name}: ' + ('all three scorings' if len(self.comparisons) == 3
+                              else 'every scoring'), '-', '-',
          f'**{self.outcome}**' + (f' ({self.note})' if self.note else '')]]
 
   @property
