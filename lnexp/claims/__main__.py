@@ -1,4 +1,5 @@
-"""`python -m lnexp.claims [--suite claims|normbench] [--size core|quick|full|smoke|accel] [--out DIR] [--only A,B] [--jobs N|auto] [--report_only] [--experiments DIR]`.
+"""`python -m lnexp.claims [--suite claims|normbench] [--size core|quick|full|smoke|accel]
+[--out DIR] [--only A,B] [--jobs N|auto] [--report_only] [--experiments DIR]`.
 
 Runs every experiment of the claims suite (resuming finished points), then
 writes DIR/REPORT.md from the results. Default DIR: the experiments folder for
