@@ -659,3 +659,24 @@ def test_claim_5_ics_with_holm_and_the_learned_check(tmp_path):
   assert found.verdict == 'supported', found.effect
   assert 'none 2.04' in found.effect and 'closed 83%' in found.notes[0]
   assert found.tables[1].count('Holm p') == 6
+
+
+def test_claim_6_gap_at_the_end_and_at_matched_loss(tmp_path):
+  """At each variant's best LR (3e-3, interior): no norm's eval loss sits 0.5
+  above its train loss, LayerNorm's 0.2 above; train losses fall alike, so
+  the gap at the end and at matched train loss both give d = +0.3:
+  supported for post-LN and pre-LN."""
+  points = []
+  for seed in range(5):
+    for name, gap in (('none', 0.5), ('layernorm-post', 0.2), ('layernorm-pre', 0.2)):
+      for lr in (1e-3, 3e-3, 1e-2):
+        worse = 0.3 * abs(math.log10(lr / 3e-3))
+        lines = [{'step': 10 * i, 'train_loss': 3.0 - 0.1 * i + worse + 0.001 * seed,
+                  'eval_loss': 3.0 - 0.1 * i + worse + gap + 0.001 * seed}
+                 for i in range(1, 11)]
+        points.append(({**sizes.LEARNED_VARIANTS[name]}, seed, lr,
+                       lines[-1]['eval_loss'], False, {'_metrics': lines}))
+  _workdir(tmp_path / 'w', points, RUNS['generalization'].module.get_config('core'))
+  (found,) = analyse('generalization', str(tmp_path / 'w'), str(tmp_path))
+  assert found.verdict == 'supported', found.effect
+  assert found.effect.count('+0.300 [+0.300, +0.300]') == 4  # 2 LN variants x (end, matched)
