@@ -205,28 +205,49 @@ def test_evidence_labels_outcomes_and_edges():
       loss_or_ln_v=[2.0, 3.0, 2.0, 3.0])).edge == 'lowest'
 
 
-def test_claim_7_rule_on_fabricated_results(tmp_path):
-  """Padded: BatchNorm worse by 0.1 nats at every batch -> supported; the
-  interaction with packed data (where they tie) is reported beside."""
+def _claim7_points(bn_batch_stats_gap):
+  """Padded: BatchNorm 0.1 nats worse than LayerNorm with running statistics and
+  `bn_batch_stats_gap` worse with batch statistics; packed: they tie. RMSNorm
+  ties LayerNorm on padded data (5 seeds); V-shaped in LR around 3e-3."""
   ln = {'model.norm': 'layernorm', 'model.placement': 'post'}
   bn = {'model.norm': 'batchnorm', 'model.placement': 'post', 'model.bn_axes': 'batch'}
+  rms = {'model.norm': 'rmsnorm', 'model.placement': 'post'}
   points = []
   for pack in (False, True):
     for batch in (2, 32):
-      for seed, jitter in enumerate((0.0, 0.01, 0.02)):
+      for seed in range(5 if not pack else 3):
         for lr in (1e-3, 3e-3, 1e-2):
-          base = 2.6 + 0.2 * abs(math.log10(lr / 3e-3)) + jitter
-          gap = 0.1 if not pack else 0.0
-          extra = {'final_eval_loss_batch_stats': base}
-          for variant, loss in ((ln, base), (bn, base + gap + 0.003 * seed)):
+          base = 2.6 + 0.2 * abs(math.log10(lr / 3e-3)) + 0.01 * seed
+          gap, stats_gap = (0.1, bn_batch_stats_gap) if not pack else (0.0, 0.0)
+          arms = [(ln, base, base), (bn, base + gap + 0.003 * seed,
+                                     base + stats_gap + 0.003 * seed)]
+          if not pack:
+            arms.append((rms, base + 0.001, base + 0.001))
+          for variant, loss, stats in arms:
             points.append(({**variant, 'data.pack': pack, 'train.batch_size': batch},
-                           seed, lr, loss, False, extra))
-  _workdir(tmp_path / 'w', points)
-  found = {f.claim: f for f in analyse('batchnorm_text', str(tmp_path / 'w'), str(tmp_path))}
-  assert found['7'].verdict == 'supported'
+                           seed, lr, loss, False, {'final_eval_loss_batch_stats': stats}))
+  return points
+
+
+def test_claim_7_rule_on_fabricated_results(tmp_path):
+  """BatchNorm judged on its better eval mode: with batch statistics worse
+  still (0.15), running statistics decide: supported at both batch sizes, and
+  the interaction with packed data (where they tie) is supported too. With
+  batch statistics as good as LayerNorm, no effect. RMSNorm ties LayerNorm:
+  "uniquely suited" (7-free) is contradicted."""
+  _workdir(tmp_path / 'a', _claim7_points(0.15))
+  found = {f.claim: f for f in analyse('batchnorm_text', str(tmp_path / 'a'), str(tmp_path))}
+  assert found['7'].verdict == 'supported (early training)'
   table = '\n'.join(found['7'].tables)
   assert 'batch 2: d(padded) - d(packed) | +0.100' in table
   assert table.count('**supported**') == 4  # 2 batch sizes + 2 interactions
+  assert '| batchnorm-post | padded | 2 | 5 | 15/0/0 | running statistics |' in table
+  assert found['7-free'].verdict == 'contradicted'
+  assert 'rmsnorm-post +0.001' in found['7-free'].effect
+  _workdir(tmp_path / 'b', _claim7_points(0.0))
+  found = {f.claim: f for f in analyse('batchnorm_text', str(tmp_path / 'b'), str(tmp_path))}
+  assert found['7'].verdict == 'no effect (early training)'
+  assert '| batch statistics |' in found['7'].tables[0]
 
 
 def test_interaction_rule_on_fabricated_results(tmp_path):
