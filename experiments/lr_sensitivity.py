@@ -66,7 +66,7 @@ from lnexp.claims.catalog import Change, Claim, Quote
 ORDER = 11
 VERSION = 4
 RUNTIME = ('255 points of the learned-size claims model, 2,000 steps each: 356 process-'
-           'minutes of group wall time on a 2-core CPU (2026-12-06/07, over three sessions, '
+           'minutes of group wall time on a 2-core CPU (2026-12-07, over two sessions, '
            'part of it beside a second suite on the same cores: about 240 alone).')
 ACCEL = True  # `--size accel` runs it
 WIDER_RANGE = Quote(
