@@ -41,8 +41,9 @@ from lnexp.claims.catalog import Change, Claim, Quote
 
 ORDER = 4
 VERSION = 4
-RUNTIME = ('30 points (more after grid extension) of the learned-size claims model; '
-           'not yet measured (v3: 27 points at d=64, 300 steps, 2.2 process-minutes).')
+RUNTIME = ('30 points of the learned-size claims model (no grid extension needed), 40 '
+           'process-minutes of group wall time on a 2-core CPU (2026-12-07, beside a second '
+           'suite on the same cores).')
 EXPRESSIVENESS = Quote('This approach allows the model to retain the expressiveness of its '
                        'activations while maintaining stable distributions during '
                        'training.', '13',
