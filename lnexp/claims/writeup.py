@@ -176,11 +176,17 @@ def _markdown(out, size, findings, status, runs, coverage_path, frames=None) -> 
       'offline: `topics` (synthetic documents, each from one of 4 latent Markov '
       'chains, so the best loss needs the context; its Bayes floor is exact), the '
       'synthetic order-1 Markov language (claim 7\'s variable-length documents) and '
-      'CPython\'s reference docs (`python_docs`, bytes, 90/10 split).',
+      'CPython\'s reference docs (`python_docs`, bytes, 90/10 split).' + (
+          ' Experiments with claims v4 rules (VERSION = 4) run the learned size '
+          'instead (lnexp.claims.sizes.learned_config): hidden 128, MLP 512, 2,000 '
+          'steps, 100 warm-up steps, an untied output layer initialised at zero, so '
+          'every variant starts at exactly ln V; their designs say where they differ.'
+          if v4 else ''),
       '',
       '**Scale.** This is a small-scale proxy: ~56k parameters and ~0.3M tokens per '
-      'run, on CPU. Every verdict below holds at this scale only; no '
-      'accelerator-scale run has been made yet (lnexp.claims.sizes).',
+      'run (claims v4\'s learned size: ~0.21M and 2.0M), on CPU. Every verdict below '
+      'holds at this scale only; no accelerator-scale run has been made yet '
+      '(lnexp.claims.sizes).',
       '',
       reading(v4),
       '',
