@@ -42,8 +42,8 @@ from lnexp.claims.catalog import Change, Claim, Quote
 
 ORDER = 8
 VERSION = 4
-RUNTIME = ('45 points of the learned-size model (more after grid extension); not yet run '
-           '(v3: 15 points at d=64, 1,200 steps, 4.5 process-minutes).')
+RUNTIME = ('60 points of the learned-size model (45 and 15 after grid extension), on a '
+           '2-core CPU (2026-12-07; the REPORT status table gives the group wall time).')
 CHANGES = (
     Change('claim 6: comparison', 'gap at matched train loss only (no norm matched at steps '
            '1050-1200, LayerNorm at 700-800)', 'the gap at equal steps and at matched train '
