@@ -60,8 +60,8 @@ from lnexp.claims.catalog import Change, Claim, Quote
 
 ORDER = 9
 VERSION = 4
-RUNTIME = ('408 points of v3\'s small size, more after grid extension (2026-12-07: still '
-           'extending at the end of the session; v3: 264 points, 22 process-minutes).')
+RUNTIME = ('518 points of v3\'s small size (408 and 110 after two rounds of grid extension), '
+           'on a 2-core CPU (2026-12-07; the REPORT status table gives the group wall time).')
 SEQUENTIAL = Quote('BatchNorm normalizes activations using statistics computed across the '
                    'entire batch, making it less effective in sequential tasks where each '
                    'input can differ significantly in size or structure.', '7')
