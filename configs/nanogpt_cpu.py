@@ -18,7 +18,7 @@ def get_config():
   m, o, t = c.model, c.optim, c.train
   m.norm, m.placement, m.share = 'layernorm', 'pre', 'none'
   m.num_layers, m.hidden_dim, m.embed_dim, m.num_heads, m.mlp_dim = 4, 128, 128, 4, 512
-  m.branch_init = 'gpt2'
+  m.tie_embeddings, m.branch_init = True, 'gpt2'
   o.lr, o.warmup_steps, o.min_lr_ratio = 1e-3, 100, 0.1
   o.b1, o.b2, o.weight_decay, o.clip_norm = 0.9, 0.99, 0.1, 1.0
   t.steps, t.batch_size, t.seq_len = 2000, 12, 64

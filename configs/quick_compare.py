@@ -5,8 +5,8 @@
 The README's main job: 20 points in 4 groups of 5 lanes (one compiled program
 per norm, the learning rates as lanes), 400 steps of a 2-layer, hidden-64
 shared model on synthetic data; about 3-5 minutes on a 2-core CPU. Every
-variant gets the claims suite's fair start (GPT-2 residual-branch scaling,
-an untied output layer initialised at zero): each begins at exactly ln V. Expect the
+variant gets lnexp's default fair start (GPT-2 residual-branch scaling, an
+untied output layer with small logits): each begins within ~0.02 nats of ln V. Expect the
 normalized variants to train at the higher learning rates where `none` does
 worse or diverges; the final table lists every point's eval loss, and
 `results.jsonl` in the workdir holds the rows.
@@ -29,10 +29,6 @@ def get_config():
   c.train.log_every = 20
   c.train.checkpoint_every = 200
   c.optim.warmup_steps = 20
-  # A fair start (docs/claims-v4-pilots.md); --config.model.tie_embeddings=true
-  # --config.model.unembed_init=1 restores the tied default.
-  c.model.branch_init = 'gpt2'
-  c.model.tie_embeddings, c.model.unembed_init = False, 0.0
   return c
 
 

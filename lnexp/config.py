@@ -23,6 +23,11 @@ from ml_collections import ConfigDict
 from lnexp.errors import ConfigError
 
 
+# Keys whose default changed after they were added, at their first default:
+# what a workdir saved before the key existed ran with (`Workdir.check_base`).
+FIRST_DEFAULTS = {'model.unembed_init': 1.0}
+
+
 def base_config() -> ConfigDict:
   """All keys with documented defaults (the seed article's post-LN ALBERT-GPT)."""
   c = ConfigDict()
@@ -51,10 +56,10 @@ def base_config() -> ConfigDict:
   m.embed_scale = 1.0         # multiplies the (token + position) embedding entering the
                               # stack; without a norm, ~0.1 starts near the loss ln V
   m.vocab_size = -1           # -1: the data source's; a set size must hold the data's
-  m.tie_embeddings = True     # the token embedding doubles as the output layer
-  m.unembed_init = 1.0        # untied output layer's init gain; 0 (zero logits) starts
-                              # every variant at exactly ln V (tied unit embeddings put a
-                              # normalized stream's own token ~sqrt(E) nats up)
+  m.tie_embeddings = False    # the token embedding doubles as the output layer
+  m.unembed_init = 0.1        # untied output layer's init gain: small logits start every
+                              # variant within ~0.02 nats of ln V (a fair start; 0 starts
+                              # exactly there but zeroes step 1's gradients below it)
   m.norm_eps = 1e-5           # added to the variance (mean square) inside every norm
   m.bn_momentum = 0.9         # BatchNorm/PowerNorm running-statistics momentum
   m.bn_axes = 'batch'         # batch (causal-safe, per position) | batch_time (leaks future)
@@ -68,7 +73,9 @@ def base_config() -> ConfigDict:
   m.dtype = 'float32'         # activation dtype; params, norms, optimizer stay float32
   m.attention = 'xla'         # xla: einsum + softmax, any backend; cudnn: cuDNN flash
                               # attention (Dao et al. 2022), GPU with bfloat16 only
-  m.branch_init = 'plain'     # gpt2: residual-branch output weights x 1/sqrt(2L)
+  m.branch_init = 'gpt2'      # residual-branch output weights x 1/sqrt(2L) (Radford et al.
+                              # 2019) | plain. GPT-2's own start: tie_embeddings=True,
+                              # unembed_init=1, branch_init=plain
   m.scan_unroll = 4           # layers per scan iteration (depth <= 4: no loop). Speed
                               # only: faster steps, longer compiles
 

@@ -246,7 +246,8 @@ def test_memory_estimate_matches_a_hand_count():
       'train.seq_len': 4, 'train.batch_size': 3})
   attn = 4 * 8 * 8 + 4 * 8 + 2 * 8    # q, k, v, out kernels and biases; its norm
   ffn = 2 * 8 * 16 + 16 + 8 + 2 * 8   # two kernels and biases; its norm
-  embed = 10 * 8 + 4 * 8 + 10 + 2 * 8  # tokens, positions, output bias, final norm
+  embed = 10 * 8 + 4 * 8 + 8 * 10 + 10 + 2 * 8  # tokens, positions, output kernel and
+                                                # bias (untied), final norm
   assert memory.param_count(cfg) == attn + ffn + embed  # shared: one block
   tokens = 3 * 4
   act = 2 * (tokens * (8 * 8 + 2 * 16) * 4 + 2 * 3 * 2 * 4 * 4 * 4) + 3 * tokens * 10 * 4

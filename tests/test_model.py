@@ -142,7 +142,8 @@ def test_shared_params_do_not_grow_with_depth_and_unshared_grow_linearly():
 
 
 def test_factorized_embedding_counts_v_e_plus_e_h():
-  variables = _shapes(_model(**{'model.embed_dim': 4, 'model.pos': 'rope'}))
+  variables = _shapes(_model(**{'model.embed_dim': 4, 'model.pos': 'rope',
+                                  'model.tie_embeddings': True}))
   v, e, h = 11, 4, 16
   assert variables['params']['token_embed'].shape == (v, e)
   assert _count(variables, "['token_embed']") + _count(variables, "['embed_proj']") == \
@@ -284,7 +285,8 @@ def test_blocked_attention_matches_full_numpy_attention_and_diagnostics():
 def test_rezero_starts_as_the_identity_network():
   """Every gate starts at 0, so at init the logits are the embeddings' own: the
   tied output layer applied to token + position embeddings (no final norm)."""
-  model = _model(**{'model.placement': 'rezero', 'model.norm': 'none'})
+  model = _model(**{'model.placement': 'rezero', 'model.norm': 'none',
+                    'model.tie_embeddings': True})
   variables = _init(model)
   tokens = jnp.asarray(np.random.default_rng(0).integers(0, 11, (4, 8)), jnp.int32)
   p = variables['params']
@@ -297,7 +299,8 @@ def test_rezero_starts_as_the_identity_network():
 
 
 @pytest.mark.parametrize('overrides, gain_in, gain_out', [
-    ({'model.placement': 'deepnorm'}, 16 ** -0.25, 16 ** -0.25),  # beta = (8L)^-1/4, L=2
+    ({'model.placement': 'deepnorm', 'model.branch_init': 'plain'}, 16 ** -0.25,
+     16 ** -0.25),  # beta = (8L)^-1/4, L=2
     ({'model.branch_init': 'gpt2'}, 1.0, 4 ** -0.5),              # 1/sqrt(2L)
     ({'model.placement': 'deepnorm', 'model.branch_init': 'gpt2'}, 16 ** -0.25,
      16 ** -0.25 * 4 ** -0.5)])

@@ -15,7 +15,8 @@ H, HEADS, V = 16, 2, 11
 
 
 def _setup(depth=2, seed=0, **overrides):
-  cfg = ModelConfig.from_config(tiny_config(**{'model.num_layers': depth, **overrides}))
+  cfg = ModelConfig.from_config(tiny_config(**{'model.num_layers': depth,
+                                               'model.tie_embeddings': True, **overrides}))
   # Two documents in row 0 (BOS=1 mid-row), padding at the end of row 1.
   rows = np.array([[1, 5, 6, 7, 1, 8, 9, 3, 4],
                    [1, 3, 3, 4, 5, 6, 0, 0, 0],

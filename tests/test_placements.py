@@ -56,8 +56,9 @@ def forward(params, tokens, block, depth, final_norm):
 
 def model_logits(depth=3, **overrides):
   """(params, tokens, logits) of a tiny model, every initialised parameter
-  moved by noise (so gains, biases and gates that start equal tell apart)."""
-  cfg = tiny_config(**{'model.num_layers': depth, **overrides})
+  moved by noise (so gains, biases and gates that start equal tell apart); the
+  output layer tied, as in the NumPy references below."""
+  cfg = tiny_config(**{'model.num_layers': depth, 'model.tie_embeddings': True, **overrides})
   model = AlbertGPT(ModelConfig.from_config(cfg))
   rng = np.random.default_rng(0)
   tokens = rng.integers(0, 11, (4, 8)).astype(np.int32)
@@ -254,4 +255,5 @@ def test_ngpt_starts_from_the_papers_values_whatever_the_norm_and_output_gain():
     np.testing.assert_allclose(value, 0.25)  # 1/sqrt(16)
   np.testing.assert_allclose(shared['mlp']['suv'], 1.0)
   assert canonical(tiny_config(**{**kw, 'model.norm': 'batchnorm'})).model.norm == 'none'
-  assert canonical(tiny_config(**kw, **{'model.unembed_init': 0.0})).model.unembed_init == 1.0
+  assert canonical(tiny_config(**kw, **{'model.unembed_init': 0.0})).model.unembed_init == \
+      tiny_config().model.unembed_init  # the default

@@ -7,7 +7,9 @@ import sys
 import numpy as np
 import pytest
 
+from lnexp import config as config_lib
 from lnexp.errors import ConfigError
+from lnexp.models import validate
 from lnexp.runtime.workdir import Workdir
 from lnexp.train import checkpoints, loop
 from lnexp.train import sweep as train
@@ -124,6 +126,26 @@ def test_workdir_with_different_base_config_is_refused(sweep, tmp_path):
   assert Workdir(str(old)).check_base(saved['base'] | {'train.fast_compile': False})
   with pytest.raises(ConfigError, match='differs in train.fast_compile'):
     Workdir(str(old)).check_base(saved['base'] | {'train.fast_compile': True})
+  # ... at its first default where the default changed since (1.0, now 0.1).
+  now = saved['base'] | {'train.fast_compile': False}
+  del saved['base']['model.unembed_init']
+  (old / 'config.json').write_text(json.dumps(saved))
+  assert Workdir(str(old)).check_base(now | {'model.unembed_init': 1.0})
+  with pytest.raises(ConfigError, match='differs in model.unembed_init'):
+    Workdir(str(old)).check_base(now | {'model.unembed_init': 0.1})
+  # A key the model does not read may differ (an LSTM's tie_embeddings).
+  changed = now | {'model.unembed_init': 1.0, 'model.tie_embeddings': True}
+  assert Workdir(str(old)).check_base(changed, moot={'model.tie_embeddings'})
+  with pytest.raises(ConfigError, match='differs in model.tie_embeddings'):
+    Workdir(str(old)).check_base(changed)
+
+
+def test_moot_keys_are_those_no_arch_of_the_sweep_reads():
+  lstm = validate.with_arch(config_lib.base_config(), 'lstm')
+  assert {'model.tie_embeddings', 'model.branch_init'} <= validate.moot_keys(lstm, [])
+  assert 'model.unembed_init' not in validate.moot_keys(lstm, [])  # the LSTM reads it
+  assert 'model.tie_embeddings' not in validate.moot_keys(
+      lstm, [{'model.arch': 'albert_gpt'}])
 
 
 def test_killed_run_resumes_to_identical_numbers(sweep, tmp_path, monkeypatch):
@@ -216,8 +238,11 @@ def test_batchnorm_initial_loss_uses_batch_statistics(tmp_path):
   config = tmp_path / 'two.py'
   config.write_text(open(TINY).read() + "\n\ndef get_sweep():\n  return [{'model.norm': n} "
                     "for n in ('batchnorm', 'none')]\n")
+  # Output gain 1: logits large enough that the two statistics' losses differ
+  # (the default fair start puts both within 0.02 nats of ln V).
   rows = {r['model.norm']: r for r in train.train_and_evaluate(
-      str(config), {'train.steps': '1', 'train.eval_every': '1'}, str(tmp_path / 'w'))}
+      str(config), {'train.steps': '1', 'train.eval_every': '1', 'model.unembed_init': '1'},
+      str(tmp_path / 'w'))}
   assert abs(rows['batchnorm']['init_loss'] - rows['none']['init_loss']) > 1e-2
 
 

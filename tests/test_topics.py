@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import collections
 import json
+import math
 import os
 
 import numpy as np
@@ -255,8 +256,9 @@ def test_a_run_trains_on_topics(tmp_path):
   parsed = [json.loads(line) for line in open(tmp_path / 'results.jsonl')]
   assert len(parsed) == len(rows) == 3
   by_lr = {r['optim.lr']: r for r in parsed}
-  ok = by_lr[3e-3]
+  ok = by_lr[1e-2]
   assert ok['status'] == 'ok' and ok['vocab_size'] == src.vocab_size
   assert ok['entropy_floor'] == pytest.approx(src.entropy_floor, rel=1e-12)
-  assert ok['final_eval_loss'] < ok['init_loss'] - 0.2
-  assert ok['final_eval_loss'] > src.entropy_floor
+  # From ln V (the fair start) to below what token frequencies alone give.
+  assert ok['init_loss'] == pytest.approx(math.log(src.vocab_size), abs=0.02)
+  assert src.entropy_floor < ok['final_eval_loss'] < ok['unigram_entropy']

@@ -89,7 +89,7 @@ def claims_config(size: str, steps: int = 300):
   c = base_config()
   m, t = c.model, c.train
   m.num_layers, m.hidden_dim, m.embed_dim, m.num_heads, m.mlp_dim = 2, 64, 64, 4, 256
-  m.branch_init = 'gpt2'
+  m.tie_embeddings, m.unembed_init = True, 1.0  # v3's start; v4 sets its own fair one
   t.batch_size, t.seq_len = 16, 64
   if size == 'smoke':
     m.hidden_dim = m.embed_dim = 16

@@ -86,6 +86,13 @@ def unread(arch: str) -> list[str]:
   return [k for k in DEFAULTS if k.startswith('model.') and k[len('model.'):] not in reads]
 
 
+def moot_keys(base: ConfigDict, sweep: list[dict]) -> set[str]:
+  """The model.* keys no arch of the sweep reads: they do not define its runs,
+  so a resume ignores them (a default changed since the run started)."""
+  archs = {base.model.arch} | {p['model.arch'] for p in sweep if 'model.arch' in p}
+  return set.intersection(*(set(unread(a)) for a in archs))
+
+
 def with_arch(cfg: ConfigDict, arch: str) -> ConfigDict:
   """A copy of cfg on model.arch=`arch`, the keys it does not read back at their
   defaults (a config written for one family, switched to another)."""

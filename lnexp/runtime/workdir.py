@@ -11,6 +11,7 @@ fails or hangs is one line and exit 75 (`Workdir.bounded`).
 """
 from __future__ import annotations
 
+from collections.abc import Collection
 import contextlib
 import datetime
 import errno
@@ -183,12 +184,12 @@ class Workdir:
     return os.path.join(self.path, 'checkpoints', group_id)
 
   @_bounded('reading config.json')
-  def check_base(self, base: dict) -> dict | None:
+  def check_base(self, base: dict, moot: Collection[str] = ()) -> dict | None:
     """Raises ConfigError if the workdir holds a different base config.
 
-    A key lnexp gained after the run started counts at its default, so older
-    workdirs (the committed claims results) still resume; `RESUME_MAY_CHANGE`
-    keys may differ.
+    A key lnexp gained after the run started counts at its first default, so
+    older workdirs (the committed claims results) still resume; `RESUME_MAY_CHANGE`
+    keys and `moot` ones (which the run's model does not read) may differ.
     """
     if storage.exists(self.path) and not storage.isdir(self.path):
       raise ConfigError(f'workdir {self.path} is a file, not a directory; use another '
@@ -196,10 +197,11 @@ class Workdir:
     saved = self.saved_config()
     if saved is None:
       return None
-    then = {**clean(config_lib.flatten(config_lib.base_config())), **saved['base']}
+    then = {**clean(config_lib.flatten(config_lib.base_config())), **config_lib.FIRST_DEFAULTS,
+            **saved['base']}
     now = clean(base)
     diff = sorted(k for k in set(then) | set(now)
-                  if k not in RESUME_MAY_CHANGE and then.get(k) != now.get(k))
+                  if k not in (*RESUME_MAY_CHANGE, *moot) and then.get(k) != now.get(k))
     if diff:
       raise ConfigError(f'workdir {self.path} holds a run of a different base config '
                         f'(differs in {", ".join(diff[:5])}); use another --workdir')
@@ -223,9 +225,9 @@ class Workdir:
     return saved
 
   @_bounded('writing config.json and meta.json')
-  def start(self, name: str, base: dict, sweep: list[dict]) -> None:
+  def start(self, name: str, base: dict, sweep: list[dict], moot: Collection[str] = ()) -> None:
     """Writes config.json (sweep extended by new points) and meta.json."""
-    saved = self.check_base(base)
+    saved = self.check_base(base, moot)
     storage.makedirs(self.staging.local('metrics'))
     known = saved['sweep'] if saved else []
     sweep = known + [p for p in clean(sweep) if p not in known]

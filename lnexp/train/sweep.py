@@ -50,6 +50,11 @@ class RunPlan:
   def source(self, cfg: ConfigDict) -> DataSource:
     return self.sources[source_key(cfg)]
 
+  @property
+  def moot(self) -> set[str]:
+    """Base keys no model of the sweep reads, which a resume ignores."""
+    return validate.moot_keys(self.base, self.sweep)
+
   def extended(self, entries: list[dict]) -> RunPlan:
     """This plan with more sweep entries (their data sources reused)."""
     return _plan(self.base, self.sweep + entries, self.name, self.workdir, self.sources)
@@ -112,7 +117,7 @@ def train_and_evaluate(config: ConfigFile | str, overrides: dict | None = None,
   if shard is not None:
     plan = plan.sharded(*shard)
   wd = Workdir(plan.workdir, plan.base.train.storage_timeout_s)
-  wd.check_base(config_lib.flatten(plan.base))
+  wd.check_base(config_lib.flatten(plan.base), plan.moot)
   primary = jax.process_index() == 0  # process 0 alone locks, writes and prints
   out = (out or sys.stdout) if primary else open(os.devnull, 'w')
   if entries > distinct:
@@ -157,7 +162,7 @@ def _train(plan: RunPlan, wd: Workdir, lock, estimates: dict, shard, out,
   # orbax: imported once planning passed (bad input fails fast)
   from lnexp.train import loop
   if lock:
-    wd.start(plan.name, config_lib.flatten(plan.base), plan.sweep)
+    wd.start(plan.name, config_lib.flatten(plan.base), plan.sweep, plan.moot)
   finished = wd.finished()  # another process may have finished some
   todo = _unfinished(plan, finished)
   print_plan(plan, len(finished), todo, estimates, wd.path, out)
@@ -171,7 +176,7 @@ def _train(plan: RunPlan, wd: Workdir, lock, estimates: dict, shard, out,
     if not new:
       return plan
     plan, stage = plan.extended(new), 'extension group'
-    wd.start(plan.name, config_lib.flatten(plan.base), plan.sweep)  # config.json: its sweep
+    wd.start(plan.name, config_lib.flatten(plan.base), plan.sweep, plan.moot)  # config.json: its sweep
     todo = _unfinished(plan, wd.finished())
     print(f'lnexp.run: a best LR at a grid edge: {len(new)} points extend the grid '
           f'(lr {", ".join(sorted({str(e["optim.lr"]) for e in new}))})', file=out)
