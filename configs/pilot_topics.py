@@ -10,11 +10,19 @@ tokens). A size is in the
 learned regime when the best LR closes >= 75% of the gap between the
 previous-token loss and the Bayes floor and doubling the steps gains < 0.05
 nats (docs/claims-v4-pilots.md).
+
+  python -m lnexp.run --config configs/pilot_topics.py:padded
+
+The same criteria on padded rows (one document per row, PAD after it;
+claim 12's layout): post-LN at LR 2e-3 and 4e-3, 2,000 and 4,000 steps,
+4 runs, about 6 minutes on a quiet 2-core CPU.
 """
 from lnexp.config import base_config
 
 
-def get_config():
+def get_config(arg=''):
+  if arg not in ('', 'padded'):
+    raise ValueError(f'unknown pilot {arg!r}; known: padded (or none)')
   c = base_config()
   m, t = c.model, c.train
   m.num_layers, m.hidden_dim, m.embed_dim, m.num_heads, m.mlp_dim = 2, 128, 128, 4, 512
@@ -23,10 +31,14 @@ def get_config():
   t.batch_size, t.seq_len, t.steps = 16, 64, 2000
   t.eval_every, t.eval_batches, t.checkpoint_every = 500, 64, 1000
   c.data.source = 'topics'
+  c.data.pack = arg != 'padded'
   return c
 
 
-def get_sweep():
+def get_sweep(arg=''):
+  if arg == 'padded':
+    return [{'optim.lr': lr, 'train.steps': steps} for steps in (2000, 4000)
+            for lr in (2e-3, 4e-3)]
   lrs = (2e-3, 4e-3, 8e-3)
   variants = [{}, {'model.placement': 'pre'}]
   no_norm = [{'model.norm': 'none', 'model.embed_scale': scale} for scale in (0.1, 1.0)]
