@@ -112,9 +112,13 @@ def train_and_evaluate(config: ConfigFile | str, overrides: dict | None = None,
   if shard is not None:
     plan = plan.sharded(*shard)
   wd = Workdir(plan.workdir, plan.base.train.storage_timeout_s)
-  wd.check_base(config_lib.flatten(plan.base))
+  saved = wd.check_base(config_lib.flatten(plan.base))
   primary = jax.process_index() == 0  # process 0 alone locks, writes and prints
   out = (out or sys.stdout) if primary else open(os.devnull, 'w')
+  was = saved and saved['base'].get('train.max_lanes_per_program', 0)
+  if saved and was != plan.base.train.max_lanes_per_program:
+    print(f'lnexp.run: train.max_lanes_per_program was {was}: an unfinished point whose '
+          'group the new split changes restarts from step 0', file=out)
   if entries > distinct:
     print(f'lnexp.run: {entries} sweep entries, {distinct} distinct points (entries '
           'that define the same model run once)', file=out)
