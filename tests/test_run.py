@@ -220,7 +220,9 @@ def test_four_devices_equal_one_device(sweep, tmp_path):
   assert_same_results(rows_by_lr(tmp_path), rows)
 
 
-def test_load_returns_the_trained_params_of_a_point(sweep):
+def test_load_returns_the_trained_params_of_a_point(sweep, caplog):
+  import logging
+
   import jax
 
   import lnexp
@@ -229,7 +231,9 @@ def test_load_returns_the_trained_params_of_a_point(sweep):
   from lnexp.train.steps import token_losses
   wd, rows = sweep
   row = rows[1e-2]
-  cfg, params = lnexp.load(str(wd), row['point_id'])
+  with caplog.at_level(logging.INFO):
+    cfg, params = lnexp.load(str(wd), row['point_id'])
+  assert [r.getMessage() for r in caplog.records if r.name == 'absl'] == []  # quiet
   assert cfg.optim.lr == 1e-2 and cfg.model.vocab_size == 35
   source = make_source(cfg)
   model = AlbertGPT(ModelConfig.from_config(cfg))
