@@ -16,7 +16,6 @@ from lnexp import config as config_lib
 from lnexp.config import ConfigFile
 from lnexp.data import DataSource, make_source
 from lnexp.errors import ConfigError
-from lnexp.measure import flops
 from lnexp.models import validate
 from lnexp.models.norms import NORMS
 from lnexp.models.placements import PLACEMENTS
@@ -227,7 +226,7 @@ def check_memory(plan: RunPlan, groups: list[plan_lib.Group], devices) -> dict[s
 
 def describe_group(g: plan_lib.Group, memory_bytes: int | None) -> str:
   """One plan line: lanes and devices, variant, time and memory estimates."""
-  est = flops.estimate_seconds(g.config, len(g.points))
+  est = plan_lib.group_seconds(g)
   lane_devices, _ = mesh_shape(jax.device_count(), len(g.points), g.config.train.batch_size)
   mem = '' if memory_bytes is None else f', ~{memory_bytes / 2**20:,.0f} MiB'
   m = g.config.model
