@@ -1,6 +1,7 @@
 """`python -m lnexp.merge --out OUT DIR [DIR ...]`: join shard workdirs into one.
 
-Shards of one sweep (`lnexp.run --shard I/N`) hold the same base config; their
+Shards of one sweep (`lnexp.run --shard I/N`) hold the same base config (keys a
+resume may change aside: `workdir.RESUME_MAY_CHANGE`); their
 result rows, metrics, TensorBoard runs and checkpoints are copied into OUT,
 which then reads like an unsharded run's workdir (and resumes like one). OUT
 may already hold rows of the same sweep (they are kept), never be one of the
