@@ -175,7 +175,7 @@ def run(fv: flags.FlagValues, args: list[str]) -> int:
       raise
     print(f'{PROG}: error: out of memory running a group; set '
           '--config.train.max_lanes_per_program to fewer lanes (finished points are '
-          'kept; rerun the same command to resume)', file=sys.stderr)
+          'kept; rerun the same command with it to resume)', file=sys.stderr)
     return 1
   print(f'{PROG}: done in {time.time() - t0:.1f}s')
   return 0

@@ -1,7 +1,10 @@
-"""Point ids: equal models share one id; committed results carry canonical ids."""
+"""Planning: point ids (equal models share one id; committed results carry
+canonical ids), LR-grid extensions and the time estimate."""
 import io
 import json
 import os
+
+import pytest
 
 from lnexp import config as config_lib
 from lnexp.models import validate
@@ -94,3 +97,46 @@ def test_a_run_extends_its_grid_and_records_the_extension(tmp_path):
   assert sorted(r['optim.lr'] for r in rows) == [1e-5, 1e-4, 1e-3]
   saved = json.load(open(tmp_path / 'w' / 'config.json'))
   assert {'optim.lr': 0.001} in saved['sweep']
+
+
+def _deep_narrow(layers: int):
+  """The issue's deep case: d=16, 2 x 16 tokens, 10 steps, one evaluation and
+  checkpoint at the end (and the eval at step 0)."""
+  return config_lib.apply_overrides(config_lib.base_config(), {
+      'model.num_layers': layers, 'model.hidden_dim': 16, 'model.embed_dim': 16,
+      'model.mlp_dim': 32, 'model.num_heads': 2, 'model.vocab_size': 35,
+      'train.batch_size': 2, 'train.seq_len': 16, 'train.steps': 10,
+      'train.eval_every': 10, 'train.checkpoint_every': 10, 'train.eval_batches': 4})
+
+
+def test_the_time_estimate_counts_flops_blocks_evals_checkpoints_and_compiling():
+  """The plan's formula against a hand count: per step-equivalent (10 steps plus
+  2 evaluations of 4 batches at a third of a step), the FLOPs of 32 tokens through
+  L blocks of 4h^2 + 2h*mlp matmul weights, the tied output layer and attention,
+  plus BLOCK_S per block; then a group's and a checkpoint's cost and a compile."""
+  from lnexp.measure import flops
+  layers, tokens, h, mlp, seq, vocab = 100_000, 32, 16, 32, 16, 35
+  step_flops = tokens * (6 * (layers * (4 * h * h + 2 * h * mlp) + h * vocab)
+                         + 12 * layers * h * seq)
+  step_equivalents = 10 + 2 * 4 / 3
+  want = (step_equivalents * (step_flops / flops.ASSUMED_FLOPS_PER_S
+                              + layers * flops.BLOCK_S)
+          + plan.GROUP_S + plan.CHECKPOINT_S + plan.COMPILE_S)
+  groups = plan.make_groups(plan.make_points(_deep_narrow(layers), [{}]))
+  assert plan.estimate_seconds(groups) == pytest.approx(want, rel=1e-12)
+
+
+# Whole runs measured on the 2-core VM (docs/performance.md, "Planner constants").
+DEEP_100K_S = 235.0              # _deep_narrow(100_000), one lane
+TINY_STRUCTURE_S = 11.0          # a group of TINY with its own MLP width, compile included
+
+
+def test_the_issue_cases_are_planned_within_2x_of_their_measured_time():
+  """Issue 36 item 8: 100,000 shared layers (planned 16x too low when only
+  FLOPs counted) and a sweep of 1,000 structures (compile-bound)."""
+  deep = plan.make_groups(plan.make_points(_deep_narrow(100_000), [{}]))
+  assert 0.5 <= plan.estimate_seconds(deep) / DEEP_100K_S <= 2
+  wide = plan.make_groups(plan.make_points(_base(), [{'model.mlp_dim': 64 + k}
+                                                     for k in range(1000)]))
+  assert len(wide) == 1000
+  assert 0.5 <= plan.estimate_seconds(wide) / (1000 * TINY_STRUCTURE_S) <= 2

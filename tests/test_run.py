@@ -173,6 +173,63 @@ def test_killed_run_resumes_to_identical_numbers(sweep, tmp_path, monkeypatch):
   assert [m['step'] for m in metrics] == [1, 10, 20, 30, 40]
 
 
+def test_resume_with_another_lane_split_matches_the_uninterrupted_run(tmp_path, monkeypatch,
+                                                                     capsys):
+  """The out-of-memory advice: rerun with another max_lanes_per_program. A point
+  whose group changed restarts from step 0, one whose group is unchanged resumes
+  from its checkpoint, finished points are kept, and every number equals the
+  uninterrupted run's bitwise. (Lanes mapped one by one on a CPU compute alike
+  in any lane loop; a one-lane program, which has no loop, matches them only
+  with XLA's default optimisation, not the tests' unoptimised compile: every
+  program here has two lanes or more.)"""
+  four = tmp_path / 'four_lrs.py'
+  four.write_text(open(TINY).read().replace('(3e-3, 1e-2, 30.0)', '(3e-3, 1e-2, 3e-2, 30.0)'))
+  want = {r['optim.lr']: r for r in _run(tmp_path / 'uninterrupted', config=str(four))}
+  real_save, real_restore = checkpoints.save, checkpoints.restore_latest
+  saves, restored = [], []
+
+  def save_then_die_at(kill):
+    def save(manager, step, state, host):
+      real_save(manager, step, state, host)
+      saves.append(step)
+      if len(saves) == kill:
+        manager.wait_until_finished()
+        raise KeyboardInterrupt
+    return save
+
+  def restore(manager, abstract_state, out=None):
+    got = real_restore(manager, abstract_state, out)
+    restored.append(got and got[0])
+    return got
+
+  wd = tmp_path / 'resumed'
+  monkeypatch.setattr(checkpoints, 'restore_latest', restore)
+  monkeypatch.setattr(checkpoints, 'save', save_then_die_at(1))  # all four lanes, step 20
+  with pytest.raises(KeyboardInterrupt):
+    _run(wd, config=str(four))
+  saves.clear()  # two lanes a program: both restart; the second dies at its step 20
+  monkeypatch.setattr(checkpoints, 'save', save_then_die_at(3))
+  with pytest.raises(KeyboardInterrupt):
+    _run(wd, '--config.train.max_lanes_per_program=2', config=str(four))
+  assert restored == [] and 'was 0: an unfinished point' in capsys.readouterr().out
+  assert sorted(rows_by_lr(wd)) == [3e-3, 1e-2]
+  monkeypatch.setattr(checkpoints, 'save', real_save)
+  calls = []
+  monkeypatch.setattr(loop, 'run_group', lambda g, *a, real=loop.run_group, **k: (
+      calls.append([p.config.optim.lr for p in g.points]), real(g, *a, **k))[1])
+  got = {r['optim.lr']: r for r in _run(wd, '--config.train.max_lanes_per_program=3',
+                                        config=str(four))}
+  assert calls == [[3e-2, 30.0]] and restored == [20]  # its group, from its checkpoint
+  assert got[30.0]['status'] == 'diverged'
+  for lr, row in want.items():
+    for key in ('status', 'final_eval_loss', 'best_eval_loss', 'final_train_loss',
+                'init_loss', 'diverged_step'):
+      assert got[lr][key] == row[key], (lr, key)
+  metrics = [json.loads(line) for line in
+             open(wd / 'metrics' / f"{want[3e-3]['point_id']}.jsonl")]
+  assert [m['step'] for m in metrics] == [1, 10, 20, 30, 40]  # the restart rewrote them
+
+
 def test_four_devices_equal_one_device(sweep, tmp_path):
   _, rows = sweep
   env = {**os.environ, 'PYTHONPATH': os.path.dirname(HERE)}
@@ -185,7 +242,9 @@ def test_four_devices_equal_one_device(sweep, tmp_path):
   assert_same_results(rows_by_lr(tmp_path), rows)
 
 
-def test_load_returns_the_trained_params_of_a_point(sweep):
+def test_load_returns_the_trained_params_of_a_point(sweep, caplog):
+  import logging
+
   import jax
 
   import lnexp
@@ -194,7 +253,9 @@ def test_load_returns_the_trained_params_of_a_point(sweep):
   from lnexp.train.steps import token_losses
   wd, rows = sweep
   row = rows[1e-2]
-  cfg, params = lnexp.load(str(wd), row['point_id'])
+  with caplog.at_level(logging.INFO):
+    cfg, params = lnexp.load(str(wd), row['point_id'])
+  assert [r.getMessage() for r in caplog.records if r.name == 'absl'] == []  # quiet
   assert cfg.optim.lr == 1e-2 and cfg.model.vocab_size == 35
   source = make_source(cfg)
   model = AlbertGPT(ModelConfig.from_config(cfg))

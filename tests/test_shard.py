@@ -85,3 +85,14 @@ def test_merging_different_configs_exits_2(tmp_path, capsys):
   err = capsys.readouterr().err
   assert err.count('\n') == 1 and 'holds compacted metrics' in err
   assert not (tmp_path / 'm' / 'results.jsonl').exists()
+
+
+def test_shards_that_differ_only_in_their_lane_split_merge(tmp_path):
+  """A shard rerun with another train.max_lanes_per_program (the out-of-memory
+  advice) still merges with the others."""
+  from lnexp.runtime.workdir import Workdir
+  base = config_lib.flatten(config_lib.base_config())
+  for name, lanes in (('a', 0), ('b', 2)):
+    Workdir(str(tmp_path / name)).start('tiny', {**base, 'train.max_lanes_per_program': lanes},
+                                        [])
+  assert merge.merge(str(tmp_path / 'm'), [str(tmp_path / 'a'), str(tmp_path / 'b')]) == 0

@@ -28,7 +28,8 @@ class Arch:
   placements: the model.placement values it implements, if it reads the key.
   check(cfg): ConfigError where values of its keys do not fit together.
   costs(cfg): one lane's estimates from shapes alone, {'params', 'activations'
-  (values a step keeps for the backward pass, logits aside), 'flops' (of a step)}.
+  (values a step keeps for the backward pass, logits aside), 'flops' (of a step),
+  optionally 'blocks' (depth steps run one after another; lnexp.measure.flops)}.
   images: it classifies images (one logit row per example; results report
   accuracy). norm_free_placement: without a norm (an identity), every
   placement is the same model. per_depth: diagnostics per block, Santurkar ICS,

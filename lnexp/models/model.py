@@ -526,7 +526,8 @@ def check(cfg) -> None:
 def costs(cfg) -> dict:
   """Estimates from shapes (`Arch.costs`). Activations per layer: ~ACT_PER_TOKEN_H
   x hidden + 2 x mlp values per token, two attention matrices per head. FLOPs per
-  token: 6 x matmul parameters + 12 x L x H x T (attention scores and values)."""
+  token: 6 x matmul parameters + 12 x L x H x T (attention scores and values).
+  Blocks: the depth steps a step runs one after another."""
   m, t = cfg.model, cfg.train
   h, e, v, mlp, layers = m.hidden_dim, m.embed_dim, m.vocab_size, m.mlp_dim, m.num_layers
   tokens = t.batch_size * t.seq_len
@@ -538,7 +539,8 @@ def costs(cfg) -> dict:
   return {'params': copies['attn'] * attn + copies['mlp'] * ffn + embed + unembed + 2 * h,
           'activations': layers * (tokens * (ACT_PER_TOKEN_H * h + 2 * mlp) + attention),
           'flops': float(tokens * (6 * matmul_params_per_token(cfg)
-                                   + 12 * layers * h * t.seq_len))}
+                                   + 12 * layers * h * t.seq_len)),
+          'blocks': layers}
 
 
 def matmul_params_per_token(cfg) -> int:

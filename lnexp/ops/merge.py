@@ -1,6 +1,7 @@
 """`python -m lnexp.merge --out OUT DIR [DIR ...]`: join shard workdirs into one.
 
-Shards of one sweep (`lnexp.run --shard I/N`) hold the same base config; their
+Shards of one sweep (`lnexp.run --shard I/N`) hold the same base config (keys a
+resume may change aside: `workdir.RESUME_MAY_CHANGE`); their
 result rows, metrics, TensorBoard runs and checkpoints are copied into OUT,
 which then reads like an unsharded run's workdir (and resumes like one). OUT
 may already hold rows of the same sweep (they are kept), never be one of the
@@ -15,7 +16,7 @@ from absl import flags
 from lnexp import cli
 from lnexp.errors import ConfigError
 from lnexp.runtime import storage
-from lnexp.runtime.workdir import Workdir, load_config, write_errors
+from lnexp.runtime.workdir import Workdir, base_diff, load_config, write_errors
 
 PROG = 'lnexp.merge'
 
@@ -41,7 +42,7 @@ def merge(out: str, sources: list[str]) -> int:
     raise ConfigError(f'{compacted[0]} holds compacted metrics (metrics.parquet, committed '
                       'results); merge the running workdirs, then compact the merged one')
   for src, cfg in zip(sources[1:], configs[1:]):
-    if cfg['base'] != configs[0]['base']:
+    if base_diff(cfg['base'], configs[0]['base']):
       raise ConfigError(f'{src} holds a different base config than {sources[0]}; '
                         'only shards of one sweep can be merged')
   from lnexp import config as config_lib

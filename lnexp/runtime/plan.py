@@ -90,7 +90,8 @@ def _compile_seconds(cfg: ConfigDict) -> float:
   return FAST_COMPILE_S if cfg.train.fast_compile else COMPILE_S
 
 
-def _group_seconds(group: Group) -> float:
+def group_seconds(group: Group) -> float:
+  """A group's planned seconds, compiling aside."""
   slowdown = FAST_STEP_SLOWDOWN if group.config.train.fast_compile else 1.0
   t = group.config.train
   return (slowdown * flops.estimate_seconds(group.config, len(group.points)) + GROUP_S
@@ -98,9 +99,9 @@ def _group_seconds(group: Group) -> float:
 
 
 def estimate_seconds(groups: list[Group]) -> float:
-  """Planning estimate: model FLOPs at lnexp.measure.flops' rate plus compile and group costs."""
+  """Planning estimate: lnexp.measure.flops' step time plus compile and group costs."""
   structures = {compile_key(g.config): g.config for g in groups}
-  return sum(map(_group_seconds, groups)) + sum(map(_compile_seconds, structures.values()))
+  return sum(map(group_seconds, groups)) + sum(map(_compile_seconds, structures.values()))
 
 
 def shard_groups(groups: list[Group], index: int, count: int) -> list[Group]:
@@ -122,8 +123,8 @@ def shard_groups(groups: list[Group], index: int, count: int) -> list[Group]:
       loads[target] += estimate_seconds(members)
       mine.update(g.group_id for g in members if target == index)
       continue
-    for g in sorted(members, key=_group_seconds, reverse=True):
-      finish = [loads[s] + _group_seconds(g)
+    for g in sorted(members, key=group_seconds, reverse=True):
+      finish = [loads[s] + group_seconds(g)
                 + (key not in compiled[s]) * _compile_seconds(g.config)
                 for s in range(count)]
       target = finish.index(min(finish))

@@ -34,7 +34,9 @@ from lnexp.errors import ConfigError
 from lnexp.runtime import storage
 
 # Keys that change how a run behaves, not what it computes: a resume may change them.
-RESUME_MAY_CHANGE = ('train.storage_timeout_s',)
+# A new lane split makes new groups (a group's id and checkpoints are its points), so
+# a point whose group changed restarts from step 0, never from another layout's state.
+RESUME_MAY_CHANGE = ('train.storage_timeout_s', 'train.max_lanes_per_program')
 PACKAGES = ('jax', 'jaxlib', 'flax', 'optax', 'orbax-checkpoint', 'ml-collections',
             'numpy', 'tensorflow-datasets')
 
@@ -117,6 +119,14 @@ def write_errors(path: str):
                       'and rerun the same command to resume') from None
 
 
+def base_diff(then: dict, now: dict, moot: Collection[str] = ()) -> list[str]:
+  """Flattened base-config keys whose values differ, `RESUME_MAY_CHANGE` and
+  `moot` ones aside."""
+  then, now = clean(then), clean(now)
+  return sorted(k for k in set(then) | set(now)
+                if k not in (*RESUME_MAY_CHANGE, *moot) and then.get(k) != now.get(k))
+
+
 def _git_sha() -> str | None:
   try:
     return subprocess.run(['git', 'rev-parse', 'HEAD'], capture_output=True, text=True,
@@ -197,11 +207,8 @@ class Workdir:
     saved = self.saved_config()
     if saved is None:
       return None
-    then = {**clean(config_lib.flatten(config_lib.base_config())), **config_lib.FIRST_DEFAULTS,
-            **saved['base']}
-    now = clean(base)
-    diff = sorted(k for k in set(then) | set(now)
-                  if k not in (*RESUME_MAY_CHANGE, *moot) and then.get(k) != now.get(k))
+    diff = base_diff({**config_lib.flatten(config_lib.base_config()),
+                      **config_lib.FIRST_DEFAULTS, **saved['base']}, base, moot)
     if diff:
       raise ConfigError(f'workdir {self.path} holds a run of a different base config '
                         f'(differs in {", ".join(diff[:5])}); use another --workdir')

@@ -16,7 +16,6 @@ from lnexp import config as config_lib
 from lnexp.config import ConfigFile
 from lnexp.data import DataSource, make_source
 from lnexp.errors import ConfigError
-from lnexp.measure import flops
 from lnexp.models import validate
 from lnexp.models.norms import NORMS
 from lnexp.models.placements import PLACEMENTS
@@ -117,9 +116,13 @@ def train_and_evaluate(config: ConfigFile | str, overrides: dict | None = None,
   if shard is not None:
     plan = plan.sharded(*shard)
   wd = Workdir(plan.workdir, plan.base.train.storage_timeout_s)
-  wd.check_base(config_lib.flatten(plan.base), plan.moot)
+  saved = wd.check_base(config_lib.flatten(plan.base), plan.moot)
   primary = jax.process_index() == 0  # process 0 alone locks, writes and prints
   out = (out or sys.stdout) if primary else open(os.devnull, 'w')
+  was = saved and saved['base'].get('train.max_lanes_per_program', 0)
+  if saved and was != plan.base.train.max_lanes_per_program:
+    print(f'lnexp.run: train.max_lanes_per_program was {was}: an unfinished point whose '
+          'group the new split changes restarts from step 0', file=out)
   if entries > distinct:
     print(f'lnexp.run: {entries} sweep entries, {distinct} distinct points (entries '
           'that define the same model run once)', file=out)
@@ -228,7 +231,7 @@ def check_memory(plan: RunPlan, groups: list[plan_lib.Group], devices) -> dict[s
 
 def describe_group(g: plan_lib.Group, memory_bytes: int | None) -> str:
   """One plan line: lanes and devices, variant, time and memory estimates."""
-  est = flops.estimate_seconds(g.config, len(g.points))
+  est = plan_lib.group_seconds(g)
   lane_devices, _ = mesh_shape(jax.device_count(), len(g.points), g.config.train.batch_size)
   mem = '' if memory_bytes is None else f', ~{memory_bytes / 2**20:,.0f} MiB'
   m = g.config.model
