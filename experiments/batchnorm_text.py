@@ -147,7 +147,7 @@ def analyse(workdir: str, figdir: str, point_ids=None) -> list:
   best, rows = {}, []
   for (variant, data, batch), g in df.groupby(['variant', 'data', 'train.batch_size'],
                                               sort=False):
-    b, mode = best_of(g, variant)
+    b, mode = ev.best_eval_mode(g, variant)
     best[(variant, data, batch)] = b
     at = ev.at_best(b)
     batch1 = [ev.stat(at[k]) if k in at else '-' for k in ('batch1_loss_running',
@@ -227,21 +227,6 @@ def analyse(workdir: str, figdir: str, point_ids=None) -> list:
         'fluctuate more in small batches): causal BatchNorm\'s batch-vs-running distance '
         f'ratio {ev.fmt_interval(c.interval, log=True)}', [], []))
   return findings
-
-
-def best_of(g, variant: str):
-  """(Best, the eval mode it is judged on): BatchNorm by the better of running and
-  batch statistics at eval, each mode with its own best LR; the others as run."""
-  from lnexp.claims import evidence as ev
-  running = ev.best_lr(g)
-  if not variant.startswith('batchnorm') or g['final_eval_loss_batch_stats'].isna().all():
-    return running, 'as run'
-  ok = g['status'].eq('ok') & g['final_eval_loss_batch_stats'].notna()
-  batch = ev.best_lr(g.assign(loss_or_ln_v=g['final_eval_loss_batch_stats'].where(
-      ok, np.log(g['vocab_size'].astype(float)))))
-  mean = lambda b: np.mean(list(ev.losses(b).values()))  # noqa: E731
-  return (batch, 'batch statistics') if mean(batch) < mean(running) else \
-      (running, 'running statistics')
 
 
 def bn_distance(m) -> float:

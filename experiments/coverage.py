@@ -30,11 +30,6 @@ HEADINGS = ('Layer Normalization AlbertAGPT',
             'Future Directions in Layer Normalization Research',
             'Conclusion')
 
-# Reasons shared by several rows.
-NO_RULE = 'not tested: no pre-registered experiment yet (a follow-up issue); '
-CONTEXT_DATA = (NO_RULE + 'it needs a long-range dependency test; data.source=topics '
-                '(exact Bayes and previous-token losses) carries claims 2, 5 and 10-13, '
-                'but no rule isolates long-term dependencies')
 QUOTES = (
     # ------------------------------------------------------------- title
     Quote('The scale of these gradients significantly influences the stability '
@@ -54,27 +49,11 @@ QUOTES = (
           'layer normalization works across the features of each input individually',
           reason='definition (correct)'),
     # ------------------------------------------------------------- gradient flow
-    Quote('LayerNorm smooths the optimization landscape by keeping gradients more '
-          'consistent, which is especially beneficial in models that stack many layers, '
-          'such as transformers.',
-          reason=NO_RULE + 'lnexp.measure.smoothness measures the loss and gradient change '
-          'along the gradient (Santurkar et al. 2018, effective beta-smoothness); no '
-          'experiment applies it with and without a norm',
-          note='Santurkar et al. 2018 showed smoothing for BatchNorm; for LayerNorm in '
-          'transformers it is asserted, not cited'),
-    Quote('This consistent scaling prevents the network from making overly '
-          'aggressive or overly cautious updates, which could destabilize training.',
-          reason=NO_RULE + 'the update/parameter RMS ratios are logged per parameter '
-          'group (`update_ratio/*`); a verdict needs them per layer (unshared) and a rule '
-          'on their spread'),
     # ------------------------------------------------------------- ICS
-    Quote('complicating the learning of long-term dependencies', reason=CONTEXT_DATA),
-    Quote('ensuring that the model remains sensitive to new information without '
-          'losing track of past data', reason=CONTEXT_DATA + ' (a per-position gap to '
-          'the Bayes loss would show what the model keeps of the past)',
-          note='vague: no measure is named'),
     Quote('improved performance on tasks like sequence generation and machine '
-          'translation', reason=CONTEXT_DATA + '; no translation task at this scale',
+          'translation', reason='no translation task at this scale; instruments.py '
+          '(finding 16) tests the long-range part on topics, lstm_covariate_shift the LSTM '
+          'loss',
           note='no source given; Ba et al. 2016 report faster LN-LSTM training on '
           'reading comprehension, skip-thoughts, DRAW and handwriting, not translation'),
     # ------------------------------------------------------------- error accumulation
@@ -103,33 +82,16 @@ QUOTES = (
     Quote('Output=LayerNorm(Input+SubLayer(Input))',
           reason='the post-LN formula, lnexp\'s model.placement=post',
           note='true of post-LN only; pre-LN is x + SubLayer(LayerNorm(x))'),
-    Quote('This setup helps to stabilize the training of the highly '
-          'expressive self-attention mechanisms, where the dynamic range of activations '
-          'can vary significantly.',
-          reason='not isolated: attention-logit range with and without post-LN has no '
-          'rule; the related Wortsman et al. check (finding 2-lit) normalizes queries '
-          'and keys, not sub-layer outputs'),
     # ------------------------------------------------------------- AlbertAGPT
     Quote('In this architecture, LayerNorm is applied after the feedforward and '
           'attention mechanisms within each transformer block.',
           reason='a description of the architecture (lnexp\'s default, post-LN)',
           note=NO_ALBERTAGPT),
-    Quote('By normalizing the outputs at each stage, AlbertAGPT effectively '
-          'balances the contributions of each layer, ensuring that no single layer '
-          'disproportionately influences the model’s learning dynamics.',
-          reason=NO_RULE + 'sublayer output and residual RMS per depth are logged; no '
-          'rule on the spread of each sublayer\'s share of the residual stream',
-          note='in post-LN each LayerNorm rescales the whole residual sum, so later '
-          'layers outweigh earlier ones (Liu et al. 2020); pre-LN has the opposite '
-          'drift'),
     # ------------------------------------------------------------- information flow
     Quote('In deep networks, layer outputs can vary widely in scale due to the '
           'inherent differences in layer operations and activation functions.',
           reason='background; depth.py reports no-norm\'s residual RMS over depth beside '
           'claim 4, without a rule on it'),
-    Quote('This consistency is crucial for building hierarchical representations '
-          'that capture long-term dependencies in data, such as the complex grammatical '
-          'structures found in natural language.', reason=CONTEXT_DATA),
     # ------------------------------------------------------------- hyperparameters
     Quote('This robustness is particularly valuable when dealing with large models '
           'where hyperparameter tuning is challenging.',
@@ -140,13 +102,6 @@ QUOTES = (
           reason='a value judgement about large-scale settings, beyond a CPU proxy'),
     # ------------------------------------------------------------- generalization
     # ------------------------------------------------------------- comparison
-    Quote('For instance, in RNNs processing variable-length sequences, BatchNorm '
-          'can disrupt temporal dependencies, whereas LayerNorm operates independently of '
-          'the batch dimension.',
-          reason='lstm_covariate_shift runs per-time-step BatchNorm on packed windows '
-          'without a BatchNorm rule; no variable-length RNN data',
-          note='Cooijmans et al. 2016 train BatchNorm LSTMs well with per-time-step '
-          'statistics'),
     # ------------------------------------------------------------- future
     Quote('Ongoing research in normalization techniques explores the integration '
           'of LayerNorm with other methods, such as group normalization and instance '

@@ -136,6 +136,10 @@ def base_config() -> ConfigDict:
   g.ics_every = 0             # Santurkar et al. ICS cadence; 0 disables
   g.perturbation = False      # result rows: error amplification and KL of the trained
                               # model (lnexp.measure.perturbation; albert_gpt only)
+  g.smoothness_every = 0      # Santurkar et al. smoothness along the gradient (effective
+                              # beta, loss range) every N steps and at step 1; 0 disables
+  g.position_losses = False   # result rows: eval loss by position in the document, with
+                              # the exact references (lnexp.measure.positions; topics)
   return c
 
 
@@ -238,6 +242,7 @@ POSITIVE = ('model.num_layers', 'model.hidden_dim', 'model.embed_dim', 'model.nu
 NONNEGATIVE = ('model.unembed_init', 'optim.warmup_steps', 'optim.weight_decay',
                'optim.clip_norm', 'optim.z_loss', 'optim.lr_extend',
                'train.max_lanes_per_program', 'diagnostics.every', 'diagnostics.ics_every',
+               'diagnostics.smoothness_every',
                'data.seed', 'data.max_bytes')
 UNIT = {'model.bn_momentum': False, 'optim.b1': False, 'optim.b2': False,
         'optim.momentum': False, 'optim.min_lr_ratio': True,

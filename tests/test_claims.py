@@ -569,7 +569,8 @@ def test_the_suite_finds_its_experiments_in_order():
   assert list(RUNS) == ['gradient_scaling', 'depth_tune', 'covariate_shift', 'mechanism',
                         'embedding_scale', 'sharing', 'variable_length', 'generalization',
                         'batchnorm_text', 'hyperparams', 'lr_sensitivity',
-                        'lstm_covariate_shift', 'cnn_depth', 'depth']
+                        'lstm_covariate_shift', 'cnn_depth', 'lstm_length', 'landscape',
+                        'instruments', 'depth']
   tune, confirm = RUNS['depth_tune'], RUNS['depth']
   assert tune.module is confirm.module and not tune.judged and tune.rules_path is None
   assert confirm.spec('core', 'OUT') == f'{confirm.path}:core@OUT/results/depth_tune'

@@ -214,3 +214,32 @@ def test_drift_of_a_diverged_lane_is_nan_without_a_warning():
     warnings.simplefilter('error')
     out = diagnostics.drift(prev, cur)['ics_drift/d/attn_norm_mean']
   assert out[0] == np.sqrt(0.5) and np.isnan(out[1])
+
+
+def test_stream_rms_is_the_stream_each_sublayer_joins():
+  """Each sublayer's `stream_rms` is the RMS of the residual stream it is added
+  to: for attention in block l > 0 that is the stream after block l - 1, for
+  block 0 the embedding; in post-LN the MLP joins the attention's LayerNorm
+  output (unit gain, zero bias at init: RMS 1)."""
+  for placement in ('pre', 'post'):
+    fns, state, batch = _setup(**{'model.placement': placement, 'model.num_layers': 3})
+    _, m = _diag(fns, state, batch)
+    np.testing.assert_allclose(m['depth/attn_stream_rms'][1:], m['depth/residual_rms'][:-1],
+                               rtol=1e-5)
+    p = state['params']
+    x = p['token_embed'][batch['inputs']] + p['pos_embed'][:batch['inputs'].shape[1]]
+    mask = np.asarray(batch['input_mask'])
+    embed_rms = np.sqrt((np.square(np.asarray(x)).mean(-1) * mask).sum() / mask.sum())
+    assert m['depth/attn_stream_rms'][0] == pytest.approx(embed_rms, rel=1e-5)
+  np.testing.assert_allclose(m['depth/mlp_stream_rms'], 1.0, atol=1e-3)
+
+
+def test_layer_update_ratio_is_each_layers_update_over_its_parameters():
+  fns, state, batch = _setup(**{'model.share': 'none', 'model.num_layers': 3})
+  new_state, m = _diag(fns, state, batch)
+  old, new = (s['params']['blocks']['layers']['attn'] for s in (state, new_state))
+  rms = lambda leaves: np.sqrt(sum(np.square(np.asarray(x)).sum() for x in leaves)  # noqa
+                               / sum(np.asarray(x).size for x in leaves))
+  by_hand = [rms([(b - a)[i] for a, b in zip(jax.tree.leaves(old), jax.tree.leaves(new))])
+             / rms([a[i] for a in jax.tree.leaves(old)]) for i in range(3)]
+  np.testing.assert_allclose(m['layer_update_ratio/attn'], by_hand, rtol=1e-4)

@@ -56,3 +56,20 @@ def test_lane_loss_along_the_gradient_runs_on_a_batchnorm_model():
   assert np.isfinite(got['beta']) and got['beta'] > 0
   assert got['loss_K'][0] < got['loss']  # a small step down the gradient helps
   assert got['grad_change_K'][1] > got['grad_change_K'][0]
+
+
+def test_rms_steps_move_every_model_the_same_distance_per_parameter():
+  """With rms_steps, step k moves the parameters by step_k x sqrt(N) in norm,
+  whatever ||g||: on the quadratic, grad change = that distance x ||A g|| / ||g||."""
+  theta = {'a': jnp.array([0.3, -1.0, 0.2]), 'b': jnp.asarray(2.0)}
+  steps = [1e-3, 4e-3]
+  got = jax.tree.map(np.asarray, smoothness.along_gradient(_quadratic, theta, steps,
+                                                           rms_steps=True))
+  g = A_DIAG * np.array([0.3, -1.0, 0.2, 2.0])
+  moved = np.asarray(steps) * 2.0  # sqrt(N) = sqrt(4)
+  np.testing.assert_allclose(got['etas'] * np.linalg.norm(g), moved, rtol=1e-6)
+  np.testing.assert_allclose(got['grad_change_K'],
+                             moved * np.linalg.norm(A_DIAG * g) / np.linalg.norm(g),
+                             rtol=1e-5)
+  assert got['beta'] == pytest.approx(np.linalg.norm(A_DIAG * g) / np.linalg.norm(g),
+                                      rel=1e-5)

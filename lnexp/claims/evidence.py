@@ -135,6 +135,22 @@ def best_lr(frame: pd.DataFrame) -> Best:
   return Best(lr, edge, {s: r for s, r in zip(at['seed'], at.to_dict('records'))}, lrs)
 
 
+def best_eval_mode(g: pd.DataFrame, variant: str) -> tuple[Best, str]:
+  """(Best, the eval mode it is judged on): a BatchNorm variant by the better of
+  running and batch statistics at eval, each mode with its own best LR (v3 used
+  running statistics only, which handicapped per-position statistics); the
+  others as run."""
+  running = best_lr(g)
+  if not variant.startswith('batchnorm') or g['final_eval_loss_batch_stats'].isna().all():
+    return running, 'as run'
+  ok = g['status'].eq('ok') & g['final_eval_loss_batch_stats'].notna()
+  batch = best_lr(g.assign(loss_or_ln_v=g['final_eval_loss_batch_stats'].where(
+      ok, np.log(g['vocab_size'].astype(float)))))
+  mean = lambda b: np.mean(list(losses(b).values()))  # noqa: E731
+  return (batch, 'batch statistics') if mean(batch) < mean(running) else \
+      (running, 'running statistics')
+
+
 def at_best(*bests: Best) -> pd.DataFrame:
   """The seeds' rows at these best LRs, as one frame."""
   return pd.DataFrame([r for b in bests for r in b.per_seed.values()])

@@ -1,5 +1,6 @@
 """In-jit diagnostics of the parameters, per lane: gradient norm and update/param
-RMS per parameter group, per-layer gradient norms; and the host's ICS drift.
+RMS per parameter group, per-layer gradient norms and update/param ratios; and
+the host's ICS drift.
 
 They run inside the diagnostic step (every `diagnostics.every` steps; other
 steps never trace it). The forward statistics and the backward gradient probe
@@ -58,6 +59,21 @@ def layer_grad_norms(layers) -> dict:
       jnp.square(x.astype(f32)).reshape(x.shape[0], -1).sum(1)
       for x in jax.tree.leaves(tree)))
           for sub, tree in layers.items()}
+
+
+def layer_update_ratios(params_L, new_params_L) -> dict:
+  """Per-layer update RMS / parameter RMS [L] of each block submodule stacked
+  along depth (`share=none`): how hard one step pushes each layer (LARS, You et
+  al. 2017, scale each layer's step by this ratio's inverse)."""
+  def rms_L(tree):
+    leaves = jax.tree.leaves(tree)
+    total_L = sum(jnp.square(x.astype(f32)).reshape(x.shape[0], -1).sum(1) for x in leaves)
+    return jnp.sqrt(total_L / max(sum(x[0].size for x in leaves), 1))
+  out = {}
+  for sub, tree in params_L.items():
+    update = jax.tree.map(lambda a, b: a - b, new_params_L[sub], tree)
+    out[f'layer_update_ratio/{sub}'] = rms_L(update) / jnp.maximum(rms_L(tree), 1e-30)
+  return out
 
 
 def drift(prev: dict, cur: dict) -> dict:

@@ -9,6 +9,12 @@ record, exactly as Santurkar et al.'s figure 4 does:
   gradient's Lipschitz constant measured along this direction).
 Norms are over all parameters together (a pytree). Pure functions of a loss
 function and params; `lane_loss_fn` makes the loss of a `LaneFns` lane.
+
+Santurkar et al. step by fixed etas of plain SGD. For models trained with
+Adam, whose step moves each parameter by about the learning rate whatever the
+gradient's norm, `rms_steps=True` reads the etas as such per-parameter RMS
+step lengths (eta_k = step_k sqrt(N) / ||g||, N parameters), so models whose
+gradient norms differ are probed at the same distances.
 """
 from __future__ import annotations
 
@@ -21,15 +27,20 @@ import optax
 f32 = jnp.float32
 
 
-def along_gradient(loss_fn: Callable, params, etas: Sequence[float]) -> dict:
-  """The module docstring's quantities at `params` for step sizes `etas`.
+def along_gradient(loss_fn: Callable, params, etas: Sequence[float],
+                   rms_steps: bool = False) -> dict:
+  """The module docstring's quantities at `params` for step sizes `etas`
+  (with `rms_steps`: per-parameter RMS step lengths, see the module docstring).
 
-  Returns loss (L(theta)), grad_norm (||g||), etas [K], loss_K, loss_range
-  (max - min of loss_K and loss), grad_change_K, beta.
+  Returns loss (L(theta)), grad_norm (||g||), etas [K] (the multiples of g
+  taken), loss_K, loss_range (max - min of loss_K and loss), grad_change_K, beta.
   """
-  etas_K = jnp.asarray(etas, f32)
   loss, g = jax.value_and_grad(loss_fn)(params)
   grad_norm = optax.tree.norm(g)
+  etas_K = jnp.asarray(etas, f32)
+  if rms_steps:
+    size = sum(x.size for x in jax.tree.leaves(params))
+    etas_K = etas_K * jnp.sqrt(jnp.float32(size)) / jnp.maximum(grad_norm, 1e-30)
 
   def at(eta):
     moved = jax.tree.map(lambda p, d: p - eta * d, params, g)

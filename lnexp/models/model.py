@@ -275,6 +275,8 @@ class Block(nn.Module):
         return self.param(f'{name}_{suffix}', nn.initializers.constant(init),
                           (c.hidden_dim,), f32)
 
+      if self.is_mutable_collection('intermediates'):  # the stream the sublayer joins
+        self.sow('intermediates', f'{name}_stream_rms', probes.rms(x_BxTxH, mask_BxT))
       x_BxTxH = place(x_BxTxH, measured, Site(name, layer, c.num_layers, norm, gate, scale))
     return x_BxTxH
 

@@ -20,6 +20,7 @@ import time
 import jax
 
 from lnexp import config as config_lib
+from lnexp.measure import positions
 from lnexp.models.archs import ARCHS
 from lnexp.models.norms import NORMS
 from lnexp.runtime import interrupts
@@ -116,13 +117,13 @@ def _train(group, source, workdir, label, devices, renew, ctx,
     batch = program.put_batch(next_batch.result())
     if done < tc.steps:
       next_batch = ctx.batcher.submit(source.train_batch, done)
-    diagnose, ics = _measures(cfg, done)
-    state, metrics = _step(program, state, batch, diagnose, ics)
+    diagnose, before = _measures(cfg, done)
+    state, metrics = _step(program, state, batch, diagnose, before)
     ctx.step = done
     log.flush(host)  # the previous logged step's metrics
     if diagnose:  # fetched with the metrics, one step late like them
       metrics = {**metrics, 'probe': program.probe_stats(state, probe_batch)}
-    if diagnose or ics or done % tc.log_every == 0 or done == tc.steps:
+    if diagnose or before or done % tc.log_every == 0 or done == tc.steps:
       log.hold(done, metrics)
     if done % tc.eval_every == 0 or done == tc.steps:
       log.flush(host)
@@ -141,6 +142,8 @@ def _train(group, source, workdir, label, devices, renew, ctx,
   if NORMS[cfg.model.norm].running_stats and ARCHS[cfg.model.arch].per_depth \
       and program.mesh.shape['data'] == 1:
     host['batch1'] = _eval_batch1(program, state, source)
+  if cfg.diagnostics.position_losses and hasattr(source, 'log_probs'):
+    host['positions'] = _position_losses(program, state, source, eval_batches)
   rows = result_rows(group, cfg, state, host, source, time.time() - t_start)
   if primary:
     workdir.append_results(rows)
@@ -185,22 +188,31 @@ def _start(program, cfg, source, eval_batches, manager, workdir):
   return 0, {**state, 'init_loss': init_loss}, host
 
 
-def _measures(cfg, done: int) -> tuple[bool, bool]:
+def _measures(cfg, done: int) -> tuple[bool, tuple[str, ...]]:
   """Whether step `done` takes the diagnostics (step 1 always: the
-  initialization) and the Santurkar ICS (unshared per-depth archs only)."""
+  initialization), and which measures of the state before the step it takes:
+  'ics' (Santurkar et al.'s ICS; unshared per-depth archs only) and
+  'smoothness' (Santurkar et al.'s smoothness along the gradient; step 1 too)."""
   d = cfg.diagnostics
   diagnose = d.enabled and (done % (d.every or cfg.train.log_every) == 0 or done == 1)
   ics_every = d.ics_every if (d.enabled and cfg.model.share == 'none'
                               and ARCHS[cfg.model.arch].per_depth) else 0
-  return diagnose, bool(ics_every) and done % ics_every == 0
+  smooth_every = d.smoothness_every if d.enabled else 0
+  before = (('ics',) if ics_every and done % ics_every == 0 else ()) + (
+      ('smoothness',) if smooth_every and (done % smooth_every == 0 or done == 1) else ())
+  return diagnose, before
 
 
-def _step(program, state, batch, diagnose: bool, ics: bool):
-  """One training step of every lane; the ICS needs the state before it."""
-  before = program.santurkar_ics(state, program.hp, batch) if ics else {}
+def _step(program, state, batch, diagnose: bool, before: tuple[str, ...]):
+  """One training step of every lane; `before`'s measures need the state before it."""
+  measured = {}
+  if 'ics' in before:
+    measured.update(program.santurkar_ics(state, program.hp, batch))
+  if 'smoothness' in before:
+    measured.update(program.smoothness(state, program.hp, batch))
   step_fn = program.diag_step if diagnose else program.train_step
   state, metrics = step_fn(state, program.hp, batch)
-  return state, {**metrics, **before}
+  return state, {**metrics, **measured}
 
 
 def _evaluate(program, cfg, state, eval_batches, host: dict, done: int) -> dict:
@@ -215,6 +227,16 @@ def _evaluate(program, cfg, state, eval_batches, host: dict, done: int) -> dict:
   host['last_eval_batch_stats'] = losses.get('eval_loss_batch_stats')
   host['last_eval_accuracy'] = losses.get('eval_accuracy')
   return losses
+
+
+def _position_losses(program, state, source, eval_batches) -> dict[str, list]:
+  """Per lane, eval loss by position in the document, with the source's exact
+  references by position beside it (lnexp.measure.positions)."""
+  batches = [source.eval_batch(i) for i in range(len(eval_batches['inputs']))]
+  lanes_NxBxT = fetch(program.eval_token_losses(state, eval_batches))
+  refs = positions.reference_losses(source, batches)
+  return {'position_loss': [positions.model_losses(x, batches) for x in lanes_NxBxT],
+          **{k: [v] * len(lanes_NxBxT) for k, v in refs.items()}}
 
 
 BATCH1_SEQUENCES = 8

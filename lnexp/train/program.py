@@ -78,7 +78,7 @@ def _compiled(fns: LaneFns, lanes: NamedSharding, mode: str, fast_compile: bool)
   instead of its MLIR fusion emitters: it runs once per group, and compiles
   in a fraction of the time with the same values. `fast_compile` does the
   same for every program (runs of a few steps). The diagnostic step is
-  compiled on first use only, as is Santurkar et al.'s ICS. Optimised CPU
+  compiled on first use only, as are Santurkar et al.'s ICS and smoothness. Optimised CPU
   programs prefer 512-bit vectors where the CPU has them (XLA's default is
   256). Measurements: docs/performance.md.
   """
@@ -103,8 +103,10 @@ def _compiled(fns: LaneFns, lanes: NamedSharding, mode: str, fast_compile: bool)
   eval_accuracy = jit(fns.eval_accuracy, 1, out_shardings=lanes)
   probe_stats = jit(fns.probe_stats, 1, out_shardings=lanes)
   ics = jit(fns.santurkar_ics, 2, out_shardings=lanes)
+  smoothness = jit(fns.smoothness, 2, out_shardings=lanes)
+  token_losses = jit(fns.eval_token_losses, 1, out_shardings=lanes)
   return (init, step(False), step(True), eval_loss, eval_batch_stats, eval_accuracy,
-          probe_stats, ics)
+          probe_stats, ics, smoothness, token_losses)
 
 
 def mesh_shape(num_devices: int, lanes: int, batch_size: int) -> tuple[int, int]:
@@ -135,7 +137,7 @@ class Program:
     self.lane_mode = lane_mode(cfg.train.lane_mode)
     (self.init, self.train_step, self.diag_step, self.eval_loss,
      self.eval_loss_batch_stats, self.eval_accuracy, self.probe_stats,
-     self.santurkar_ics) = _compiled(
+     self.santurkar_ics, self.smoothness, self.eval_token_losses) = _compiled(
          self.fns, self.lane_sharding, self.lane_mode, cfg.train.fast_compile)
 
   def _lane_arrays(self, hp: dict[str, list]) -> dict[str, jax.Array]:

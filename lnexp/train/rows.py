@@ -48,6 +48,7 @@ def result_rows(group, cfg, state, host: dict, source, wall_s: float) -> list[di
         'final_eval_loss_batch_stats': batch_stats_losses[lane] if batch_stats_losses
                                        else None,
         **{k: float(v[lane]) for k, v in host.get('batch1', {}).items()},
+        **{k: v[lane] for k, v in host.get('positions', {}).items()},
         'final_eval_accuracy': accuracy[lane] if accuracy else None,
         'steps': int(steps[lane]),
         'wall_s': wall_s, 'entropy_floor': source.entropy_floor,

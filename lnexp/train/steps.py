@@ -17,7 +17,7 @@ import jax
 import jax.numpy as jnp
 import optax
 
-from lnexp.measure import diagnostics
+from lnexp.measure import diagnostics, smoothness
 from lnexp.models.archs import ARCHS
 from lnexp.models.model import ModelConfig
 from lnexp.models.probes import flatten_sown, masked_token_mean
@@ -25,6 +25,10 @@ from lnexp.models.validate import LANE_KEYS
 from lnexp.train import optimizer
 
 DIVERGED_NONFINITE, DIVERGED_EXPLODED = 1, 2
+# Santurkar et al.'s smoothness probe (`LaneFns.smoothness`): steps along the
+# gradient that move each parameter by these multiples of the peak LR (RMS), the
+# size of the steps Adam takes.
+SMOOTHNESS_STEPS = (0.5, 1.0, 2.0, 4.0)
 
 
 def token_losses(logits_BxTxV, targets_BxT):
@@ -103,6 +107,8 @@ class LaneFns:
       diag.update(diagnostics.group_metrics(grads, state['params'], params))
       if arch.layer_params and c.share == 'none':
         diag.update(diagnostics.layer_grad_norms(_at(grads, arch.layer_params)))
+        diag.update(diagnostics.layer_update_ratios(_at(state['params'], arch.layer_params),
+                                                    _at(params, arch.layer_params)))
     finite = jnp.isfinite(ce) & jnp.isfinite(grad_norm)
     exploded = ce > self.diverge_factor * state['init_loss']
     alive = state['diverged_step'] < 0
@@ -153,6 +159,16 @@ class LaneFns:
     diff_L, norm_L = jax.lax.map(for_layer, jnp.arange(depth))
     return {'ics_santurkar': diff_L, 'ics_santurkar_rel': diff_L / jnp.maximum(norm_L, 1e-30)}
 
+  def smoothness(self, state, hp, batch):
+    """Santurkar et al. 2018's smoothness along the gradient of this step's
+    training loss (lnexp.measure.smoothness), before the step: the effective
+    beta, the loss range and the gradient norm, probed at per-parameter RMS
+    steps of SMOOTHNESS_STEPS x the lane's peak LR."""
+    loss_fn = smoothness.lane_loss_fn(self, state['batch_stats'], batch, hp['z_loss'])
+    out = smoothness.along_gradient(loss_fn, state['params'],
+                                    hp['lr'] * jnp.asarray(SMOOTHNESS_STEPS), rms_steps=True)
+    return {f'smoothness/{k}': out[k] for k in ('beta', 'loss_range', 'grad_norm')}
+
   def probe_stats(self, state, batch):
     """Norm-input moments per depth on a fixed probe batch (for ICS drift)."""
     _, (_, _, diag) = self.loss(state['params'], state['batch_stats'],
@@ -172,6 +188,16 @@ class LaneFns:
     """
     return self._target_mean(state, batches, lambda z, y: token_losses(z, y)[0],
                              batch_statistics)
+
+  def eval_token_losses(self, state, batches):
+    """Per-token eval loss [NB, B, T] of stacked eval batches (running statistics),
+    for losses by position (lnexp.measure.positions); PAD targets included."""
+    def one(_, batch):
+      variables = {'params': state['params'], 'batch_stats': state['batch_stats']}
+      logits = self.model.apply(variables, batch['inputs'], batch['segment_ids'],
+                                batch['input_mask'], False, mutable=['batch_stats'])[0]
+      return None, token_losses(logits, batch['targets'])[0]
+    return jax.lax.scan(one, None, batches)[1]
 
   def _target_mean(self, state, batches, score, train: bool = False):
     """Mean over real targets of score(logits, targets) [B, T] on batches [NB, B, T]."""
