@@ -81,42 +81,9 @@ def get_sweep(arg=''):
 def analyse(workdir: str, figdir: str, point_ids=None) -> list:
   """Claim 11: LayerNorm's effect on LR sensitivity, shared vs unshared, three scorings."""
   from lnexp.claims import evidence as ev  # the report's extra: running needs none of it
-  from lnexp.claims import regime, scoring
+  from lnexp.claims import scoring
   df = ev.load(workdir, point_ids)
   df['share'] = np.where(df['model.share'].eq('all'), 'shared', 'unshared')
-  cells = {key: g for key, g in df.groupby(['variant', 'share'], sort=False)}
-  best = {key: ev.best_lr(g) for key, g in cells.items()}
-  scored = {key: scoring.scores(g) for key, g in cells.items()}
-  rows = [[v, share, ev.counts(cells[(v, share)]['label']), ev.best_cell(b),
-           ev.stat(scored[(v, share)].at_ln_v.values()),
-           ev.stat(scored[(v, share)].at_unigram.values()),
-           ev.stat(scored[(v, share)].stable_lrs.values(), 1)]
-          for (v, share), b in best.items()]
-  arms = [('none', s) in scored and ('layernorm-post', s) in scored
-          for s in ('shared', 'unshared')]
-  judged, beside = [], []
-  if all(arms):
-    gap = {s: scoring.difference(scored[('none', s)], scored[('layernorm-post', s)])
-           for s in ('shared', 'unshared')}
-    judged = [scoring.compare('interaction', gap['shared'], gap['unshared'], 0.05, 1,
-                              edge=ev.edge(*best.values()))]
-    zero = scoring.Scores(*({k: 0.0 for k in x} for x in gap['shared']))
-    beside = [scoring.compare(f'S(none) - S(post-LN), {s}', gap[s], zero, 0.05, 1,
-                              primary=False) for s in ('shared', 'unshared')]
-  post = best.get(('layernorm-post', 'shared'))
-  closed = regime.closed_at_best(post.per_seed) if post else None
-  early, scale = regime.scale_note(ev.LEARNED_SCALE, [] if closed is None else [closed])
-  verdict = judged[0].outcome if judged else 'inconclusive'
-  return [ev.Finding(
-      '11', verdict + early, '; '.join(
-          f'{c.name}: {ev.fmt_interval(c.interval)}' for r in judged for c in r.comparisons),
-      [ev.table('Per variant and sharing (2 layers, topics): runs trained/collapsed/diverged; '
-                'best LR (seed-mean; an edge: not bracketed after extension); LR sensitivity '
-                'with failures at ln V and at the unigram entropy; stable LRs (mean ± sd).',
-                ['variant', 'share', 'trained/collapsed/diverged', 'best LR',
-                 'S (failures at ln V)', 'S (failures at H)', 'stable LRs'], rows),
-       ev.comparisons_table("The rule's interaction under its three scorings (positive: "
-                            'LayerNorm lowers LR sensitivity more when layers are shared), '
-                            'and the difference at each sharing beside it.',
-                            judged + ev.family(beside))],
-      [], [scale])]
+  return scoring.interaction(
+      df, 'share', ('shared', 'unshared'), '11', 'Per variant and sharing (2 layers, topics)',
+      'LayerNorm lowers LR sensitivity more when layers are shared')

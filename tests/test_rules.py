@@ -74,7 +74,7 @@ def test_committed_results_carry_the_hash_of_their_rule(name):
                              entry['commit'], record['results_commit']]).returncode == 0
 
 
-def _copy(tmp_path, name='depth'):
+def _copy(tmp_path, name='mechanism'):
   """A temp copy of an experiment file and its committed rules.json."""
   path = tmp_path / f'{name}.py'
   shutil.copy(RUNS[name].path, path)
@@ -90,24 +90,24 @@ def test_a_rule_edited_after_its_results_is_caught_and_runtimes_are_free(tmp_pat
   assert rules.changed(str(path), record) == []
   text = path.read_text()
   # Runtimes and other prose outside the block: free to change.
-  path.write_text(text.replace("RUNTIME = ('50 points, 6.3", "RUNTIME = ('50 points, 9").replace(
-      '5 seeds, 150 steps of batch', '5 seeds, 151 steps of batch'))
+  path.write_text(text.replace("RUNTIME = ('30 points", "RUNTIME = ('31 points").replace(
+      'at an edge, twice at most), 5', 'at an edge, two times at most), 5'))
   assert path.read_text() != text and rules.changed(str(path), record) == []
   # Reflowing the rule (whitespace only) keeps its hash.
-  path.write_text(text.replace('delta = log 1.5,\n  at initialization',
-                               'delta = log\n  1.5, at initialization'))
+  path.write_text(text.replace('minimum effect delta = 0.03 nats',
+                               'minimum effect delta =\n0.03 nats'))
   assert path.read_text() != text and rules.changed(str(path), record) == []
   # One word of the rule: caught, the report says so, resuming is refused.
-  path.write_text(text.replace('damps the error more), delta = log 1.25',
-                               'damps the error more), delta = log 1.10'))
-  assert rules.changed(str(path), record) == ['claims-1-4']
+  path.write_text(text.replace('minimum effect delta = 0.03 nats',
+                               'minimum effect delta = 0.02 nats'))
+  assert rules.changed(str(path), record) == ['claim-13-v4']
   assert 'edited after the run' in rules.citation(str(path), str(wd), 'rules.json')
   (wd / 'results.jsonl').write_text('{"point_id": "x"}\n')
-  with pytest.raises(ConfigError, match='claims-1-4 .* changed after results'):
-    rules.record(str(path), str(wd), 'depth')
+  with pytest.raises(ConfigError, match='claim-13-v4 .* changed after results'):
+    rules.record(str(path), str(wd), 'mechanism')
   # ... and the committed-results test above fails on it:
   with pytest.raises(AssertionError, match='changed after its results'):
-    _check_recorded(str(path), str(wd), 'depth')
+    _check_recorded(str(path), str(wd), 'mechanism')
 
 
 def test_malformed_markers_are_errors():
@@ -162,18 +162,18 @@ def test_fixed_in_is_the_commit_that_gave_the_rule_its_wording(tmp_path):
 
 def test_record_then_citation(tmp_path):
   path, committed = _copy(tmp_path)
-  commit = rules.load(str(committed))['rules']['claims-1-4']['commit']
+  commit = rules.load(str(committed))['rules']['claim-13-v4']['commit']
   assert rules.citation(str(path), str(committed), 'x') == (
       f'**Rule, as fixed in commit `{commit[:7]}` before the run:**')
   wd = tmp_path / 'fresh'
   assert rules.citation(str(path), str(wd), 'x') == '**Rule, as stated before the run:**'
-  record = rules.record(str(path), str(wd), 'depth')
+  record = rules.record(str(path), str(wd), 'mechanism')
   saved = json.loads((wd / 'rules.json').read_text())
-  assert saved == record and set(saved['rules']) == {'claims-1-4'}
-  assert saved['rules']['claims-1-4']['sha256'] == rules.hashes(str(path))['claims-1-4']
+  assert saved == record and set(saved['rules']) == {'claim-13-v4'}
+  assert saved['rules']['claim-13-v4']['sha256'] == rules.hashes(str(path))['claim-13-v4']
   # The copy lies outside git: no commit fixed it there, and the report says so.
-  assert saved['rules']['claims-1-4']['commit'] is None
+  assert saved['rules']['claim-13-v4']['commit'] is None
   assert 'not committed in git' in rules.citation(str(path), str(wd), 'x')
   # Resuming with results and an unchanged rule keeps the first record.
   (wd / 'results.jsonl').write_text('{"point_id": "x"}\n')
-  assert rules.record(str(path), str(wd), 'depth') == record
+  assert rules.record(str(path), str(wd), 'mechanism') == record

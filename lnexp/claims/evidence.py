@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 
 from lnexp.analysis import report as lr_report
-from lnexp.analysis import results, sensitivity
+from lnexp.analysis import results
 from lnexp.claims import stats
 from lnexp.models.archs import ARCHS
 from lnexp.models.placements import PLACEMENTS
@@ -321,31 +321,3 @@ def best_losses(df: pd.DataFrame, by: list[str]) -> tuple[dict, list[list[str]]]
     rows.append([*map(str, key), counts(g['label']), best_cell(b),
                  stat([r['loss_or_ln_v'] for r in b.per_seed.values()])])
   return best, rows
-
-
-def sensitivity_interaction(df: pd.DataFrame, factor: str, levels: tuple[str, str],
-                            claim: str, caption: str) -> list[Finding]:
-  """LR sensitivity per (variant, factor level, seed), and the interaction
-  [S(none, a) - S(post-LN, a)] - [S(none, b) - S(post-LN, b)] for levels (a, b)."""
-  sens, rows = {}, []
-  for (variant, level, seed), g in df.groupby(['variant', factor, 'seed'], sort=False):
-    sens[(variant, level, seed)] = sensitivity.from_rows(g).common
-  for (variant, level), g in df.groupby(['variant', factor], sort=False):
-    rows.append([variant, str(level), counts(g['label']), best_cell(best_lr(g)),
-                 stat([x for (w, at, _), x in sens.items() if (w, at) == (variant, level)])])
-
-  def gap(level):
-    of = lambda v: {s: x for (w, at, s), x in sens.items() if (w, at) == (v, level)}  # noqa
-    return difference(of('none'), of('layernorm-post'))
-  a, b = (gap(level) for level in levels)
-  c = compare(f'[S(none) - S(post-LN)] at {levels[0]} - the same at {levels[1]}', a, b,
-              0.05)
-  beside = [compare(f'S(none) - S(post-LN) at {level}', gap(level),
-                    {s: 0.0 for s in gap(level)}, 0.05) for level in levels]
-  return [Finding(claim, c.outcome, f'interaction {fmt_interval(c.interval)} nats; '
-                  + '; '.join(f'{x.name} {fmt_interval(x.interval)}' for x in beside),
-                  [table(caption, ['variant', factor, 'trained/collapsed/diverged',
-                                   'best LR', 'LR sensitivity (ln V ref.)'], rows),
-                   comparisons_table("The rule's comparison (first row) and the "
-                                     'differences beside it.', [c] + beside)],
-                  [], [SMALL_SCALE])]

@@ -25,7 +25,7 @@ from typing import NamedTuple
 import pandas as pd
 
 from lnexp.analysis import sensitivity
-from lnexp.claims import evidence, stats
+from lnexp.claims import evidence, regime, stats
 
 AT_LN_V, AT_UNIGRAM, STABLE = (
     'LR sensitivity, failures at ln V', 'LR sensitivity, failures at the unigram entropy',
@@ -119,3 +119,46 @@ def compare(name: str, x: Scores, y: Scores, delta: float, delta_lrs: float,
       stable.note, f'in decades {evidence.fmt_interval(decades)}'))
   parts = (at_ln_v, at_unigram, stable)
   return Robust(name, parts, combine([c.outcome for c in parts]), label, primary)
+
+
+def interaction(df: pd.DataFrame, factor: str, levels: tuple[str, str], claim: str,
+                caption: str, reading: str) -> list[evidence.Finding]:
+  """LayerNorm's effect on LR sensitivity at level a of `factor` against level b
+  (claims 11 and 12): [S(none, a) - S(post-LN, a)] - [S(none, b) - S(post-LN, b)]
+  under the three scorings (delta 0.05 nats, 1 LR), inconclusive where any best LR
+  sits at a grid edge; "early training" when post-LN at level a closes < 75% of
+  the topics gap. `caption` heads the per-cell table; `reading` says what a
+  positive interaction means."""
+  cells = {key: g for key, g in df.groupby(['variant', factor], sort=False)}
+  best = {key: evidence.best_lr(g) for key, g in cells.items()}
+  scored = {key: scores(g) for key, g in cells.items()}
+  rows = [[v, level, evidence.counts(cells[(v, level)]['label']), evidence.best_cell(b),
+           evidence.stat(scored[(v, level)].at_ln_v.values()),
+           evidence.stat(scored[(v, level)].at_unigram.values()),
+           evidence.stat(scored[(v, level)].stable_lrs.values(), 1)]
+          for (v, level), b in best.items()]
+  judged, beside = [], []
+  if all(('none', x) in scored and ('layernorm-post', x) in scored for x in levels):
+    gap = {x: difference(scored[('none', x)], scored[('layernorm-post', x)]) for x in levels}
+    judged = [compare('interaction', gap[levels[0]], gap[levels[1]], 0.05, 1,
+                      edge=evidence.edge(*best.values()))]
+    zero = Scores(*({k: 0.0 for k in x} for x in gap[levels[0]]))
+    beside = [compare(f'S(none) - S(post-LN), {x}', gap[x], zero, 0.05, 1, primary=False)
+              for x in levels]
+  post = best.get(('layernorm-post', levels[0]))
+  closed = regime.closed_at_best(post.per_seed) if post else None
+  early, scale = regime.scale_note(evidence.LEARNED_SCALE, [] if closed is None else [closed])
+  verdict = judged[0].outcome if judged else 'inconclusive'
+  return [evidence.Finding(
+      claim, verdict + early, '; '.join(
+          f'{c.name}: {evidence.fmt_interval(c.interval)}' for r in judged
+          for c in r.comparisons),
+      [evidence.table(caption + ': runs trained/collapsed/diverged; best LR (seed-mean; an '
+                      'edge: not bracketed after extension); LR sensitivity with failures at '
+                      'ln V and at the unigram entropy; stable LRs (mean ± sd).',
+                      ['variant', factor, 'trained/collapsed/diverged', 'best LR',
+                       'S (failures at ln V)', 'S (failures at H)', 'stable LRs'], rows),
+       evidence.comparisons_table("The rule's interaction under its three scorings "
+                                  f'(positive: {reading}), and the difference at each '
+                                  f'{factor} beside it.', judged + evidence.family(beside))],
+      [], [scale])]
