@@ -245,6 +245,7 @@ def position_figure(df, best, path: str) -> list[str]:
   ax.set_xlabel('position in the document (tokens seen)')
   ax.set_ylabel('eval loss - Bayes loss (nats, seed mean)')
   ax.set_title('padded rows', fontsize=10)
-  ax.legend(fontsize=7)
+  if ax.get_legend_handles_labels()[0]:  # no curve: the rows carry no position losses
+    ax.legend(fontsize=7)
   ax.grid(True, alpha=0.3)
   return plots.save(fig, path)
