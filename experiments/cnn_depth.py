@@ -6,15 +6,19 @@ A residual CNN (lnexp.models.cnn, ResNet v1 "post" blocks, 8 channels) on
 scikit-learn's 8x8 digits (1,437 train / 360 test images; 128 test images
 per evaluation), batch 16, 150 AdamW steps with 5% warm-up; no norm,
 BatchNorm, LayerNorm (over C, H, W) and GroupNorm (4 groups) at depth 4 and
-12 (--full: 4, 8, 16); peak LR 1e-3, 1e-2, 1e-1; 3 seeds.
+12 (--full: 4, 8, 16); peak LR 1e-3, 1e-2, 1e-1; 5 seeds. The classifier head
+starts with init gain 0.1 (lnexp's default fair start), so every variant
+starts within 0.02 nats of ln 10 (v3's gain 1 put LayerNorm at depth 12 2.0
+nats above it).
 
 Metrics: activation growth, RMS after the last residual block / after the
 first, at the end of training at LR 1e-2; test accuracy and loss at each
 variant's best LR; LR sensitivity (Wortsman et al. 2023).
 
---- rule claim-9 ---
-Verdict rule, fixed before running. At the deepest depth, LR 1e-2, LayerNorm
-vs no norm over 3 seeds: d = log growth(no norm) - log growth(LayerNorm) of
+--- rule claim-9-v4 ---
+Verdict rule, fixed before running (claims v4: 5 seeds and a fair start; the
+metric is v3's). At the deepest depth, LR 1e-2, LayerNorm vs no norm over 5
+seeds: d = log growth(no norm) - log growth(LayerNorm) of
 the activation growth (positive: LayerNorm keeps activations more
 consistent), 95% paired t-interval, delta = log 1.25; a diverged or collapsed
 run (accuracy within 2 standard errors of chance) is missing, making the
@@ -28,14 +32,12 @@ import os
 import numpy as np
 
 from lnexp.claims import sizes
-from lnexp.claims.catalog import Claim, Quote
+from lnexp.claims.catalog import Change, Claim, Quote
 from lnexp.models.validate import with_arch
 
 ORDER = 13
-RUNTIME = ('72 points, 4.6 process-minutes on a 2-core CPU (2026-12-05; two ~2.5-minute '
-           'shards under --jobs 2). (A first version with 16 channels, batch 32, 200 steps '
-           'and depth 16 measured ~4 min per depth-16 group and did not fit the suite\'s '
-           'budget; it was stopped before any verdict.)')
+VERSION = 4
+RUNTIME = ('120 small points; not yet run (v3: 72 points, 4.6 process-minutes).')
 GROWTH = Quote('Without normalization, the activations of deeper layers can grow '
                'disproportionately, leading to sharp gradients that destabilize the '
                'training.', '9')
@@ -47,6 +49,12 @@ CONSISTENT = Quote('LayerNorm mitigates this by maintaining consistent activatio
 QUOTES = (GROWTH, CONSISTENT)
 CLAIMS = {'9': Claim('CNNs: activation growth with depth', f'{GROWTH.text} {CONSISTENT.text}')}
 
+CHANGES = (
+    Change('claim 9: seeds', '3', '5', 'power: >= 5 seeds for every verdict'),
+    Change('claim 9: classifier head', 'init gain 1 (LayerNorm at depth 12 started 2.0 '
+           'nats above ln 10)', "init gain 0.1, lnexp's default fair start",
+           'every variant starts near ln 10'),
+)
 NORMS = ('none', 'batchnorm', 'layernorm', 'groupnorm')
 
 
@@ -56,6 +64,7 @@ def get_config(arg=''):
   c = with_arch(c, 'cnn')  # the claims model's transformer-only keys: defaults
   c.model.placement = 'post'
   c.model.hidden_dim = 8
+  c.model.unembed_init = 0.1  # a fair start (claims_config pins v3's gain 1)
   c.data.source = 'digits'
   c.train.batch_size = 4 if size == 'smoke' else 16
   return c
@@ -67,7 +76,8 @@ def get_sweep(arg=''):
   lrs = {'smoke': (1e-2,), 'quick': (1e-2,)}.get(size, (1e-3, 1e-2, 1e-1))
   norms = {'smoke': ('layernorm',), 'quick': NORMS[:3]}.get(size, NORMS)
   return [{'model.norm': n, 'model.num_layers': d, 'optim.lr': lr, **seed}
-          for n in norms for d in depths for seed in sizes.seeds(size) for lr in lrs]
+          for n in norms for d in depths for seed in sizes.seeds(size, headline=True)
+          for lr in lrs]
 
 
 def analyse(workdir: str, figdir: str, point_ids=None) -> list:

@@ -57,9 +57,10 @@ def base_config() -> ConfigDict:
                               # stack; without a norm, ~0.1 starts near the loss ln V
   m.vocab_size = -1           # -1: the data source's; a set size must hold the data's
   m.tie_embeddings = False    # the token embedding doubles as the output layer
-  m.unembed_init = 0.1        # untied output layer's init gain: small logits start every
-                              # variant within ~0.02 nats of ln V (a fair start; 0 starts
-                              # exactly there but zeroes step 1's gradients below it)
+  m.unembed_init = 0.1        # output layer's init gain (untied, LSTM, CNN head): small
+                              # logits start every variant within ~0.02 nats of ln V (a fair
+                              # start; 0 starts exactly there but zeroes step 1's gradients
+                              # below it)
   m.norm_eps = 1e-5           # added to the variance (mean square) inside every norm
   m.bn_momentum = 0.9         # BatchNorm/PowerNorm running-statistics momentum
   m.bn_axes = 'batch'         # batch (causal-safe, per position) | batch_time (leaks future)

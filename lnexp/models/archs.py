@@ -67,6 +67,6 @@ ARCHS: dict[str, Arch] = {
     'lstm': Arch(lstm.LSTMLM, lambda n: n.tokens is not None and n.recurrent,
                  COMMON_KEYS + ('embed_dim', 'unembed_init'), lstm.costs, probes='time'),
     'cnn': Arch(cnn.CNN, lambda n: n.images is not None, COMMON_KEYS + (
-        'placement', 'num_layers', 'dyt_alpha_init', 'groups', 'dtype'), cnn.costs,
-        placements=tuple(cnn.BLOCKS), check=cnn.check, images=True),
+        'placement', 'num_layers', 'dyt_alpha_init', 'groups', 'dtype', 'unembed_init'),
+        cnn.costs, placements=tuple(cnn.BLOCKS), check=cnn.check, images=True),
 }

@@ -78,7 +78,7 @@ class CNN(nn.Module):
     if self.is_mutable_collection('intermediates'):
       self.sow('intermediates', 'depth/residual_rms', jnp.stack(rms_L))
     pooled_BxC = x.astype(f32).mean((1, 2))
-    return nn.Dense(c.vocab_size, kernel_init=dense_init(c, c.hidden_dim),
+    return nn.Dense(c.vocab_size, kernel_init=dense_init(c, c.hidden_dim, c.unembed_init),
                     name='head')(pooled_BxC)[:, None, :].astype(f32)
 
 
