@@ -273,10 +273,8 @@ def bench_step(quick: bool, done: dict) -> dict:
     for k in ('train_loss', 'grad_norm'):
       out[f'cudnn_vs_xla_first_{k}_rel'] = abs(
           runs[0][f'first_{k}'] / xla[f'first_{k}'] - 1)
-  # This VM's speed drifts 20-40% within a minute, so `mfu` pairs each round
-  # of steps with the peak measured right after it (median over rounds), and
-  # `mfu_vs_best_peak` is against the best peak reading of the whole section,
-  # before, between and after the steps (a slow moment never inflates it).
+  # `mfu` pairs each round with the peak read after it; `mfu_vs_best_peak` is
+  # against the section's best peak reading (docs/performance.md).
   peak_after = bench_peak(quick, {})[f'{peak_dtype}_gflops']
   peak = max(peak_before, peak_after, *(p for r in runs for p in r['round_peak_gflops']))
   for r in runs:
