@@ -144,31 +144,33 @@ class _Group:
     return (time.perf_counter() - t0) / steps
 
 
-def time_groups(base, overrides: dict, lane_counts: tuple[int, ...],
-                quick: bool, after_round=None) -> list[dict]:
-  """Steady-state train-step seconds of one group per lane count, timed in
-  interleaved rounds: a shared VM's speed drifts within minutes, so each
-  group's step is compared with the first group's step of the same round
-  (`over_sequential`: the median over rounds of t_K / ((K / K_first) t_first),
-  each round ~0.3 s of steps per group); `round_step_s` lists the rounds and
-  `after_round()`, if given, runs after each (to measure the peak alongside).
-  Also minor page faults per timed step (lnexp.runtime.host_memory) and lane 0's loss
-  and gradient norm at the first step (to compare variants)."""
-  groups = [_Group(base, overrides, k) for k in lane_counts]
-  firsts = [{k: float(v[0]) for k, v in g.step().items() if k in ('train_loss', 'grad_norm')}
-            for g in groups]
+def _rounds(groups: list[_Group], quick: bool, after_round=None):
+  """Per group: step seconds in each of interleaved rounds of ~0.3 s of steps (a
+  shared VM's speed drifts within minutes), steps per round, minor page faults."""
   round_s = 0.05 if quick else 0.3
   steps = [max(1, round(round_s / g.seconds_per_step(1))) for g in groups]  # warm-up
-  rounds = 2 if quick else 5
   times = [[] for _ in groups]
   faults = [0] * len(groups)
-  for _ in range(rounds):
+  for _ in range(2 if quick else 5):
     for i, g in enumerate(groups):
       f0 = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
       times[i].append(g.seconds_per_step(steps[i]))
       faults[i] += resource.getrusage(resource.RUSAGE_SELF).ru_minflt - f0
     if after_round:
       after_round()
+  return times, steps, faults
+
+
+def time_groups(base, overrides: dict, lane_counts: tuple[int, ...],
+                quick: bool, after_round=None) -> list[dict]:
+  """Steady-state train-step seconds of one group per lane count (`_rounds`;
+  `after_round()` measures the peak alongside); `over_sequential`: the median
+  over rounds of t_K / ((K / K_first) t_first). Also page faults per step
+  (lnexp.runtime.host_memory) and lane 0's first-step loss and gradient norm."""
+  groups = [_Group(base, overrides, k) for k in lane_counts]
+  firsts = [{k: float(v[0]) for k, v in g.step().items() if k in ('train_loss', 'grad_norm')}
+            for g in groups]
+  times, steps, faults = _rounds(groups, quick, after_round)
   out = []
   for i, g in enumerate(groups):
     step_s = statistics.median(times[i])
@@ -179,7 +181,7 @@ def time_groups(base, overrides: dict, lane_counts: tuple[int, ...],
                 'over_sequential': statistics.median(
                     t / (scale * t0) for t, t0 in zip(times[i], times[0])),
                 'round_step_s': times[i],
-                'page_faults_per_step': faults[i] / (rounds * steps[i]),
+                'page_faults_per_step': faults[i] / (len(times[i]) * steps[i]),
                 **{f'first_{k}': v for k, v in firsts[i].items()}})
   return out
 
@@ -271,10 +273,8 @@ def bench_step(quick: bool, done: dict) -> dict:
     for k in ('train_loss', 'grad_norm'):
       out[f'cudnn_vs_xla_first_{k}_rel'] = abs(
           runs[0][f'first_{k}'] / xla[f'first_{k}'] - 1)
-  # This VM's speed drifts 20-40% within a minute, so `mfu` pairs each round
-  # of steps with the peak measured right after it (median over rounds), and
-  # `mfu_vs_best_peak` is against the best peak reading of the whole section,
-  # before, between and after the steps (a slow moment never inflates it).
+  # `mfu` pairs each round with the peak read after it; `mfu_vs_best_peak` is
+  # against the section's best peak reading (docs/performance.md).
   peak_after = bench_peak(quick, {})[f'{peak_dtype}_gflops']
   peak = max(peak_before, peak_after, *(p for r in runs for p in r['round_peak_gflops']))
   for r in runs:
@@ -510,27 +510,21 @@ def norm_methods() -> dict[str, dict]:
 
 def bench_norms(quick: bool, done: dict) -> dict:
   """Train-step time of each normalization method over LayerNorm-pre's, at the
-  claims v4 learned size (one lane), in interleaved rounds: a shared VM's
-  speed drifts, so each ratio is the median over rounds of the two steps
-  timed within the round."""
+  claims v4 learned size (one lane): each ratio is the median over `_rounds` of
+  the two steps timed within the round."""
   from lnexp.claims import sizes
   base = sizes.learned_config('quick' if quick else 'core')
   overrides = QUICK if quick else {}
   methods = norm_methods()
   if quick:  # three, to check the section: every method compiles its own programs
     methods = {k: methods[k] for k in ('layernorm-pre', 'rmsnorm-pre', 'peri')}
-  groups = {name: _Group(base, {**overrides, **o}, 1) for name, o in methods.items()}
-  steps = {name: max(1, round((0.05 if quick else 0.3) / g.seconds_per_step(1)))
-           for name, g in groups.items()}  # warm-up, then ~0.3 s of steps per round
-  times = {name: [] for name in groups}
-  for _ in range(2 if quick else 5):
-    for name, g in groups.items():
-      times[name].append(g.seconds_per_step(steps[name]))
-  reference = times['layernorm-pre']
+  names = list(methods)
+  times, _, _ = _rounds([_Group(base, {**overrides, **methods[n]}, 1) for n in names], quick)
+  reference = times[names.index('layernorm-pre')]
   return {'config': {**overrides, 'size': 'claims v4 learned size'}, 'runs': [
       {'method': name, **methods[name], 'step_s': statistics.median(t),
        'over_layernorm_pre': statistics.median(x / r for x, r in zip(t, reference))}
-      for name, t in times.items()]}
+      for name, t in zip(names, times)]}
 
 
 SECTIONS = {
