@@ -10,9 +10,10 @@ layers (share=none: per-layer update ratios need a layer's own weights; the
 depth of claim 5's v4 model), on `topics`; peak LR 3e-3 and 1e-2, the best
 LRs of claim 2's v4 runs at this width with 2 shared layers (no norm and
 post-LN 3e-3, pre-LN 1e-2, bracketed there by a five-point grid; at 1e-2 no
-norm ended at the previous-token loss), 5 seeds. Diagnostics every 100 steps (lnexp.measure.diagnostics,
-docs/diagnostics.md); eval loss by position in the document at the end
-(`diagnostics.position_losses`, lnexp.measure.positions). Four findings read the same
+norm ended at the previous-token loss), 5 seeds. Diagnostics every 100 steps
+(lnexp.measure.diagnostics, docs/diagnostics.md); eval loss by position in the
+document at the end (`diagnostics.position_losses`, lnexp.measure.positions).
+Four findings read the same
 runs; each is its own question with its own family of comparisons. "Settled"
 means diagnostic steps from twice the warm-up (200) to the end. The minimum
 effects rest on the seed spread of the same diagnostics in claim 2's v4 runs

@@ -179,7 +179,8 @@ def _train(plan: RunPlan, wd: Workdir, lock, estimates: dict, shard, out,
     if not new:
       return plan
     plan, stage = plan.extended(new), 'extension group'
-    wd.start(plan.name, config_lib.flatten(plan.base), plan.sweep, plan.moot)  # config.json: its sweep
+    # config.json: its sweep
+    wd.start(plan.name, config_lib.flatten(plan.base), plan.sweep, plan.moot)
     todo = _unfinished(plan, wd.finished())
     print(f'lnexp.run: a best LR at a grid edge: {len(new)} points extend the grid '
           f'(lr {", ".join(sorted({str(e["optim.lr"]) for e in new}))})', file=out)
