@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from lnexp import config as config_lib
+from lnexp import run
 from lnexp.errors import ConfigError
 from lnexp.models import validate
 from lnexp.runtime.workdir import Workdir
@@ -230,7 +231,7 @@ def test_resume_with_another_lane_split_matches_the_uninterrupted_run(tmp_path, 
   assert [m['step'] for m in metrics] == [1, 10, 20, 30, 40]  # the restart rewrote them
 
 
-def test_four_devices_equal_one_device(sweep, tmp_path):
+def test_four_devices_equal_one_device(sweep, tmp_path, capsys):
   _, rows = sweep
   env = {**os.environ, 'PYTHONPATH': os.path.dirname(HERE)}
   code = ('import jax, sys; from lnexp import run; '
@@ -240,6 +241,13 @@ def test_four_devices_equal_one_device(sweep, tmp_path):
                         text=True, timeout=240)
   assert proc.returncode == 0, proc.stderr[-2000:]
   assert_same_results(rows_by_lr(tmp_path), rows)
+  # Resumed on one device, the 4-device checkpoints (3 lanes padded to 4) do not
+  # fit: one line that names the devices as the likely cause, nothing trained.
+  os.remove(tmp_path / 'results.jsonl')
+  assert run.main(['--config', TINY, '--workdir', str(tmp_path)]) == 2
+  err = capsys.readouterr().err
+  assert 'no checkpoint in' in err.splitlines()[-1] and '--host_devices' in err
+  assert not (tmp_path / 'results.jsonl').exists()
 
 
 def test_load_returns_the_trained_params_of_a_point(sweep, caplog):

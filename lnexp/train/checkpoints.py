@@ -146,6 +146,7 @@ def restore_latest(manager, abstract_state, out=None):
             file=out, flush=True)
   if steps:
     raise ConfigError(f'no checkpoint in {manager.directory} restores (steps '
-                      f'{", ".join(map(str, steps))}); move that directory away to train '
-                      'the group from the start')
+                      f'{", ".join(map(str, steps))}); if the run that wrote them had other '
+                      'devices (--host_devices, hosts, GPUs), rerun with those, else move '
+                      'that directory away to train the group from the start')
   return None
