@@ -14,6 +14,7 @@ import re
 import subprocess
 
 from lnexp.errors import ConfigError
+from lnexp.runtime import storage
 
 START = re.compile(r'^--- rule (\S+) ---$')
 END = '--- end rule ---'
@@ -128,10 +129,7 @@ def load(workdir: str) -> dict | None:
 def write(workdir: str, record: dict) -> str:
   os.makedirs(workdir, exist_ok=True)
   path = os.path.join(workdir, RULES_JSON)
-  with open(path + '.tmp', 'w') as f:
-    json.dump(record, f, indent=1, sort_keys=True)
-    f.write('\n')
-  os.replace(path + '.tmp', path)
+  storage.write_text(path, json.dumps(record, indent=1, sort_keys=True) + '\n')
   return path
 
 
