@@ -1,12 +1,9 @@
 """`python -m lnexp.report DIR [DIR ...] [--out OUT] [--tolerance NATS]`.
 
 Turns finished sweeps into REPORT.md, PNG figures and results.parquet under
-OUT (default DIR/report for one workdir), and prints the headline table. Per
-variant (every swept key but the learning rate and seeds): best final eval
-loss and its LR, the stable LR range, divergences and Wortsman et al. 2023's
-LR sensitivity, per seed with an uncertainty interval across seeds. Numbers
-come only from results.jsonl rows (through `lnexp.analysis.results`); points without a
-row are listed as missing. Writes nothing outside OUT.
+OUT (default DIR/report for one workdir), and prints the headline table: per
+variant, best loss, stable LRs, divergences and LR sensitivity with an
+interval across seeds (docs/claims-analysis.md). Writes nothing outside OUT.
 """
 from __future__ import annotations
 
@@ -50,13 +47,8 @@ def counted_loss(rows: pd.DataFrame) -> pd.Series:
 
 
 def lr_metrics(grid: pd.DataFrame, tolerance: float = DEFAULT_TOLERANCE) -> dict:
-  """Metrics of one LR sweep (one variant, one seed).
-
-  LR sensitivity (Wortsman et al. 2023): mean over the grid of
-  min(final eval loss, init loss) minus the best final eval loss over the
-  grid, a diverged point counting as its row's init loss in both terms. A
-  point without a number (ok but never evaluated) is left out of it.
-  """
+  """Metrics of one LR sweep (one variant, one seed), as DEFINITIONS says; a point
+  never evaluated is left out of the sensitivity."""
   diverged = grid['status'].ne('ok')
   final = grid['final_eval_loss'].where(~diverged)
   ok = final.notna()
@@ -134,11 +126,7 @@ def summarize(per_seed: pd.DataFrame) -> pd.DataFrame:
 
 
 def figure_lrs(df: pd.DataFrame, tolerance: float) -> dict[str, tuple[float, float]]:
-  """Per variant (best LR, highest stable LR) of the seed-mean LR curve.
-
-  Only LRs where every seed finished without diverging count; with one seed
-  these are the table's best and max stable LR.
-  """
+  """Per variant (best LR, highest stable LR) of the seed-mean LR curve."""
   picks = {}
   for variant, d in df.groupby('variant', sort=False):
     curve = seed_mean_curve(d)
