@@ -1,10 +1,5 @@
-"""The report's figures (matplotlib, Agg): one function per figure, PNGs under OUT.
-
-(a) final eval loss vs LR per variant, diverged points at init loss (Wortsman
-et al. 2023 fig. 1 layout); (b) training curves at each variant's best LR;
-(c) per-depth grad flow and residual RMS at the first and last diagnostic step;
-(d) max attention logit over training at the highest stable LR; (e) BatchNorm
-batch-vs-running statistic distances (Shen et al. 2020).
+"""The figures of `python -m lnexp.report` (matplotlib, Agg): one function per
+figure, PNGs under OUT (the five: docs/claims-analysis.md).
 """
 from __future__ import annotations
 
