@@ -42,35 +42,34 @@ def pairs(x: Mapping | Sequence, y: Mapping | Sequence) -> list[tuple[object, ob
   return list(zip(x, y))
 
 
-def t_quantile(n: int, confidence: float = 0.95) -> float:
-  """Two-sided Student-t quantile for n pairs (n - 1 degrees of freedom)."""
-  return float(scipy_stats.t.ppf(0.5 + confidence / 2, n - 1))
+def t_quantile(n: int) -> float:
+  """Two-sided 95% Student-t quantile for n pairs (n - 1 degrees of freedom)."""
+  return float(scipy_stats.t.ppf(0.975, n - 1))
 
 
-def _interval(d: list[float], missing: int, confidence: float) -> Interval:
+def _interval(d: list[float], missing: int) -> Interval:
   n = len(d)
   mean = float(np.mean(d)) if n else math.nan
   sd = float(np.std(d, ddof=1)) if n > 1 else math.nan
   if missing or n < 2:
     return Interval(mean, math.nan, math.nan, n, sd, missing)
-  half = t_quantile(n, confidence) * sd / math.sqrt(n)
+  half = t_quantile(n) * sd / math.sqrt(n)
   return Interval(mean, mean - half, mean + half, n, sd, missing)
 
 
-def paired_interval(x, y, confidence: float = 0.95) -> Interval:
+def paired_interval(x, y) -> Interval:
   """t-interval of mean(x - y) over paired seeds (see the module's sign convention)."""
   ps = pairs(x, y)
   ok = [(a, b) for a, b in ps if _finite(a) and _finite(b)]
-  return _interval([float(a) - float(b) for a, b in ok], len(ps) - len(ok), confidence)
+  return _interval([float(a) - float(b) for a, b in ok], len(ps) - len(ok))
 
 
-def log_ratio_interval(x, y, confidence: float = 0.95) -> Interval:
+def log_ratio_interval(x, y) -> Interval:
   """t-interval of mean(log x - log y) over paired seeds, for positive
   heavy-tailed quantities; a non-positive value counts as missing."""
   ps = pairs(x, y)
   ok = [(a, b) for a, b in ps if _finite(a) and _finite(b) and a > 0 and b > 0]
-  return _interval([math.log(a) - math.log(b) for a, b in ok], len(ps) - len(ok),
-                   confidence)
+  return _interval([math.log(a) - math.log(b) for a, b in ok], len(ps) - len(ok))
 
 
 def outcome(interval: Interval | tuple[float, float], delta: float) -> str:
