@@ -102,14 +102,13 @@ def grid_step(lrs: Sequence[float]) -> float:
   return math.log10(lr[-1] / lr[0]) / (len(lr) - 1) if len(lr) > 1 else 0.0
 
 
-def from_rows(rows, loss_key: str = 'final_eval_loss', lr_key: str = 'optim.lr',
-              tolerance: float = DEFAULT_TOLERANCE) -> Sensitivity:
-  """`lr_sensitivity` of result rows (dicts, or a DataFrame's records) of one
-  sweep: status != 'ok' is diverged; ln V from the rows' `vocab_size`."""
+def from_rows(rows) -> Sensitivity:
+  """`lr_sensitivity` of one sweep's result rows (dicts, or a DataFrame): status
+  != 'ok' is diverged; ln V from the rows' `vocab_size`."""
   rows = rows.to_dict('records') if hasattr(rows, 'to_dict') else list(rows)
   vocab = {r['vocab_size'] for r in rows}
   if len(vocab) != 1:
     raise ValueError(f'one sweep has one vocabulary, got vocab_size {sorted(vocab)}')
-  return lr_sensitivity([r[lr_key] for r in rows], [r[loss_key] for r in rows],
+  return lr_sensitivity([r['optim.lr'] for r in rows], [r['final_eval_loss'] for r in rows],
                         vocab.pop(), [r.get('init_loss') for r in rows],
-                        [r['status'] != 'ok' for r in rows], tolerance)
+                        [r['status'] != 'ok' for r in rows])
