@@ -190,11 +190,10 @@ def compare(name: str, x: dict, y: dict, delta: float, log: bool = False,
   """d = x - y per seed (log x - log y with log=True); inconclusive when a
   compared variant's best LR sits at a grid edge (`edge` names which)."""
   interval = (stats.log_ratio_interval if log else stats.paired_interval)(x, y)
-  outcome = stats.outcome(interval, delta)
+  outcome, note = stats.outcome(interval, delta), ''
   if edge:
-    return Comparison(name, interval, stats.INCONCLUSIVE, log, delta,
-                      f'{edge}: best LR at a grid edge; would be {outcome}', label, primary)
-  return Comparison(name, interval, outcome, log, delta, label=label, primary=primary)
+    outcome, note = stats.INCONCLUSIVE, f'{edge}: best LR at a grid edge; would be {outcome}'
+  return Comparison(name, interval, outcome, log, delta, note, label, primary)
 
 
 def family(comparisons: list, alpha: float = 0.05) -> list:
