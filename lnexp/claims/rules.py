@@ -150,8 +150,8 @@ def _has_results(workdir: str) -> bool:
 def record(path: str | None, workdir: str, name: str) -> dict:
   """Before a run: writes WORKDIR/rules.json, or keeps it for a workdir with
   results, refusing a rule edited since (`path` None: no rules to judge)."""
-  old = load(workdir)
-  if old is not None and _has_results(workdir):
+  old, resumed = load(workdir), _has_results(workdir)
+  if old is not None and resumed:
     edited = changed(path, old)
     if edited:
       raise ConfigError(
@@ -159,12 +159,9 @@ def record(path: str | None, workdir: str, name: str) -> dict:
           f'recorded in {workdir} under the old text; move those results away to rerun '
           'under the new rule, or restore the rule')
     return old
-  new = {'experiment': name, 'rules': current(path),
-         'recorded': datetime.datetime.now(datetime.timezone.utc).strftime(
-             '%Y-%m-%d %H:%M UTC') + (' by lnexp.claims before the run' if not
-                                     _has_results(workdir) else
-                                     ' by lnexp.claims when resuming a run with results '
-                                     'but no record')}
+  now = datetime.datetime.now(datetime.timezone.utc).strftime('%Y-%m-%d %H:%M UTC')
+  when = 'when resuming a run with results but no record' if resumed else 'before the run'
+  new = {'experiment': name, 'rules': current(path), 'recorded': f'{now} by lnexp.claims {when}'}
   write(workdir, new)
   return new
 
