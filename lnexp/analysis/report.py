@@ -10,7 +10,6 @@ from __future__ import annotations
 import datetime
 import math
 import os
-import sys
 
 import numpy as np
 import pandas as pd
@@ -208,7 +207,7 @@ def _parquet_safe(df: pd.DataFrame) -> pd.DataFrame:
 
 
 def write_report(workdirs: list[str], out: str | None = None,
-                 tolerance: float = DEFAULT_TOLERANCE, stdout=None) -> str:
+                 tolerance: float = DEFAULT_TOLERANCE) -> str:
   """Reads workdirs, writes OUT/REPORT.md, figures and results.parquet; returns OUT."""
   if not workdirs:
     raise ConfigError(f'no workdir given; {USAGE}')
@@ -251,10 +250,9 @@ def write_report(workdirs: list[str], out: str | None = None,
   text = _markdown(df, configs, missing, per_seed, headline, figures, tolerance, command)
   with open(os.path.join(out, 'REPORT.md'), 'w') as f:
     f.write(text)
-  stdout = stdout or sys.stdout
-  print(headline, file=stdout)
+  print(headline)
   print(f'lnexp.report: {len(df)} points from {len(configs)} workdir(s); wrote '
-        f'{os.path.join(out, "REPORT.md")}', file=stdout)
+        f'{os.path.join(out, "REPORT.md")}')
   return out
 
 
