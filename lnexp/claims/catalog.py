@@ -35,8 +35,7 @@ class Quote(NamedTuple):
 
 
 class Change(NamedTuple):
-  """A metric or rule changed since v3 (guide: no metric shopping): the report's
-  "What changed since v3 and why" table lists each with the old one beside it."""
+  """A metric or rule changed since v3 (guide: no metric shopping), for the report."""
   what: str    # the metric or rule, e.g. 'claim 2: failed runs'
   v3: str      # as it was
   v4: str      # as it is
