@@ -54,20 +54,16 @@ def lr_metrics(grid: pd.DataFrame, tolerance: float = DEFAULT_TOLERANCE) -> dict
   counted = counted_loss(grid)
   raw = grid['init_loss'].where(diverged, grid['final_eval_loss'])
   used = counted.notna() & raw.notna()
-  best = final[ok].min() if ok.any() else math.nan
-  stable = ok & (final <= best + tolerance)
-  stable_lrs = grid.loc[stable, LR_KEY]
+  best = final[ok].min()  # an empty selection's min, max and mean are NaN
+  stable_lrs = grid.loc[ok & (final <= best + tolerance), LR_KEY]
   return {
       'points': len(grid), 'diverged': int(diverged.sum()),
       'lr_low': grid[LR_KEY].min(), 'lr_high': grid[LR_KEY].max(),
       'best_eval_loss': best,
       'best_lr': grid.loc[final[ok].idxmin(), LR_KEY] if ok.any() else math.nan,
-      'min_stable_lr': stable_lrs.min() if len(stable_lrs) else math.nan,
-      'max_stable_lr': stable_lrs.max() if len(stable_lrs) else math.nan,
-      'stable_decades': (math.log10(stable_lrs.max() / stable_lrs.min())
-                         if len(stable_lrs) else math.nan),
-      'lr_sensitivity': (counted[used].mean() - raw[used].min()) if used.any()
-                        else math.nan,
+      'min_stable_lr': stable_lrs.min(), 'max_stable_lr': stable_lrs.max(),
+      'stable_decades': math.log10(stable_lrs.max() / stable_lrs.min()),
+      'lr_sensitivity': counted[used].mean() - raw[used].min(),
       'sensitivity_points': int(used.sum()),
   }
 
