@@ -15,8 +15,6 @@ from lnexp.claims import evidence
 MIN_LRS = 4        # a sweep of fewer LRs is not counted for edges
 EDGE_LIMIT = 0.1   # at most this fraction of sweeps with the best at an edge
 INIT_LIMIT = 0.7   # nats: median initial loss within this of ln V in every cell
-VARIANT_KEYS = ('model.arch', 'model.norm', 'model.placement', 'model.qk_norm',
-                'optim.z_loss', 'model.bn_axes')  # what evidence.variant_name reads
 
 
 def load(workdir: str, point_ids=None) -> pd.DataFrame:
@@ -27,7 +25,7 @@ def load(workdir: str, point_ids=None) -> pd.DataFrame:
   if results.LR_KEY not in df:
     df[results.LR_KEY] = config['base'].get(results.LR_KEY)
   keys = [k for k in results.swept_keys(config)
-          if k != results.LR_KEY and k not in results.SEED_KEYS and k not in VARIANT_KEYS]
+          if k not in (results.LR_KEY, *results.SEED_KEYS, *evidence.VARIANT_KEYS)]
   df['cell'] = df.apply(lambda r: ', '.join([r['variant']] + [f'{k}={r[k]}' for k in keys]),
                         axis=1) if len(df) else pd.Series(dtype=object)
   return df

@@ -21,6 +21,8 @@ from lnexp.models.placements import PLACEMENTS
 TRAINED, COLLAPSED, DIVERGED = 'trained', 'collapsed', 'diverged'
 MIXED = 'mixed'
 LN = ('layernorm-post', 'layernorm-pre')
+VARIANT_KEYS = ('model.arch', 'model.norm', 'model.placement', 'model.qk_norm',
+                'optim.z_loss', 'model.bn_axes')  # what variant_name reads
 SMALL_SCALE = ('small scale: the claims model (~56k parameters, ~0.3M tokens per run, '
                'lnexp.claims.sizes); larger models may behave differently')
 LEARNED_SCALE = ('learned size (claims v4): ~0.21M parameters, 2.0M tokens per run '
@@ -62,8 +64,7 @@ def load(workdir: str, point_ids=None) -> pd.DataFrame:
   if point_ids is not None:
     df = df[df['point_id'].isin(set(point_ids))].reset_index(drop=True)
   base = results.load_config(workdir)['base']
-  for key in ('model.arch', 'model.norm', 'model.placement', 'model.qk_norm',
-              'optim.z_loss', 'model.bn_axes', 'data.source', 'data.pack', 'model.share',
+  for key in (*VARIANT_KEYS, 'data.source', 'data.pack', 'model.share',
               'model.embed_scale', 'model.num_layers', 'train.batch_size'):
     if key not in df:
       df[key] = base.get(key)
