@@ -79,11 +79,8 @@ def _save(fig, out: str | None, name: str):
 
 
 def plot_lr_sensitivity(df: pd.DataFrame, styles: dict, out: str | None = None):
-  """(a) Final eval loss vs LR per variant; diverged points as x at init loss.
-
-  When the diverged points' init losses squeeze the finished points into a
-  band, a second panel zooms on the finished points.
-  """
+  """(a) Final eval loss vs LR per variant, diverged points as x at init loss; a
+  second panel zooms on the finished points when those squeeze them into a band."""
   from matplotlib.lines import Line2D
   from matplotlib.ticker import NullFormatter
   top = df['init_loss'].max() * 1.04

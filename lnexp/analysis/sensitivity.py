@@ -42,13 +42,10 @@ def lr_sensitivity(lrs: Sequence[float], losses: Sequence[float | None],
                    diverged: Sequence[bool] | None = None,
                    tolerance: float = DEFAULT_TOLERANCE,
                    reference: float | None = None) -> Sensitivity:
-  """LR sensitivity of one sweep (one variant, one seed, one dataset).
-
-  losses: final eval loss per LR (None / NaN / inf: diverged); diverged:
-  explicit flags; init_losses: each run's L0, for Wortsman et al.'s version;
-  reference: what a failed run counts at instead of ln V. Nothing learned at
-  any LR: every number but `diverged` is NaN.
-  """
+  """LR sensitivity of one sweep (one variant, one seed, one dataset). losses:
+  final eval loss per LR (None / NaN / inf: diverged); diverged: explicit flags;
+  init_losses: each run's L0, for Wortsman et al.'s version; reference: what a
+  failed run counts at instead of ln V. Nothing learned: all NaN but `diverged`."""
   lr = np.asarray(lrs, dtype=float)
   if lr.ndim != 1 or not len(lr) or len(set(lr.tolist())) != len(lr) or (lr <= 0).any():
     raise ValueError(f'the LR grid must be distinct positive numbers, got {list(lrs)}')
