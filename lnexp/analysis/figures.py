@@ -1,10 +1,5 @@
-"""The report's figures (matplotlib, Agg): one function per figure, PNGs under OUT.
-
-(a) final eval loss vs LR per variant, diverged points at init loss (Wortsman
-et al. 2023 fig. 1 layout); (b) training curves at each variant's best LR;
-(c) per-depth grad flow and residual RMS at the first and last diagnostic step;
-(d) max attention logit over training at the highest stable LR; (e) BatchNorm
-batch-vs-running statistic distances (Shen et al. 2020).
+"""The figures of `python -m lnexp.report` (matplotlib, Agg): one function per
+figure, PNGs under OUT (the five: docs/claims-analysis.md).
 """
 from __future__ import annotations
 
@@ -84,11 +79,8 @@ def _save(fig, out: str | None, name: str):
 
 
 def plot_lr_sensitivity(df: pd.DataFrame, styles: dict, out: str | None = None):
-  """(a) Final eval loss vs LR per variant; diverged points as x at init loss.
-
-  When the diverged points' init losses squeeze the finished points into a
-  band, a second panel zooms on the finished points.
-  """
+  """(a) Final eval loss vs LR per variant, diverged points as x at init loss; a
+  second panel zooms on the finished points when those squeeze them into a band."""
   from matplotlib.lines import Line2D
   from matplotlib.ticker import NullFormatter
   top = df['init_loss'].max() * 1.04

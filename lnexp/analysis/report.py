@@ -1,19 +1,15 @@
 """`python -m lnexp.report DIR [DIR ...] [--out OUT] [--tolerance NATS]`.
 
 Turns finished sweeps into REPORT.md, PNG figures and results.parquet under
-OUT (default DIR/report for one workdir), and prints the headline table. Per
-variant (every swept key but the learning rate and seeds): best final eval
-loss and its LR, the stable LR range, divergences and Wortsman et al. 2023's
-LR sensitivity, per seed with an uncertainty interval across seeds. Numbers
-come only from results.jsonl rows (through `lnexp.analysis.results`); points without a
-row are listed as missing. Writes nothing outside OUT.
+OUT (default DIR/report for one workdir), and prints the headline table: per
+variant, best loss, stable LRs, divergences and LR sensitivity with an
+interval across seeds (docs/claims-analysis.md). Writes nothing outside OUT.
 """
 from __future__ import annotations
 
 import datetime
 import math
 import os
-import sys
 
 import numpy as np
 import pandas as pd
@@ -50,33 +46,24 @@ def counted_loss(rows: pd.DataFrame) -> pd.Series:
 
 
 def lr_metrics(grid: pd.DataFrame, tolerance: float = DEFAULT_TOLERANCE) -> dict:
-  """Metrics of one LR sweep (one variant, one seed).
-
-  LR sensitivity (Wortsman et al. 2023): mean over the grid of
-  min(final eval loss, init loss) minus the best final eval loss over the
-  grid, a diverged point counting as its row's init loss in both terms. A
-  point without a number (ok but never evaluated) is left out of it.
-  """
+  """Metrics of one LR sweep (one variant, one seed), as DEFINITIONS says; a point
+  never evaluated is left out of the sensitivity."""
   diverged = grid['status'].ne('ok')
   final = grid['final_eval_loss'].where(~diverged)
   ok = final.notna()
   counted = counted_loss(grid)
   raw = grid['init_loss'].where(diverged, grid['final_eval_loss'])
   used = counted.notna() & raw.notna()
-  best = final[ok].min() if ok.any() else math.nan
-  stable = ok & (final <= best + tolerance)
-  stable_lrs = grid.loc[stable, LR_KEY]
+  best = final[ok].min()  # an empty selection's min, max and mean are NaN
+  stable_lrs = grid.loc[ok & (final <= best + tolerance), LR_KEY]
   return {
       'points': len(grid), 'diverged': int(diverged.sum()),
       'lr_low': grid[LR_KEY].min(), 'lr_high': grid[LR_KEY].max(),
       'best_eval_loss': best,
       'best_lr': grid.loc[final[ok].idxmin(), LR_KEY] if ok.any() else math.nan,
-      'min_stable_lr': stable_lrs.min() if len(stable_lrs) else math.nan,
-      'max_stable_lr': stable_lrs.max() if len(stable_lrs) else math.nan,
-      'stable_decades': (math.log10(stable_lrs.max() / stable_lrs.min())
-                         if len(stable_lrs) else math.nan),
-      'lr_sensitivity': (counted[used].mean() - raw[used].min()) if used.any()
-                        else math.nan,
+      'min_stable_lr': stable_lrs.min(), 'max_stable_lr': stable_lrs.max(),
+      'stable_decades': math.log10(stable_lrs.max() / stable_lrs.min()),
+      'lr_sensitivity': counted[used].mean() - raw[used].min(),
       'sensitivity_points': int(used.sum()),
   }
 
@@ -134,11 +121,7 @@ def summarize(per_seed: pd.DataFrame) -> pd.DataFrame:
 
 
 def figure_lrs(df: pd.DataFrame, tolerance: float) -> dict[str, tuple[float, float]]:
-  """Per variant (best LR, highest stable LR) of the seed-mean LR curve.
-
-  Only LRs where every seed finished without diverging count; with one seed
-  these are the table's best and max stable LR.
-  """
+  """Per variant (best LR, highest stable LR) of the seed-mean LR curve."""
   picks = {}
   for variant, d in df.groupby('variant', sort=False):
     curve = seed_mean_curve(d)
@@ -220,7 +203,7 @@ def _parquet_safe(df: pd.DataFrame) -> pd.DataFrame:
 
 
 def write_report(workdirs: list[str], out: str | None = None,
-                 tolerance: float = DEFAULT_TOLERANCE, stdout=None) -> str:
+                 tolerance: float = DEFAULT_TOLERANCE) -> str:
   """Reads workdirs, writes OUT/REPORT.md, figures and results.parquet; returns OUT."""
   if not workdirs:
     raise ConfigError(f'no workdir given; {USAGE}')
@@ -263,10 +246,9 @@ def write_report(workdirs: list[str], out: str | None = None,
   text = _markdown(df, configs, missing, per_seed, headline, figures, tolerance, command)
   with open(os.path.join(out, 'REPORT.md'), 'w') as f:
     f.write(text)
-  stdout = stdout or sys.stdout
-  print(headline, file=stdout)
+  print(headline)
   print(f'lnexp.report: {len(df)} points from {len(configs)} workdir(s); wrote '
-        f'{os.path.join(out, "REPORT.md")}', file=stdout)
+        f'{os.path.join(out, "REPORT.md")}')
   return out
 
 

@@ -1,10 +1,6 @@
-"""Workdirs as pandas tables: the one loader notebooks and `lnexp.report` share.
-
-Reads config.json, results.jsonl and a point's metrics: metrics/<point_id>.jsonl
-while a run appends to it, or the compact metrics.parquet of committed results
-(`lnexp.ops.compact`), so that every table and figure starts from the same
-parsing: a torn last line is skipped, a point without a row is missing, not
-guessed.
+"""Workdirs as pandas tables: the one loader notebooks, `lnexp.report` and the
+claims analyses share, so every table starts from the same parsing (a torn
+last line skipped, a point without a row missing, not guessed).
 """
 from __future__ import annotations
 
@@ -36,13 +32,9 @@ def swept_keys(config: dict) -> list[str]:
 
 
 def load_results(workdirs: str | os.PathLike | list) -> pd.DataFrame:
-  """One row per finished point of one or several workdirs.
-
-  Every swept key is a column, filled from the workdir's base config where a
-  point did not override it, so rows compare without knowing the sweep. With
-  several workdirs, base keys that differ between them are filled in too (they
-  tell variants apart). `workdir` is the absolute path the row came from.
-  """
+  """One row per finished point of one or several workdirs: every swept key
+  (and base key that differs between workdirs) a column, filled from the base
+  config where a point did not set it; `workdir` the row's absolute path."""
   paths = [workdirs] if isinstance(workdirs, (str, os.PathLike)) else list(workdirs)
   configs = [(storage.normalize(p), load_config(p)) for p in paths]
   keys = set().union(*(swept_keys(c) for _, c in configs))
@@ -71,14 +63,8 @@ def _field_order(key: str):
 
 
 def load_metrics(workdir: str, point_id: str) -> pd.DataFrame:
-  """A point's metrics, one row per logged step, sorted by step.
-
-  Read from metrics/POINT_ID.jsonl where it exists, else from the workdir's
-  metrics.parquet. Per-depth diagnostics (`depth/...`) stay lists over depth
-  (None where a value was non-finite); keys logged only on some steps (eval,
-  diagnostics) are NaN elsewhere. Empty (only a `step` column) when the point
-  logged nothing.
-  """
+  """A point's metrics, one row per logged step, from metrics/POINT_ID.jsonl
+  or else the compacted metrics.parquet; `depth/...` values stay lists."""
   path = Workdir(workdir).metrics(point_id)
   compact = storage.join(storage.normalize(workdir), COMPACT_FILE)
   if storage.exists(path) or not storage.exists(compact):
@@ -124,9 +110,7 @@ def depth_value(m: pd.DataFrame, key: str, step: str = 'last') -> np.ndarray | N
 
 
 def missing_points(workdir: str) -> list[dict]:
-  """Sweep points without a result row (still running, killed, or never run),
-  each {'point_id', **its overrides}; ids recomputed from config.json
-  (`lnexp.runtime.plan`)."""
+  """Sweep points without a result row, each {'point_id', **its overrides}."""
   from lnexp import config as config_lib
   from lnexp.runtime import plan
   config = load_config(workdir)
@@ -138,11 +122,8 @@ def missing_points(workdir: str) -> list[dict]:
 
 
 def variant_keys(df: pd.DataFrame) -> list[str]:
-  """Swept keys that define a variant: all but the learning rate and seeds.
-
-  `workdir` joins them when several workdirs hold the same variant, LR and
-  seed (repeats of one sweep are not silently pooled).
-  """
+  """Swept keys that define a variant: all but the learning rate and seeds, and
+  `workdir` where workdirs repeat a point (repeats are not silently pooled)."""
   keys = [c for c in df.columns if '.' in c and c != LR_KEY and c not in SEED_KEYS]
   if 'workdir' in df and df['workdir'].nunique() > 1:
     point = keys + [k for k in (LR_KEY, *SEED_KEYS) if k in df]

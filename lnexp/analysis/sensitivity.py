@@ -1,28 +1,8 @@
 """Learning-rate sensitivity with a common reference loss, stable decades, grid edges.
 
-Wortsman et al. (2023) define the LR sensitivity of one LR sweep as
-E_lr[min(loss(lr), L0)] - min_lr loss(lr), a diverged run counting at L0, the
-run's *own* initial loss. A variant that starts badly (no-norm at 2x ln V) is
-then charged more for each divergence than one that starts well, so the
-comparison is partly decided at initialization. The common reference replaces
-L0 by ln V, the loss of the uniform predictor over the vocabulary, the same for
-every variant of a dataset: a diverged run, and a finished run whose loss is
-above ln V, count at ln V. Both are reported; verdicts use the common one.
-
-Stable decades: log10(hi / lo) of the widest run of *consecutive* grid LRs
-around the best LR whose final loss is within `tolerance` nats of the best (a
-single LR: 0). A diverged run is never stable. (lnexp.analysis.report's
-`stable_decades` spans all such LRs, gaps included.)
-
-Stable LRs (`stable_lrs`): how many grid LRs train to within `tolerance`
-nats of the best, consecutive or not, a failed run never; times the grid's
-step in decades (`grid_step`) it is a number of stable decades. It is the
-third scoring of lnexp.claims.scoring: unlike the sensitivities it needs no
-loss for a run that failed.
-
-A best LR at the lowest or highest grid point has not been bracketed: the true
-optimum may lie outside the grid, so `edge` says which end, and a rule
-comparing such a sweep says inconclusive.
+Wortsman et al. (2023) charge a diverged run at its own initial loss, which
+favours a variant that starts well; the common reference charges it at ln V,
+the same for every variant of a dataset (docs/claims-analysis.md).
 """
 from __future__ import annotations
 
@@ -62,17 +42,10 @@ def lr_sensitivity(lrs: Sequence[float], losses: Sequence[float | None],
                    diverged: Sequence[bool] | None = None,
                    tolerance: float = DEFAULT_TOLERANCE,
                    reference: float | None = None) -> Sensitivity:
-  """LR sensitivity of one sweep (one variant, one seed, one dataset).
-
-  lrs: the grid (any order, distinct); losses: final eval loss per LR, None /
-  NaN / inf meaning diverged; diverged: explicit flags (a run flagged diverged
-  counts as diverged whatever its loss); init_losses: each run's initial loss
-  L0, for Wortsman et al.'s own-init version, E[min(loss, L0)] - min of the
-  same (NaN without them). reference: what a diverged run (and a finished one
-  above it) counts at instead of ln V, e.g. the unigram entropy
-  (lnexp.claims.scoring). With no finished run below the reference nothing
-  was learned at any LR: every number but `diverged` is NaN.
-  """
+  """LR sensitivity of one sweep (one variant, one seed, one dataset). losses:
+  final eval loss per LR (None / NaN / inf: diverged); diverged: explicit flags;
+  init_losses: each run's L0, for Wortsman et al.'s version; reference: what a
+  failed run counts at instead of ln V. Nothing learned: all NaN but `diverged`."""
   lr = np.asarray(lrs, dtype=float)
   if lr.ndim != 1 or not len(lr) or len(set(lr.tolist())) != len(lr) or (lr <= 0).any():
     raise ValueError(f'the LR grid must be distinct positive numbers, got {list(lrs)}')
@@ -126,14 +99,13 @@ def grid_step(lrs: Sequence[float]) -> float:
   return math.log10(lr[-1] / lr[0]) / (len(lr) - 1) if len(lr) > 1 else 0.0
 
 
-def from_rows(rows, loss_key: str = 'final_eval_loss', lr_key: str = 'optim.lr',
-              tolerance: float = DEFAULT_TOLERANCE) -> Sensitivity:
-  """`lr_sensitivity` of result rows (dicts, or a DataFrame's records) of one
-  sweep: status != 'ok' is diverged; ln V from the rows' `vocab_size`."""
+def from_rows(rows) -> Sensitivity:
+  """`lr_sensitivity` of one sweep's result rows (dicts, or a DataFrame): status
+  != 'ok' is diverged; ln V from the rows' `vocab_size`."""
   rows = rows.to_dict('records') if hasattr(rows, 'to_dict') else list(rows)
   vocab = {r['vocab_size'] for r in rows}
   if len(vocab) != 1:
     raise ValueError(f'one sweep has one vocabulary, got vocab_size {sorted(vocab)}')
-  return lr_sensitivity([r[lr_key] for r in rows], [r[loss_key] for r in rows],
+  return lr_sensitivity([r['optim.lr'] for r in rows], [r['final_eval_loss'] for r in rows],
                         vocab.pop(), [r.get('init_loss') for r in rows],
-                        [r['status'] != 'ok' for r in rows], tolerance)
+                        [r['status'] != 'ok' for r in rows])

@@ -1,12 +1,8 @@
 """`python -m lnexp.claims [--suite claims|normbench] [--size core|quick|full|smoke|accel]
 [--out DIR] [--only A,B] [--jobs N|auto] [--report_only] [--experiments DIR]`.
 
-Runs every experiment of the claims suite (resuming finished points), then
-writes DIR/REPORT.md from the results. Default DIR: the experiments folder for
-the core suite (workdirs in DIR/results/NAME), runs/claims_SIZE otherwise.
-`--jobs N` (default auto: one per CPU core on a CPU host, 1 on an
-accelerator) splits each experiment into N shards and runs the shards of all
-experiments, longest first, on N single-threaded processes pinned one per core.
+Runs (resumes) every experiment of the suite, then writes DIR/REPORT.md
+(lnexp.claims.suite).
 """
 from __future__ import annotations
 

@@ -1,25 +1,7 @@
 """The claims suite's experiments: the files of the experiments folder that define
-`get_config`, found rather than listed, and the records they declare.
-
-An experiment file `experiments/NAME.py` holds one claim's whole case: its
-docstring (design, metric, and the rule between `--- rule ID ---` markers,
-lnexp.claims.rules), `get_config` / `get_sweep`, the article's words as
-`CLAIMS` (the report's sections) and `QUOTES` (the Coverage table's rows it
-decides), `analyse(workdir, figdir, point_ids)` returning the rule's
-`Finding`s (lnexp.claims.evidence) with its figures, and optionally:
-`ORDER` (its place in the suite: cheapest first, so a cut-short one-process
-suite still has whole experiments), `RUNTIME` (what the committed results
-cost: the report states it after the design), `ACCEL` (it defines the
-accelerator size), `STAGES`, `VERSION` (the suite edition its rules belong
-to, 3 when absent; a 4 anywhere turns on the v4 report's parts) and
-`CHANGES` (`Change`s: each metric or rule changed since v3 and why, with
-the old one beside it) and `SUITE` (`normbench`: the normalization benchmark,
-run by `--suite normbench` and reported in NORMBENCH.md by its `board`).
-
-A file with `STAGES = (TUNE, CONFIRM)` runs twice, into results/TUNE and
-results/CONFIRM: first as `NAME.py:SIZE`, then, after every other first
-stage, as `NAME.py:SIZE@WORKDIR_OF_TUNE`, whose sweep reads what the tuning
-found. Its rules and analysis apply to the confirm stage.
+`get_config`, found rather than listed, and the records they declare. What
+such a file holds (CLAIMS, QUOTES, analyse, ORDER, STAGES, VERSION, ...):
+experiments/README.md.
 """
 from __future__ import annotations
 
@@ -53,8 +35,7 @@ class Quote(NamedTuple):
 
 
 class Change(NamedTuple):
-  """A metric or rule changed since v3 (guide: no metric shopping): the report's
-  "What changed since v3 and why" table lists each with the old one beside it."""
+  """A metric or rule changed since v3 (guide: no metric shopping), for the report."""
   what: str    # the metric or rule, e.g. 'claim 2: failed runs'
   v3: str      # as it was
   v4: str      # as it is

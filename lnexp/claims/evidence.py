@@ -1,15 +1,7 @@
 """The pieces every verdict rule is made of: results loaded with run labels and
 the common reference loss, best LRs with their grid edges, paired comparisons
-with four outcomes, the tables, and the `Finding` an analysis returns.
-
-A rule compares two variants over the seeds both ran (lnexp.claims.stats):
-the per-seed difference is oriented so that positive is what the article
-predicts, and its 95% paired t-interval against the rule's minimum effect
-delta gives supported / contradicted / no effect / inconclusive. A rule made of
-several comparisons takes their common outcome, or `mixed` when they differ.
-A rule may mark comparisons exploratory (`primary=False`); `family` adjusts
-its primary ones for multiple comparisons (Holm) and marks the others.
-Each experiment's `analyse` (experiments/NAME.py) applies its rule with these.
+with four outcomes (and Holm over a family), the tables, and the `Finding`
+an analysis returns (docs/claims-analysis.md).
 """
 from __future__ import annotations
 
@@ -29,6 +21,8 @@ from lnexp.models.placements import PLACEMENTS
 TRAINED, COLLAPSED, DIVERGED = 'trained', 'collapsed', 'diverged'
 MIXED = 'mixed'
 LN = ('layernorm-post', 'layernorm-pre')
+VARIANT_KEYS = ('model.arch', 'model.norm', 'model.placement', 'model.qk_norm',
+                'optim.z_loss', 'model.bn_axes')  # what variant_name reads
 SMALL_SCALE = ('small scale: the claims model (~56k parameters, ~0.3M tokens per run, '
                'lnexp.claims.sizes); larger models may behave differently')
 LEARNED_SCALE = ('learned size (claims v4): ~0.21M parameters, 2.0M tokens per run '
@@ -70,8 +64,7 @@ def load(workdir: str, point_ids=None) -> pd.DataFrame:
   if point_ids is not None:
     df = df[df['point_id'].isin(set(point_ids))].reset_index(drop=True)
   base = results.load_config(workdir)['base']
-  for key in ('model.arch', 'model.norm', 'model.placement', 'model.qk_norm',
-              'optim.z_loss', 'model.bn_axes', 'data.source', 'data.pack', 'model.share',
+  for key in (*VARIANT_KEYS, 'data.source', 'data.pack', 'model.share',
               'model.embed_scale', 'model.num_layers', 'train.batch_size'):
     if key not in df:
       df[key] = base.get(key)
@@ -137,9 +130,7 @@ def best_lr(frame: pd.DataFrame) -> Best:
 
 def best_eval_mode(g: pd.DataFrame, variant: str) -> tuple[Best, str]:
   """(Best, the eval mode it is judged on): a BatchNorm variant by the better of
-  running and batch statistics at eval, each mode with its own best LR (v3 used
-  running statistics only, which handicapped per-position statistics); the
-  others as run."""
+  running and batch statistics at eval, each at its own best LR."""
   running = best_lr(g)
   if not variant.startswith('batchnorm') or g['final_eval_loss_batch_stats'].isna().all():
     return running, 'as run'
@@ -176,8 +167,7 @@ class Comparison(NamedTuple):
 
   @property
   def p(self) -> float:
-    """The p-value of its outcome's test (stats.p_value); 1 unless it is
-    supported or contradicted (an edge, a missing pair: nothing was tested)."""
+    """stats.p_value; 1 unless supported or contradicted (nothing was tested)."""
     decisive = self.outcome in (stats.SUPPORTED, stats.CONTRADICTED)
     return stats.p_value(self.interval, self.delta) if decisive else 1.0
 
@@ -201,19 +191,15 @@ def compare(name: str, x: dict, y: dict, delta: float, log: bool = False,
   """d = x - y per seed (log x - log y with log=True); inconclusive when a
   compared variant's best LR sits at a grid edge (`edge` names which)."""
   interval = (stats.log_ratio_interval if log else stats.paired_interval)(x, y)
-  outcome = stats.outcome(interval, delta)
+  outcome, note = stats.outcome(interval, delta), ''
   if edge:
-    return Comparison(name, interval, stats.INCONCLUSIVE, log, delta,
-                      f'{edge}: best LR at a grid edge; would be {outcome}', label, primary)
-  return Comparison(name, interval, outcome, log, delta, label=label, primary=primary)
+    outcome, note = stats.INCONCLUSIVE, f'{edge}: best LR at a grid edge; would be {outcome}'
+  return Comparison(name, interval, outcome, log, delta, note, label, primary)
 
 
 def family(comparisons: list, alpha: float = 0.05) -> list:
-  """The comparisons with Holm-Bonferroni over the primary ones (adjusted
-  p-values, stats.holm; m = the number of primary comparisons): a supported or
-  contradicted one whose adjusted p is >= alpha becomes inconclusive, the
-  others say their adjusted p; exploratory ones keep their outcome, marked.
-  Takes anything with `outcome`, `note`, `primary` and `p` (scoring.Robust too)."""
+  """The comparisons (or scoring.Robust ones) with Holm over the primary ones:
+  a decisive one whose adjusted p is >= alpha becomes inconclusive."""
   adjusted = iter(stats.holm([c.p for c in comparisons if c.primary]))
   out = []
   for c in comparisons:
@@ -286,8 +272,7 @@ def best_cell(b: Best) -> str:
 
 
 def reproduced(outcome: str, predicted: str) -> str:
-  """A literature check's verdict: reproduced when the outcome is the one the
-  paper predicts, inconclusive when the data cannot tell, not reproduced otherwise."""
+  """A literature check's verdict: reproduced, inconclusive or not reproduced."""
   if outcome == predicted:
     return 'reproduced'
   if outcome == 'inconclusive':

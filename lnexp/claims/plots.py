@@ -1,9 +1,6 @@
-"""What the claims report's figures share: a figure, its styles, saving it, and
-the LR curve several experiments draw. Each experiment draws its own figure
-(experiments/NAME.py); each figure function returns [path].
-
-Same style as lnexp.analysis.figures (Agg, constrained layout, one colour per
-variant); seed 0 is drawn solid, other seeds faint, so spread across seeds shows.
+"""What the claims report's figures share (in lnexp.analysis.figures' style): a
+figure, its styles, saving it, and the LR curve several experiments draw; seed 0
+solid, other seeds faint, so spread across seeds shows.
 """
 from __future__ import annotations
 

@@ -1,11 +1,5 @@
-"""Has the model learned its task? The claims v4 criteria, fixed before its rules
-(docs/claims-v4-pilots.md): on data with exact floors (topics), a run
-
-  (a) closes >= 75% of the gap between the previous-token loss (the best a
-      model without context can do) and the Bayes floor, and
-  (b) is saturated: the same run trained twice as long gains < 0.05 nats.
-
-A claim judged on models that miss either says "early training" in its verdict.
+"""Has the model learned its task? The claims v4 criteria on topics: it closes
+>= 75% of the context gap and is saturated (docs/claims-analysis.md).
 """
 from __future__ import annotations
 
@@ -31,16 +25,15 @@ class Regime(NamedTuple):
 
 
 def regime(row: dict, longer: dict | None = None) -> Regime:
-  """From result rows (final_eval_loss, bayes_loss, context_free_loss): the run
-  at its base length and, if given, the same run trained twice as long."""
+  """From the run's result row and, if given, the same run trained twice as long."""
   closed = gap_closed(row['final_eval_loss'], row['bayes_loss'], row['context_free_loss'])
   gain = None if longer is None else row['final_eval_loss'] - longer['final_eval_loss']
   return Regime(closed, gain)
 
 
 def closed_at_best(per_seed: dict) -> float | None:
-  """The gap closed by a variant's best LR (per_seed: seed -> its result row
-  there; the seed-mean loss, a failed run at ln V), or None off topics."""
+  """The gap the seed-mean loss closes at a variant's best LR (Best.per_seed),
+  or None off topics."""
   rows = list(per_seed.values())
   if not rows or any(r.get('bayes_loss') is None or r['bayes_loss'] != r['bayes_loss']
                      for r in rows):
@@ -50,8 +43,7 @@ def closed_at_best(per_seed: dict) -> float | None:
 
 
 def scale_note(scale: str, closed: list[float]) -> tuple[str, str]:
-  """(verdict suffix, the scale line) for a rule named "early training" when the
-  article's model closes < 75% of the topics gap at its best LR."""
+  """(verdict suffix, the scale line): "early training" when any of `closed` < 75%."""
   if not closed:
     return '', scale
   early = min(closed) < MIN_GAP_CLOSED

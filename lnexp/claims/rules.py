@@ -1,21 +1,7 @@
-"""Pre-registered verdict rules: delimited blocks, their hashes, the commit that fixed them.
-
-Each experiment's docstring holds its verdict rule(s) between marker lines
-
-  --- rule ID ---
-  Verdict rule, fixed before running: ...
-  --- end rule ---
-
-Only the text inside the blocks is the rule: the rest of the docstring
-(runtimes, sizes) may change freely. A block's hash is the sha256 of its text
-with all whitespace runs collapsed to one space, so reflowing a paragraph
-does not change it and any change of wording does.
-
-When the suite starts an experiment it records the hashes, the texts and the
-commit that fixed each rule in RESULTS/NAME/rules.json (`record`); resuming
-results under an edited rule is refused. The report cites each rule's commit
-(`citation`), and tests/test_rules.py fails when a rule differs from the one
-recorded with its committed results (`changed`).
+"""Pre-registered verdict rules: the `--- rule ID ---` ... `--- end rule ---`
+blocks of an experiment's docstring, their whitespace-blind hashes, and the
+commit that fixed each, recorded before the run in RESULTS/NAME/rules.json
+(docs/claims-analysis.md).
 """
 from __future__ import annotations
 
@@ -28,6 +14,7 @@ import re
 import subprocess
 
 from lnexp.errors import ConfigError
+from lnexp.runtime import storage
 
 START = re.compile(r'^--- rule (\S+) ---$')
 END = '--- end rule ---'
@@ -110,11 +97,8 @@ def _rule_texts(source: str) -> set[str]:
 
 
 def fixed_in(path: str, text: str) -> str | None:
-  """The commit that gave this rule text its current wording: walking the
-  commits that touched `path` from the newest, the oldest one of the unbroken
-  run whose version holds the same normalised text in a block. None when the
-  newest commit does not hold it (the rule is not committed), or outside a
-  git checkout."""
+  """The oldest commit of the unbroken run, from the newest commit that touched
+  `path`, that holds this rule text; None if uncommitted or outside git."""
   folder, name = os.path.split(os.path.abspath(path))
   log = _git(folder, 'log', '--format=%H', '--', name)
   if not log:
@@ -145,10 +129,7 @@ def load(workdir: str) -> dict | None:
 def write(workdir: str, record: dict) -> str:
   os.makedirs(workdir, exist_ok=True)
   path = os.path.join(workdir, RULES_JSON)
-  with open(path + '.tmp', 'w') as f:
-    json.dump(record, f, indent=1, sort_keys=True)
-    f.write('\n')
-  os.replace(path + '.tmp', path)
+  storage.write_text(path, json.dumps(record, indent=1, sort_keys=True) + '\n')
   return path
 
 
@@ -167,12 +148,10 @@ def _has_results(workdir: str) -> bool:
 
 
 def record(path: str | None, workdir: str, name: str) -> dict:
-  """Called before an experiment runs: writes WORKDIR/rules.json for a fresh
-  workdir; for one with results, keeps the record if the rules are unchanged
-  and raises ConfigError if a rule was edited after those results. `path`
-  None: a stage that judges nothing (its record holds no rules)."""
-  old = load(workdir)
-  if old is not None and _has_results(workdir):
+  """Before a run: writes WORKDIR/rules.json, or keeps it for a workdir with
+  results, refusing a rule edited since (`path` None: no rules to judge)."""
+  old, resumed = load(workdir), _has_results(workdir)
+  if old is not None and resumed:
     edited = changed(path, old)
     if edited:
       raise ConfigError(
@@ -180,12 +159,9 @@ def record(path: str | None, workdir: str, name: str) -> dict:
           f'recorded in {workdir} under the old text; move those results away to rerun '
           'under the new rule, or restore the rule')
     return old
-  new = {'experiment': name, 'rules': current(path),
-         'recorded': datetime.datetime.now(datetime.timezone.utc).strftime(
-             '%Y-%m-%d %H:%M UTC') + (' by lnexp.claims before the run' if not
-                                     _has_results(workdir) else
-                                     ' by lnexp.claims when resuming a run with results '
-                                     'but no record')}
+  now = datetime.datetime.now(datetime.timezone.utc).strftime('%Y-%m-%d %H:%M UTC')
+  when = 'when resuming a run with results but no record' if resumed else 'before the run'
+  new = {'experiment': name, 'rules': current(path), 'recorded': f'{now} by lnexp.claims {when}'}
   write(workdir, new)
   return new
 
@@ -195,8 +171,7 @@ def uncommitted(rec: dict) -> list[str]:
 
 
 def citation(path: str, workdir: str, shown: str) -> str:
-  """The report's line before a rule: the commit that fixed it before its run,
-  or that the run did not record it, or that the rule changed since."""
+  """The report's line before a rule: the commit that fixed it, or why none."""
   rec = load(workdir)
   if rec is None or not (rec['rules'] or hashes(path)):
     return '**Rule, as stated before the run:**'

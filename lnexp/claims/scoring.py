@@ -1,22 +1,6 @@
-"""Verdicts robust to scoring (guide: research standards): an LR-sensitivity
-comparison judged under three scorings fixed before the run, because how a
-failed run is scored can decide it (v3's claim 2 on python_docs: a diverged
-run at ln V, a collapsed one at its own loss).
-
-  failures at ln V            LR sensitivity (lnexp.analysis.sensitivity) with
-                              every failed run, diverged *or* collapsed, at ln V
-  failures at unigram entropy the same with failures at the unigram entropy H of
-                              the eval targets, what a model learns from token
-                              frequencies alone
-  stable LRs                  how many grid LRs train within 0.1 nats of the
-                              variant's best (x the grid's step: stable decades)
-
-A comparison pairs seeds as lnexp.claims.stats does: x is the variant the
-article calls more LR-sensitive, y the one it calls less, so d = S(x) - S(y)
-for both sensitivities and d = n(y) - n(x) for stable LRs: positive is what
-the article predicts under every scoring. Its outcome is the three scorings'
-common outcome, or *fragile* when they differ: then the verdict hinges on
-how failures are scored, and the report shows all three.
+"""Verdicts robust to scoring: an LR-sensitivity comparison judged under three
+scorings of failed runs fixed before the run (failures at ln V, at the unigram
+entropy, stable LRs), *fragile* unless they agree (docs/claims-analysis.md).
 """
 from __future__ import annotations
 
@@ -51,9 +35,8 @@ def _one(values: pd.Series) -> float:
 
 
 def scores(frame: pd.DataFrame) -> Scores:
-  """Per seed, one variant's sweep scored three ways. `frame`: its rows at every
-  LR (lnexp.claims.evidence.load: `seed`, `optim.lr`, `label`,
-  `final_eval_loss`, `vocab_size`, `unigram_entropy`); failed = not trained."""
+  """Per seed, one variant's sweep (evidence.load's rows at every LR) scored
+  three ways; failed = not trained."""
   out = Scores({}, {}, {}, {})
   for seed, g in frame.groupby('seed', sort=False):
     lrs, losses = g['optim.lr'].tolist(), g['final_eval_loss'].tolist()
@@ -96,8 +79,8 @@ class Robust(NamedTuple):
 
   @property
   def p(self) -> float:
-    """Supported (contradicted) needs all three to be: the largest of their
-    p-values tests that (an intersection-union test); 1 otherwise."""
+    """The largest of the three p-values (an intersection-union test); 1
+    unless supported or contradicted."""
     if self.outcome not in (stats.SUPPORTED, stats.CONTRADICTED):
       return 1.0
     return max(c.p for c in self.comparisons)
@@ -105,10 +88,8 @@ class Robust(NamedTuple):
 
 def compare(name: str, x: Scores, y: Scores, delta: float, delta_lrs: float,
             edge: str | None = None, label: str = '', primary: bool = True) -> Robust:
-  """x against y (x: the variant the article calls more LR-sensitive) under the
-  three scorings, each an evidence.compare: minimum effect `delta` nats for the
-  sensitivities, `delta_lrs` LRs for stable LRs (both fixed by the rule); a
-  best LR at a grid edge (`edge`) makes each inconclusive."""
+  """x (the variant the article calls more LR-sensitive) against y under the
+  three scorings: minimum effect `delta` nats, `delta_lrs` LRs for stable LRs."""
   at_ln_v = evidence.compare(f'{name}: {AT_LN_V}', x.at_ln_v, y.at_ln_v, delta, edge=edge)
   at_unigram = evidence.compare(f'{name}: {AT_UNIGRAM}', x.at_unigram, y.at_unigram, delta,
                                 edge=edge)
@@ -123,12 +104,9 @@ def compare(name: str, x: Scores, y: Scores, delta: float, delta_lrs: float,
 
 def interaction(df: pd.DataFrame, factor: str, levels: tuple[str, str], claim: str,
                 caption: str, reading: str) -> list[evidence.Finding]:
-  """LayerNorm's effect on LR sensitivity at level a of `factor` against level b
-  (claims 11 and 12): [S(none, a) - S(post-LN, a)] - [S(none, b) - S(post-LN, b)]
-  under the three scorings (delta 0.05 nats, 1 LR), inconclusive where any best LR
-  sits at a grid edge; "early training" when post-LN at level a closes < 75% of
-  the topics gap. `caption` heads the per-cell table; `reading` says what a
-  positive interaction means."""
+  """Claims 11 and 12: LayerNorm's effect on LR sensitivity at level a of
+  `factor` against level b, under the three scorings. `caption` heads the
+  per-cell table; `reading` says what a positive interaction means."""
   cells = {key: g for key, g in df.groupby(['variant', factor], sort=False)}
   best = {key: evidence.best_lr(g) for key, g in cells.items()}
   scored = {key: scores(g) for key, g in cells.items()}

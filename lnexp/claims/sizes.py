@@ -1,12 +1,6 @@
-"""The claims suite's shared model, its headline variants and its sizes.
-
-Every experiment is `experiments/NAME.py:SIZE` with SIZE one of smoke (the
-test suite's pipeline check), quick (every grid shrunk, 2 seeds), core (the
-default; runtimes in docs/claims-history.md), full (more seeds, depths, data)
-or accel (one accelerator; only the experiments that set ACCEL define it).
-The core model: 2 shared post-LN layers, hidden 64, 4 heads, MLP 256, batch
-16 x 64 tokens, 300 AdamW steps with 5% warm-up then cosine decay; residual
-branch outputs initialised x 1/sqrt(2L) (GPT-2) unless a variant says otherwise.
+"""The claims suite's shared model, its headline variants and its sizes: smoke
+(the tests' pipeline check), quick, core (the default), full (more seeds,
+depths, data) and accel (one accelerator, where an experiment sets ACCEL).
 Every verdict is at this small scale (~56k parameters, ~0.3M tokens per run).
 """
 from __future__ import annotations
@@ -15,18 +9,13 @@ from lnexp.config import base_config
 from lnexp.errors import ConfigError
 
 SIZES = ('smoke', 'quick', 'core', 'full', 'accel')
-# accel: the claims model at d=256, 8 layers, bfloat16, 64 x 256 tokens per step
-# for 1,875 steps (30.7M tokens per run), seeds as lanes; for one accelerator,
-# where only the experiments that set ACCEL define it.
-ACCEL_STEPS = 1875
+ACCEL_STEPS = 1875  # 30.7M tokens per run
 LRS = (3e-4, 1e-3, 3e-3, 1e-2, 3e-2, 1e-1, 3e-1)
 
 
-# The headline variants, each with the initialisation a careful researcher gives
-# it: GPT-2's 1/sqrt(2L) on residual-branch outputs (claims_config); without a
-# norm the embedding enters the stack x 0.1, so the initial loss is ~ln V
-# instead of ~2 ln V (docs/claims-history.md); DeepNorm brings its own branch
-# scaling (Wang et al. 2022), ReZero its zero gates (Bachlechner et al. 2020).
+# The headline variants, each with a fair initialisation: without a norm the
+# embedding enters the stack x 0.1, so the initial loss is ~ln V, not ~2 ln V
+# (docs/claims-history.md).
 VARIANTS = {
     'none': {'model.norm': 'none', 'model.embed_scale': 0.1},
     'layernorm-post': {'model.norm': 'layernorm', 'model.placement': 'post'},
@@ -36,15 +25,13 @@ VARIANTS = {
                            'model.branch_init': 'plain'},
 }
 HEADLINE = tuple(VARIANTS)
-# Claims v4 (learned_config): the untied output layer initialised at zero starts
-# every variant at exactly ln V, so no variant needs a smaller embedding
-# (docs/claims-v4-pilots.md: x 0.1 had handicapped no norm).
+# Claims v4: the zero-initialised output layer starts every variant at ln V, so
+# none needs a smaller embedding (docs/claims-v4-pilots.md).
 LEARNED_VARIANTS = {name: {k: v for k, v in overrides.items() if k != 'model.embed_scale'}
                     for name, overrides in VARIANTS.items()}
 LEARNED_LRS = (1e-3, 3e-3, 1e-2, 3e-2, 1e-1)
 LEARNED_STEPS = 2000
-# Where the article is loose about this model, for the quotes of several
-# experiments (the Coverage table's note column).
+# Where the article is loose about this model (the Coverage table's notes).
 NO_ALBERTAGPT = ('no public description of AlbertAGPT exists; lnexp tests an ALBERT-'
                  'style (shared-layer) GPT in its place')
 POST_PRE = ('post-LN (LayerNorm after each residual sum) is the original Transformer, '
@@ -65,8 +52,8 @@ def size_of(arg: str) -> str:
 
 
 def seeds(size: str, headline: bool = False) -> list[dict]:
-  """Seed overrides: each varies the init (train.seed) and the data (data.seed);
-  the headline claims (2, 4, 7) get 5 in the core suite, the others 3."""
+  """Seed overrides, each varying the init and the data; headline claims get 5
+  in the core suite, the others 3."""
   if size == 'accel':  # init seeds only: lanes of one program (data.seed is structural)
     return [{'train.seed': s} for s in range(2)]
   n = {'smoke': 1, 'quick': 2, 'core': 5 if headline else 3, 'full': 5}[size]
@@ -79,8 +66,8 @@ def lrs(size: str) -> tuple[float, ...]:
 
 
 def lr_extend(size: str) -> int:
-  """How many grid steps per side a sweep may add past an edge (optim.lr_extend):
-  none for the pipeline checks, whose grids are too coarse to bracket anything."""
+  """Grid steps per side a sweep may add past an edge (optim.lr_extend); none
+  for the pipeline checks."""
   return {'smoke': 0, 'quick': 0, 'accel': 1}.get(size, 2)
 
 
@@ -118,10 +105,7 @@ def claims_config(size: str, steps: int = 300):
 
 def learned_config(size: str):
   """The claims v4 model, chosen by pilots before any v4 rule
-  (docs/claims-v4-pilots.md): d=128, 2 ALBERT-shared layers, 2,000 steps of
-  16 x 64 tokens, 100 warm-up steps, the untied output layer initialised at
-  zero, evaluated on 64 batches (65,536 tokens). smoke and quick shrink it to
-  check the pipeline (quick: d=64, 300 steps)."""
+  (docs/claims-v4-pilots.md); smoke and quick shrink it."""
   c = claims_config(size, LEARNED_STEPS)
   m, t = c.model, c.train
   m.tie_embeddings, m.unembed_init = False, 0.0

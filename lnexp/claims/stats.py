@@ -1,28 +1,8 @@
 """Paired statistics over seeds and the four outcomes of a rule with a minimum effect.
 
-A rule compares two variants run with the same seeds (init and data), so the
-unit of evidence is the per-seed difference. Sign convention: every function
-takes (x, y) and works on d = x - y; the caller orients the pair so that a
-*positive* d is what the claim predicts. For "LayerNorm lowers the loss":
-x = no-norm's loss, y = LayerNorm's loss. Then
-
-  supported     the 95% interval of mean(d) lies entirely above +delta;
-  contradicted  it lies entirely below -delta;
-  no effect     it lies entirely inside [-delta, +delta];
-  inconclusive  otherwise: it straddles +delta or -delta, fewer than two pairs,
-                or any input missing (None, NaN, inf: a diverged run that was
-                not given a number by the rule itself).
-
-delta (>= 0, in the metric's units) is the rule's minimum effect, fixed with
-the rule. Heavy-tailed quantities (gradient ratios, activation growth) are
-compared on log scale (`log_ratio_interval`: d = log x - log y, delta in log
-units, e.g. log(1.1) for 10%) and summarised by median and IQR (`median_iqr`),
-not by mean +- t-interval.
-
-Family-wise error: `p_value` is the two-sided p-value of the test the
-outcome makes (below 0.05 exactly when the 95% interval says supported or
-contradicted), and `holm` adjusts a family's p-values (Holm-Bonferroni): the
-outcomes that keep an adjusted p < 0.05 hold with a family-wise error <= 5%.
+Every function takes (x, y) and works on the per-seed d = x - y, oriented by
+the caller so that a positive d is what the claim predicts; the outcomes,
+the log scale and Holm are defined in docs/claims-analysis.md.
 """
 from __future__ import annotations
 
@@ -37,21 +17,13 @@ SUPPORTED, CONTRADICTED, NO_EFFECT, INCONCLUSIVE = (
 
 
 class Interval(NamedTuple):
-  """Mean of the paired differences with its two-sided t-interval.
-
-  low/high are NaN when the interval is undefined (n < 2 or missing input);
-  `missing` counts the pairs with a missing or non-finite member."""
+  """Mean of the paired differences with its two-sided t-interval."""
   mean: float
-  low: float
+  low: float   # NaN when undefined (n < 2 or missing input)
   high: float
   n: int
   sd: float
-  missing: int = 0
-
-  def __str__(self) -> str:
-    if not math.isfinite(self.low):
-      return f'{self.mean:.3g} (n={self.n}{", missing input" if self.missing else ""})'
-    return f'{self.mean:.3g} [{self.low:.3g}, {self.high:.3g}] (n={self.n})'
+  missing: int = 0  # pairs with a missing or non-finite member
 
 
 def _finite(v) -> bool:
@@ -70,42 +42,39 @@ def pairs(x: Mapping | Sequence, y: Mapping | Sequence) -> list[tuple[object, ob
   return list(zip(x, y))
 
 
-def t_quantile(n: int, confidence: float = 0.95) -> float:
-  """Two-sided Student-t quantile for n pairs (n - 1 degrees of freedom)."""
-  return float(scipy_stats.t.ppf(0.5 + confidence / 2, n - 1))
+def t_quantile(n: int) -> float:
+  """Two-sided 95% Student-t quantile for n pairs (n - 1 degrees of freedom)."""
+  return float(scipy_stats.t.ppf(0.975, n - 1))
 
 
-def _interval(d: list[float], missing: int, confidence: float) -> Interval:
+def _interval(d: list[float], missing: int) -> Interval:
   n = len(d)
   mean = float(np.mean(d)) if n else math.nan
   sd = float(np.std(d, ddof=1)) if n > 1 else math.nan
   if missing or n < 2:
     return Interval(mean, math.nan, math.nan, n, sd, missing)
-  half = t_quantile(n, confidence) * sd / math.sqrt(n)
+  half = t_quantile(n) * sd / math.sqrt(n)
   return Interval(mean, mean - half, mean + half, n, sd, missing)
 
 
-def paired_interval(x, y, confidence: float = 0.95) -> Interval:
+def paired_interval(x, y) -> Interval:
   """t-interval of mean(x - y) over paired seeds (see the module's sign convention)."""
   ps = pairs(x, y)
   ok = [(a, b) for a, b in ps if _finite(a) and _finite(b)]
-  return _interval([float(a) - float(b) for a, b in ok], len(ps) - len(ok), confidence)
+  return _interval([float(a) - float(b) for a, b in ok], len(ps) - len(ok))
 
 
-def log_ratio_interval(x, y, confidence: float = 0.95) -> Interval:
+def log_ratio_interval(x, y) -> Interval:
   """t-interval of mean(log x - log y) over paired seeds, for positive
-  heavy-tailed quantities (a ratio of 10 and of 0.1 weigh alike); a
-  non-positive value counts as missing. exp() of its numbers is the
-  geometric-mean ratio x / y and its interval."""
+  heavy-tailed quantities; a non-positive value counts as missing."""
   ps = pairs(x, y)
   ok = [(a, b) for a, b in ps if _finite(a) and _finite(b) and a > 0 and b > 0]
-  return _interval([math.log(a) - math.log(b) for a, b in ok], len(ps) - len(ok),
-                   confidence)
+  return _interval([math.log(a) - math.log(b) for a, b in ok], len(ps) - len(ok))
 
 
 def outcome(interval: Interval | tuple[float, float], delta: float) -> str:
-  """The rule's outcome from the interval of d (positive = as claimed) and its
-  minimum effect delta >= 0: supported, contradicted, no effect or inconclusive."""
+  """supported, contradicted, no effect or inconclusive: the interval of d
+  against the minimum effect delta >= 0."""
   if not (isinstance(delta, (int, float)) and math.isfinite(delta) and delta >= 0):
     raise ValueError(f'minimum effect delta must be a finite number >= 0, got {delta!r}')
   if isinstance(interval, Interval):
@@ -126,10 +95,8 @@ def outcome(interval: Interval | tuple[float, float], delta: float) -> str:
 
 
 def p_value(interval: Interval, delta: float) -> float:
-  """Two-sided p-value of the directional test against the minimum effect: the
-  smallest 1 - confidence at which the t-interval lies above +delta or below
-  -delta (t = (|mean| - delta) / se, n - 1 degrees of freedom); 1 when there
-  is no interval (missing input, n < 2)."""
+  """Two-sided p-value of the test the outcome makes against delta (< 0.05
+  exactly when supported or contradicted); 1 without an interval."""
   if interval.missing or interval.n < 2 or not math.isfinite(interval.sd):
     return 1.0
   se = interval.sd / math.sqrt(interval.n)
@@ -140,9 +107,7 @@ def p_value(interval: Interval, delta: float) -> float:
 
 
 def holm(p_values: Sequence[float]) -> list[float]:
-  """Holm-Bonferroni adjusted p-values, in the input's order: the i-th smallest
-  of m times (m - i + 1), each at least the one before it, at most 1.
-  Rejecting where the adjusted p < alpha keeps the family-wise error <= alpha."""
+  """Holm-Bonferroni adjusted p-values, in the input's order."""
   m, adjusted, running = len(p_values), [math.nan] * len(p_values), 0.0
   for rank, i in enumerate(sorted(range(m), key=lambda i: p_values[i])):
     running = max(running, min(1.0, (m - rank) * p_values[i]))
@@ -157,13 +122,9 @@ class Spread(NamedTuple):
   n: int
   missing: int
 
-  def __str__(self) -> str:
-    return f'{self.median:.3g} (IQR {self.q25:.3g}-{self.q75:.3g}, n={self.n})'
-
 
 def median_iqr(values: Sequence) -> Spread:
-  """Median and interquartile range (numpy's linear quantiles) of the finite
-  values; `missing` counts the rest (the caller decides whether that is fatal)."""
+  """Median and interquartile range of the finite values; `missing` counts the rest."""
   ok = [float(v) for v in values if _finite(v)]
   if not ok:
     return Spread(math.nan, math.nan, math.nan, 0, len(values))

@@ -44,8 +44,7 @@ def release_compiled() -> None:
 
 def _units(plans: dict, runs: dict, size: str, out: str,
            jobs: int) -> list[tuple[str, list[str]]]:
-  """Every experiment's `jobs` shards with unfinished points, as lnexp.run
-  units, longest estimate (of what is left) first."""
+  """Every experiment's unfinished shards as lnexp.run units, longest first."""
   from lnexp.runtime.workdir import Workdir
   units = []
   for name, plan in plans.items():
@@ -63,8 +62,7 @@ def _units(plans: dict, runs: dict, size: str, out: str,
 
 
 def _stored_ids(plan, path: str) -> list[str]:
-  """The plan's point ids, and those of the points a grid extension
-  (optim.lr_extend) added to the sweep recorded in the workdir."""
+  """The plan's point ids, and those a grid extension (optim.lr_extend) added."""
   from lnexp.analysis import results
   base, points = plan.base, plan.points
   ids = [p.point_id for p in points]
@@ -84,20 +82,23 @@ def _stored_ids(plan, path: str) -> list[str]:
   return ids
 
 
-def _extend(plans: dict, runs: dict, size: str, out: str, stream) -> None:
-  """The grid extensions (optim.lr_extend) of the experiments that ask for them:
-  they read every shard's rows, so they run here, unsharded, after the pool."""
+def _run_here(run: catalog.Run, size: str, out: str, stream) -> None:
+  """Runs (or resumes) one experiment in this process."""
   from lnexp.train import sweep as run_lib
+  run_lib.train_and_evaluate(run.spec(size, out), {}, workdir(out, run.name), out=stream)
+  release_compiled()
+
+
+def _extend(plans: dict, runs: dict, size: str, out: str, stream) -> None:
+  """The grid extensions (optim.lr_extend): they read every shard's rows, so
+  they run here, unsharded, after the pool."""
   for name, plan in plans.items():
     if plan.base.optim.lr_extend:
-      run_lib.train_and_evaluate(runs[name].spec(size, out), {}, workdir(out, name),
-                                 out=stream)
-      release_compiled()
+      _run_here(runs[name], size, out, stream)
 
 
 def _run(plans: dict, runs: dict, size: str, out: str, jobs: int, stream) -> None:
   """Runs (or resumes) the planned experiments: sharded on `jobs` processes, or here."""
-  from lnexp.train import sweep as run_lib
   if jobs > 1:
     processes.run_pool(_units(plans, runs, size, out, jobs), jobs, stream)
     _extend(plans, runs, size, out, stream)
@@ -106,26 +107,17 @@ def _run(plans: dict, runs: dict, size: str, out: str, jobs: int, stream) -> Non
     t1 = time.time()
     print(f'== {name}: {len(plan.points)} points, ~'
           f'{plan_lib.estimate_seconds(plan.groups) / 60:.1f} min', file=stream, flush=True)
-    run_lib.train_and_evaluate(runs[name].spec(size, out), {}, workdir(out, name),
-                               out=stream)
-    release_compiled()
+    _run_here(runs[name], size, out, stream)
     print(f'== {name} done in {(time.time() - t1) / 60:.1f} min', file=stream, flush=True)
 
 
 def run_suite(size: str, out: str | None, only: list[str] | None,
               report_only: bool, stream=None, jobs: int = 1,
               experiments: str = CHECKOUT_EXPERIMENTS, suite: str = 'claims') -> str:
-  """Runs (or resumes) each experiment of `suite`, then writes OUT/REPORT.md
-  (the normalization benchmark: OUT/NORMBENCH.md); returns its path.
-
-  With jobs > 1 each experiment is split into `jobs` shards and all shards of
-  all experiments run longest first on `jobs` single-threaded processes
-  (`lnexp.runtime.processes`), so no core waits for another experiment's last shard;
-  otherwise the experiments run here one after another. Before anything runs,
-  each experiment's rule hashes and the commits that fixed them go to
-  RESULTS/NAME/rules.json (lnexp.claims.rules); resuming results under an
-  edited rule is a ConfigError.
-  """
+  """Records each experiment's rules (lnexp.claims.rules), runs (or resumes) the
+  experiments of `suite`, then writes OUT/REPORT.md (or OUT/NORMBENCH.md);
+  returns its path. jobs > 1: all experiments' shards, longest first, on
+  `jobs` processes, so no core waits for another experiment's last shard."""
   from lnexp.claims import writeup
   from lnexp.train import sweep as run_lib
   stream = stream or sys.stdout

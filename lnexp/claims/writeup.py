@@ -1,12 +1,7 @@
 """Writes OUT/REPORT.md: per claim the article's sentence, the experiment and its
-rule, the evidence (tables, figures) and the verdict the rule gives.
-
-Experiments whose rules are v4 (`VERSION = 4`, lnexp.claims.catalog) turn on
-the v4 parts: how a verdict is read names the three scorings
-(lnexp.claims.scoring) and the family-wise treatment, and defines
-*collapsed* from lnexp.measure.labels' constants; the "What changed since v3
-and why" table of the files' CHANGES; the suite-wide checks of
-lnexp.claims.audit. A report of v3 results regenerates unchanged."""
+rule, the evidence (tables, figures) and the verdict the rule gives. Rules of
+VERSION 4 turn on the v4 parts; a v3 report regenerates unchanged
+(docs/claims-analysis.md)."""
 from __future__ import annotations
 
 import datetime
@@ -20,13 +15,14 @@ from lnexp.analysis import results
 from lnexp.claims import audit, catalog, evidence, rules, scoring
 from lnexp.claims.catalog import workdir as experiment_workdir
 from lnexp.measure import labels
+from lnexp.runtime import storage
 
 SEED_ARTICLE = 'the seed article (experiments/seed-article.txt)'
 
 
 def design(module) -> str:
-  """The experiment as the report describes it: its docstring's paragraphs
-  between the command and the metric, the measured RUNTIME after the first."""
+  """Its docstring's paragraphs between the command and the metric, RUNTIME
+  after the first."""
   paragraphs = inspect.cleandoc(module.__doc__ or '').split('\n\n')[2:]
   ends = [i for i, p in enumerate(paragraphs) if p.startswith('Metric')]
   paragraphs = paragraphs[:ends[0] if ends else 1]
@@ -42,16 +38,15 @@ def claims(runs: dict[str, catalog.Run]) -> dict[str, tuple[catalog.Run, catalog
 
 
 def edition(runs: dict[str, catalog.Run]) -> int:
-  """The suite edition the judged experiments' rules belong to (their VERSION,
-  3 when none says): 4 turns on the v4 parts of the report."""
+  """The judged experiments' highest VERSION (3 when none says)."""
   return max([getattr(run.module, 'VERSION', 3) for run in runs.values() if run.judged],
              default=3)
 
 
 def write_board(out: str, suite: str, point_ids: dict[str, list[str]],
                 runs: dict[str, catalog.Run]) -> str:
-  """OUT/SUITE.md (NORMBENCH.md) from the judged run's `analyse` and its file's
-  `board`; without every planned point finished it says what is left instead."""
+  """OUT/SUITE.md (NORMBENCH.md) from the judged run's `analyse` and `board`,
+  or what is left to run."""
   (name, run), = [(n, r) for n, r in runs.items() if r.judged and n in point_ids]
   ran = {n: os.path.isfile(os.path.join(experiment_workdir(out, n), 'results.jsonl'))
          for n in point_ids}
@@ -66,18 +61,15 @@ def write_board(out: str, suite: str, point_ids: dict[str, list[str]],
               run.module.analyse(experiment_workdir(out, name),
                                  os.path.join(out, 'figures', name), point_ids[name]))
   path = os.path.join(out, f'{suite.upper()}.md')
-  with open(path + '.tmp', 'w') as f:
-    f.write(run.module.board(out, findings, status) if findings else
-            f'# {suite}\n\n{status}\n')
-  os.replace(path + '.tmp', path)
+  storage.write_text(path, run.module.board(out, findings, status) if findings else
+                     f'# {suite}\n\n{status}\n')
   return path
 
 
 def write(out: str, size: str, point_ids: dict[str, list[str]],
           runs: dict[str, catalog.Run], experiments: str) -> str:
-  """Analyses every finished run of `point_ids` (name -> the ids its current
-  sweep plans; rows of other points are ignored); writes OUT/REPORT.md with
-  the Coverage section of EXPERIMENTS/coverage.py."""
+  """Analyses every finished run of `point_ids` (name -> the ids its sweep
+  plans; other rows are ignored); writes OUT/REPORT.md."""
   findings, status, total_s, frames = {}, [], 0.0, {}
   v4 = edition(runs) >= 4
   for name, ids in point_ids.items():
@@ -100,10 +92,8 @@ def write(out: str, size: str, point_ids: dict[str, list[str]],
       findings[finding.claim] = finding
   status.append(['total', '', '', f'{total_s / 60:.1f} min'])
   path = os.path.join(out, 'REPORT.md')
-  with open(path + '.tmp', 'w') as f:
-    f.write(_markdown(out, size, findings, status, runs,
-                      os.path.join(experiments, 'coverage.py'), frames))
-  os.replace(path + '.tmp', path)
+  storage.write_text(path, _markdown(out, size, findings, status, runs,
+                                     os.path.join(experiments, 'coverage.py'), frames))
   return path
 
 
@@ -113,8 +103,7 @@ def _command(run: catalog.Run) -> str:
 
 
 def reading(v4: bool) -> str:
-  """The report's "How a verdict is read" paragraph; v4 adds the scorings and the
-  family-wise treatment, and defines collapsed from lnexp.measure.labels."""
+  """The report's "How a verdict is read" paragraph."""
   head = ('**How a verdict is read.** A rule compares two variants over the same seeds: '
           'the per-seed difference d is oriented so that positive is what the article '
           'predicts; its 95% paired t-interval against the rule\'s minimum effect δ gives '
@@ -136,8 +125,7 @@ def reading(v4: bool) -> str:
 
 
 def changes_section(runs: dict[str, catalog.Run]) -> list[str]:
-  """Every metric or rule the judged experiments changed since v3 (their
-  CHANGES), with the old one beside it; nothing when none declares any."""
+  """The table of the judged experiments' CHANGES; nothing without any."""
   rows = [[f'`{run.stem}`', c.what, c.v3, c.v4, c.reason] for run in runs.values()
           if run.judged for c in getattr(run.module, 'CHANGES', ())]
   if not rows:
@@ -245,8 +233,7 @@ class Row(NamedTuple):
 
 def coverage(runs: dict[str, catalog.Run], path: str) -> tuple[list[Row], tuple[str, ...]]:
   """(rows, headings): the quotes of every experiment file and of the coverage
-  file at `path` (the article's untested claims), in the article's order,
-  each under its section; the article lies beside the coverage file."""
+  file at `path`, in the order of the article beside it, each under its section."""
   table = catalog.load(path)
   with open(os.path.join(os.path.dirname(path), table.ARTICLE), encoding='utf-8') as f:
     lines = [' '.join(line.split()) for line in f if line.strip()]
@@ -273,9 +260,8 @@ def _anchor(heading: str) -> str:
 
 
 def coverage_section(findings: dict, runs: dict[str, catalog.Run], path: str) -> list[str]:
-  """The Coverage section: every claim of the article (`coverage`), the
-  experiment whose rule decides it with that rule's verdict, or why it is
-  not tested, and where the article is wrong or loose."""
+  """The Coverage section: every claim of the article, what decides it or why
+  nothing does, and where the article is wrong or loose."""
   if not os.path.isfile(path):
     return ['## Coverage', '', f'*No coverage table ({path} is absent).*', '']
   rows, headings = coverage(runs, path)
