@@ -2,12 +2,9 @@
 
   python -m lnexp.ops.gcs_emulator [PORT] [BUCKET]    (pip install gcp-storage-emulator)
 
-prints the environment to export in another shell, then serves until stopped:
-a `gs://BUCKET/...` workdir then runs, resumes and reports offline. `serve`
-adds to `gcp-storage-emulator` the generation preconditions a lock relies on
-and the `x-goog-generation` header orbax needs; nothing leaves loopback. Why,
-and what it still lacks against real GCS: docs/scaling.md. The tests start it
-in a subprocess (tests/gcs_emulator.py).
+prints the environment to export, then serves until stopped. It adds to
+`gcp-storage-emulator` generation preconditions and `x-goog-generation`
+(docs/scaling.md). The tests start it in a subprocess (tests/gcs_emulator.py).
 """
 from __future__ import annotations
 

@@ -1,11 +1,8 @@
 """`python -m lnexp.merge --out OUT DIR [DIR ...]`: join shard workdirs into one.
 
-Shards of one sweep (`lnexp.run --shard I/N`) hold the same base config (keys a
-resume may change aside: `workdir.RESUME_MAY_CHANGE`); their
-result rows, metrics, TensorBoard runs and checkpoints are copied into OUT,
-which then reads like an unsharded run's workdir (and resumes like one). OUT
-may already hold rows of the same sweep (they are kept), never be one of the
-DIRs, and is locked while merging (`lnexp.runtime.lock`).
+Shards of one sweep (same base config) are copied into OUT, locked meanwhile,
+which then reads and resumes like the unsharded run's workdir; rows OUT
+already holds are kept.
 """
 from __future__ import annotations
 
