@@ -60,12 +60,6 @@ def serve(port: int, bucket: str) -> None:
       current = 0
     return current != int(want[0])
 
-  def refuse(response):
-    response.status = HTTPStatus.PRECONDITION_FAILED
-    response.json({'error': {'code': 412, 'message': 'conditionNotMet',
-                             'errors': [{'reason': 'conditionNotMet',
-                                         'message': 'Precondition Failed'}]}})
-
   def insert_name(request):
     if 'name' in request.query:
       return request.query['name'][0]
@@ -76,9 +70,12 @@ def serve(port: int, bucket: str) -> None:
 
   def wrap(handler, object_id):  # one request at a time: check and write never interleave
     def checked(request, response, storage, *args, **kwargs):
-      if precondition_failed(request, storage, object_id(request)):
-        return refuse(response)
-      return handler(request, response, storage, *args, **kwargs)
+      if not precondition_failed(request, storage, object_id(request)):
+        return handler(request, response, storage, *args, **kwargs)
+      response.status = HTTPStatus.PRECONDITION_FAILED
+      response.json({'error': {'code': 412, 'message': 'conditionNotMet',
+                               'errors': [{'reason': 'conditionNotMet',
+                                           'message': 'Precondition Failed'}]}})
     return checked
 
   def with_generation(handler):  # GCS names the generation of what it sends
