@@ -16,14 +16,14 @@ from lnexp.runtime import storage
 from lnexp.runtime.workdir import Workdir, base_diff, load_config, write_errors
 
 PROG = 'lnexp.merge'
+USAGE = 'usage: python -m lnexp.merge --out OUT DIR [DIR ...]'
 
 
 def merge(out: str, sources: list[str]) -> int:
   """Copies every source's results into `out`; returns the number of rows."""
   from lnexp.runtime.lock import WorkdirLock
   if not sources:
-    raise ConfigError('no workdir to merge (usage: python -m lnexp.merge --out OUT DIR '
-                      '[DIR ...])')
+    raise ConfigError(f'no workdir to merge ({USAGE})')
   target = Workdir(out)
   real = {}
   for src in sources:
@@ -66,8 +66,7 @@ def define_flags(fv: flags.FlagValues, argv: list[str]) -> None:
 
 def _merge(fv: flags.FlagValues, dirs: list[str]) -> int:
   if fv.out is None:
-    raise ConfigError('--out is required (usage: python -m lnexp.merge --out OUT DIR '
-                      '[DIR ...])')
+    raise ConfigError(f'--out is required ({USAGE})')
   count = merge(fv.out, dirs)
   print(f'{PROG}: {count} points in {storage.normalize(fv.out)}')
   return 0
