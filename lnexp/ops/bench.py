@@ -51,9 +51,8 @@ REFERENCE = {
 # The claims suite's small model, where per-step overhead matters more.
 CLAIMS = {'model.num_layers': 2, 'model.hidden_dim': 64, 'model.embed_dim': 64,
           'model.mlp_dim': 256, 'train.seq_len': 64, 'train.batch_size': 16}
-# On GPU/TPU the step section uses a model large enough to fill the chip, in
-# bfloat16 activations (norm statistics, params and optimizer stay float32),
-# and reports MFU against the bfloat16 matmul peak.
+# The step section's model on GPU/TPU: one that fills the chip, bfloat16
+# activations (norm statistics, params and optimizer float32).
 ACCELERATOR = {'model.num_layers': 12, 'model.hidden_dim': 1024,
                'model.embed_dim': 1024, 'model.num_heads': 16, 'model.mlp_dim': 4096,
                'train.seq_len': 1024, 'train.batch_size': 16, 'model.dtype': 'bfloat16'}
