@@ -1,15 +1,10 @@
 """`python -m lnexp.bench [--quick] [--json OUT] [--sections a,b,...]`.
 
-Measures, in one process, how fast this machine runs lnexp, through the real
-code path (config -> plan.make_points/make_groups -> Program -> init ->
-train_step on make_source batches), so plans stop relying on the assumed
-FLOP rate in lnexp.measure.flops and the lane engine's promise (a group of K lanes is
-never slower than K points run one after another) is checked, not believed.
-
-Sections run in SECTIONS order; each prints a table as it finishes. A failing
-section records an error string and the others still run; `--json` is
-rewritten after every section so an interrupted run keeps what it measured.
-`--quick` shrinks everything to tiny sizes (seconds; used by the tests).
+Measures how fast this machine runs lnexp through the real code path (plan,
+Program, init, train_step), so the planner's FLOP rate and the lanes' promise
+(K lanes never slower than K points in turn) are checked (docs/performance.md).
+A failing section records its error and the others run; `--json` is rewritten
+after every section. `--quick`: tiny sizes, seconds (the tests).
 """
 from __future__ import annotations
 
@@ -56,9 +51,8 @@ REFERENCE = {
 # The claims suite's small model, where per-step overhead matters more.
 CLAIMS = {'model.num_layers': 2, 'model.hidden_dim': 64, 'model.embed_dim': 64,
           'model.mlp_dim': 256, 'train.seq_len': 64, 'train.batch_size': 16}
-# On GPU/TPU the step section uses a model large enough to fill the chip, in
-# bfloat16 activations (norm statistics, params and optimizer stay float32),
-# and reports MFU against the bfloat16 matmul peak.
+# The step section's model on GPU/TPU: one that fills the chip, bfloat16
+# activations (norm statistics, params and optimizer float32).
 ACCELERATOR = {'model.num_layers': 12, 'model.hidden_dim': 1024,
                'model.embed_dim': 1024, 'model.num_heads': 16, 'model.mlp_dim': 4096,
                'train.seq_len': 1024, 'train.batch_size': 16, 'model.dtype': 'bfloat16'}
@@ -113,10 +107,8 @@ def lr_sweep(lanes: int) -> list[dict]:
 
 
 class _Group:
-  """One compiled group, stepping on two real batches put on device up front
-  (host batch making is not the step). `init_loss` is set to ln(V), the loss
-  of a uniform model, as the loop would measure it, so no lane counts as
-  diverged (the work is the same either way)."""
+  """One compiled group stepping on two batches on device; `init_loss` is
+  ln(V), as the loop would measure it, so no lane counts as diverged."""
 
   def __init__(self, base, overrides: dict, lanes: int):
     self.program, self.source, self.cfg = build_program(base, overrides, lr_sweep(lanes))
@@ -163,10 +155,9 @@ def _rounds(groups: list[_Group], quick: bool, after_round=None):
 
 def time_groups(base, overrides: dict, lane_counts: tuple[int, ...],
                 quick: bool, after_round=None) -> list[dict]:
-  """Steady-state train-step seconds of one group per lane count (`_rounds`;
-  `after_round()` measures the peak alongside); `over_sequential`: the median
-  over rounds of t_K / ((K / K_first) t_first). Also page faults per step
-  (lnexp.runtime.host_memory) and lane 0's first-step loss and gradient norm."""
+  """Steady-state step seconds of one group per lane count (`_rounds`), with
+  `over_sequential` (median of t_K / ((K / K_first) t_first)), page faults per
+  step and lane 0's first-step loss and gradient norm."""
   groups = [_Group(base, overrides, k) for k in lane_counts]
   firsts = [{k: float(v[0]) for k, v in g.step().items() if k in ('train_loss', 'grad_norm')}
             for g in groups]
@@ -214,11 +205,8 @@ def accelerated() -> bool:
 
 
 def bench_peak(quick: bool, done: dict) -> dict:
-  """Practical matmul peak: best GFLOP/s over a few square sizes.
-
-  Default precision, as the model uses it (on GPU that may mean TF32 for
-  float32). bfloat16 only on gpu/tpu: CPUs emulate it slowly.
-  """
+  """Practical matmul peak: best GFLOP/s over a few square sizes, at default
+  precision as the model uses (bfloat16 only on gpu/tpu)."""
   on_accelerator = accelerated()
   sizes = (128, 256) if quick else (512, 1024, 2048)
   if on_accelerator and not quick:
@@ -234,12 +222,9 @@ def bench_peak(quick: bool, done: dict) -> dict:
 
 
 def bench_step(quick: bool, done: dict) -> dict:
-  """Reference model: step time, tokens/s, model FLOP/s and MFU, 1 vs 8 lanes.
-
-  On GPU/TPU (not --quick): the ACCELERATOR model in bfloat16, 1 vs 2 lanes
-  (8 lanes of it do not fit), MFU against the bfloat16 peak; on GPU with
-  cuDNN flash attention, and once with the einsum attention to compare.
-  """
+  """Reference model: step time, tokens/s, model FLOP/s and MFU, 1 vs 8 lanes;
+  on GPU/TPU the ACCELERATOR model, 1 vs 2 lanes (on GPU with cuDNN attention,
+  and once with einsum attention to compare)."""
   big = accelerated() and not quick
   cudnn = big and jax.default_backend() == 'gpu'
   peak_dtype = 'bfloat16' if big else 'float32'
@@ -309,9 +294,8 @@ def bench_lanes(quick: bool, done: dict) -> dict:
 
 
 def _host_device_runs(quick: bool) -> dict:
-  """Run in a child process that has several CPU host devices: the reference
-  model's one-lane step (batch split over the devices) and claims-size groups
-  of K lanes (each device maps over its lanes)."""
+  """In a child with several CPU host devices: the reference model's one-lane
+  step and claims-size groups of K lanes."""
   ks = (1, 2) if quick else (1, 2, 4, 8, 16)
   base = config_lib.load_config_file(DEFAULT_CONFIG).base
   claims = {**REFERENCE, **QUICK} if quick else CLAIMS
@@ -322,10 +306,8 @@ def _host_device_runs(quick: bool) -> dict:
 
 
 def bench_host_devices(quick: bool, done: dict) -> dict:
-  """The step and lanes sections again with one CPU host device per core
-  (`lnexp.run --host_devices N`, in a child process: JAX's device count is
-  fixed once it starts), against this process's single device, where step,
-  lanes and peak ran before."""
+  """The step and lanes sections with one CPU host device per core (in a child:
+  JAX fixes its device count at start), against this process's one device."""
   if accelerated():
     return {'skipped': 'host devices are a CPU setting'}
   n = max(2, len(processes.usable_cores()))
@@ -353,8 +335,8 @@ def bench_host_devices(quick: bool, done: dict) -> dict:
 
 
 def _steps_in_window(overrides: dict, window_s: float, barrier: str | None) -> dict:
-  """Steps of one claims-size lane finished in `window_s`, after compiling and,
-  if `barrier` (a directory), after every process of the run has compiled."""
+  """Steps of one claims-size lane in `window_s`, after compiling and (with a
+  `barrier` directory) after every process of the run has compiled."""
   group = _Group(config_lib.base_config(), overrides, 1)
   group.step()
   if barrier:
@@ -370,11 +352,9 @@ def _steps_in_window(overrides: dict, window_s: float, barrier: str | None) -> d
 
 
 def bench_processes(quick: bool, done: dict) -> dict:
-  """Claims-size steps per second: this process (all cores' threads) against
-  one single-threaded process per core side by side, pinned one per core
-  (as `lnexp.claims --jobs` runs them) and, except with --quick, unpinned.
-  This process is timed before and after them and the faster rate kept (this
-  VM drifts: a slow moment must not inflate the side-by-side gain)."""
+  """Claims-size steps per second: this process against one single-threaded
+  process per core, pinned (and unpinned, but --quick); this process's rate is
+  the faster of before and after them (the VM drifts)."""
   if accelerated():
     return {'skipped': 'one process per CPU core: a CPU-only comparison'}
   overrides = {**REFERENCE, **QUICK} if quick else CLAIMS
@@ -412,11 +392,8 @@ def bench_processes(quick: bool, done: dict) -> dict:
 
 
 def bench_first_step(quick: bool, done: dict) -> dict:
-  """Wall time of `python -m lnexp.run --config configs/default.py` for 1 step.
-
-  Measured from process start to exit, which bounds the time to the first
-  logged step (it also covers eval, checkpoint and results of that step).
-  """
+  """Wall time of one step of `lnexp.run --config configs/default.py`, process
+  start to exit: a bound on the time to the first logged step."""
   flags = ['--config.train.steps=1', '--config.train.log_every=1',
            '--config.train.eval_every=1', '--config.train.eval_batches=1']
   if quick:
@@ -460,12 +437,8 @@ def bench_default_text(quick: bool, done: dict) -> dict:
 
 
 def bench_diagnostics(quick: bool, done: dict) -> dict:
-  """Step-time overhead of in-step diagnostics at cadence 1 and 10 (default model).
-
-  Times `steps` consecutive steps as the loop runs them (the diagnostic step
-  and the probe-batch forward every `cadence` steps, the plain step between),
-  blocking only at the end, against plain steps only.
-  """
+  """Step-time overhead of in-step diagnostics at cadence 1 and 10 (default
+  model), timed as the loop runs them, against plain steps only."""
   base = config_lib.load_config_file(DEFAULT_CONFIG).base
   group = _Group(base, {**REFERENCE, **QUICK} if quick else {}, 1)
   program, state, batch = group.program, group.state, group.batches[0]
@@ -494,11 +467,9 @@ def bench_diagnostics(quick: bool, done: dict) -> dict:
           'overhead_cadence_1': per_step[1] / per_step[0] - 1, 'target_cadence_10': 0.15}
 
 
-# name -> section(quick, results so far) -> dict of results.
 def norm_methods() -> dict[str, dict]:
-  """Every token norm before each sublayer, and every other placement with
-  LayerNorm where it normalizes (nGPT normalizes itself): the normalization
-  benchmark's kinds of method (experiments/normbench.py), from the registries."""
+  """The normalization benchmark's methods (experiments/normbench.py): each
+  token norm pre, each other placement with LayerNorm (nGPT: none)."""
   methods = {f'{n}-pre': {'model.norm': n, 'model.placement': 'pre'}
              for n, norm in NORMS.items() if norm.tokens is not None}
   for name, placement in PLACEMENTS.items():
@@ -527,6 +498,7 @@ def bench_norms(quick: bool, done: dict) -> dict:
       for name, t in zip(names, times)]}
 
 
+# name -> section(quick, results so far) -> dict of results.
 SECTIONS = {
     'peak': bench_peak,
     'step': bench_step,
@@ -553,9 +525,8 @@ def _read(path: str) -> str:
 
 
 def cpu_model() -> str:
-  """The CPU's model name and whether it has AVX-512 (a VM's CPU may change
-  between sessions, and with it the peak and the MFU); platform.processor()
-  where /proc/cpuinfo names none."""
+  """The CPU's model name and whether it has AVX-512 (a VM's CPU changes
+  between sessions); platform.processor() where /proc/cpuinfo names none."""
   info = _read('/proc/cpuinfo')
   name = re.search(r'^model name\s*:\s*(.*)$', info, re.M)
   flags = re.search(r'^flags\s*:\s*(.*)$', info, re.M)

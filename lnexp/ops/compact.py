@@ -1,13 +1,8 @@
 """`python -m lnexp.ops.compact WORKDIR [WORKDIR ...]`: metrics into one Parquet file.
 
-A run appends each point's step metrics to metrics/POINT_ID.jsonl; committed
-results keep them compactly instead, in WORKDIR/metrics.parquet (zstd): a
-`point_id` column, then the metric columns (per-depth ones as lists), and each
-point's column order in the schema metadata.
-`lnexp.analysis.results.load_metrics` reads either form, the JSONL file first. The
-JSONL files are removed only after every point reads back equal from the new
-file; points already in an earlier metrics.parquet are carried over. The
-workdir is locked meanwhile (`lnexp.runtime.lock`); local workdirs only.
+metrics/*.jsonl become WORKDIR/metrics.parquet (docs/data-and-workdir.md),
+each point's column order in its schema metadata; the JSONL files go only once
+every point reads back equal. Locked meanwhile; local workdirs only.
 """
 from __future__ import annotations
 
@@ -55,8 +50,7 @@ def compact(workdir: str) -> int:
 
 
 def write(path: str, rows: dict[str, list[dict]], columns: dict[str, list[str]]) -> None:
-  """One zstd Parquet file, columns in first-seen order; floats that are all
-  float32 values stored as float32, bytes split by stream (lossless)."""
+  """One zstd Parquet file, columns in first-seen order, float32 where exact."""
   import pyarrow as pa
   import pyarrow.parquet as pq
   order = list(dict.fromkeys(c for pid in rows for c in columns[pid]))

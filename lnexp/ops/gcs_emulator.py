@@ -2,12 +2,9 @@
 
   python -m lnexp.ops.gcs_emulator [PORT] [BUCKET]    (pip install gcp-storage-emulator)
 
-prints the environment to export in another shell, then serves until stopped:
-a `gs://BUCKET/...` workdir then runs, resumes and reports offline. `serve`
-adds to `gcp-storage-emulator` the generation preconditions a lock relies on
-and the `x-goog-generation` header orbax needs; nothing leaves loopback. Why,
-and what it still lacks against real GCS: docs/scaling.md. The tests start it
-in a subprocess (tests/gcs_emulator.py).
+prints the environment to export, then serves until stopped. It adds to
+`gcp-storage-emulator` generation preconditions and `x-goog-generation`
+(docs/scaling.md). The tests start it in a subprocess (tests/gcs_emulator.py).
 """
 from __future__ import annotations
 
@@ -63,12 +60,6 @@ def serve(port: int, bucket: str) -> None:
       current = 0
     return current != int(want[0])
 
-  def refuse(response):
-    response.status = HTTPStatus.PRECONDITION_FAILED
-    response.json({'error': {'code': 412, 'message': 'conditionNotMet',
-                             'errors': [{'reason': 'conditionNotMet',
-                                         'message': 'Precondition Failed'}]}})
-
   def insert_name(request):
     if 'name' in request.query:
       return request.query['name'][0]
@@ -79,9 +70,12 @@ def serve(port: int, bucket: str) -> None:
 
   def wrap(handler, object_id):  # one request at a time: check and write never interleave
     def checked(request, response, storage, *args, **kwargs):
-      if precondition_failed(request, storage, object_id(request)):
-        return refuse(response)
-      return handler(request, response, storage, *args, **kwargs)
+      if not precondition_failed(request, storage, object_id(request)):
+        return handler(request, response, storage, *args, **kwargs)
+      response.status = HTTPStatus.PRECONDITION_FAILED
+      response.json({'error': {'code': 412, 'message': 'conditionNotMet',
+                               'errors': [{'reason': 'conditionNotMet',
+                                           'message': 'Precondition Failed'}]}})
     return checked
 
   def with_generation(handler):  # GCS names the generation of what it sends

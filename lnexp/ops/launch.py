@@ -118,14 +118,13 @@ def check_accelerator(accelerator: str) -> None:
 
 def hosts_of(accelerator: str) -> int:
   """Workers of a TPU type, for dry runs (a real run asks gcloud describe)."""
-  match = re.fullmatch(r'(v\d+[a-z]*|v5litepod)-(\d+)', accelerator)
-  return max(1, int(match[2]) // PER_HOST.get(match[1], 8)) if match else 1
+  kind, _, size = accelerator.rpartition('-')
+  return max(1, int(size) // PER_HOST.get(kind, 8)) if kind and size.isdigit() else 1
 
 
 def check_run_args(run_args: list[str]) -> None:
-  """`lnexp.run --check RUN_ARGS` here, before a VM is created or paid for: the
-  config, overrides and data check out as they would on the workers, which run
-  them from the repository's root (the bundle's src/)."""
+  """`lnexp.run --check RUN_ARGS` from the repository's root (as the workers
+  run it), before a VM is paid for."""
   proc = subprocess.run([sys.executable, '-m', 'lnexp.run', '--check', *run_args],
                         cwd=ROOT, capture_output=True, text=True)
   if proc.returncode:
@@ -254,10 +253,8 @@ def delete_vm(g: Gcloud) -> None:
 
 
 def build_bundle(fv: flags.FlagValues, run_args: list[str], out_dir: str) -> str:
-  """The tarball every worker gets: a wheel of `--ref`'s tracked files (what
-  runs), src.tar (the same files: configs the run arguments name), setup.sh,
-  start.sh, launch.json. Returns its path. A dry run prints the commands and
-  scripts and builds nothing."""
+  """The tarball every worker gets (a wheel and src.tar of `--ref`'s tracked
+  files, setup.sh, start.sh, launch.json); its path. A dry run builds nothing."""
   src, dist, bundle = (os.path.join(out_dir, d) for d in ('src', 'dist', 'bundle'))
   archive = ['git', '-C', ROOT, 'archive', '--format=tar', fv.ref]
   wheel = [sys.executable, '-m', 'pip', 'wheel', '-q', '--no-deps', '-w', dist, src]
@@ -353,9 +350,8 @@ def setup_script(fv: flags.FlagValues, wheel: str, constraints: bool) -> str:
 
 
 def start_script(fv: flags.FlagValues, run_args: list[str]) -> str:
-  """start.sh [PROCESS_ID COORDINATOR NUM_PROCESSES]: starts this worker's
-  process detached, logging to run.log. It runs in src/ (relative config and
-  workdir paths resolve there) with `python -P`, so lnexp is the installed wheel."""
+  """start.sh [PROCESS_ID COORDINATOR NUM_PROCESSES]: this worker's run, detached,
+  in src/ with `python -P` (lnexp from the wheel)."""
   run = ['../.venv/bin/python', '-P', '-m', 'lnexp.run', *run_args, '--multihost']
   command = shlex.join(run)
   if fv.coordinator_port:
@@ -429,9 +425,8 @@ def cmd_run(g: Gcloud, run_args: list[str]) -> int:
 
 
 def drop_locks(workdir: str) -> None:
-  """Removes a gs:// workdir's lock files after its VM was preempted: their
-  holders died with it, and on another host a lock would only expire after
-  its lease (`lnexp.runtime.lock.LEASE_S`), blocking the resume until then."""
+  """Removes a gs:// workdir's lock files after its VM was preempted (their
+  holders died with it; they would block the resume until they expire)."""
   if not workdir.startswith('gs://'):
     return
   locks = storage.join(workdir, 'locks')

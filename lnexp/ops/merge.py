@@ -1,11 +1,8 @@
 """`python -m lnexp.merge --out OUT DIR [DIR ...]`: join shard workdirs into one.
 
-Shards of one sweep (`lnexp.run --shard I/N`) hold the same base config (keys a
-resume may change aside: `workdir.RESUME_MAY_CHANGE`); their
-result rows, metrics, TensorBoard runs and checkpoints are copied into OUT,
-which then reads like an unsharded run's workdir (and resumes like one). OUT
-may already hold rows of the same sweep (they are kept), never be one of the
-DIRs, and is locked while merging (`lnexp.runtime.lock`).
+Shards of one sweep (same base config) are copied into OUT, locked meanwhile,
+which then reads and resumes like the unsharded run's workdir; rows OUT
+already holds are kept.
 """
 from __future__ import annotations
 
@@ -19,14 +16,14 @@ from lnexp.runtime import storage
 from lnexp.runtime.workdir import Workdir, base_diff, load_config, write_errors
 
 PROG = 'lnexp.merge'
+USAGE = 'usage: python -m lnexp.merge --out OUT DIR [DIR ...]'
 
 
 def merge(out: str, sources: list[str]) -> int:
   """Copies every source's results into `out`; returns the number of rows."""
   from lnexp.runtime.lock import WorkdirLock
   if not sources:
-    raise ConfigError('no workdir to merge (usage: python -m lnexp.merge --out OUT DIR '
-                      '[DIR ...])')
+    raise ConfigError(f'no workdir to merge ({USAGE})')
   target = Workdir(out)
   real = {}
   for src in sources:
@@ -69,8 +66,7 @@ def define_flags(fv: flags.FlagValues, argv: list[str]) -> None:
 
 def _merge(fv: flags.FlagValues, dirs: list[str]) -> int:
   if fv.out is None:
-    raise ConfigError('--out is required (usage: python -m lnexp.merge --out OUT DIR '
-                      '[DIR ...])')
+    raise ConfigError(f'--out is required ({USAGE})')
   count = merge(fv.out, dirs)
   print(f'{PROG}: {count} points in {storage.normalize(fv.out)}')
   return 0

@@ -1,13 +1,8 @@
 """Multi-host runs on JAX's own engine: `jax.distributed` and a global device mesh.
 
-On TPU VMs `jax.distributed.initialize()` finds the other hosts itself. Under
-SLURM (`srun`) the job's environment names them: `slurm_params` reads it as
-jax does (first node of the step, a port from the job id or
-$JAX_COORDINATOR_PORT), so the coordinator checks below apply there too; jax
-still gives each task the GPU of its SLURM_LOCALID. Elsewhere pass the
-coordinator address, process count and id. Lanes are then sharded over
-every host's devices (each host holds only its lanes), process 0 writes
-results, and orbax writes checkpoints collectively.
+TPU VMs find their hosts themselves; under SLURM `slurm_params` reads the job's
+environment as jax does, so the coordinator checks apply there too; elsewhere
+pass the coordinator, process count and id (docs/scaling.md).
 """
 from __future__ import annotations
 
@@ -18,9 +13,7 @@ import time
 
 from lnexp.errors import ConfigError
 
-# An HTTP/2 client's first bytes (a gRPC channel's): the connection preface and
-# an empty SETTINGS frame. A gRPC server (JAX's coordination service) answers
-# with a SETTINGS frame of its own: 9-byte header, type 0x4, stream 0.
+# An HTTP/2 preface and empty SETTINGS frame; a gRPC server answers with SETTINGS.
 HTTP2_PREFACE = b'PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n' + bytes([0, 0, 0, 4, 0, 0, 0, 0, 0])
 SETTINGS = 4
 SLURM_VARS = ('SLURM_JOB_ID', 'SLURM_STEP_NODELIST', 'SLURM_NTASKS', 'SLURM_PROCID',
@@ -51,13 +44,8 @@ def speaks_grpc(conn: socket.socket, timeout_s: float) -> bool:
 
 
 def wait_for_coordinator(address: str, timeout_s: float) -> None:
-  """Polls until `address` answers like a JAX coordinator; ConfigError after timeout_s.
-
-  jax's client aborts the whole process (SIGABRT, no Python exception) when
-  it cannot register in time or the port holds something else, so
-  non-coordinator processes check first: the port accepts TCP and answers
-  the HTTP/2 handshake every gRPC server (JAX's coordination service) does.
-  """
+  """Polls until `address` answers like a JAX coordinator (gRPC); ConfigError
+  after timeout_s. jax's own client would abort the process (SIGABRT) instead."""
   host, port = _split(address)
   deadline = time.monotonic() + timeout_s
   while True:
@@ -75,8 +63,8 @@ def wait_for_coordinator(address: str, timeout_s: float) -> None:
 
 
 def check_port_free(address: str) -> None:
-  """Process 0 serves the coordinator on PORT: another listener there would
-  crash it (SIGSEGV in gRPC), so it must be free."""
+  """ConfigError if PORT is taken: another listener would crash process 0's
+  coordinator (SIGSEGV in gRPC)."""
   _, port = _split(address)
   with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
     s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # TIME_WAIT is fine

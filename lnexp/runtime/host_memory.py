@@ -1,11 +1,8 @@
 """Keep XLA CPU's per-step temporaries in the process instead of refaulting them.
 
-glibc serves XLA CPU's large per-step block with a fresh mapping and unmaps it
-on free, so every step faults it in again. A command-line entry point
-re-executes itself once with TUNABLES in GLIBC_TUNABLES (glibc reads them only
-at process start), where JAX will run on the CPU on glibc Linux, unless
-`LNEXP_HOST_MEMORY=0`; jax then runs CPU programs on the calling thread, whose
-heap keeps the block. Why, when and the measurements: docs/performance.md.
+Entry points re-execute themselves once with glibc malloc TUNABLES and run CPU
+programs on the calling thread, whose heap keeps the step's block (why, when
+and the measurements: docs/performance.md, "What lnexp does to the host").
 """
 from __future__ import annotations
 
@@ -53,11 +50,9 @@ def cpu_backend(env=os.environ) -> bool:
 
 
 def keep_step_memory(module: str) -> None:
-  """Call first in `module`'s __main__. On a CPU backend on glibc Linux, unless
-  LNEXP_HOST_MEMORY=0, re-executes the process with TUNABLES if it was started
-  as `python ... -m module` (never a notebook kernel running the module); the
-  re-executed process restores the user's GLIBC_TUNABLES for its children and
-  runs CPU programs on the calling thread (`use_calling_thread`)."""
+  """Call first in `module`'s __main__: re-executes `python -m module` with
+  TUNABLES where docs/performance.md says; the re-executed process restores the
+  user's GLIBC_TUNABLES for its children and `use_calling_thread`s."""
   if os.environ.get(OPT_OUT) == '0' or not cpu_backend():
     return
   if _USER_TUNABLES in os.environ:  # the re-executed process: tunables applied
@@ -88,7 +83,6 @@ def _calling_thread() -> None:
 
 
 def use_calling_thread() -> None:
-  """Where TUNABLES are set, jax runs CPU programs on the calling thread
-  (main-arena memory, kept between steps). Call before jax starts."""
+  """Where TUNABLES are set, run CPU programs on the calling thread (before jax starts)."""
   if tunables_set():
     _calling_thread()

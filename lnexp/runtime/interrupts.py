@@ -1,19 +1,11 @@
 """Ctrl-C and SIGTERM for the command line: one line, exit 130 or 143, never lost.
 
-Python's default SIGINT handler raises KeyboardInterrupt wherever the main
-thread is. Three places make that noisy or silent: an import in progress
-(a traceback through importlib), a gc callback (jax registers one: Python
-prints "Exception ignored" and goes on) and orbax's checkpoint code (its
-`wait_until_finished` logs the exception with a traceback, swallows it and
-forgets that checkpoint). `handler` exits at once with one line in the
-first case; in the others it only remembers the interrupt, which the
-training loop raises at its next step (`check`). Elsewhere it raises
-KeyboardInterrupt as usual.
-
-SIGTERM (spot preemption, SLURM, Kubernetes) is handled the same way, except
-that inside the training loop it is always deferred: the loop finishes its
-step, writes a checkpoint and stops (`Terminated`, exit 143).
+During an import the handlers exit at once with one line. Inside a gc callback
+(jax's) or orbax, where a KeyboardInterrupt would be printed and dropped, they
+only record it, and the training loop raises it at its next step (`check`);
+there SIGTERM is always deferred, so the loop checkpoints first.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -34,6 +26,8 @@ class Terminated(KeyboardInterrupt):
 
   def __init__(self, message: str = 'terminated'):
     super().__init__(message)
+
+
 _ORBAX = f'{os.sep}orbax{os.sep}'
 
 
@@ -56,13 +50,17 @@ def prog() -> str:
   return argv[argv.index('-m') + 1] if '-m' in argv[:-1] else 'lnexp'
 
 
+def _exit(what: str, code: int) -> None:
+  """At an import the entry point is starting: nothing to clean up."""
+  sys.stdout.flush()
+  print(f'{prog()}: {what}; rerun the same command to resume', file=sys.stderr, flush=True)
+  os._exit(code)
+
+
 def handler(signum, frame) -> None:
   where = _where(frame)
-  if where == 'import':  # the entry point is starting: nothing to clean up
-    sys.stdout.flush()
-    print(f'{prog()}: interrupted; rerun the same command to resume', file=sys.stderr,
-          flush=True)
-    os._exit(130)
+  if where == 'import':
+    _exit('interrupted', 130)
   if where == 'defer':  # raised here, it would be printed and dropped
     pending.set()
     return
@@ -72,10 +70,7 @@ def handler(signum, frame) -> None:
 def term_handler(signum, frame) -> None:
   where = _where(frame)
   if where == 'import':
-    sys.stdout.flush()
-    print(f'{prog()}: terminated; rerun the same command to resume', file=sys.stderr,
-          flush=True)
-    os._exit(Terminated.exit_code)
+    _exit('terminated', Terminated.exit_code)
   terminating.set()
   if where != 'defer' and not in_loop.is_set():
     raise Terminated

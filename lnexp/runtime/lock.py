@@ -1,15 +1,9 @@
 """The workdir lock: one process per (workdir, shard) at a time.
 
-A lock is a file `DIR/locks/whole.lock` (an unsharded run) or
-`DIR/locks/shard-I-of-N.lock` naming its holder (host, pid, start time) and
-an expiry. It is created atomically and changed only under the generation
-read (`lnexp.runtime.storage`: O_EXCL locally, generation preconditions on
-gs://), so two processes never both take it. It is stale, and taken over,
-when its holder is gone: on this host, when the pid no longer runs (or runs
-another program); from another host, when it has not been renewed (at each
-checkpoint) for `LEASE_S`. Shards of one workdir (`--shard I/N`, what
-`lnexp.claims --jobs N` runs) lock only their own slice, so they run
-together; an unsharded run and any shard of it exclude each other.
+`DIR/locks/whole.lock` or `shard-I-of-N.lock`, a `storage.Lease` naming its
+holder. It is stale when the holder's pid is gone (this host) or it was not
+renewed for `LEASE_S` (another host). Shards lock only their own slice; an
+unsharded run and any shard exclude each other.
 """
 from __future__ import annotations
 
@@ -34,8 +28,7 @@ def _slice(name: str) -> tuple[int, int] | None:
 
 
 def overlaps(a: str, b: str) -> bool:
-  """Whether two lock names can run the same groups: the whole run overlaps
-  every shard; shards of one N are disjoint; shards of different N overlap."""
+  """Whether two lock names can run the same groups (shards of one N cannot)."""
   sa, sb = _slice(a), _slice(b)
   return sa is None or sb is None or sa[1] != sb[1] or sa[0] == sb[0]
 
@@ -57,8 +50,7 @@ def describe(record: dict) -> str:
 
 
 class WorkdirLock(storage.Lease):
-  """`with WorkdirLock(dir, shard, wait):` holds the (workdir, shard) lock: a
-  `storage.Lease` whose holder on this host lives as long as its pid."""
+  """`with WorkdirLock(dir, shard, wait):` holds the (workdir, shard) lock."""
 
   def __init__(self, workdir: str, shard: tuple[int, int] | None = None,
                wait: bool = False, out=None, bounded=None):

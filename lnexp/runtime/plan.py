@@ -1,8 +1,7 @@
 """Sweep planning: points with stable ids, grouped by structure into lanes.
 
-Points that differ only in `validate.LANE_KEYS` (scalar hyperparameters) share one
-compiled program and run as lanes of one vmapped step; anything else (norm,
-placement, widths, depth, batch size, seq len, steps, data) makes a new group.
+Points that differ only in `validate.LANE_KEYS` share one compiled program as
+lanes of one vmapped step; any other difference makes a new group.
 """
 from __future__ import annotations
 
@@ -44,9 +43,8 @@ class Group:
 
 
 def make_point(base: ConfigDict, overrides: dict) -> Point:
-  """The validated point of one sweep entry. Its id hashes the keys where its
-  canonical config differs from the canonical base, so entries that define the
-  same model (a default spelled out, placements of norm=none) share one id."""
+  """The validated point of one sweep entry; its id hashes where its canonical
+  config differs from the canonical base, so equal models share one id."""
   cfg = validate.canonical(config_lib.apply_overrides(base, overrides))
   validate.validate(cfg)
   reference = config_lib.flatten(validate.canonical(base))
@@ -65,23 +63,21 @@ def make_points(base: ConfigDict, sweep: list[dict]) -> list[Point]:
   return list(points.values())
 
 
-def structure_key(cfg: ConfigDict) -> str:
-  flat = {k: v for k, v in config_lib.flatten(cfg).items() if k not in validate.LANE_KEYS}
+def structure_key(cfg: ConfigDict, ignore: tuple[str, ...] = ()) -> str:
+  """Points with equal keys share a group (lane keys and `ignore` aside)."""
+  flat = {k: v for k, v in config_lib.flatten(cfg).items()
+          if k not in validate.LANE_KEYS and k not in ignore}
   return short_hash(flat, 16)
 
 
 def compile_key(cfg: ConfigDict) -> str:
   """Groups with equal keys run the same compiled programs (they differ in data order only)."""
-  flat = {k: v for k, v in config_lib.flatten(cfg).items()
-          if k not in validate.LANE_KEYS and k != 'data.seed'}
-  return short_hash(flat, 16)
+  return structure_key(cfg, ('data.seed',))
 
 
-# Planning constants, least-squares fitted (with lnexp.measure.flops' rate) to the
-# measured wall time of the core claims suite's groups: seconds of compiling a
-# structure's programs, of each group beyond its FLOPs, and of each checkpoint.
-# With `train.fast_compile` compiling is shorter and steps slower. The fit, its
-# machine and its error: docs/performance.md ("Planner constants").
+
+# Seconds of compiling a structure, of a group beyond its FLOPs, of a checkpoint;
+# with `train.fast_compile`. Fitted: docs/performance.md ("Planner constants").
 COMPILE_S, GROUP_S, CHECKPOINT_S = 13.0, 0.5, 1.6
 FAST_COMPILE_S, FAST_STEP_SLOWDOWN = 4.0, 2.5
 
@@ -107,10 +103,8 @@ def estimate_seconds(groups: list[Group]) -> float:
 def shard_groups(groups: list[Group], index: int, count: int) -> list[Group]:
   """Shard `index` of `count`, deterministic and balanced by estimated time.
 
-  Groups that share compiled programs (seeds of one variant) form a bucket;
-  largest first, a bucket goes whole to the least-loaded shard, unless it alone
-  outweighs a shard's fair share: then its groups go one by one to where they
-  finish soonest, counting a compile where that shard lacks it.
+  Largest first, groups sharing compiled programs go whole to the least-loaded
+  shard, or if they outweigh a fair share, one by one where they finish soonest.
   """
   by_key: dict[str, list[Group]] = {}
   for g in groups:
@@ -160,13 +154,10 @@ def _variant(point: Point) -> str:
 
 def lr_extensions(points: list[Point], original: set[str], rows: dict[str, dict],
                   max_steps: int) -> list[dict]:
-  """Sweep entries that extend a variant's LR grid one step (the ratio of the
-  grid's two outermost LRs on that side) past the edge where its best LR sits,
-  while fewer than `max_steps` LRs were added on that side. The best LR has the
-  lowest final eval loss averaged over the variant's seeds; a diverged run
-  counts at ln V (the uniform predictor), the common reference. A variant with
-  an unfinished point, or a single LR, is left alone. `original`: the ids of
-  the config file's own points (the grid before any extension)."""
+  """Sweep entries that extend a finished variant's LR grid one grid step past
+  the edge where its best LR (mean final eval loss over seeds, diverged at
+  ln V) sits, up to `max_steps` per side (docs/data-and-workdir.md).
+  `original`: the ids of the config file's own points."""
   import math
   variants: dict[str, list[Point]] = {}
   for p in points:

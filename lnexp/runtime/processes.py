@@ -1,12 +1,7 @@
-"""Runs `lnexp.run` units as single-threaded processes, one per core, on one host.
+"""Runs `lnexp.run` units as single-threaded processes, one pinned per core.
 
-Small models use extra XLA CPU threads poorly (their matmuls are small, and
-compiles and host work are serial): single-threaded processes pinned one per
-core run more claims-size steps per second than one multi-threaded process,
-and more than unpinned ones, whose XLA threads migrate between cores
-(`python -m lnexp.bench --sections processes`; docs/performance.md).
-Units of one sweep (`--shard i/N`) share its workdir: result rows are appended
-whole, metrics and checkpoints are per point/group.
+For small models that beats one multi-threaded process, and unpinned ones
+(docs/scaling.md; `python -m lnexp.bench --sections processes`).
 """
 from __future__ import annotations
 
@@ -27,9 +22,8 @@ def usable_cores() -> list[int]:
 
 def pin_to_core(pid: int, index: int) -> None:
   """Pins process `pid` to usable core `index` (mod their count) where the OS
-  allows. Called right after the spawn: the child's XLA threads, started later
-  by its main thread, inherit the pin. (Not a `preexec_fn`: forking a
-  multithreaded JAX process to run Python in the child can deadlock.)"""
+  allows, right after the spawn so its XLA threads inherit it (a `preexec_fn`
+  can deadlock a multithreaded JAX parent)."""
   cores = usable_cores()
   try:
     if cores:
@@ -51,11 +45,9 @@ def shard_units(run_args: list[str], jobs: int, label: str = '') -> list[tuple[s
 
 def run_pool(units: list[tuple[str, list[str]]], jobs: int, stream,
              command: tuple[str, ...] = RUN) -> None:
-  """Runs `COMMAND ARGS` for every (label, ARGS) unit, in order, on `jobs`
-  workers, copying lines to `stream` prefixed `[label]`. Worker w's processes
-  are pinned to core w when there are no more workers than cores. A failed
-  unit does not stop the others; afterwards a RuntimeError names every failed
-  unit with the last lines of the first. Ctrl-C stops every unit."""
+  """Runs `COMMAND ARGS` for every (label, ARGS) unit on `jobs` workers (pinned
+  where cores suffice), lines to `stream` prefixed `[label]`. A failed unit
+  stops no other; then a RuntimeError names them all, with the first's tail."""
   todo: queue.SimpleQueue = queue.SimpleQueue()
   for unit in units:
     todo.put(unit)

@@ -1,18 +1,9 @@
-"""One path layer for workdirs, local or `gs://`.
+"""One path layer for workdirs, local or `gs://` (docs/scaling.md).
 
-Object storage has no append and no rename, so on `gs://` every file is
-written whole, `results.jsonl` is rewritten whole under the workdir lock, and
-often-written files (metrics, TensorBoard) live in a local `Staging` directory
-uploaded at each checkpoint (docs/scaling.md). Locks there are `Lease`s:
-objects that name their holder and expire, changed only under generation
-preconditions. Local paths get the same calls with POSIX semantics (fsync,
-`os.replace`, `O_EXCL`).
-
-`gs://` goes through gcsfs (as `etils.epath` and orbax do) with its listing
-cache off, since other hosts write the same workdir, and google-cloud-storage
-for preconditions: the `[gcs]` extra. Tests point every client at an emulator
-(lnexp/ops/gcs_emulator.py). A run's storage work is `bounded`: on gs:// a
-failure after the clients' retries, or a hang, ends it in one line, exit 75.
+gs:// has no append and no rename: files are written whole, often-written ones
+are `Staging`d locally, locks are `Lease`s under generation preconditions, and
+storage work is `bounded`. gcsfs serves files, google-cloud-storage the
+preconditions (the `[gcs]` extra); local paths get POSIX equivalents.
 """
 from __future__ import annotations
 
@@ -41,11 +32,8 @@ def is_remote(path) -> bool:
 
 
 def normalize(path) -> str:
-  """An absolute local path, or `gs://bucket/key` without a trailing slash.
-
-  ConfigError for other schemes, a bucket-less URL, or gs:// without the
-  `[gcs]` extra installed.
-  """
+  """An absolute local path, or `gs://bucket/key` without a trailing slash;
+  ConfigError for other schemes, no bucket, or no `[gcs]` extra."""
   path = os.fspath(path)
   if not is_remote(path):
     return os.path.abspath(os.path.expanduser(path))
@@ -54,9 +42,7 @@ def normalize(path) -> str:
   bucket, _, key = path[len('gs://'):].partition('/')
   if not bucket:
     raise ConfigError(f'{path}: expected gs://BUCKET/PATH')
-  # gcsfs otherwise probes each new filesystem for hierarchical-namespace
-  # buckets over gRPC, a 60 s wait per instance where that endpoint is out of
-  # reach (orbax and etils make their own instances); the user's setting wins.
+  # Else gcsfs probes each new filesystem over gRPC (docs/scaling.md).
   os.environ.setdefault('GCSFS_EXPERIMENTAL_ZB_HNS_SUPPORT', 'false')
   try:
     import gcsfs  # noqa: F401
@@ -139,12 +125,8 @@ def write_text(path, text: str) -> None:
 
 
 def append_lines(path, lines: list[str]) -> None:
-  """Appends whole lines, each starting on a fresh line (a torn last line is
-  closed first, so it stays one bad line instead of swallowing the next row).
-
-  Locally an O_APPEND write and fsync; on gs:// a rewrite of the whole object
-  (the caller holds the workdir lock).
-  """
+  """Appends whole lines after closing a torn last line (so it stays one bad
+  line); on gs:// rewrites the object (the caller holds the workdir lock)."""
   if not lines:
     return
   text = ''.join(line.rstrip('\n') + '\n' for line in lines)
@@ -202,8 +184,8 @@ def copy_file(src, dst) -> None:
 
 
 def copy_tree(src, dst, skip: tuple[str, ...] = ()) -> list[str]:
-  """Copies every file under `src` to `dst` (either local or gs://), except
-  those under the top-level names in `skip`; returns the relative paths."""
+  """Copies every file under `src` to `dst`, but those under the top-level
+  names in `skip`; returns the relative paths."""
   copied = []
   for rel in _files(src):
     if rel.split('/', 1)[0] in skip or rel.split(os.sep, 1)[0] in skip:
@@ -214,13 +196,9 @@ def copy_tree(src, dst, skip: tuple[str, ...] = ()) -> list[str]:
 
 
 class Staging:
-  """Local mirror of a workdir's often-written subdirectories.
-
-  For a local workdir it is the workdir itself. For gs:// it is a fresh
-  local directory (removed at exit): `pull` downloads a file or directory a
-  resume appends to, writers use `local(...)` paths, and `upload` copies every
-  file changed since it was pulled or last uploaded (at each checkpoint).
-  """
+  """Local mirror of a workdir's often-written subdirectories: the workdir
+  itself, or for gs:// a temporary directory that `pull` fills and `upload`
+  copies back (changed files only, at each checkpoint)."""
 
   def __init__(self, workdir: str, subdirs: tuple[str, ...] = ('metrics', 'tensorboard')):
     self.workdir = workdir
@@ -254,8 +232,8 @@ class Staging:
       self._uploaded[path] = _signature(path)
 
   def upload(self) -> int:
-    """Uploads files changed since the last upload, and deletes the remote
-    copies of pulled or uploaded files removed here; returns how many."""
+    """Uploads changed files and deletes remote copies of ones removed here;
+    returns how many."""
     if not self.remote:
       return 0
     count = 0
@@ -284,8 +262,6 @@ def _signature(path: str) -> tuple[int, int]:
   return stat.st_size, stat.st_mtime_ns
 
 
-# Preconditioned writes: the building blocks of a lock on object storage.
-
 @functools.cache
 def _client():
   from google.cloud import storage as gcs
@@ -293,10 +269,8 @@ def _client():
 
 
 def check_bucket(path: str) -> None:
-  """ConfigError naming the bucket of a gs:// path when it does not exist, this
-  process has no credentials or they are refused, or it may not list objects
-  there: one line before anything runs. (It lists rather than reads the bucket:
-  object roles such as roles/storage.objectAdmin may not read bucket metadata.)"""
+  """ConfigError when the bucket is missing, the credentials are, or they may
+  not list objects (listing needs no bucket-metadata role)."""
   from google.api_core import exceptions
   from google.auth.exceptions import DefaultCredentialsError, RefreshError
   bucket, _, key = _key(path).partition('/')
@@ -319,14 +293,12 @@ def check_bucket(path: str) -> None:
                       f'storage buckets create gs://{bucket})') from None
 
 
-# tensorstore (orbax's checkpoints) raises ValueError("STATUS: ..."); these
-# statuses are a server that did not answer, not a damaged checkpoint.
+# tensorstore's ValueError("STATUS: ...") of a server that did not answer.
 _TENSORSTORE_FAILURES = ('ABORTED', 'UNAVAILABLE', 'DEADLINE_EXCEEDED')
 
 
 def failed(e: BaseException) -> bool:
-  """Whether `e` is a gs:// client giving up on the server after its own
-  retries (connection, timeout, 5xx, auth refresh), not a missing file."""
+  """Whether `e` is a gs:// client giving up on the server after its retries."""
   import aiohttp
   import requests
   from gcsfs.retry import HttpError
@@ -339,8 +311,7 @@ def failed(e: BaseException) -> bool:
 
 @functools.cache
 def _clients_log() -> str:
-  """Where the gs:// clients' own logs go (gcsfs, fsspec, orbax's errors):
-  tracebacks of failures that reach `bounded`, which names this file."""
+  """The file that `bounded` names, where gcsfs, fsspec and orbax's errors log."""
   path = os.path.join(tempfile.gettempdir(), f'lnexp-storage-{os.getpid()}.log')
   handler = logging.FileHandler(path, delay=True)  # created at the first record
   handler.setFormatter(logging.Formatter('%(asctime)s %(levelname)s %(name)s %(message)s'))
@@ -363,14 +334,10 @@ _stopping = threading.Lock()
 
 @contextlib.contextmanager
 def bounded(path: str, what: str, timeout_s: float, cleanup=None):
-  """Inside, on a gs:// `path`, storage work that `failed` or is still running
-  after `timeout_s` ends the process: `cleanup()`, one line on stderr naming
-  `path` and `what`, exit 75 (EX_TEMPFAIL). It exits (os._exit, from a
-  watchdog thread if need be) rather than raises: a call blocked on a dead
-  server may never return, and closing orbax or releasing the lease would
-  block as well; the lease expires. Nothing is torn (every object is written
-  whole), so rerunning the same command resumes from the last checkpoint.
-  Local paths: no bound."""
+  """On a gs:// `path`, storage work inside that `failed` or outlives
+  `timeout_s` ends the process: `cleanup()`, one line naming `path` and
+  `what`, exit 75. It exits rather than raises: a call blocked on a dead server
+  may never return (docs/scaling.md). Local paths: no bound."""
   if not is_remote(path):
     yield
     return
@@ -413,11 +380,8 @@ def _local_generation(stat: os.stat_result) -> int:
 
 
 def read_versioned(path: str) -> tuple[str, int] | None:
-  """(text, generation) of a file, or None if there is none.
-
-  The generation changes with every write: GCS's object generation; locally
-  a number made of the file's inode and mtime.
-  """
+  """(text, generation) of a file, or None; the generation changes with every
+  write (locally: made of inode and mtime)."""
   if not is_remote(path):
     try:
       with open(path) as f:
@@ -439,10 +403,9 @@ def read_versioned(path: str) -> tuple[str, int] | None:
 
 
 def write_versioned(path: str, text: str, generation: int = 0) -> int | None:
-  """Writes `text` if the file's generation is still `generation` (0: if it
-  does not exist); returns the new generation, or None if another writer got
-  there first. (Locally only creation is atomic; a local replace checks then
-  writes.)"""
+  """Writes `text` if the generation is still `generation` (0: no file);
+  the new generation, or None if another writer won (locally only creation
+  is atomic)."""
   if not is_remote(path):
     if generation == 0:
       try:
@@ -484,13 +447,9 @@ def delete_versioned(path: str, generation: int) -> bool:
 
 @dataclasses.dataclass
 class Lease:
-  """A lock that expires: a file naming its holder, renewed while held.
-
-  Object storage cannot tell whether a holder on another host still lives,
-  so a holder that stops renewing (killed, preempted) loses the lock after
-  `ttl_s`; every change is conditioned on the generation read, so two
-  processes never both believe they hold it.
-  """
+  """A lock that expires: a file naming its holder, renewed while held and
+  lost `ttl_s` after the last renewal; every change is conditioned on the
+  generation read, so two processes never both hold it."""
   path: str
   ttl_s: float = 300.0
   owner: dict = dataclasses.field(default_factory=lambda: {
@@ -503,7 +462,7 @@ class Lease:
                        'expires': time.time() + self.ttl_s})
 
   def alive(self, record: dict) -> bool:
-    """Whether the holder of `record` may still hold the lease: until it expires."""
+    """Whether `record`'s holder may still hold the lease."""
     return record.get('expires', 0) > time.time()
 
   def holder(self) -> dict | None:

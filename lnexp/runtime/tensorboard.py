@@ -1,14 +1,8 @@
 """TensorBoard event files: one run per point, one event file per point per process.
 
-Hundreds of points must work, so no writer thread and no file is held open:
-each flush (checkpoint cadence) appends one event per logged step to the
-point's event file of this process and closes it (tensorboardX's
-SummaryWriter queues one event per scalar through a thread per writer, a
-noticeable share of a claims run; docs/performance.md). A run directory is named
-by its variant and learning rate, then the point id
-(`layernorm-post-lr3e-03-1a2b3c4d`), and holds the point's hyperparameters
-for the HParams dashboard. A resumed point first drops the events after the
-step it resumes from, so a re-run step appears once.
+No writer thread and no open file, so hundreds of points work: each flush
+appends and closes (docs/data-and-workdir.md). A resumed point drops the
+events after its resume step first.
 """
 from __future__ import annotations
 
@@ -80,12 +74,8 @@ def _event(step: int, summary=None, **fields) -> bytes:
 
 
 def start(logdir: str, resume_step: int, hparam_values: dict | None = None) -> str:
-  """This process's event file for a point, its earlier files cut to `resume_step`.
-
-  A fresh point (`resume_step` 0) starts with no event file and writes its
-  hparams; a resumed one keeps the events up to `resume_step` (the hparams
-  among them) and drops later ones, which the resume writes again.
-  """
+  """This process's event file for a point, its earlier files cut to
+  `resume_step`; a fresh point (0) drops them and writes its hparams."""
   from tensorboardX.proto import event_pb2
   os.makedirs(logdir, exist_ok=True)
   for path in glob.glob(os.path.join(logdir, '*tfevents*')):

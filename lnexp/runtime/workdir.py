@@ -1,13 +1,9 @@
-"""The workdir contract: config.json, meta.json, results.jsonl, metrics, checkpoints.
+"""The workdir contract: config.json, meta.json, results.jsonl, metrics, checkpoints
+(docs/data-and-workdir.md).
 
-Results are append-only whole lines: an append starts on a fresh line, so a
-line torn by a crash stays one bad line, which readers skip and report; files
-that are rewritten (config.json, a resumed point's metrics) are replaced
-atomically. JSON never holds NaN or Infinity (null instead). Checkpoints are
-orbax, per group. Every file goes through `lnexp.runtime.storage` (local or
-gs://); a workdir that cannot be written (read-only, disk full) is one
-`ConfigError` naming the file (`write_errors`), and on gs:// storage that
-fails or hangs is one line and exit 75 (`Workdir.bounded`).
+Rows are appended as whole lines (a torn line is skipped and reported),
+rewritten files are replaced atomically, JSON holds null for NaN, and every
+file goes through `lnexp.runtime.storage`.
 """
 from __future__ import annotations
 
@@ -33,9 +29,8 @@ from lnexp import config as config_lib
 from lnexp.errors import ConfigError
 from lnexp.runtime import storage
 
-# Keys that change how a run behaves, not what it computes: a resume may change them.
-# A new lane split makes new groups (a group's id and checkpoints are its points), so
-# a point whose group changed restarts from step 0, never from another layout's state.
+# Keys that change how a run behaves, not what it computes: a resume may change
+# them (a new lane split restarts the points whose group changed).
 RESUME_MAY_CHANGE = ('train.storage_timeout_s', 'train.max_lanes_per_program')
 PACKAGES = ('jax', 'jaxlib', 'flax', 'optax', 'orbax-checkpoint', 'ml-collections',
             'numpy', 'tensorflow-datasets')
@@ -65,12 +60,8 @@ _warned: set[tuple[str, tuple[int, ...]]] = set()
 
 
 def read_jsonl(path: str, required: tuple[str, ...] = ()) -> list[dict]:
-  """Rows of a JSON-lines file ([] if there is none).
-
-  A line that is not a JSON object with the `required` keys (torn by a crash,
-  or edited by hand) is skipped and reported once per process: one line on
-  stderr naming the file and line numbers.
-  """
+  """Rows of a JSON-lines file ([] if there is none); lines that are not
+  objects with the `required` keys are skipped, reported once on stderr."""
   if not storage.exists(path):
     return []
   rows, bad = [], []
@@ -107,8 +98,7 @@ WRITE_ERRNOS = {errno.EROFS: 'read-only', errno.EACCES: 'not writable',
 @contextlib.contextmanager
 def write_errors(path: str):
   """Inside, an OSError of a workdir that cannot be written (`WRITE_ERRNOS`)
-  becomes one ConfigError. Results written so far stay valid: rerunning the
-  same command after freeing space resumes exactly."""
+  becomes one ConfigError."""
   try:
     yield
   except OSError as e:
@@ -160,15 +150,13 @@ class Workdir:
     self.config_file = os.path.join(self.path, 'config.json')
 
   def bounded(self, what: str):
-    """`with wd.bounded('saving ...'):` a gs:// storage failure or hang ends the
-    process in one line, exit 75 (`storage.bounded`)."""
+    """`storage.bounded` for this workdir: on gs://, a failure or hang exits 75."""
     return storage.bounded(self.path, what, self.timeout_s,
                            lambda: self._staging and self._staging.close())
 
   @property
   def staging(self) -> storage.Staging:
-    """Where metrics and TensorBoard files are written: the workdir itself, or
-    for gs:// a local directory uploaded by `sync` (at each checkpoint)."""
+    """Where metrics and TensorBoard files are written (`storage.Staging`)."""
     if self._staging is None:
       self._staging = storage.Staging(self.path)
     return self._staging
@@ -195,12 +183,9 @@ class Workdir:
 
   @_bounded('reading config.json')
   def check_base(self, base: dict, moot: Collection[str] = ()) -> dict | None:
-    """Raises ConfigError if the workdir holds a different base config.
-
-    A key lnexp gained after the run started counts at its first default, so
-    older workdirs (the committed claims results) still resume; `RESUME_MAY_CHANGE`
-    keys and `moot` ones (which the run's model does not read) may differ.
-    """
+    """ConfigError if the workdir holds a different base config; keys lnexp
+    gained since count at their first default, `RESUME_MAY_CHANGE` and `moot`
+    (unread by the model) ones may differ. The saved config, or None."""
     if storage.exists(self.path) and not storage.isdir(self.path):
       raise ConfigError(f'workdir {self.path} is a file, not a directory; use another '
                         '--workdir')
@@ -217,7 +202,7 @@ class Workdir:
   @_bounded('reading config.json')
   def saved_config(self) -> dict | None:
     """config.json ({'name', 'base', 'sweep'}), None if absent; ConfigError if
-    it is not one (a run records its config there: lnexp never guesses it)."""
+    it is not one."""
     if not storage.exists(self.config_file):
       return None
     try:
@@ -263,8 +248,7 @@ class Workdir:
     storage.write_text(self.metrics(point_id), '')
 
   def keep_metrics_until(self, point_id: str, step: int) -> None:
-    """Drops metric rows after `step` (written after the checkpoint we resume);
-    the file is replaced atomically."""
+    """Drops metric rows after `step`, the checkpoint a resume starts from."""
     path = self.metrics(point_id)
     rows = [r for r in read_jsonl(path, ('step',)) if r['step'] <= step]
     storage.write_text(path, ''.join(dumps(r) + '\n' for r in rows))
@@ -289,9 +273,8 @@ def load_config(workdir: str) -> dict:
 
 
 def load_point(workdir: str, point_id: str):
-  """(config, params) of a finished point: its lane sliced from the group
-  checkpoint. A diverged lane was frozen at its last finite step: a warning
-  says which step its parameters are from."""
+  """(config, params) of a finished point, its lane of the group checkpoint;
+  a diverged point warns that its parameters are from before it diverged."""
   import orbax.checkpoint as ocp
   saved = load_config(workdir)  # ConfigError naming a missing workdir or config.json
   wd = Workdir(workdir)
