@@ -44,8 +44,8 @@ from lnexp.models.validate import with_arch
 
 ORDER = 12
 VERSION = 4
-RUNTIME = ('60 points of 2,000 steps (more after grid extension); not yet run (v3: 36 points '
-           'of 300 steps, 3.6 process-minutes).')
+RUNTIME = ('60 points of 2,000 steps: 44 minutes beside two suite processes on a 2-core '
+           'CPU (2026-12-07).')
 TRANSIENT = 8  # time steps after the zero initial state that the CV leaves out
 SCALE = ('a one-layer LSTM of 64 units (~0.07M parameters), 2.0M bytes per run, saturated '
          '(docs/claims-v4-pilots.md, section 6); larger models may behave differently')
