@@ -350,12 +350,10 @@ class AlbertGPT(nn.Module):
                grad_probes_L=None, perturb=None):
     """Logits; with `grad_probes_L` (zeros [L]) their gradient is ||dLoss/dx_d||.
 
-    When the 'intermediates' collection is mutable, per-depth diagnostics
-    (see lnexp.measure.diagnostics) are sown as 'depth/<name>' arrays with leading L.
-    `perturb` = (scale_L, delta_BxTxH): scale_L[d] * delta is added to the
-    residual stream after block d. When the 'residuals' collection is mutable,
-    the stream after each block is sown as 'stream' [L, B, T, H]
-    (lnexp.measure.perturbation).
+    Sows per-depth diagnostics as 'depth/<name>' [L, ...] into a mutable
+    'intermediates', and the stream after each block, 'stream' [L, B, T, H],
+    into a mutable 'residuals'. `perturb` = (scale_L, delta_BxTxH): scale_L[d]
+    * delta is added to the stream after block d (lnexp.measure.perturbation).
     """
     c = self.cfg
     collect = self.is_mutable_collection('intermediates')

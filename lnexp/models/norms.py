@@ -218,21 +218,13 @@ def group_norm(groups: int, cfg, name: str) -> nn.Module:
 
 @dataclasses.dataclass(frozen=True)
 class Norm:
-  """A registered norm.
-
-  tokens: cfg, name -> module on [B, T, D] (None: not for sequences).
-  images: cfg, name -> module on [B, H, W, C] (None: not for the CNN).
-  recurrent: usable inside the LSTM cell (normalising one step's gates).
-  running_stats: keeps 'batch_stats' (train/eval differ; per-depth statistics).
-  identity: the model without this norm is the same whatever the placement.
-  lane_keys: per-lane init knobs it reads ({'model.key': ModelConfig field}).
-  """
-  tokens: Callable | None
-  images: Callable | None = None
-  recurrent: bool = True
-  running_stats: bool = False
-  identity: bool = False
-  lane_keys: tuple[str, ...] = ()
+  """A registered norm (its fields: docs/adding-a-variant.md)."""
+  tokens: Callable | None  # cfg, name -> module on [B, T, D] (None: not for sequences)
+  images: Callable | None = None  # cfg, name -> module on [B, H, W, C] (None: no CNN)
+  recurrent: bool = True  # usable inside the LSTM cell (normalising one step's gates)
+  running_stats: bool = False  # keeps 'batch_stats' (train/eval differ; per depth)
+  identity: bool = False  # without it the model is the same whatever the placement
+  lane_keys: tuple[str, ...] = ()  # per-lane init knobs it reads ('model.<key>')
 
 
 def _batchnorm(cfg, name, axes=None):
