@@ -19,30 +19,21 @@ COMMON_KEYS = ('norm', 'hidden_dim', 'init_scale', 'use_bias', 'norm_eps', 'bn_m
 
 @dataclasses.dataclass(frozen=True)
 class Arch:
-  """model: the Flax module. takes_norm: which registered norms fit. reads: the
-  model.* keys it reads (any other must stay at its default). placements: the
-  model.placement values it implements. check(cfg): ConfigError where its keys
-  do not fit together. costs(cfg): one lane's estimates from shapes, {'params',
+  """A model family. costs(cfg): one lane's estimates from shapes, {'params',
   'activations' (kept for the backward pass, logits aside), 'flops', optionally
-  'blocks' (depth steps run one after another)}. images: it classifies images
-  (results report accuracy). norm_free_placement: with an identity norm every
-  placement is the same model. per_depth: per-block diagnostics, Santurkar ICS,
-  the perturbation and batch-1 BatchNorm eval apply. probes: its grad-flow
-  probes follow each 'depth' (block) or 'time' step. layer_params /
-  input_params: paths of its per-depth stacked parameters and names of those
-  before the first block."""
-  model: type[nn.Module]
-  takes_norm: Callable[[Norm], bool]
-  reads: tuple[str, ...]
+  'blocks' (depth steps run one after another)}."""
+  model: type[nn.Module]  # the Flax module
+  takes_norm: Callable[[Norm], bool]  # which registered norms fit
+  reads: tuple[str, ...]  # the model.* keys it reads (any other stays at its default)
   costs: Callable[..., dict]
-  placements: tuple[str, ...] = ()
-  check: Callable = lambda cfg: None
-  images: bool = False
-  norm_free_placement: bool = False
-  per_depth: bool = False
-  probes: str = 'depth'
-  layer_params: tuple[str, ...] | None = None
-  input_params: tuple[str, ...] = ()
+  placements: tuple[str, ...] = ()  # the model.placement values it implements
+  check: Callable = lambda cfg: None  # ConfigError where its keys do not fit together
+  images: bool = False  # it classifies images (results report accuracy)
+  norm_free_placement: bool = False  # with an identity norm, every placement is one model
+  per_depth: bool = False  # per-block diagnostics, ICS, perturbation, batch-1 BN eval apply
+  probes: str = 'depth'  # its grad-flow probes follow each 'depth' (block) or 'time' step
+  layer_params: tuple[str, ...] | None = None  # path of its per-depth stacked parameters
+  input_params: tuple[str, ...] = ()  # names of its parameters before the first block
 
   def norms(self) -> tuple[str, ...]:
     return tuple(name for name, norm in NORMS.items() if self.takes_norm(norm))
