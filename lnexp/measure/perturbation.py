@@ -47,13 +47,10 @@ def _expm1_minus_x(c):
 
 
 def kl_from_logits(logits_p_BxTxV, logits_q_BxTxV):
-  """Per-token KL(p || q) of softmax(logits_p) and softmax(logits_q).
-
-  With d = z_q - z_p and c = d - E_p d (so E_p c = 0 exactly),
-  KL = log E_p[e^c] = log1p(E_p[e^c - 1 - c]). Summing only the second-order
-  and higher terms keeps the relative precision of a tiny KL, which
-  sum p log(p/q) in float32 loses to rounding (KL is O(eps^2), its terms
-  O(eps)). Tokens with |c| >= 10 take the direct formula.
+  """Per-token KL(p || q) of softmax(logits_p) and softmax(logits_q), as
+  log1p(E_p[e^c - 1 - c]) with c = z_q - z_p centred under p: only second- and
+  higher-order terms, so a tiny KL keeps the relative precision that
+  sum p log(p/q) loses in float32. Tokens with |c| >= 10 take that direct formula.
   """
   zp, zq = logits_p_BxTxV.astype(f32), logits_q_BxTxV.astype(f32)
   logp, logq = jax.nn.log_softmax(zp, -1), jax.nn.log_softmax(zq, -1)
