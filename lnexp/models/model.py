@@ -138,7 +138,7 @@ class Attention(nn.Module):
   @nn.compact
   def __call__(self, x_BxTxH, allowed_Bx1xTxS, mask_BxT=None, train=False):
     c = self.cfg
-    n, k = c.num_heads, c.hidden_dim // c.num_heads
+    (b, t), n, k = x_BxTxH.shape[:2], c.num_heads, c.hidden_dim // c.num_heads
     gain_in, gain_out = branch_gains(c)
     hyper = PLACEMENTS[c.placement].hypersphere
     qkv = Dense((3, n, k), use_bias=c.use_bias, dtype=c.dtype, unit=hyper and 'in',
@@ -150,7 +150,6 @@ class Attention(nn.Module):
       q_BxTxNxK = norms.LayerNorm(c.norm_eps, c.use_bias, name='q_norm')(q_BxTxNxK)
       k_BxTxNxK = norms.LayerNorm(c.norm_eps, c.use_bias, name='k_norm')(k_BxTxNxK)
     if PLACEMENTS[c.placement].qkv_norm:  # the model's norm on q, k and v, per head
-      b, t = x_BxTxH.shape[:2]
       mask_BxTN = jnp.repeat(jnp.ones((b, t)) if mask_BxT is None else mask_BxT, n, axis=1)
       q_BxTxNxK, k_BxTxNxK, v_BxTxNxK = (
           norms.make_norm(c.norm, c, f'{name}_norm')(a.reshape(b, t * n, k), mask_BxTN,
@@ -164,7 +163,7 @@ class Attention(nn.Module):
       k_BxTxNxK = (ngpt.unit(k_BxTxNxK) * s_qk_NxK).astype(k_BxTxNxK.dtype)
     diagnose = self.is_mutable_collection('intermediates')
     if c.attention == 'cudnn' and not diagnose:
-      b, t = allowed_Bx1xTxS.shape[:3:2]  # cuDNN's vmap rule needs the heads axis
+      # cuDNN's vmap rule needs the heads axis
       allowed_BxNxTxS = jnp.broadcast_to(allowed_Bx1xTxS, (b, n, t, t))
       out_BxTxNxK = jax.nn.dot_product_attention(
           q_BxTxNxK, k_BxTxNxK, v_BxTxNxK, mask=allowed_BxNxTxS, is_causal=True,
@@ -180,7 +179,6 @@ class Attention(nn.Module):
         a.transpose(0, 2, 1, 3) for a in (q_BxTxNxK, k_BxTxNxK, v_BxTxNxK))
     bias_Bx1xTxS = jnp.where(allowed_Bx1xTxS, 0.0, -1e30).astype(f32)
     outs, logit_maxes, entropies = [], [], []
-    t = q_BxNxTxK.shape[2]
     for start, end in query_blocks(t) if self.blocked else [(0, t)]:  # R = end - start
       logits_BxNxRxS = jnp.einsum('bntk,bnsk->bnts', q_BxNxTxK[:, :, start:end],
                                   k_BxNxSxK[:, :, :end], preferred_element_type=f32)
