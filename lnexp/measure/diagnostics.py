@@ -2,11 +2,8 @@
 RMS per parameter group, per-layer gradient norms and update/param ratios; and
 the host's ICS drift.
 
-They run inside the diagnostic step (every `diagnostics.every` steps; other
-steps never trace it). The forward statistics and the backward gradient probe
-are computed inside the models (`lnexp.models.probes`); Santurkar et al.'s ICS
-is `LaneFns.santurkar_ics`. Every metric, what it measures and why:
-docs/diagnostics.md.
+The forward statistics and gradient probes are computed inside the models
+(`lnexp.models.probes`). Every metric, what it measures and why: docs/diagnostics.md.
 """
 from __future__ import annotations
 
@@ -43,21 +40,24 @@ def tree_rms(tree) -> jax.Array:
 
 def group_metrics(grads, params, new_params) -> dict:
   """Grad norm and update/param RMS ratio per parameter group."""
-  out = {}
+  out, params, new_params = {}, param_groups(params), param_groups(new_params)
   for name, g in param_groups(grads).items():
-    p = param_groups(params)[name]
-    update = jax.tree.map(lambda a, b: a - b, param_groups(new_params)[name], p)
+    update = jax.tree.map(lambda a, b: a - b, new_params[name], params[name])
     out[f'grad_norm/{name}'] = tree_norm(g)
-    out[f'update_ratio/{name}'] = tree_rms(update) / jnp.maximum(tree_rms(p), 1e-30)
+    out[f'update_ratio/{name}'] = tree_rms(update) / jnp.maximum(tree_rms(params[name]), 1e-30)
   return out
+
+
+def _square_sum_L(tree) -> jax.Array:
+  """Sum of squares per layer [L] of a tree stacked along depth."""
+  return sum(jnp.square(x.astype(f32)).reshape(x.shape[0], -1).sum(1)
+             for x in jax.tree.leaves(tree))
 
 
 def layer_grad_norms(layers) -> dict:
   """Per-layer gradient norm [L] of each block submodule stacked along depth
   (`layers`: the grads at the arch's `layer_params`)."""
-  return {f'layer_grad_norm/{sub}': jnp.sqrt(sum(
-      jnp.square(x.astype(f32)).reshape(x.shape[0], -1).sum(1)
-      for x in jax.tree.leaves(tree)))
+  return {f'layer_grad_norm/{sub}': jnp.sqrt(_square_sum_L(tree))
           for sub, tree in layers.items()}
 
 
@@ -66,9 +66,8 @@ def layer_update_ratios(params_L, new_params_L) -> dict:
   along depth (`share=none`): how hard one step pushes each layer (LARS, You et
   al. 2017, scale each layer's step by this ratio's inverse)."""
   def rms_L(tree):
-    leaves = jax.tree.leaves(tree)
-    total_L = sum(jnp.square(x.astype(f32)).reshape(x.shape[0], -1).sum(1) for x in leaves)
-    return jnp.sqrt(total_L / max(sum(x[0].size for x in leaves), 1))
+    size = max(sum(x[0].size for x in jax.tree.leaves(tree)), 1)
+    return jnp.sqrt(_square_sum_L(tree) / size)
   out = {}
   for sub, tree in params_L.items():
     update = jax.tree.map(lambda a, b: a - b, new_params_L[sub], tree)

@@ -1,10 +1,5 @@
 """Model FLOPs of a training step (Kaplan et al. 2020; PaLM, Chowdhery et al. 2022),
-and the planner's step time from them.
-
-Each arch counts its own (`Arch.costs` in lnexp.models.archs): for the
-transformer, 6 x (matmul parameters applied per token, counting a shared block
-once per depth) + 12 x L x H x T for attention scores and values (forward and
-backward); embedding lookups and elementwise work are not counted.
+and the planner's step time from them. Each arch counts its own (`Arch.costs`).
 """
 from __future__ import annotations
 

@@ -1,33 +1,10 @@
 """Claim 4 ("prevents error accumulation across layers") by perturbation.
 
-The old metric, last/first-block residual RMS, is ~1 by construction in post-LN
-(the stream *is* a norm output). This one can fail for every variant: put a
-small error into the residual stream after block `after` (default 1) and follow
-it through the remaining blocks. Exactly:
-
-- x_l [B, T, H]: the residual stream after block l (l = 1..L), from the clean
-  forward pass; ||.|| is the L2 norm over the H features of one token.
-- delta_t = eps * ||x_after,t|| * u_t / ||u_t|| at each real token t (input_mask
-  = 1; padding is not perturbed), u ~ N(0, I_H) per token: a random direction
-  whose size is eps relative to the token's stream (equivalently
-  rms(delta_t) = eps * rms(x_after,t)).
-- x'_l: the stream of a second forward pass with x'_after = x_after + delta
-  (same params, same batch; `AlbertGPT(perturb=...)`).
-- rel_dev_l = mean over real tokens of ||x'_l,t - x_l,t|| / ||x_l,t||; it is 0
-  before block `after` and eps at it.
-- amplification = rel_dev_L / eps: > 1, the error grows across the later
-  blocks; < 1, they damp it; 1, blocks that are identities (ReZero at init).
-- kl = mean over real tokens of KL(p_t || p'_t), p and p' the clean and the
-  perturbed next-token distributions (O(eps^2) for small eps).
-- rms_ratio = rms(x_L) / rms(x_1) on the clean pass: the old metric, beside.
-
-Both passes run in float32 whatever `model.dtype` says (an error of 1e-3 is
-below bfloat16's resolution). Norms with running statistics (BatchNorm,
-PowerNorm): `batch_stats=True` (default) runs both passes as training sees the
-model, BatchNorm normalising with the batch's own statistics (so the error at
-one token also moves the statistics every token sees; running statistics are
-left untouched); `batch_stats=False` uses the running statistics (eval mode).
-Forward passes only: cheap at init over depths 2-32 (`at_init`).
+A small relative error is put into the residual stream after block `after`
+and followed through the later blocks, on the clean and a perturbed forward
+pass (`AlbertGPT(perturb=...)`), both in float32. Unlike the last/first
+residual RMS ratio (~1 by construction in post-LN), it can fail for every
+variant. Every quantity, exactly: docs/diagnostics.md.
 """
 from __future__ import annotations
 
@@ -70,13 +47,10 @@ def _expm1_minus_x(c):
 
 
 def kl_from_logits(logits_p_BxTxV, logits_q_BxTxV):
-  """Per-token KL(p || q) of softmax(logits_p) and softmax(logits_q).
-
-  With d = z_q - z_p and c = d - E_p d (so E_p c = 0 exactly),
-  KL = log E_p[e^c] = log1p(E_p[e^c - 1 - c]). Summing only the second-order
-  and higher terms keeps the relative precision of a tiny KL, which
-  sum p log(p/q) in float32 loses to rounding (KL is O(eps^2), its terms
-  O(eps)). Tokens with |c| >= 10 take the direct formula.
+  """Per-token KL(p || q) of softmax(logits_p) and softmax(logits_q), as
+  log1p(E_p[e^c - 1 - c]) with c = z_q - z_p centred under p: only second- and
+  higher-order terms, so a tiny KL keeps the relative precision that
+  sum p log(p/q) loses in float32. Tokens with |c| >= 10 take that direct formula.
   """
   zp, zq = logits_p_BxTxV.astype(f32), logits_q_BxTxV.astype(f32)
   logp, logq = jax.nn.log_softmax(zp, -1), jax.nn.log_softmax(zq, -1)
@@ -107,7 +81,7 @@ def _forward(model, variables, batch, train, perturb=None):
 @functools.partial(jax.jit, static_argnames=('model_cfg', 'after', 'batch_stats'))
 def response(model_cfg: ModelConfig, variables, batch, direction_BxTxH, eps=EPS,
              after: int = 1, batch_stats: bool = True) -> dict:
-  """The perturbation metrics (module docstring) for a given noise direction.
+  """The perturbation metrics (docs/diagnostics.md) for a given noise direction.
 
   variables: {'params': ..., 'batch_stats': ...} of one model (no lane axis).
   Returns rel_dev_L [L] (entry l-1 is block l), amplification, kl, rms_ratio,
@@ -144,16 +118,12 @@ def measure(model_cfg: ModelConfig, variables, batch, eps: float = EPS, seed: in
   return jax.tree.map(np.asarray, out)
 
 
-def _direction(model_cfg: ModelConfig, batch, seed):
-  b, t = batch['inputs'].shape
-  key = jax.random.fold_in(jax.random.key(seed), NOISE_STREAM)  # apart from the init's
-  return jax.random.normal(key, (b, t, model_cfg.hidden_dim), f32)
-
-
 @functools.partial(jax.jit, static_argnames=('model_cfg', 'after', 'batch_stats'))
 def _measure(model_cfg, variables, batch, eps, seed, after, batch_stats):
-  return response(model_cfg, variables, batch, _direction(model_cfg, batch, seed), eps,
-                  after, batch_stats)
+  b, t = batch['inputs'].shape
+  key = jax.random.fold_in(jax.random.key(seed), NOISE_STREAM)  # apart from the init's
+  direction_BxTxH = jax.random.normal(key, (b, t, model_cfg.hidden_dim), f32)
+  return response(model_cfg, variables, batch, direction_BxTxH, eps, after, batch_stats)
 
 
 @functools.partial(jax.jit, static_argnames=('model_cfg', 'after', 'batch_stats'))
@@ -176,13 +146,10 @@ def at_init(cfg_overrides: Mapping, depths: Sequence[int] = (2, 4, 8, 16, 32),
             after: int = 1, batch_stats: bool = True):
   """Perturbation metrics of freshly initialised models over depth (a DataFrame).
 
-  cfg_overrides: {variant name: dotted overrides}, or one dict of dotted
-  overrides (named norm/placement). Each override set applies over `base`
-  (default `lnexp.config.base_config()`; the claims suite passes its own), then
-  `model.num_layers` = depth. A seed sets train.seed (the init, as a training
-  run initialises its lane), data.seed (the batch: eval batch 0 of the config's
-  data source) and the noise direction. Columns: variant, depth, seed, eps,
-  amplification, kl, rel_dev_last, rms_ratio, loss.
+  cfg_overrides: {variant name: dotted overrides}, or one dict of them (named
+  norm/placement), each applied over `base` (default: base_config()), then
+  `model.num_layers` = depth. A seed sets the init (train.seed), the batch
+  (data.seed; eval batch 0) and the noise direction.
   """
   import pandas as pd  # only here: the rest of the module is jax-only
 

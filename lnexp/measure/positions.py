@@ -1,13 +1,9 @@
 """Eval loss by position in the document, beside the exact references of `topics`.
 
-For the article's "without losing track of past data": on `topics` (lnexp.data.topics)
-the Bayes posterior's advantage over the previous-token predictor grows with
-the document seen so far (the latent topic becomes clear), so a model that
-keeps track of the past stays close to the Bayes loss at late positions.
-Position k of a target is how many of its document's tokens the model has
-seen before it, BOS excluded (k = 0: the input is BOS); targets before a row's
-first BOS (a packed row starts mid-document) have no known k and are left out.
-Measured once at the end of a run, into its result row (`diagnostics.position_losses`).
+For the article's "without losing track of past data": on `topics`
+(lnexp.data.topics) the Bayes posterior's advantage over the previous-token
+predictor grows with the document seen so far, so a model that keeps track of
+the past stays close to the Bayes loss at late positions (docs/diagnostics.md).
 """
 from __future__ import annotations
 
@@ -17,7 +13,9 @@ from lnexp.data.base import BOS
 
 
 def document_positions(inputs_BxT: np.ndarray) -> np.ndarray:
-  """k per input position [B, T] (see the module docstring), -1 where unknown."""
+  """Per input position [B, T], how many of its document's tokens precede it,
+  BOS excluded (0: the input is BOS); -1 before a row's first BOS (a packed row
+  starting mid-document)."""
   t_BxT = np.broadcast_to(np.arange(inputs_BxT.shape[1]), inputs_BxT.shape)
   last_bos_BxT = np.maximum.accumulate(np.where(inputs_BxT == BOS, t_BxT, -1), axis=1)
   return np.where(last_bos_BxT >= 0, t_BxT - last_bos_BxT, -1)

@@ -1,20 +1,8 @@
 """Loss-landscape smoothness along the gradient (Santurkar et al. 2018, sec. 3.1).
 
-For the article's "LayerNorm smooths the optimization landscape". At params
-theta with gradient g = grad L(theta), step along -g by each eta of a grid and
-record, exactly as Santurkar et al.'s figure 4 does:
-- loss_K: L(theta - eta_k g) (their "variation in loss" is its range);
-- grad_change_K: ||grad L(theta - eta_k g) - g|| (gradient predictiveness);
-- beta: max_k grad_change_k / ||eta_k g|| ("effective beta-smoothness": the
-  gradient's Lipschitz constant measured along this direction).
-Norms are over all parameters together (a pytree). Pure functions of a loss
-function and params; `lane_loss_fn` makes the loss of a `LaneFns` lane.
-
-Santurkar et al. step by fixed etas of plain SGD. For models trained with
-Adam, whose step moves each parameter by about the learning rate whatever the
-gradient's norm, `rms_steps=True` reads the etas as such per-parameter RMS
-step lengths (eta_k = step_k sqrt(N) / ||g||, N parameters), so models whose
-gradient norms differ are probed at the same distances.
+For the article's "LayerNorm smooths the optimization landscape": the loss and
+the gradient change at theta - eta_k g over a grid of eta_k, as their figure 4
+(quantities and the `rms_steps` reading of eta: docs/diagnostics.md).
 """
 from __future__ import annotations
 
@@ -29,8 +17,8 @@ f32 = jnp.float32
 
 def along_gradient(loss_fn: Callable, params, etas: Sequence[float],
                    rms_steps: bool = False) -> dict:
-  """The module docstring's quantities at `params` for step sizes `etas`
-  (with `rms_steps`: per-parameter RMS step lengths, see the module docstring).
+  """Santurkar et al.'s quantities at `params` for step sizes `etas` (with
+  `rms_steps`: per-parameter RMS step lengths).
 
   Returns loss (L(theta)), grad_norm (||g||), etas [K] (the multiples of g
   taken), loss_K, loss_range (max - min of loss_K and loss), grad_change_K, beta.

@@ -1,10 +1,6 @@
-"""The model families (`model.arch`), one registry line each.
-
-Every model maps a batch's inputs to [B, T, V] logits (the CNN: [B, 1,
-classes]), so the loss, eval, lanes and diagnostics apply unchanged. An entry
-declares all the engine needs from its family: the norms it takes (from the
-norm registry, `lnexp.models.norms.NORMS`), the placements and model.* keys
-it reads, its costs estimated from shapes, and where its diagnostics apply.
+"""The model families (`model.arch`), one registry line each, declaring all the
+engine needs from the family. Every model maps a batch's inputs to [B, T, V]
+logits (the CNN: [B, 1, classes]), so loss, eval, lanes and diagnostics apply.
 """
 from __future__ import annotations
 
@@ -23,32 +19,21 @@ COMMON_KEYS = ('norm', 'hidden_dim', 'init_scale', 'use_bias', 'norm_eps', 'bn_m
 
 @dataclasses.dataclass(frozen=True)
 class Arch:
-  """model: the Flax module. takes_norm: which registered norms fit. reads: the
-  model.* keys it reads; any other must stay at its default (lnexp.models.validate).
-  placements: the model.placement values it implements, if it reads the key.
-  check(cfg): ConfigError where values of its keys do not fit together.
-  costs(cfg): one lane's estimates from shapes alone, {'params', 'activations'
-  (values a step keeps for the backward pass, logits aside), 'flops' (of a step),
-  optionally 'blocks' (depth steps run one after another; lnexp.measure.flops)}.
-  images: it classifies images (one logit row per example; results report
-  accuracy). norm_free_placement: without a norm (an identity), every
-  placement is the same model. per_depth: diagnostics per block, Santurkar ICS,
-  the residual-stream perturbation and batch-1 BatchNorm eval apply. probes:
-  its grad-flow probes follow each 'depth' (block) or 'time' step.
-  layer_params / input_params: paths of its per-depth stacked parameters and
-  names of those before the first block (Santurkar ICS, per-layer grad norms)."""
-  model: type[nn.Module]
-  takes_norm: Callable[[Norm], bool]
-  reads: tuple[str, ...]
+  """A model family. costs(cfg): one lane's estimates from shapes, {'params',
+  'activations' (kept for the backward pass, logits aside), 'flops', optionally
+  'blocks' (depth steps run one after another)}."""
+  model: type[nn.Module]  # the Flax module
+  takes_norm: Callable[[Norm], bool]  # which registered norms fit
+  reads: tuple[str, ...]  # the model.* keys it reads (any other stays at its default)
   costs: Callable[..., dict]
-  placements: tuple[str, ...] = ()
-  check: Callable = lambda cfg: None
-  images: bool = False
-  norm_free_placement: bool = False
-  per_depth: bool = False
-  probes: str = 'depth'
-  layer_params: tuple[str, ...] | None = None
-  input_params: tuple[str, ...] = ()
+  placements: tuple[str, ...] = ()  # the model.placement values it implements
+  check: Callable = lambda cfg: None  # ConfigError where its keys do not fit together
+  images: bool = False  # it classifies images (results report accuracy)
+  norm_free_placement: bool = False  # with an identity norm, every placement is one model
+  per_depth: bool = False  # per-block diagnostics, ICS, perturbation, batch-1 BN eval apply
+  probes: str = 'depth'  # its grad-flow probes follow each 'depth' (block) or 'time' step
+  layer_params: tuple[str, ...] | None = None  # path of its per-depth stacked parameters
+  input_params: tuple[str, ...] = ()  # names of its parameters before the first block
 
   def norms(self) -> tuple[str, ...]:
     return tuple(name for name, norm in NORMS.items() if self.takes_norm(norm))

@@ -1,14 +1,10 @@
 """A small residual CNN image classifier with every norm of the seed's CNN claim.
 
-post: ResNet v1 (He et al. 2016), relu(x + N2(conv2(relu(N1(conv1(x)))))).
-pre: ResNet v2 pre-activation (He et al. 2016b), x + conv2(relu(N2(conv1(relu(N1(x)))))).
-Norms on [B, H, W, C] (each registry entry's `images` in `lnexp.models.norms`):
-batchnorm over batch, height and width per channel (Ioffe & Szegedy 2015);
-layernorm over channels, height and width of each example (Ba et al. 2016),
-i.e. GroupNorm with one group; groupnorm with `model.groups` groups (Wu & He
-2018); rmsnorm over the same axes as layernorm without centring; dyt
-elementwise (Zhu et al. 2025). Logits come as
-[B, 1, classes] so the language-model loss, eval and lanes apply unchanged.
+post: ResNet v1 (He et al. 2016); pre: ResNet v2, pre-activation (He et al.
+2016b). Norms on [B, H, W, C] (each registry entry's `images`): batchnorm per
+channel over batch, height and width; layernorm (GroupNorm with one group),
+groupnorm and rmsnorm over each image; dyt elementwise. Logits come as [B, 1,
+classes] so the language-model loss, eval and lanes apply unchanged.
 """
 from __future__ import annotations
 

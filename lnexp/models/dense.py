@@ -1,10 +1,7 @@
-"""Dense layers computed as one [tokens, in] x [in, out] matmul.
-
-Same parameters (names, shapes, initial values) as flax's `nn.Dense` and
-`nn.DenseGeneral`, but the input's leading (batch, time) axes are flattened
-first. Differentiating a dot that contracts over two token axes makes XLA CPU
-run each weight gradient as a slow transposed-operand dot; as one 2-D matmul
-it runs at matmul speed (docs/performance.md).
+"""Dense layers computed as one [tokens, in] x [in, out] matmul: the parameters
+of flax's `nn.Dense` and `nn.DenseGeneral`, with the leading (batch, time) axes
+flattened first, so XLA CPU runs weight gradients at matmul speed
+(docs/performance.md).
 """
 from __future__ import annotations
 

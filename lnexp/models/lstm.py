@@ -1,14 +1,10 @@
 """Byte-level LSTM language model with the norms of the seed's RNN claim.
 
-- layernorm / rmsnorm: Ba et al. 2016 (layer-normalized LSTM, their eq. 20-22):
-  the input-to-hidden and hidden-to-hidden pre-activations are normalized
-  separately, each with its own gain and bias, and the cell state before the
-  output tanh.
-- batchnorm: Cooijmans et al. 2016 (Recurrent Batch Normalization): the same
-  three places, statistics over the batch at each time step and running
-  statistics kept per time step.
-The time loop is one `nn.scan` (a `lax.scan`); state resets to zero at every
-document start, so packed rows hold independent documents.
+The input-to-hidden and hidden-to-hidden pre-activations are normalized
+separately, and the cell state before the output tanh: layernorm / rmsnorm as
+Ba et al. 2016 (eq. 20-22), batchnorm as Cooijmans et al. 2016 (per time step,
+running statistics too). The time loop is one `nn.scan`; state resets to zero
+at every document start, so packed rows hold independent documents.
 """
 from __future__ import annotations
 

@@ -1,20 +1,12 @@
-"""AlbertAGPT: a decoder-only causal LM with ALBERT-style cross-layer sharing.
+"""AlbertGPT: a decoder-only causal LM with ALBERT-style cross-layer sharing.
 
-Every variant lives here, read top to bottom:
-- norm (`model.norm`): see `lnexp.models.norms`; placement (`model.placement`): see
-  `lnexp.models.placements`.
-- qk_norm: LayerNorm of queries and keys per head (Dehghani et al. 2023;
-  Wortsman et al. 2023).
-- A placement may change the model beyond the block: the model's norm on q, k
-  and v (HybridNorm), per-depth omegas profiled at init (Admin), or nGPT's
-  normalized model (`lnexp.models.ngpt`).
-- share (`model.share`): all (ALBERT, Lan et al. 2019), attention, ffn, none
-  (GPT). Shared parameters are closed over, unshared ones stacked on a leading
-  depth axis, and the depth loop is one `lax.scan`, so compile time does not
-  grow with depth.
-- Factorized embedding V -> E -> H (ALBERT), optionally tied on the way out.
-- BatchNorm running statistics are per depth (stacked like unshared params)
-  unless `bn_share_stats`, which carries one set through the depth loop.
+The transformer's variants (docs/variants.md) live here and in the registries
+it reads: norm (`lnexp.models.norms`), placement (`lnexp.models.placements`,
+which may change the model beyond the block: HybridNorm's q/k/v norm, Admin's
+profiled omegas, nGPT), qk_norm (Dehghani et al. 2023; Wortsman et al. 2023),
+share (ALBERT, Lan et al. 2019: shared parameters closed over, unshared ones
+stacked on a leading depth axis, the depth loop one `lax.scan`), ALBERT's
+factorized embedding V -> E -> H, and per-depth BatchNorm statistics.
 """
 from __future__ import annotations
 
@@ -124,12 +116,10 @@ QUERY_BLOCK_ROWS, MIN_QUERY_BLOCKS, MAX_QUERY_BLOCKS = 32, 4, 8
 
 
 def query_blocks(t: int) -> list[tuple[int, int]]:
-  """(start, end) of each query block: its queries attend to keys before `end`
-  only, so the masked scores above the diagonal blocks are never computed, as
-  FlashAttention skips masked tiles (Dao et al. 2022). Each block adds
-  compile time, so sequences shorter than 4 blocks stay whole, and so does
-  attention inside a depth loop (depth > scan_unroll), where blocks cost
-  more compile time than they save (docs/performance.md)."""
+  """(start, end) of each query block, whose queries attend to keys before `end`
+  only, so masked scores above the diagonal blocks are never computed (as
+  FlashAttention skips masked tiles, Dao et al. 2022). Short sequences stay
+  whole, as does attention inside a depth loop (compile time: docs/performance.md)."""
   blocks = min(MAX_QUERY_BLOCKS, t // QUERY_BLOCK_ROWS)
   if blocks < MIN_QUERY_BLOCKS:
     return [(0, t)]
@@ -139,11 +129,8 @@ def query_blocks(t: int) -> list[tuple[int, int]]:
 
 class Attention(nn.Module):
   """Causal multi-head self-attention, heads-major layout (fastest on XLA CPU),
-  scores computed per causal query block (`query_blocks`) when `blocked`.
-
-  attention=cudnn: the same function through cuDNN's fused flash attention,
-  which never writes the T x S scores to memory (diagnostic steps, which read
-  the scores, take the einsum path).
+  scores per causal query block (`query_blocks`) when `blocked`. attention=cudnn:
+  cuDNN's fused flash attention, but on diagnostic steps (which read the scores).
   """
   cfg: ModelConfig
   blocked: bool = True
@@ -151,7 +138,7 @@ class Attention(nn.Module):
   @nn.compact
   def __call__(self, x_BxTxH, allowed_Bx1xTxS, mask_BxT=None, train=False):
     c = self.cfg
-    n, k = c.num_heads, c.hidden_dim // c.num_heads
+    (b, t), n, k = x_BxTxH.shape[:2], c.num_heads, c.hidden_dim // c.num_heads
     gain_in, gain_out = branch_gains(c)
     hyper = PLACEMENTS[c.placement].hypersphere
     qkv = Dense((3, n, k), use_bias=c.use_bias, dtype=c.dtype, unit=hyper and 'in',
@@ -163,7 +150,6 @@ class Attention(nn.Module):
       q_BxTxNxK = norms.LayerNorm(c.norm_eps, c.use_bias, name='q_norm')(q_BxTxNxK)
       k_BxTxNxK = norms.LayerNorm(c.norm_eps, c.use_bias, name='k_norm')(k_BxTxNxK)
     if PLACEMENTS[c.placement].qkv_norm:  # the model's norm on q, k and v, per head
-      b, t = x_BxTxH.shape[:2]
       mask_BxTN = jnp.repeat(jnp.ones((b, t)) if mask_BxT is None else mask_BxT, n, axis=1)
       q_BxTxNxK, k_BxTxNxK, v_BxTxNxK = (
           norms.make_norm(c.norm, c, f'{name}_norm')(a.reshape(b, t * n, k), mask_BxTN,
@@ -177,7 +163,7 @@ class Attention(nn.Module):
       k_BxTxNxK = (ngpt.unit(k_BxTxNxK) * s_qk_NxK).astype(k_BxTxNxK.dtype)
     diagnose = self.is_mutable_collection('intermediates')
     if c.attention == 'cudnn' and not diagnose:
-      b, t = allowed_Bx1xTxS.shape[:3:2]  # cuDNN's vmap rule needs the heads axis
+      # cuDNN's vmap rule needs the heads axis
       allowed_BxNxTxS = jnp.broadcast_to(allowed_Bx1xTxS, (b, n, t, t))
       out_BxTxNxK = jax.nn.dot_product_attention(
           q_BxTxNxK, k_BxTxNxK, v_BxTxNxK, mask=allowed_BxNxTxS, is_causal=True,
@@ -193,7 +179,6 @@ class Attention(nn.Module):
         a.transpose(0, 2, 1, 3) for a in (q_BxTxNxK, k_BxTxNxK, v_BxTxNxK))
     bias_Bx1xTxS = jnp.where(allowed_Bx1xTxS, 0.0, -1e30).astype(f32)
     outs, logit_maxes, entropies = [], [], []
-    t = q_BxNxTxK.shape[2]
     for start, end in query_blocks(t) if self.blocked else [(0, t)]:  # R = end - start
       logits_BxNxRxS = jnp.einsum('bntk,bnsk->bnts', q_BxNxTxK[:, :, start:end],
                                   k_BxNxSxK[:, :, :end], preferred_element_type=f32)
@@ -236,11 +221,9 @@ class Mlp(nn.Module):
 class Block(nn.Module):
   """One transformer block: attention and MLP sublayers with the placement.
 
-  Parameter names start with 'attn' or 'mlp' so `share=attention|ffn` can
-  split them into shared and per-depth parts. `blocked`: see `query_blocks`.
-  `placement_fn`: the placement's apply for this block's run of layers
-  (`lnexp.models.placements.stages`; None: the placement's own). `layer`: the
-  0-based depth index (traced inside the depth loop).
+  Parameter names start with 'attn' or 'mlp' (`split_shared`). `placement_fn`:
+  the apply of this block's run of layers (`placements.stages`; None: the
+  placement's own). `layer`: the 0-based depth index (traced in the depth loop).
   """
   cfg: ModelConfig
   blocked: bool = True
@@ -250,34 +233,36 @@ class Block(nn.Module):
   def __call__(self, x_BxTxH, allowed_Bx1xTxS, mask_BxT, train, layer=0):
     c = self.cfg
     place = self.placement_fn or PLACEMENTS[c.placement].apply
+    collect = self.is_mutable_collection('intermediates')
     sublayers = (('attn', lambda h: Attention(c, self.blocked, name='attn')(
                       h, allowed_Bx1xTxS, mask_BxT, train)),
                  ('mlp', lambda h: Mlp(c, name='mlp')(h)))
+
+    def sow_input_stats(prefix, h):
+      for key, value in probes.norm_input_stats(h, mask_BxT).items():
+        self.sow('intermediates', f'{prefix}_{key}', value)
+
     for name, sublayer in sublayers:
       def norm(suffix, h):
-        if self.is_mutable_collection('intermediates'):
-          for key, value in probes.norm_input_stats(h, mask_BxT).items():
-            self.sow('intermediates', f'{name}_{suffix}_{key}', value)
+        if collect:
+          sow_input_stats(f'{name}_{suffix}', h)
         return norms.make_norm(c.norm, c, f'{name}_{suffix}')(h, mask_BxT, train)
 
       def measured(h):
         out = sublayer(h)
-        if self.is_mutable_collection('intermediates'):
+        if collect:
           self.sow('intermediates', f'{name}_out_rms', probes.rms(out, mask_BxT))
-          for key, value in probes.norm_input_stats(h, mask_BxT).items():
-            self.sow('intermediates', f'{name}_sub_{key}', value)  # what the sublayer sees
+          sow_input_stats(f'{name}_sub', h)  # what the sublayer sees
         return out
 
-      def gate(suffix, init):
-        return self.param(f'{name}_{suffix}', nn.initializers.constant(init), (), f32)
+      def param(shape):  # Site's gate (a scalar) and scale (per feature)
+        return lambda suffix, init=1.0: self.param(
+            f'{name}_{suffix}', nn.initializers.constant(init), shape, f32)
 
-      def scale(suffix, init=1.0):
-        return self.param(f'{name}_{suffix}', nn.initializers.constant(init),
-                          (c.hidden_dim,), f32)
-
-      if self.is_mutable_collection('intermediates'):  # the stream the sublayer joins
+      if collect:  # the stream the sublayer joins
         self.sow('intermediates', f'{name}_stream_rms', probes.rms(x_BxTxH, mask_BxT))
-      x_BxTxH = place(x_BxTxH, measured, Site(name, layer, c.num_layers, norm, gate, scale))
+      site = Site(name, layer, c.num_layers, norm, param(()), param((c.hidden_dim,)))
+      x_BxTxH = place(x_BxTxH, measured, site)
     return x_BxTxH
 
 
@@ -319,14 +304,9 @@ class AlbertGPT(nn.Module):
 
   def _admin_profile(self, shared, layers, x_RxTxH):
     """`layers` with each depth's '<sublayer>_omega' set by Admin's profiling
-    (Liu et al. 2020, as their Transformer-Clinic code): sublayers in order,
-    omega_1 = 1 and omega_{i+1}^2 = omega_i^2 E[x_i^2] + E[f_i(x_i)^2], with
-    x_i the input of sublayer i and E the mean over tokens and features, on a
-    batch of random token ids through the initialised model (the
-    post-norm stream has unit mean square whatever the tokens, so the profile
-    hardly depends on them). Each depth runs its block twice: once to measure
-    both sublayers (the MLP's input does not depend on its own omega), once
-    with both omegas set for the block's output."""
+    (Liu et al. 2020; the rule: docs/variants.md) of the initialised model on
+    `x_RxTxH`. Each depth runs its block twice: once to measure both sublayers
+    (the MLP's input does not depend on its own omega), once with both set."""
     c = self.cfg
     r, t = x_RxTxH.shape[:2]
     block = Block(c, blocked=False, parent=None)
@@ -368,18 +348,17 @@ class AlbertGPT(nn.Module):
                grad_probes_L=None, perturb=None):
     """Logits; with `grad_probes_L` (zeros [L]) their gradient is ||dLoss/dx_d||.
 
-    When the 'intermediates' collection is mutable, per-depth diagnostics
-    (see lnexp.measure.diagnostics) are sown as 'depth/<name>' arrays with leading L.
-    `perturb` = (scale_L, delta_BxTxH): scale_L[d] * delta is added to the
-    residual stream after block d. When the 'residuals' collection is mutable,
-    the stream after each block is sown as 'stream' [L, B, T, H]
-    (lnexp.measure.perturbation).
+    Sows per-depth diagnostics as 'depth/<name>' [L, ...] into a mutable
+    'intermediates', and the stream after each block, 'stream' [L, B, T, H],
+    into a mutable 'residuals'. `perturb` = (scale_L, delta_BxTxH): scale_L[d]
+    * delta is added to the stream after block d (lnexp.measure.perturbation).
     """
     c = self.cfg
     collect = self.is_mutable_collection('intermediates')
     t = tokens_BxT.shape[1]
     e, h, depth = c.embed_dim, c.hidden_dim, c.num_layers
     placement = PLACEMENTS[c.placement]
+    unit = ngpt.unit if placement.hypersphere else lambda table: table  # nGPT: unit rows
     embed_VxE = self.param('token_embed', nn.initializers.truncated_normal(
         c.init_scale), (c.vocab_size, e), f32)
     pos_LxE = self.param('pos_embed', nn.initializers.truncated_normal(
@@ -387,7 +366,6 @@ class AlbertGPT(nn.Module):
     proj_ExH = self.param('embed_proj', dense_init(c, e), (e, h), f32) if e != h else None
 
     def embed(tokens_BxT):
-      unit = ngpt.unit if placement.hypersphere else lambda table: table  # nGPT: unit rows
       x_BxTxE = unit(embed_VxE)[tokens_BxT]
       if pos_LxE is not None:
         x_BxTxE = x_BxTxE + unit(pos_LxE[:tokens_BxT.shape[1]])
@@ -395,7 +373,7 @@ class AlbertGPT(nn.Module):
         x_BxTxE = x_BxTxE * c.embed_scale
       if proj_ExH is not None:
         x_BxTxE = matmul_tokens(x_BxTxE, proj_ExH)
-      return (ngpt.unit(x_BxTxE) if placement.hypersphere else x_BxTxE).astype(c.dtype)
+      return unit(x_BxTxE).astype(c.dtype)
     x_BxTxH = embed(tokens_BxT)
 
     # One block init per depth; shared parts keep depth 0's values, parts the
@@ -476,26 +454,24 @@ class AlbertGPT(nn.Module):
     if mutable and not self.is_initializing():
       stats.value = carry_stats if c.bn_share_stats else ys_stats
 
-    if PLACEMENTS[c.placement].final_norm:
+    if placement.final_norm:
       x_BxTxH = norms.make_norm(c.norm, c, 'final_norm')(x_BxTxH, mask_BxT, train)
     if c.tie_embeddings:
       x_BxTxE = x_BxTxH.astype(f32)
       if proj_ExH is not None:
         x_BxTxE = matmul_tokens(x_BxTxE, proj_ExH.T)
-      # Unit-variance embeddings reused as the output layer: scale by E^-1/2
-      # so initial logits have unit scale (as T5 does for tied embeddings).
-      if placement.hypersphere:  # nGPT: unit rows, cosine logits times s_z
-        logits = matmul_tokens(x_BxTxE, ngpt.unit(embed_VxE).T) * ngpt.scaled_param(
-            self, 'sz', (c.vocab_size,), 1.0, h ** -0.5)
-      else:
-        logits = matmul_tokens(x_BxTxE, embed_VxE.T) * e ** -0.5
+      logits = matmul_tokens(x_BxTxE, unit(embed_VxE).T)
+      if not placement.hypersphere:
+        # Unit-variance embeddings reused as the output layer: scale by E^-1/2
+        # so initial logits have unit scale (as T5 does for tied embeddings).
+        logits = logits * e ** -0.5
     else:
       gain = 1.0 if placement.hypersphere else c.unembed_init  # normalized: gain moot
       logits = Dense(c.vocab_size, use_bias=c.use_bias, dtype=c.dtype,
                      unit=placement.hypersphere and 'in',
                      kernel_init=dense_init(c, h, gain), name='unembed')(x_BxTxH)
-      if placement.hypersphere:  # nGPT: cosine logits times s_z
-        logits = logits * ngpt.scaled_param(self, 'sz', (c.vocab_size,), 1.0, h ** -0.5)
+    if placement.hypersphere:  # nGPT: cosine logits times s_z
+      logits = logits * ngpt.scaled_param(self, 'sz', (c.vocab_size,), 1.0, h ** -0.5)
     return logits.astype(f32)
 
 

@@ -1,7 +1,7 @@
 """Normalization layers, each computing in float32 whatever the activation dtype.
 
-Every norm has the same call signature `(x_BxTxD, mask_BxT, train)` so the
-block can swap them freely; only BatchNorm uses the mask and train flag.
+Every token norm is called as `(x_BxTxD, mask_BxT, train)` so the block can
+swap them freely. What each computes, in detail: docs/variants.md.
 - LayerNorm: Ba, Kiros & Hinton 2016, "Layer Normalization".
 - RMSNorm: Zhang & Sennrich 2019, "Root Mean Square Layer Normalization".
 - BatchNorm: Ioffe & Szegedy 2015, with a padding mask and a causal-safe mode.
@@ -11,9 +11,8 @@ block can swap them freely; only BatchNorm uses the mask and train flag.
 - PowerNorm: Shen et al. 2020, running quadratic mean (no batch statistics).
 - GroupNorm (images only): Wu & He 2018.
 
-`NORMS` is the registry: adding a norm is one class and one line there; the
-config's choices, the archs it supports and running-statistics handling all
-derive from it.
+`NORMS` is the registry: adding a norm is one class and one line there
+(docs/adding-a-variant.md).
 """
 from __future__ import annotations
 
@@ -36,9 +35,8 @@ def affine(module: nn.Module, y, bias: bool = True):
 class LayerNorm(nn.Module):
   """(x - mean) / sqrt(var + eps) * scale + bias, statistics over features.
 
-  affine=False drops scale and bias (Xu et al. 2019's LayerNorm-simple);
-  detach_stats=True also stops the gradient through mean and variance, so the
-  backward pass treats them as constants (their DetachNorm).
+  affine=False: Xu et al. 2019's LayerNorm-simple; with detach_stats=True, no
+  gradient through mean and variance (their DetachNorm).
   """
   eps: float = 1e-5
   use_bias: bool = True
@@ -57,43 +55,34 @@ class LayerNorm(nn.Module):
 
 
 class RMSNorm(nn.Module):
-  """x / sqrt(mean(x^2) + eps) * scale: LayerNorm without re-centring."""
+  """x / sqrt(mean(x^2) + eps) * scale: LayerNorm without re-centring. On
+  images, axes=(1, 2, 3): over height, width and channels of each image."""
   eps: float = 1e-5
+  axes: tuple[int, ...] = (-1,)
 
   @nn.compact
   def __call__(self, x_BxTxD, mask_BxT=None, train=False):
     x = x_BxTxD.astype(f32)
-    y = x * jax.lax.rsqrt(jnp.square(x).mean(-1, keepdims=True) + self.eps)
+    y = x * jax.lax.rsqrt(jnp.square(x).mean(self.axes, keepdims=True) + self.eps)
     return affine(self, y, bias=False).astype(x_BxTxD.dtype)
 
 
 class DyT(nn.Module):
-  """scale * tanh(alpha * x) + bias with a learned scalar alpha."""
+  """scale * tanh(alpha * x) + bias with a learned scalar alpha; with erf=True
+  Derf's scale * erf(alpha * x + shift) + bias, learned scalar shift from 0."""
   alpha_init: float = 0.5
   use_bias: bool = True
+  erf: bool = False
 
   @nn.compact
   def __call__(self, x_BxTxD, mask_BxT=None, train=False):
     x = x_BxTxD.astype(f32)
     alpha = self.param('alpha', lambda _: jnp.asarray(self.alpha_init, f32))
-    return affine(self, jnp.tanh(alpha * x), self.use_bias).astype(x_BxTxD.dtype)
-
-
-class Derf(nn.Module):
-  """scale * erf(alpha * x + shift) + bias: learned scalars alpha (from
-  `alpha_init`) and shift (from 0), per-feature scale and bias, as the
-  paper's reference code (zlab-princeton/Derf) has them. Its GPT-2 recipe
-  also multiplies the embedding by a learned scalar from sqrt(D); that is
-  not part of the norm (model.embed_scale is a fixed factor)."""
-  alpha_init: float = 0.5
-  use_bias: bool = True
-
-  @nn.compact
-  def __call__(self, x_BxTxD, mask_BxT=None, train=False):
-    x = x_BxTxD.astype(f32)
-    alpha = self.param('alpha', lambda _: jnp.asarray(self.alpha_init, f32))
-    shift = self.param('shift', nn.initializers.zeros, (), f32)
-    return affine(self, jax.lax.erf(alpha * x + shift), self.use_bias).astype(x_BxTxD.dtype)
+    if self.erf:
+      y = jax.lax.erf(alpha * x + self.param('shift', nn.initializers.zeros, (), f32))
+    else:
+      y = jnp.tanh(alpha * x)
+    return affine(self, y, self.use_bias).astype(x_BxTxD.dtype)
 
 
 class ScaleNorm(nn.Module):
@@ -109,13 +98,9 @@ class ScaleNorm(nn.Module):
 
 
 class PowerNorm(nn.Module):
-  """x / sqrt(psi + eps) * scale + bias with psi a running quadratic mean
-  (Shen et al. 2020, "PowerNorm: Rethinking Batch Normalization in
-  Transformers"): no mean subtraction, and the forward pass uses the running
-  psi of earlier steps in training too, so no token sees another's values in
-  its own step (causal-safe). psi is updated after the step from the real
-  tokens' mean square. The paper's approximate backward pass (its Gamma term)
-  is not implemented: gradients do not flow into psi."""
+  """x / sqrt(psi + eps) * scale + bias, psi the running quadratic mean of
+  earlier steps (in training too: causal-safe), updated after the step from
+  the real tokens' mean square."""
   momentum: float = 0.9
   eps: float = 1e-5
   use_bias: bool = True
@@ -144,17 +129,10 @@ class Identity(nn.Module):
 class BatchNorm(nn.Module):
   """BatchNorm over real (mask=1) tokens, running statistics for eval.
 
-  axes='batch_time': classic statistics over batch and time. In a causal LM
-  this leaks future tokens into earlier positions' outputs while training
-  (position t is normalized with statistics that include positions > t).
-  axes='batch': causal-safe; statistics per position over the batch only.
-  axes='cumulative': causal-safe; position t uses the batch and positions <= t
-  (running statistics from the whole batch).
-  Running statistics (shape D) pool the per-position statistics weighted by
-  their token counts. A position (or batch) with fewer than 2 real samples
-  normalizes with the running statistics instead of producing NaN.
-  Sows the batch-vs-running distances (1/d)||mu_B - mu_run|| and the same for
-  the variance (Shen et al. 2020, PowerNorm) into 'intermediates'.
+  axes: 'batch_time' (classic; leaks the future in a causal LM), 'batch' (per
+  position) or 'cumulative' (positions <= t). Running statistics pool the
+  per-position ones weighted by token counts; a position with fewer than 2
+  real samples uses them instead. Sows the batch-vs-running distances.
   """
   axes: str = 'batch'
   momentum: float = 0.9
@@ -206,17 +184,6 @@ class BatchNorm(nn.Module):
     return affine(self, y, self.use_bias).astype(x_BxTxD.dtype)
 
 
-class ImageRMSNorm(nn.Module):
-  """RMSNorm over height, width and channels of each image, per-channel scale."""
-  eps: float = 1e-5
-
-  @nn.compact
-  def __call__(self, x_BxHxWxC, train=False):
-    x = x_BxHxWxC.astype(f32)
-    y = x * jax.lax.rsqrt(jnp.square(x).mean((1, 2, 3), keepdims=True) + self.eps)
-    return affine(self, y, bias=False).astype(x_BxHxWxC.dtype)
-
-
 class PerPixel(nn.Module):
   """A token norm applied to images as [B, H*W, C] tokens (all pixels real).
 
@@ -251,21 +218,13 @@ def group_norm(groups: int, cfg, name: str) -> nn.Module:
 
 @dataclasses.dataclass(frozen=True)
 class Norm:
-  """A registered norm.
-
-  tokens: cfg, name -> module on [B, T, D] (None: not for sequences).
-  images: cfg, name -> module on [B, H, W, C] (None: not for the CNN).
-  recurrent: usable inside the LSTM cell (normalising one step's gates).
-  running_stats: keeps 'batch_stats' (train/eval differ; per-depth statistics).
-  identity: the model without this norm is the same whatever the placement.
-  lane_keys: per-lane init knobs it reads ({'model.key': ModelConfig field}).
-  """
-  tokens: Callable | None
-  images: Callable | None = None
-  recurrent: bool = True
-  running_stats: bool = False
-  identity: bool = False
-  lane_keys: tuple[str, ...] = ()
+  """A registered norm (its fields: docs/adding-a-variant.md)."""
+  tokens: Callable | None  # cfg, name -> module on [B, T, D] (None: not for sequences)
+  images: Callable | None = None  # cfg, name -> module on [B, H, W, C] (None: no CNN)
+  recurrent: bool = True  # usable inside the LSTM cell (normalising one step's gates)
+  running_stats: bool = False  # keeps 'batch_stats' (train/eval differ; per depth)
+  identity: bool = False  # without it the model is the same whatever the placement
+  lane_keys: tuple[str, ...] = ()  # per-lane init knobs it reads ('model.<key>')
 
 
 def _batchnorm(cfg, name, axes=None):
@@ -283,7 +242,7 @@ NORMS: dict[str, Norm] = {
     'detachnorm': Norm(lambda c, n: LayerNorm(c.norm_eps, affine=False, detach_stats=True,
                                               name=n), recurrent=False),
     'rmsnorm': Norm(lambda c, n: RMSNorm(c.norm_eps, name=n),
-                    images=lambda c, n: ImageRMSNorm(c.norm_eps, name=n)),
+                    images=lambda c, n: RMSNorm(c.norm_eps, (1, 2, 3), name=n)),
     'batchnorm': Norm(_batchnorm, running_stats=True,
                       images=lambda c, n: PerPixel(
                           lambda: _batchnorm(c, 'norm', 'batch_time'), name=n)),
@@ -291,7 +250,8 @@ NORMS: dict[str, Norm] = {
                 images=lambda c, n: PerPixel(lambda: DyT(c.dyt_alpha_init, c.use_bias,
                                                          name='norm'), name=n),
                 lane_keys=('model.dyt_alpha_init',)),
-    'derf': Norm(lambda c, n: Derf(c.derf_alpha_init, c.use_bias, name=n), recurrent=False),
+    'derf': Norm(lambda c, n: DyT(c.derf_alpha_init, c.use_bias, erf=True, name=n),
+                 recurrent=False),
     'scalenorm': Norm(lambda c, n: ScaleNorm(c.norm_eps, name=n)),
     'powernorm': Norm(lambda c, n: PowerNorm(c.bn_momentum, c.norm_eps, c.use_bias, name=n),
                       running_stats=True, recurrent=False),

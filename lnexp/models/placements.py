@@ -1,20 +1,11 @@
 """Where a transformer block's norm sits (`model.placement`), one registry line each.
 
-Each placement's update rule, source paper and what differs from its reference
-code: docs/variants.md.
-- post: x <- N(x + f(x)); pre: x <- x + f(N(x)) + final norm; peri: x <- x + N(f(N(x)))
-  + final norm (also CogView's Sandwich-LN: one entry, or a sweep trains it twice).
-- rezero: x <- x + a f(x), a learned scalar per sublayer from 0 (SkipInit exactly).
-- deepnorm: x <- N(alpha x + f(x)), alpha = (2L)^(1/4), sublayer init x (8L)^(-1/4).
-- lns: pre-LN with block norm outputs x 1/sqrt(l) (LayerNorm Scaling).
-- mixln: post-LN in the first floor(a L) layers, pre-LN in the rest: two depth
-  loops (`stages`), since under vmap a select inside one loop would compute both.
-- hybridnorm: the model's norm on q, k, v per head; FFN h = N(x), x <- h + f(h).
-- admin: x <- N(x * omega + f(x)), omega per depth, profiled at init (Admin).
-- ngpt: the stream on the unit sphere (lnexp.models.ngpt).
-
-`apply(x, f, site)` gets the sublayer `f` and a `Site`: which sublayer and
-layer it is, the depth, and the block's norms and gates by name.
+post (Vaswani et al. 2017), pre (Xiong et al. 2020), peri (Peri-LN, Kim et al.
+2025; CogView's Sandwich-LN, Ding et al. 2021), rezero (Bachlechner et al.
+2020; SkipInit, De & Smith 2020), deepnorm (Wang et al. 2022), lns (LayerNorm
+Scaling, Sun et al. 2025), mixln (Li et al. 2024), hybridnorm (Zhuo et al.
+2025), admin (Liu et al. 2020), ngpt (Loshchilov et al. 2024, lnexp.models.ngpt).
+Update rules and what differs from the reference code: docs/variants.md.
 """
 from __future__ import annotations
 
@@ -29,14 +20,10 @@ from lnexp.models import ngpt
 
 
 class Site(NamedTuple):
-  """One sublayer as a placement sees it.
-
-  sublayer: 'attn' or 'mlp'. layer: the block's 0-based depth index (a traced
-  int32 inside the depth loop). depth: L. norm(suffix, h): the block's norm
-  named '<sublayer>_<suffix>'. gate(suffix, init): a learned scalar named
-  '<sublayer>_<suffix>'. scale(suffix, init=1): a learned per-feature vector
-  named '<sublayer>_<suffix>' (per depth: see `Placement.per_depth`).
-  """
+  """One sublayer ('attn' or 'mlp') as a placement sees it: its 0-based layer
+  (traced in the depth loop), the depth L, and the block's norm(suffix, h),
+  gate(suffix, init) (a learned scalar) and scale(suffix, init=1) (a learned
+  per-feature vector), each named '<sublayer>_<suffix>'."""
   sublayer: str
   layer: Any
   depth: int

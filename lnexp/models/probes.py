@@ -1,8 +1,5 @@
-"""What a model measures about itself as it runs (lnexp.measure.diagnostics says why).
-
-Identity probes whose gradient is the backprop norm at their input, and the
-forward statistics a block sows into 'intermediates'; here, below the measure
-layer, because the model families call them inside their forward pass.
+"""What a model measures about itself as it runs (why: lnexp.measure.diagnostics):
+gradient probes and the forward statistics a block sows into 'intermediates'.
 """
 from __future__ import annotations
 

@@ -1,12 +1,7 @@
 """The config against the registries: every key's choices, the per-lane keys,
-`validate`, `canonical` and `with_arch`.
-
-`lnexp.config` knows keys, types and ranges; what the registries add (the
-archs, norms, placements and data sources that exist, the keys an arch reads,
-a source's own checks) is checked here, once per config. Checks that need more
-than a config run where that exists: the data (a missing file, more tokens
-than model.vocab_size) in `lnexp.data.make_source`, the backend in
-`ModelConfig.from_config`, memory fit in `lnexp.train.memory`.
+`validate`, `canonical` and `with_arch`. (`lnexp.config` checks keys, types and
+ranges; checks that need more than a config run where that exists: the data in
+`lnexp.data.make_source`, the backend in `ModelConfig.from_config`.)
 """
 from __future__ import annotations
 
