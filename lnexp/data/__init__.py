@@ -1,10 +1,7 @@
-"""Data sources (`data.source`), one registry line each; every batch a pure
-function of (data.seed, split, index).
+"""Data sources (`data.source`): the `SOURCES` registry and `make_source`.
 
-`SOURCES` is the registry: adding a source is one module (its DataSource, a
-`make(cfg, **common)` builder, optionally a `check` of its keys) and one line
-here; the config's choices and the image/text check derive from it. See `base`
-for the batch layout every source shares.
+Adding a source is one module (a DataSource, a `make(cfg, **common)` builder,
+optionally a `check` of its keys) and one line here; `base` has the batch layout.
 """
 from __future__ import annotations
 
@@ -12,27 +9,18 @@ import dataclasses
 from typing import Callable
 
 from lnexp.data import images, synthetic, text, tfds, topics
-from lnexp.data.base import (
+from lnexp.data.base import (  # re-exported for callers
   BOS,
   BYTE_VOCAB_SIZE,
   EOS,
   NUM_SPECIAL,
   PAD,
   TRAIN_FRACTION,
-  Batch,
   DataSource,
   rows_to_batch,
 )
-from lnexp.data.synthetic import SyntheticSource
-from lnexp.data.text import TextSource, python_docs, read_text_file
-from lnexp.data.tfds import TfdsSource
-from lnexp.data.topics import TopicSource
+from lnexp.data.text import python_docs
 from lnexp.errors import ConfigError
-
-__all__ = ['BOS', 'BYTE_VOCAB_SIZE', 'EOS', 'NUM_SPECIAL', 'PAD', 'SOURCES',
-           'TRAIN_FRACTION', 'Batch', 'DataSource', 'Source', 'SyntheticSource',
-           'TextSource', 'TfdsSource', 'TopicSource', 'make_source', 'python_docs',
-           'read_text_file', 'rows_to_batch']
 
 
 @dataclasses.dataclass(frozen=True)
