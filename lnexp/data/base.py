@@ -68,7 +68,7 @@ class DataSource:
     step = int(step)
     if step < 0:
       raise ValueError(f'train_batch: step={step} must be >= 0')
-    return rows_to_batch(self._rows(TRAIN, step))
+    return self._batch(TRAIN, step)
 
   def eval_batch(self, index: int) -> Batch:
     """Held-out batch `index` in [0, train.eval_batches), from the eval stream."""
@@ -76,7 +76,10 @@ class DataSource:
     if not 0 <= index < self.eval_batches:
       raise IndexError(f'eval_batch: index={index} not in '
                        f'[0, {self.eval_batches}) (train.eval_batches)')
-    return rows_to_batch(self._rows(EVAL, index))
+    return self._batch(EVAL, index)
+
+  def _batch(self, split: int, index: int) -> Batch:
+    return rows_to_batch(self._rows(split, index))
 
   def _rng(self, split: int, index: int) -> np.random.Generator:
     return np.random.default_rng([self.seed, split, index])
