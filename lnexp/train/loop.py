@@ -1,15 +1,9 @@
 """Runs one group of lanes: data, steps, eval, checkpoints, result rows.
 
-The host never waits on the device inside the loop except at eval and
-checkpoint steps: a logged step's metrics are fetched after the next step has
-been dispatched (`MetricsLog`), and the next batch is made on a thread (on CPU
-the entry points run programs on the calling thread: lnexp.runtime.host_memory).
-Resuming restores the lane state and the host-side record (init loss, evals so
-far) from the latest orbax checkpoint that restores (`checkpoints`); batches
-are a pure function of the step, so the resumed run is bitwise the
-uninterrupted one. Ctrl-C closes the checkpoint manager (no half-written
-checkpoint, no background-thread noise) and raises `Interrupted`, which says at
-which step.
+The host waits on the device only at eval and checkpoint steps (metrics are
+fetched one step late, the next batch is made on a thread). Batches are a pure
+function of the step, so a run resumed from its checkpoint is bitwise the
+uninterrupted one. Ctrl-C closes the checkpoints and raises `Interrupted`.
 """
 from __future__ import annotations
 
@@ -63,10 +57,10 @@ class _Context:
 
 def run_group(group: plan_lib.Group, source, workdir: Workdir, label: str = '',
               devices=None, renew=None, checkpoint_on_term: bool = True) -> list[dict]:
-  """Trains every lane of `group` on `source` to the end; returns and appends
-  result rows. `renew` is called at each checkpoint (the workdir lock's lease).
-  On SIGTERM the group stops after its current step, checkpointed there unless
-  `checkpoint_on_term` is off (a grace period too short to write one).
+  """Trains every lane of `group` to the end; returns and appends result rows.
+
+  `renew` is called at each checkpoint (the lock's lease). SIGTERM stops after
+  the current step, checkpointed there if `checkpoint_on_term`.
   """
   ctx = _Context()
   try:
@@ -189,10 +183,8 @@ def _start(program, cfg, source, eval_batches, manager, workdir):
 
 
 def _measures(cfg, done: int) -> tuple[bool, tuple[str, ...]]:
-  """Whether step `done` takes the diagnostics (step 1 always: the
-  initialization), and which measures of the state before the step it takes:
-  'ics' (Santurkar et al.'s ICS; unshared per-depth archs only) and
-  'smoothness' (Santurkar et al.'s smoothness along the gradient; step 1 too)."""
+  """Whether step `done` takes the diagnostics (step 1 always), and which
+  measures of the state before it: 'ics' and 'smoothness' (Santurkar et al.)."""
   d = cfg.diagnostics
   diagnose = d.enabled and (done % (d.every or cfg.train.log_every) == 0 or done == 1)
   ics_every = d.ics_every if (d.enabled and cfg.model.share == 'none'
@@ -230,8 +222,7 @@ def _evaluate(program, cfg, state, eval_batches, host: dict, done: int) -> dict:
 
 
 def _position_losses(program, state, source, eval_batches) -> dict[str, list]:
-  """Per lane, eval loss by position in the document, with the source's exact
-  references by position beside it (lnexp.measure.positions)."""
+  """Per lane, eval loss by position with the source's exact references."""
   batches = [source.eval_batch(i) for i in range(len(eval_batches['inputs']))]
   lanes_NxBxT = fetch(program.eval_token_losses(state, eval_batches))
   refs = positions.reference_losses(source, batches)
@@ -243,9 +234,8 @@ BATCH1_SEQUENCES = 8
 
 
 def _eval_batch1(program, state, source) -> dict[str, list[float]]:
-  """Eval losses when inference sees one sequence at a time (the article's
-  low-resource setting), on eval batch 0's first sequences: each normalised with
-  its own batch statistics, and with the running statistics (the same tokens)."""
+  """Eval losses of eval batch 0's first sequences one at a time, with their own
+  and with running statistics (docs/diagnostics.md)."""
   first = source.eval_batch(0)
   singles = program.put_eval_batches([{k: v[i:i + 1] for k, v in first.items()} for i in
                                       range(min(BATCH1_SEQUENCES, len(first['inputs'])))])

@@ -102,14 +102,9 @@ def train_and_evaluate(config: ConfigFile | str, overrides: dict | None = None,
                        checkpoint_on_term: bool = True) -> list[dict]:
   """Runs every unfinished point (of `shard`'s groups); returns their rows.
 
-  Shard I/N takes the I-th of N slices of the plan's groups
-  (`plan.shard_groups`), so machines that do not talk can split a grid and
-  `lnexp.merge` joins their workdirs; shards may also share one workdir.
-  Nothing is written before the plan, the workdir and every group's memory
-  estimate check out; then the (workdir, shard) lock is taken (waiting for
-  it with `wait_for_lock`; `lnexp.runtime.lock`). A workdir that cannot be
-  written (read-only, disk full) is one ConfigError; rerunning resumes. SIGTERM
-  stops a group after its step, checkpointed there (`checkpoint_on_term`).
+  Nothing is written before the plan, workdir and memory estimates check out;
+  then the (workdir, shard) lock is taken (`lnexp.runtime.lock`). A workdir
+  that cannot be written is one ConfigError; rerunning resumes.
   """
   plan = plan_run(config, overrides, workdir)
   entries, distinct = len(plan.sweep), len(plan.points)
