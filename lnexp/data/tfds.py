@@ -100,12 +100,11 @@ class TfdsSource(DataSource):
   _BATCHED_READ = 16       # fewer missing records are read one by one
   _FOLLOW_BLOCK = 16       # continuation documents drawn per row at a time
 
-  def __init__(self, *, tfds_name: str, data_dir: str, download: bool,
-               records: tuple[Any, Any] | None = None, **kwargs):
+  def __init__(self, *, tfds_name: str, data_dir: str, download: bool, **kwargs):
     super().__init__(**kwargs)
     self.vocab_size = BYTE_VOCAB_SIZE
     self.name = f'tfds:{tfds_name}'
-    train, evaluation = records or open_tfds(tfds_name, data_dir, download)
+    train, evaluation = open_tfds(tfds_name, data_dir, download)
     self._records = {TRAIN: train, EVAL: evaluation}
     for split, source in self._records.items():
       if not len(source):

@@ -56,7 +56,7 @@ class _Context:
 
 
 def run_group(group: plan_lib.Group, source, workdir: Workdir, label: str = '',
-              devices=None, renew=None, checkpoint_on_term: bool = True) -> list[dict]:
+              renew=None, checkpoint_on_term: bool = True) -> list[dict]:
   """Trains every lane of `group` to the end; returns and appends result rows.
 
   `renew` is called at each checkpoint (the lock's lease). SIGTERM stops after
@@ -64,7 +64,7 @@ def run_group(group: plan_lib.Group, source, workdir: Workdir, label: str = '',
   """
   ctx = _Context()
   try:
-    return _train(group, source, workdir, label, devices, renew, ctx, checkpoint_on_term)
+    return _train(group, source, workdir, label, renew, ctx, checkpoint_on_term)
   except BaseException as e:
     with workdir.bounded('closing the checkpoints'):
       ctx.close()
@@ -82,12 +82,11 @@ def run_group(group: plan_lib.Group, source, workdir: Workdir, label: str = '',
     raise
 
 
-def _train(group, source, workdir, label, devices, renew, ctx,
-           checkpoint_on_term) -> list[dict]:
+def _train(group, source, workdir, label, renew, ctx, checkpoint_on_term) -> list[dict]:
   t_start = time.time()
   cfg = config_lib.apply_overrides(group.config, {'model.vocab_size': source.vocab_size})
   tc = cfg.train
-  program = Program(group, cfg, devices)
+  program = Program(group, cfg)
   eval_batches = program.put_eval_batches(
       [source.eval_batch(i) for i in range(tc.eval_batches)])
   probe_batch = program.put_batch(source.eval_batch(0))

@@ -111,8 +111,8 @@ def mesh_shape(num_devices: int, lanes: int, batch_size: int) -> tuple[int, int]
 class Program:
   """Compiled init/train/eval for the lanes of one group."""
 
-  def __init__(self, group: plan_lib.Group, cfg, devices=None):
-    devices = devices if devices is not None else jax.devices()
+  def __init__(self, group: plan_lib.Group, cfg):
+    devices = jax.devices()
     self.num_lanes = len(group.points)
     lane_size, data_size = mesh_shape(len(devices), self.num_lanes, cfg.train.batch_size)
     self.padded_lanes = math.ceil(self.num_lanes / lane_size) * lane_size
