@@ -16,11 +16,10 @@ from lnexp.errors import ConfigError
 
 
 class TopicSource(MarkovSource):
-  """K order-1 Markov chains, one per document, drawn uniformly (see module doc).
+  """K order-1 Markov chains, one per document, drawn uniformly.
 
-  States for sampling: `k * (1 + S) + c` with c = 0 the start of a topic-k
-  document (last token BOS) and c = 1 + a after symbol a; then EOS and PAD.
-  A BOS token moves to the start state of a fresh uniformly drawn topic.
+  Sampling states: `k * (1 + S) + c`, c = 0 the start of a topic-k document
+  and c = 1 + a after symbol a; then EOS and PAD. BOS draws a fresh topic.
   """
 
   def __init__(self, *, num_topics: int, num_symbols: int, mean_doc_len: float,
@@ -111,12 +110,8 @@ class TopicSource(MarkovSource):
     return self._sample(state_B, uniform_TxB, rng.integers(self.num_topics, size=(t, b)) * c)
 
   def log_probs(self, batch: Batch) -> np.ndarray:
-    """Bayes-optimal log p(target | the row so far) [B, T], by forward filtering.
-
-    The belief over topics resets to uniform at each BOS and is multiplied by
-    each observed symbol's likelihood; a packed row that starts after symbol
-    a starts from p(topic | a) of the stationary stream.
-    """
+    """Bayes-optimal log p(target | the row so far) [B, T], by forward filtering
+    (the topic belief resets at each BOS; a packed row starts from p(topic | a))."""
     inputs_BxT = np.asarray(batch['inputs'])
     targets_BxT = np.asarray(batch['targets'])
     b, t = inputs_BxT.shape
