@@ -55,8 +55,7 @@ class _Context:
         pass
 
 
-def run_group(group: plan_lib.Group, source, workdir: Workdir, label: str = '',
-              renew=None, checkpoint_on_term: bool = True) -> list[dict]:
+def run_group(group: plan_lib.Group, source, workdir: Workdir, label: str, renew=None, checkpoint_on_term: bool = True) -> list[dict]:
   """Trains every lane of `group` to the end; returns and appends result rows.
 
   `renew` is called at each checkpoint (the lock's lease). SIGTERM stops after
@@ -72,7 +71,6 @@ def run_group(group: plan_lib.Group, source, workdir: Workdir, label: str = '',
       raise OSError(errno.ENOSPC, 'No space left on device',
                     workdir.checkpoints(group.group_id)) from None
     if isinstance(e, KeyboardInterrupt) and not isinstance(e, Interrupted):
-      label = label or f'group {group.group_id}'
       verb = 'terminated' if isinstance(e, interrupts.Terminated) else 'interrupted'
       where = (f'{verb} at step {ctx.step} of {label}' if ctx.step is not None
                else f'{verb} while starting {label}')
@@ -96,7 +94,7 @@ def _train(group, source, workdir, label, renew, ctx, checkpoint_on_term) -> lis
   start, state, host = _start(program, cfg, source, eval_batches, ctx.manager, workdir)
   ctx.step = ctx.checkpoint = start
   primary = jax.process_index() == 0
-  ctx.progress = Progress(label or group.group_id, tc.steps, start)
+  ctx.progress = Progress(label, tc.steps, start)
   log = MetricsLog(group, workdir, start, primary, ctx.progress)
   # Only this thread calls the source inside the loop (sources keep caches).
   ctx.batcher = concurrent.futures.ThreadPoolExecutor(1)
