@@ -25,10 +25,8 @@ from lnexp.errors import ConfigError
 
 @dataclasses.dataclass(frozen=True)
 class Source:
-  """make(cfg, **common) -> DataSource. check(cfg.data): ConfigError for a value
-  of its keys it cannot use (run by lnexp.models.validate; plain ranges live in
-  lnexp.config). images: it yields images (True), tokens (False), or either,
-  as the model takes (None)."""
+  """make(cfg, **common) -> DataSource; check(cfg.data): ConfigError for values it
+  cannot use; images: yields images (True), tokens (False) or either (None)."""
   make: Callable
   check: Callable = lambda d: None
   images: bool | None = False
@@ -45,11 +43,8 @@ SOURCES: dict[str, Source] = {
 
 
 def make_source(cfg) -> DataSource:
-  """The source of a validated config, for train.batch_size x train.seq_len.
-
-  ConfigError where the data cannot be read, or holds more tokens (or classes)
-  than a model.vocab_size that is set (-1: the data's).
-  """
+  """The source of a validated config; ConfigError where the data cannot be read
+  or holds more tokens (or classes) than a set model.vocab_size."""
   d, t, m = cfg.data, cfg.train, cfg.model
   source = SOURCES[d.source].make(cfg, batch_size=t.batch_size, seq_len=t.seq_len,
                                   seed=d.seed, eval_batches=t.eval_batches,

@@ -67,10 +67,8 @@ class RunPlan:
 
 def plan_run(config: ConfigFile | str, overrides: dict | None = None,
              workdir: str | None = None) -> RunPlan:
-  """Validates everything a run needs (data errors included), writing nothing.
-
-  config: a loaded config file, or its `path.py[:arg]` to load.
-  """
+  """Validates everything a run needs (data errors included), writing nothing;
+  config: a loaded config file, or its `path.py[:arg]`."""
   if isinstance(config, str):
     config = config_lib.load_config_file(config)
   overrides = overrides or {}
