@@ -55,7 +55,8 @@ class _Context:
         pass
 
 
-def run_group(group: plan_lib.Group, source, workdir: Workdir, label: str, renew=None, checkpoint_on_term: bool = True) -> list[dict]:
+def run_group(group: plan_lib.Group, source, workdir: Workdir, label: str, renew=None,
+              checkpoint_on_term: bool = True) -> list[dict]:
   """Trains every lane of `group` to the end; returns and appends result rows.
 
   `renew` is called at each checkpoint (the lock's lease). SIGTERM stops after
