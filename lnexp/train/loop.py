@@ -58,10 +58,7 @@ class _Context:
 def run_group(group: plan_lib.Group, source, workdir: Workdir, label: str, renew=None,
               checkpoint_on_term: bool = True) -> list[dict]:
   """Trains every lane of `group` to the end; returns and appends result rows.
-
-  `renew` is called at each checkpoint (the lock's lease). SIGTERM stops after
-  the current step, checkpointed there if `checkpoint_on_term`.
-  """
+  `renew` is called at each checkpoint; SIGTERM stops after the current step."""
   ctx = _Context()
   try:
     return _train(group, source, workdir, label, renew, ctx, checkpoint_on_term)
@@ -143,8 +140,7 @@ def _train(group, source, workdir, label, renew, ctx, checkpoint_on_term) -> lis
 
 
 def _checkpoint(ctx, workdir, log, state, host, renew, wait: bool = False) -> None:
-  """Writes the metrics so far, saves a checkpoint of step `ctx.step` (waiting
-  for it if asked) and renews the workdir lock, within the storage bound."""
+  """Writes the metrics, checkpoints step `ctx.step` and renews the lock (bounded)."""
   log.flush(host)
   with workdir.bounded(f'checkpointing at step {ctx.step}'):
     log.write()
@@ -157,8 +153,7 @@ def _checkpoint(ctx, workdir, log, state, host, renew, wait: bool = False) -> No
 
 
 def _start(program, cfg, source, eval_batches, manager, workdir):
-  """(step, lane state, host record) to train from: the newest checkpoint that
-  restores, else a fresh init and its eval loss."""
+  """(step, lane state, host record): the newest checkpoint that restores, else init."""
   first = program.put_batch(source.train_batch(0))
   if manager.all_steps():
     abstract = jax.eval_shape(program.init, program.hp, first)

@@ -56,8 +56,7 @@ def over_lanes(fn, lane_args: int, mode: str, mesh: Mesh | None = None):
 
 
 def lane_mode(mode: str) -> str:
-  """'auto': map on CPU (per device when lanes span host devices), vmap on
-  accelerators."""
+  """'auto': map on CPU, vmap on accelerators."""
   if mode != 'auto':
     return mode
   return 'map' if jax.default_backend() == 'cpu' else 'vmap'

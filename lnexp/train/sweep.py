@@ -140,8 +140,7 @@ SHOWN_GROUPS = 20  # plan lines printed before a summary line
 
 def print_plan(plan: RunPlan, finished: int, todo: list, estimates: dict, path: str,
                out) -> None:
-  """The header with the time left (compiling included) and a line per group
-  to run, the first SHOWN_GROUPS of them."""
+  """The header (time left) and a line per group to run, the first SHOWN_GROUPS."""
   print(f'lnexp.run: {len(plan.points)} points ({finished} finished) in '
         f'{len(plan.groups)} groups, ~{plan_lib.estimate_seconds(todo) / 60:.1f} min left '
         f'on this machine class (compiling included); workdir {path}', file=out)
@@ -153,8 +152,7 @@ def print_plan(plan: RunPlan, finished: int, todo: list, estimates: dict, path: 
 
 def _train(plan: RunPlan, wd: Workdir, lock, estimates: dict, shard, out,
            checkpoint_on_term: bool) -> RunPlan:
-  """Trains the unfinished groups, then those of each LR-grid extension
-  (`_lr_extension`); returns the plan as extended."""
+  """Trains the unfinished groups, then each LR-grid extension's; returns the plan."""
   # orbax: imported once planning passed (bad input fails fast)
   from lnexp.train import loop
   if lock:
@@ -212,8 +210,7 @@ def _take(lock) -> None:
 
 
 def check_memory(plan: RunPlan, groups: list[plan_lib.Group], devices) -> dict[str, int]:
-  """Estimated bytes per group; ConfigError for one that cannot fit (nothing
-  written yet). Vocabulary sizes come from the groups' data sources."""
+  """Estimated bytes per group; ConfigError for one that cannot fit."""
   estimates = {}
   for g in groups:
     cfg = config_lib.apply_overrides(
