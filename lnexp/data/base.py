@@ -1,17 +1,8 @@
 """The batch layout and the `DataSource` base class every source implements.
 
-Every batch is a pure function of (data.seed, split, index): there is no
-iterator state, so resuming a run means calling `train_batch(step)` again and
-any two processes agree on every batch. Batches are numpy [B, T] arrays:
-
-  inputs, targets  int32    targets[:, t] is the token after inputs[:, t]
-  input_mask       float32  1 where the input is a real token (not PAD)
-  loss_mask        float32  1 where the target counts in the loss (not PAD)
-  segment_ids      int32    document id within the row (1, 2, ... bumped at
-                            each BOS; 0 on PAD) so attention stays in-document
-
-Token ids 0, 1, 2 are PAD, BOS, EOS in every source; text sources use
-byte + 3.
+Every batch is a pure function of (data.seed, split, index), a dict of numpy
+[B, T] arrays: inputs, targets (int32), input_mask, loss_mask (float32) and
+segment_ids (int32); their meaning: docs/data-and-workdir.md.
 """
 from __future__ import annotations
 
