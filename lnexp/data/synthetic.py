@@ -72,22 +72,17 @@ class SyntheticSource(MarkovSource):
 
     # last_symbol[state]: the symbol just emitted, -1 for start/EOS/PAD.
     last_symbol = np.full(n, -1)
-    if order == 1:
-      last_symbol[1:num_contexts] = np.arange(s)
-    else:
-      last_symbol[1:1 + s] = np.arange(s)
-      last_symbol[1 + s:num_contexts] = np.arange(s * s) % s
+    last_symbol[1:1 + s] = np.arange(s)
+    last_symbol[1 + s:num_contexts] = np.arange(num_contexts - 1 - s) % s  # order 2
     symbols = np.arange(s)[None, :]
     next_state_NxV = np.zeros((n, v), dtype=np.int64)
     next_state_NxV[:, PAD] = self.pad_state
     next_state_NxV[:, BOS] = 0
     next_state_NxV[:, EOS] = self.eos_state
-    if order == 1:
-      next_state_NxV[:, NUM_SPECIAL:] = 1 + symbols
-    else:
-      last = last_symbol[:, None]
-      next_state_NxV[:, NUM_SPECIAL:] = np.where(
-          last < 0, 1 + symbols, 1 + s + last * s + symbols)
+    # After symbol b: state 1 + b, or in order 2 after symbol a the pair (a, b).
+    last = last_symbol[:, None]
+    next_state_NxV[:, NUM_SPECIAL:] = np.where(
+        (last < 0) | (order == 1), 1 + symbols, 1 + s + last * s + symbols)
     self.next_state = next_state_NxV
     self._last_token = np.where(last_symbol >= 0, last_symbol + NUM_SPECIAL,
                                 PAD).astype(np.int32)
