@@ -114,12 +114,13 @@ def _try_restore(manager, step: int, abstract_state, log: str):
   return restored, reason
 
 
-def restore_latest(manager, abstract_state):
+def restore_latest(manager, abstract_state, out=None):
   """(step, state, host) of the newest checkpoint that restores; None if none.
 
   One that fails is reported in one line (orbax's output in a restore-*.log)
   and deleted; every process agrees on each outcome. ConfigError if none restores.
   """
+  out = out or sys.stderr
   steps = sorted(manager.all_steps(), reverse=True)
   for i, step in enumerate(steps):
     directory = str(manager.directory)  # the log stays local (a gs:// one in /tmp)
@@ -136,7 +137,7 @@ def restore_latest(manager, abstract_state):
       details = f'; details in {log}' if os.path.exists(log) else ''
       print(f'lnexp.run: checkpoint {manager.directory}/{step} does not restore '
             f'({reason or "on another process"}{details}); {then or "none left"}',
-            file=sys.stderr, flush=True)
+            file=out, flush=True)
   if steps:
     raise ConfigError(f'no checkpoint in {manager.directory} restores (steps '
                       f'{", ".join(map(str, steps))}); if the run that wrote them had other '
