@@ -1,9 +1,8 @@
 """absl flags for every entry point, with lnexp's error contract.
 
-Each call parses into a fresh `FlagValues` (so `main(argv)` can run many times
-in one process), `--help` prints the flags and exits 0, and any bad input
-(unknown flag, bad value, `ConfigError`) is one line on stderr and exit 2.
-An interrupt is one line and exit 130 (SIGTERM: 143): rerunning the command resumes.
+Each call parses into a fresh `FlagValues` (`main(argv)` can run many times).
+Bad input is one line on stderr and exit 2; an interrupt one line and exit 130
+(SIGTERM: 143).
 """
 from __future__ import annotations
 
@@ -26,9 +25,7 @@ def _one_line(text) -> str:
 def parse(prog: str, define: DefineFlags, argv: list[str], positional: str | None = None,
           extra_help: Callable[[], str] | None = None):
   """(flags, positional args), or None after printing help; ConfigError if bad.
-
-  positional: how the usage line names positional arguments (None: none allowed).
-  """
+  positional: the usage line's name for positional arguments (None: none allowed)."""
   fv = flags.FlagValues()
   define(fv, argv)
   flags.DEFINE_boolean('help', False, 'Show this help and exit.', flag_values=fv,
@@ -50,9 +47,8 @@ def parse(prog: str, define: DefineFlags, argv: list[str], positional: str | Non
 def main(prog: str, define: DefineFlags, body: Body, argv: list[str] | None = None,
          positional: str | None = None, extra_help: Callable[[], str] | None = None
          ) -> int:
-  """Parses flags and runs `body(flags, positional args)`; the exit code follows
-  lnexp's contract (0 done, 2 bad input, 130 interrupted, 143 terminated, or
-  body's own; 75, storage lost, exits from `lnexp.runtime.storage.bounded`)."""
+  """Parses flags and runs `body(flags, positional args)`; exits 0 done, 2 bad
+  input, 130 interrupted, 143 terminated, or body's own code."""
   argv = sys.argv[1:] if argv is None else list(argv)
   try:
     parsed = parse(prog, define, argv, positional, extra_help)

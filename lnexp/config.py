@@ -1,11 +1,8 @@
 """Every config key with its default, its type and range, and override parsing.
 
-Config files under `configs/` and `experiments/` start from `base_config()` and
-change what they need; `get_sweep()` returns a list of dotted-key override
-dicts. Anything a user types goes through `apply_overrides` (types) and
-`lnexp.models.validate.validate` (ranges here, then what the registries
-allow), which raise `ConfigError` with one line naming the key and what is
-allowed. This module imports no model: it sits below every other.
+Config files start from `base_config()`; `get_sweep()` returns dotted-key
+override dicts. User input is checked by `apply_overrides` (types) and
+`lnexp.models.validate.validate` (ranges, registries). Imports no model.
 """
 from __future__ import annotations
 
@@ -32,17 +29,9 @@ def base_config() -> ConfigDict:
   """All keys with documented defaults (the seed article's post-LN ALBERT-GPT)."""
   c = ConfigDict()
   c.model = m = ConfigDict()
-  m.arch = 'albert_gpt'       # albert_gpt | lstm (lnexp.models.lstm) | cnn
-                              # (lnexp.models.cnn, images)
-  m.norm = 'layernorm'        # layernorm | rmsnorm | batchnorm | dyt | none | groupnorm (cnn)
-                              # | derf: scale * erf(alpha x + s) + bias (Chen et al. 2025)
-  m.placement = 'post'        # post: N(x+f(x)); pre: x+f(N(x)); peri (= CogView's
-                              # Sandwich-LN): x+N(f(N(x))); lns: pre with N(x)/sqrt(layer)
-                              # (Sun et al. 2025); mixln: post in the first layers, then pre
-                              # (Li et al. 2024); hybridnorm: x+attn(x) with N on q, k, v,
-                              # then h=N(x), h+f(h) (Zhuo et al. 2025); admin: N(x*w+f(x)), w
-                              # profiled at init (Liu et al. 2020); rezero (= SkipInit):
-                              # x+a*f(x); ngpt: h on the unit sphere (Loshchilov et al. 2024)
+  m.arch = 'albert_gpt'       # albert_gpt | lstm | cnn (images); docs/variants.md
+  m.norm = 'layernorm'        # the norm (docs/variants.md); groupnorm: cnn only
+  m.placement = 'post'        # post: N(x+f(x)); pre: x+f(N(x)); others: docs/variants.md
   m.share = 'all'             # ALBERT cross-layer sharing: all | attention | ffn | none
   m.num_layers = 4            # transformer blocks (depth; shared ones count once per depth)
   m.hidden_dim = 128          # H
@@ -53,14 +42,10 @@ def base_config() -> ConfigDict:
   m.pos = 'learned'           # learned absolute positions | rope
   m.use_bias = True           # biases in dense layers and norms
   m.init_scale = 1.0          # multiplies every init std (truncated normal, 1/sqrt(fan_in))
-  m.embed_scale = 1.0         # multiplies the (token + position) embedding entering the
-                              # stack; without a norm, ~0.1 starts near the loss ln V
+  m.embed_scale = 1.0         # multiplies the embedding entering the stack
   m.vocab_size = -1           # -1: the data source's; a set size must hold the data's
   m.tie_embeddings = False    # the token embedding doubles as the output layer
-  m.unembed_init = 0.1        # output layer's init gain (untied, LSTM, CNN head): small
-                              # logits start every variant within ~0.02 nats of ln V (a fair
-                              # start; 0 starts exactly there but zeroes step 1's gradients
-                              # below it)
+  m.unembed_init = 0.1        # output layer's init gain: a fair start (docs/variants.md)
   m.norm_eps = 1e-5           # added to the variance (mean square) inside every norm
   m.bn_momentum = 0.9         # BatchNorm/PowerNorm running-statistics momentum
   m.bn_axes = 'batch'         # batch (causal-safe, per position) | batch_time (leaks future)
@@ -68,17 +53,12 @@ def base_config() -> ConfigDict:
   m.bn_share_stats = False    # ablation: one set of running stats for all depths
   m.dyt_alpha_init = 0.5      # DyT (Zhu et al. 2025) default
   m.derf_alpha_init = 0.5     # Derf's initial alpha (Chen et al. 2025's default)
-  m.mixln_post_fraction = 0.25  # mixln: the first floor(fraction x num_layers) layers
-                              # are post-LN (Li et al. 2024's default)
+  m.mixln_post_fraction = 0.25  # mixln: the first floor(fraction x L) layers are post-LN
   m.groups = 4                # cnn groupnorm: channel groups (Wu & He 2018)
   m.dtype = 'float32'         # activation dtype; params, norms, optimizer stay float32
-  m.attention = 'xla'         # xla: einsum + softmax, any backend; cudnn: cuDNN flash
-                              # attention (Dao et al. 2022), GPU with bfloat16 only
-  m.branch_init = 'gpt2'      # residual-branch output weights x 1/sqrt(2L) (Radford et al.
-                              # 2019) | plain. GPT-2's own start: tie_embeddings=True,
-                              # unembed_init=1, branch_init=plain
-  m.scan_unroll = 4           # layers per scan iteration (depth <= 4: no loop). Speed
-                              # only: faster steps, longer compiles
+  m.attention = 'xla'         # xla (any backend) | cudnn (flash; GPU, bfloat16 only)
+  m.branch_init = 'gpt2'      # gpt2: residual-branch outputs x 1/sqrt(2L) | plain
+  m.scan_unroll = 4           # layers per scan iteration (speed only; docs/performance.md)
 
   c.optim = o = ConfigDict()
   o.name = 'adamw'            # adamw | sgd (with momentum)
@@ -93,8 +73,7 @@ def base_config() -> ConfigDict:
   o.decoupled_wd = False      # True: decay = weight_decay * schedule, independent of lr
   o.clip_norm = 1.0           # global grad-norm clip per lane; 0 disables
   o.z_loss = 0.0              # weight of mean(log Z^2) (Wortsman et al. 2023)
-  o.lr_extend = 0             # a sweep may add up to N LRs per side, one grid step
-                              # each, until every variant's best LR is interior
+  o.lr_extend = 0             # add up to N LRs per side until each best LR is interior
 
   c.train = t = ConfigDict()
   t.steps = 300               # optimizer steps
@@ -109,11 +88,8 @@ def base_config() -> ConfigDict:
   t.diverge_factor = 3.0      # loss > factor * init_loss counts as diverged
   t.max_lanes_per_program = 0  # 0: a whole group in one program
   t.lane_mode = 'auto'        # vmap | map (lanes in sequence, per device) | auto (map on CPU)
-  t.fast_compile = False      # CPU: every program unoptimised, classic emitters (compiles
-                              # 2-4x faster, steps ~2x slower): runs of a few steps
-  t.storage_timeout_s = 300.0  # gs://: a storage operation (checkpoint, results, lease)
-                              # failing or unfinished after this stops the run: one
-                              # line, exit 75; rerun to resume (docs/scaling.md)
+  t.fast_compile = False      # CPU: unoptimised programs (faster compiles, slower steps)
+  t.storage_timeout_s = 300.0  # gs://: a storage operation this late stops the run (exit 75)
 
   c.data = d = ConfigDict()
   d.source = 'synthetic'      # synthetic | topics | text | python_docs | tfds | digits
@@ -128,19 +104,15 @@ def base_config() -> ConfigDict:
   d.order = 1                 # synthetic: Markov order (1 or 2)
   d.mean_doc_len = 48         # synthetic: mean document length (geometric)
   d.concentration = 0.3       # synthetic: Dirichlet concentration of next-token rows
-  d.num_topics = 4            # topics: latent topics, one order-1 chain each (the
-                              # symbol keys above apply; lnexp/data/topics.py)
+  d.num_topics = 4            # topics: latent topics, one order-1 chain each
 
   c.diagnostics = g = ConfigDict()
   g.enabled = True            # per-depth diagnostics inside the step
   g.every = 0                 # 0: train.log_every
   g.ics_every = 0             # Santurkar et al. ICS cadence; 0 disables
-  g.perturbation = False      # result rows: error amplification and KL of the trained
-                              # model (lnexp.measure.perturbation; albert_gpt only)
-  g.smoothness_every = 0      # Santurkar et al. smoothness along the gradient (effective
-                              # beta, loss range) every N steps and at step 1; 0 disables
-  g.position_losses = False   # result rows: eval loss by position in the document, with
-                              # the exact references (lnexp.measure.positions; topics)
+  g.perturbation = False      # result rows: the trained model's error amplification, KL
+  g.smoothness_every = 0      # Santurkar et al. smoothness every N steps; 0 disables
+  g.position_losses = False   # result rows: eval loss by position in the document
   return c
 
 

@@ -2,9 +2,6 @@
 
 Runs what the config file defines (one point, or its `get_sweep()`), resuming
 a partial run in the same workdir. `--help` lists every flag and config key.
-The config file is executed once: `--config`'s value is the loaded file, and
-each of its keys is a typed flag `--config.KEY`; both go to
-`lnexp.train.sweep.train_and_evaluate`.
 """
 from __future__ import annotations
 
@@ -23,8 +20,7 @@ PROG = 'lnexp.run'
 
 class ConfigFileParser(flags.ArgumentParser):
   """`--config FILE.py[:ARG]` -> the loaded `lnexp.config.ConfigFile`, each
-  spec loaded once: `define_flags` loads the one on the command line and
-  absl's parsing gets it back (one in a --flagfile is loaded then)."""
+  spec executed once (`define_flags` loads it first, absl's parse gets it back)."""
 
   def __init__(self):
     self.loaded = {}
@@ -70,8 +66,7 @@ def _key_flag(key: str, default) -> flags.Flag:
 
 
 def define_flags(fv: flags.FlagValues, argv: list[str]) -> None:
-  """The config file named on the command line is loaded here, once; its keys
-  become the `--config.KEY` flags."""
+  """The flags; the config file's keys become typed `--config.KEY` flags."""
   parser = ConfigFileParser()
   spec = _config_spec(argv)
   base = parser.parse(spec).base if spec else config_lib.base_config()
@@ -117,8 +112,7 @@ def parse_shard(text: str) -> tuple[int, int]:
 
 
 def set_host_devices(count: int) -> None:
-  """Splits the CPU into `count` JAX devices; lanes then spread over them.
-  Other backends ignore it."""
+  """Splits the CPU into `count` JAX devices (other backends ignore it)."""
   import jax
   try:
     jax.config.update('jax_num_cpu_devices', count)

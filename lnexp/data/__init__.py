@@ -1,10 +1,7 @@
-"""Data sources (`data.source`), one registry line each; every batch a pure
-function of (data.seed, split, index).
+"""Data sources (`data.source`): the `SOURCES` registry and `make_source`.
 
-`SOURCES` is the registry: adding a source is one module (its DataSource, a
-`make(cfg, **common)` builder, optionally a `check` of its keys) and one line
-here; the config's choices and the image/text check derive from it. See `base`
-for the batch layout every source shares.
+Adding a source is one module (a DataSource, a `make(cfg, **common)` builder,
+optionally a `check` of its keys) and one line here; `base` has the batch layout.
 """
 from __future__ import annotations
 
@@ -12,35 +9,24 @@ import dataclasses
 from typing import Callable
 
 from lnexp.data import images, synthetic, text, tfds, topics
-from lnexp.data.base import (
+from lnexp.data.base import (  # re-exported for callers
   BOS,
   BYTE_VOCAB_SIZE,
   EOS,
   NUM_SPECIAL,
   PAD,
   TRAIN_FRACTION,
-  Batch,
   DataSource,
   rows_to_batch,
 )
-from lnexp.data.synthetic import SyntheticSource
-from lnexp.data.text import TextSource, python_docs, read_text_file
-from lnexp.data.tfds import TfdsSource
-from lnexp.data.topics import TopicSource
+from lnexp.data.text import python_docs
 from lnexp.errors import ConfigError
-
-__all__ = ['BOS', 'BYTE_VOCAB_SIZE', 'EOS', 'NUM_SPECIAL', 'PAD', 'SOURCES',
-           'TRAIN_FRACTION', 'Batch', 'DataSource', 'Source', 'SyntheticSource',
-           'TextSource', 'TfdsSource', 'TopicSource', 'make_source', 'python_docs',
-           'read_text_file', 'rows_to_batch']
 
 
 @dataclasses.dataclass(frozen=True)
 class Source:
-  """make(cfg, **common) -> DataSource. check(cfg.data): ConfigError for a value
-  of its keys it cannot use (run by lnexp.models.validate; plain ranges live in
-  lnexp.config). images: it yields images (True), tokens (False), or either,
-  as the model takes (None)."""
+  """make(cfg, **common) -> DataSource; check(cfg.data): ConfigError for values it
+  cannot use; images: yields images (True), tokens (False) or either (None)."""
   make: Callable
   check: Callable = lambda d: None
   images: bool | None = False
@@ -57,11 +43,8 @@ SOURCES: dict[str, Source] = {
 
 
 def make_source(cfg) -> DataSource:
-  """The source of a validated config, for train.batch_size x train.seq_len.
-
-  ConfigError where the data cannot be read, or holds more tokens (or classes)
-  than a model.vocab_size that is set (-1: the data's).
-  """
+  """The source of a validated config; ConfigError where the data cannot be read
+  or holds more tokens (or classes) than a set model.vocab_size."""
   d, t, m = cfg.data, cfg.train, cfg.model
   source = SOURCES[d.source].make(cfg, batch_size=t.batch_size, seq_len=t.seq_len,
                                   seed=d.seed, eval_batches=t.eval_batches,

@@ -1,17 +1,8 @@
 """The batch layout and the `DataSource` base class every source implements.
 
-Every batch is a pure function of (data.seed, split, index): there is no
-iterator state, so resuming a run means calling `train_batch(step)` again and
-any two processes agree on every batch. Batches are numpy [B, T] arrays:
-
-  inputs, targets  int32    targets[:, t] is the token after inputs[:, t]
-  input_mask       float32  1 where the input is a real token (not PAD)
-  loss_mask        float32  1 where the target counts in the loss (not PAD)
-  segment_ids      int32    document id within the row (1, 2, ... bumped at
-                            each BOS; 0 on PAD) so attention stays in-document
-
-Token ids 0, 1, 2 are PAD, BOS, EOS in every source; text sources use
-byte + 3.
+Every batch is a pure function of (data.seed, split, index), a dict of numpy
+[B, T] arrays: inputs, targets (int32), input_mask, loss_mask (float32) and
+segment_ids (int32); their meaning: docs/data-and-workdir.md.
 """
 from __future__ import annotations
 
@@ -68,7 +59,7 @@ class DataSource:
     step = int(step)
     if step < 0:
       raise ValueError(f'train_batch: step={step} must be >= 0')
-    return rows_to_batch(self._rows(TRAIN, step))
+    return self._batch(TRAIN, step)
 
   def eval_batch(self, index: int) -> Batch:
     """Held-out batch `index` in [0, train.eval_batches), from the eval stream."""
@@ -76,7 +67,10 @@ class DataSource:
     if not 0 <= index < self.eval_batches:
       raise IndexError(f'eval_batch: index={index} not in '
                        f'[0, {self.eval_batches}) (train.eval_batches)')
-    return rows_to_batch(self._rows(EVAL, index))
+    return self._batch(EVAL, index)
+
+  def _batch(self, split: int, index: int) -> Batch:
+    return rows_to_batch(self._rows(split, index))
 
   def _rng(self, split: int, index: int) -> np.random.Generator:
     return np.random.default_rng([self.seed, split, index])

@@ -1,17 +1,14 @@
-"""Image classification sources: scikit-learn's 8x8 digits (offline); TFDS ones
-are built in lnexp.data.tfds.
+"""Image classification sources: scikit-learn's 8x8 digits (TFDS ones: lnexp.data.tfds).
 
-Batches use the language-model batch keys so lanes, eval and the loss apply
-unchanged: inputs float32 [B, H, W, C] in [0, 1], targets int32 [B, 1] (the
-class), and all-ones masks [B, 1]. A fixed seeded split (80/20 for digits,
-TFDS's own train/test otherwise); training batches are a pure function of
-(data.seed, step), eval batches are fixed slices of the test split.
+The language-model batch keys: inputs float32 [B, H, W, C] in [0, 1], targets
+int32 [B, 1] (the class), all-ones masks. Eval batches are fixed slices of the
+test split.
 """
 from __future__ import annotations
 
 import numpy as np
 
-from lnexp.data.base import Batch, DataSource
+from lnexp.data.base import TRAIN, Batch, DataSource
 from lnexp.errors import ConfigError
 
 DIGITS_TRAIN_FRACTION = 0.8
@@ -44,14 +41,11 @@ class ImageSource(DataSource):
   def image_shape(self) -> tuple[int, ...]:
     return self._train[0].shape[1:]
 
-  def train_batch(self, step: int) -> Batch:
-    pick = self._rng(0, int(step)).integers(0, len(self._train[1]), self.batch_size)
-    return image_batch(self._train[0][pick], self._train[1][pick])
-
-  def eval_batch(self, index: int) -> Batch:
-    if not 0 <= int(index) < self.eval_batches:
-      raise IndexError(f'eval_batch: index={index} not in [0, {self.eval_batches})')
-    start = self._eval_starts[int(index)]
+  def _batch(self, split: int, index: int) -> Batch:
+    if split == TRAIN:
+      pick = self._rng(TRAIN, index).integers(0, len(self._train[1]), self.batch_size)
+      return image_batch(self._train[0][pick], self._train[1][pick])
+    start = self._eval_starts[index]
     images, labels = self._test
     return image_batch(images[start:start + self.batch_size],
                        labels[start:start + self.batch_size])

@@ -42,12 +42,9 @@ class MarkovSource(DataSource):
 class SyntheticSource(MarkovSource):
   """Seeded order-k Markov language with geometric document lengths.
 
-  States of the token process: context 0 is the start of a document (history
-  all BOS); then for order 1 one context per last symbol, for order 2 one per
-  (BOS, a) and per (a, b); plus EOS (next is BOS when packed, PAD when not)
-  and PAD. `next_probs[state]` is the full next-token distribution and
-  `next_state[state, token]` the transition, so generation, the exact
-  entropy and `log_probs` all share one table.
+  States: 0 the start of a document, then one per last symbol (order 1) or per
+  (BOS, a) and (a, b) (order 2), then EOS and PAD; generation, the exact
+  entropy and `log_probs` share the `next_probs` and `next_state` tables.
   """
 
   def __init__(self, *, num_symbols: int, order: int, mean_doc_len: float,
@@ -75,22 +72,17 @@ class SyntheticSource(MarkovSource):
 
     # last_symbol[state]: the symbol just emitted, -1 for start/EOS/PAD.
     last_symbol = np.full(n, -1)
-    if order == 1:
-      last_symbol[1:num_contexts] = np.arange(s)
-    else:
-      last_symbol[1:1 + s] = np.arange(s)
-      last_symbol[1 + s:num_contexts] = np.arange(s * s) % s
+    last_symbol[1:1 + s] = np.arange(s)
+    last_symbol[1 + s:num_contexts] = np.arange(num_contexts - 1 - s) % s  # order 2
     symbols = np.arange(s)[None, :]
     next_state_NxV = np.zeros((n, v), dtype=np.int64)
     next_state_NxV[:, PAD] = self.pad_state
     next_state_NxV[:, BOS] = 0
     next_state_NxV[:, EOS] = self.eos_state
-    if order == 1:
-      next_state_NxV[:, NUM_SPECIAL:] = 1 + symbols
-    else:
-      last = last_symbol[:, None]
-      next_state_NxV[:, NUM_SPECIAL:] = np.where(
-          last < 0, 1 + symbols, 1 + s + last * s + symbols)
+    # After symbol b: state 1 + b, or in order 2 after symbol a the pair (a, b).
+    last = last_symbol[:, None]
+    next_state_NxV[:, NUM_SPECIAL:] = np.where(
+        (last < 0) | (order == 1), 1 + symbols, 1 + s + last * s + symbols)
     self.next_state = next_state_NxV
     self._last_token = np.where(last_symbol >= 0, last_symbol + NUM_SPECIAL,
                                 PAD).astype(np.int32)
@@ -118,11 +110,8 @@ class SyntheticSource(MarkovSource):
 
   def _stationary_distribution(self, tol: float = 1e-13,
                                max_iters: int = 200_000) -> np.ndarray:
-    """Power iteration for the packed stream's stationary state distribution.
-
-    The chain restarts at every BOS and document lengths take every value
-    >= 1, so it is aperiodic on its reachable states and this converges.
-    """
+    """Power iteration for the packed stream's stationary state distribution
+    (it converges: the chain restarts at every BOS and is aperiodic)."""
     probs_NxV = self._packed_probs()
     dist_N = np.zeros(len(probs_NxV))
     dist_N[0] = 1.0 / (2 + 1.0 / self.eos_prob)  # exact mass of the BOS state
@@ -157,11 +146,8 @@ class SyntheticSource(MarkovSource):
     return self._sample(state_B, rng.random((self.seq_len, self.batch_size)))
 
   def log_probs(self, batch: Batch) -> np.ndarray:
-    """True-model log p(target | history) [B, T]; NaN where the row lacks history.
-
-    Only order 2 packed rows lose history: the first position when it is a
-    symbol (its predecessor was cut off).
-    """
+    """True-model log p(target | history) [B, T]; NaN where the row lacks history
+    (order 2, packed: a first position that is a symbol)."""
     inputs_BxT, targets_BxT = batch['inputs'], batch['targets']
     s = self.num_symbols
     symbol_BxT = inputs_BxT.astype(np.int64) - NUM_SPECIAL

@@ -44,11 +44,8 @@ def _paragraphs(data: bytes) -> tuple[np.ndarray, np.ndarray]:
 
 
 class TextSource(DataSource):
-  """Byte-level LM on a local UTF-8 file (token = byte + 3).
-
-  Packed rows are random windows of the split's bytes; padded rows are one
-  paragraph (blank-line separated) each, as `BOS bytes EOS`.
-  """
+  """Byte-level LM on a local UTF-8 file (token = byte + 3): packed rows are
+  random windows, padded rows one paragraph each, as `BOS bytes EOS`."""
 
   def __init__(self, *, data: bytes, name: str, path: str, **kwargs):
     super().__init__(**kwargs)
@@ -115,11 +112,8 @@ def read_text_file(path: str) -> bytes:
 
 
 def python_docs() -> bytes:
-  """The English reference prose CPython ships (`pydoc_data.topics`, ~465 kB).
-
-  Offline on every machine with Python; topics in sorted order, one per
-  paragraph block. The text differs slightly between Python versions.
-  """
+  """The English reference prose CPython ships (`pydoc_data.topics`, ~465 kB), offline;
+  it differs slightly between Python versions."""
   from pydoc_data import topics
   return '\n\n'.join(topics.topics[k].strip() for k in sorted(topics.topics)).encode()
 

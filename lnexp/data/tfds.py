@@ -88,24 +88,19 @@ def _text_feature(name: str, record: Any) -> str:
 class TfdsSource(DataSource):
   """Byte-level LM on a TFDS dataset read by random access (array_record).
 
-  Documents are records, visited in a seeded per-epoch permutation: row j of
-  the split's stream is built on document perm[j mod N]. Padded rows hold that
-  document alone. Packed rows start at a random offset inside it and continue
-  with uniformly drawn documents (not perm[j+1], which would repeat most of
-  row j+1 when documents are shorter than a row). A single long record (as in
-  tiny_shakespeare) thus gives random windows when packed.
+  Row j is built on record perm[j mod N] of a seeded per-epoch permutation;
+  packed rows continue with uniformly drawn records (docs/data-and-workdir.md).
   """
 
   _CACHE_BYTES = 64 << 20  # tokenised documents kept in memory
   _BATCHED_READ = 16       # fewer missing records are read one by one
   _FOLLOW_BLOCK = 16       # continuation documents drawn per row at a time
 
-  def __init__(self, *, tfds_name: str, data_dir: str, download: bool,
-               records: tuple[Any, Any] | None = None, **kwargs):
+  def __init__(self, *, tfds_name: str, data_dir: str, download: bool, **kwargs):
     super().__init__(**kwargs)
     self.vocab_size = BYTE_VOCAB_SIZE
     self.name = f'tfds:{tfds_name}'
-    train, evaluation = records or open_tfds(tfds_name, data_dir, download)
+    train, evaluation = open_tfds(tfds_name, data_dir, download)
     self._records = {TRAIN: train, EVAL: evaluation}
     for split, source in self._records.items():
       if not len(source):

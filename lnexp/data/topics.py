@@ -1,29 +1,8 @@
 """Synthetic documents whose best prediction needs the context: a latent topic.
 
-Each document draws a topic k ~ Uniform(K) that selects one of K seeded
-order-1 Markov chains over the same symbols (its own first-symbol row and
-transition rows, each Dirichlet(concentration) like `SyntheticSource`'s), so
-the previous token alone cannot say which chain is running; the document so
-far can. Documents are `BOS s_1 .. s_n EOS` with n >= 1 geometric of mean
-data.mean_doc_len, packed (EOS then BOS, topics independent per document;
-rows start mid-stream in a stationary state) or padded (one document per row
-from BOS, PAD after EOS), exactly as in `SyntheticSource` and `base`.
-
-Three reference losses, each a mean over the loss mask of the eval batches
-(train.eval_batches of them, the tokens the model's eval loss averages):
-- `entropy_floor`: the Bayes-optimal predictor, p(next | the row so far),
-  by forward filtering the posterior over the topic (reset at each BOS; a
-  packed row's first document starts from the stationary posterior given its
-  first token). No predictor of the row's tokens does better in expectation,
-  and it is computed on the very tokens the model is scored on.
-- `context_free_loss`: the best predictor that sees only the previous token
-  (and the process's parameters): p(next | prev) of the process with the
-  topic marginalised under the occupancy of (topic, prev) over a row's input
-  positions (the stationary distribution when packed; the sum over positions
-  0..T-1 of the state distribution from BOS when padded). It is the bigram
-  model an infinite training set of these rows would fit.
-- `unigram_loss`: the entropy of the eval targets' own token frequencies,
-  the best constant predictor of those tokens.
+Each document draws one of K seeded order-1 Markov chains over the same
+symbols; packed or padded exactly as `SyntheticSource`. Its exact reference
+losses (Bayes, previous token only, unigram): docs/data-and-workdir.md.
 """
 from __future__ import annotations
 
@@ -37,11 +16,10 @@ from lnexp.errors import ConfigError
 
 
 class TopicSource(MarkovSource):
-  """K order-1 Markov chains, one per document, drawn uniformly (see module doc).
+  """K order-1 Markov chains, one per document, drawn uniformly.
 
-  States for sampling: `k * (1 + S) + c` with c = 0 the start of a topic-k
-  document (last token BOS) and c = 1 + a after symbol a; then EOS and PAD.
-  A BOS token moves to the start state of a fresh uniformly drawn topic.
+  Sampling states: `k * (1 + S) + c`, c = 0 the start of a topic-k document
+  and c = 1 + a after symbol a; then EOS and PAD. BOS draws a fresh topic.
   """
 
   def __init__(self, *, num_topics: int, num_symbols: int, mean_doc_len: float,
@@ -132,12 +110,8 @@ class TopicSource(MarkovSource):
     return self._sample(state_B, uniform_TxB, rng.integers(self.num_topics, size=(t, b)) * c)
 
   def log_probs(self, batch: Batch) -> np.ndarray:
-    """Bayes-optimal log p(target | the row so far) [B, T], by forward filtering.
-
-    The belief over topics resets to uniform at each BOS and is multiplied by
-    each observed symbol's likelihood; a packed row that starts after symbol
-    a starts from p(topic | a) of the stationary stream.
-    """
+    """Bayes-optimal log p(target | the row so far) [B, T], by forward filtering
+    (the topic belief resets at each BOS; a packed row starts from p(topic | a))."""
     inputs_BxT = np.asarray(batch['inputs'])
     targets_BxT = np.asarray(batch['targets'])
     b, t = inputs_BxT.shape

@@ -91,10 +91,8 @@ def _unraisables_to(log: str, package: str) -> None:
 
 
 def _try_restore(manager, step: int, abstract_state, log: str):
-  """(restored, None) or (None, reason). A failed restore leaves orbax's
-  in-flight reads failing in other threads and coroutines (hundreds of lines
-  of 'Event loop is closed' and TensorStore specs, some at exit): they go to
-  `log`; after a success what was written meanwhile is replayed."""
+  """(restored, None) or (None, reason). A failed restore's noise from orbax's
+  threads (hundreds of lines) goes to `log`; after a success it is replayed."""
   restored = reason = None
   with _stderr_to(log):
     try:
@@ -119,12 +117,8 @@ def _try_restore(manager, step: int, abstract_state, log: str):
 def restore_latest(manager, abstract_state, out=None):
   """(step, state, host) of the newest checkpoint that restores; None if none.
 
-  A checkpoint that fails to restore is reported in one line (orbax's own
-  output goes to restore-GROUP-STEP.pK.log beside it, or in /tmp for gs://)
-  and deleted, and the next older one is tried; every process tries the same
-  steps in the same order and agrees on each outcome (`_everywhere`), so a
-  multi-host run falls back to one step. ConfigError naming the directory if
-  none restores.
+  One that fails is reported in one line (orbax's output in a restore-*.log)
+  and deleted; every process agrees on each outcome. ConfigError if none restores.
   """
   out = out or sys.stderr
   steps = sorted(manager.all_steps(), reverse=True)

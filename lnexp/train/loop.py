@@ -1,15 +1,9 @@
 """Runs one group of lanes: data, steps, eval, checkpoints, result rows.
 
-The host never waits on the device inside the loop except at eval and
-checkpoint steps: a logged step's metrics are fetched after the next step has
-been dispatched (`MetricsLog`), and the next batch is made on a thread (on CPU
-the entry points run programs on the calling thread: lnexp.runtime.host_memory).
-Resuming restores the lane state and the host-side record (init loss, evals so
-far) from the latest orbax checkpoint that restores (`checkpoints`); batches
-are a pure function of the step, so the resumed run is bitwise the
-uninterrupted one. Ctrl-C closes the checkpoint manager (no half-written
-checkpoint, no background-thread noise) and raises `Interrupted`, which says at
-which step.
+The host waits on the device only at eval and checkpoint steps (metrics are
+fetched one step late, the next batch is made on a thread). Batches are a pure
+function of the step, so a run resumed from its checkpoint is bitwise the
+uninterrupted one. Ctrl-C closes the checkpoints and raises `Interrupted`.
 """
 from __future__ import annotations
 
@@ -61,16 +55,13 @@ class _Context:
         pass
 
 
-def run_group(group: plan_lib.Group, source, workdir: Workdir, label: str = '',
-              devices=None, renew=None, checkpoint_on_term: bool = True) -> list[dict]:
-  """Trains every lane of `group` on `source` to the end; returns and appends
-  result rows. `renew` is called at each checkpoint (the workdir lock's lease).
-  On SIGTERM the group stops after its current step, checkpointed there unless
-  `checkpoint_on_term` is off (a grace period too short to write one).
-  """
+def run_group(group: plan_lib.Group, source, workdir: Workdir, label: str, renew=None,
+              checkpoint_on_term: bool = True) -> list[dict]:
+  """Trains every lane of `group` to the end; returns and appends result rows.
+  `renew` is called at each checkpoint; SIGTERM stops after the current step."""
   ctx = _Context()
   try:
-    return _train(group, source, workdir, label, devices, renew, ctx, checkpoint_on_term)
+    return _train(group, source, workdir, label, renew, ctx, checkpoint_on_term)
   except BaseException as e:
     with workdir.bounded('closing the checkpoints'):
       ctx.close()
@@ -78,7 +69,6 @@ def run_group(group: plan_lib.Group, source, workdir: Workdir, label: str = '',
       raise OSError(errno.ENOSPC, 'No space left on device',
                     workdir.checkpoints(group.group_id)) from None
     if isinstance(e, KeyboardInterrupt) and not isinstance(e, Interrupted):
-      label = label or f'group {group.group_id}'
       verb = 'terminated' if isinstance(e, interrupts.Terminated) else 'interrupted'
       where = (f'{verb} at step {ctx.step} of {label}' if ctx.step is not None
                else f'{verb} while starting {label}')
@@ -88,12 +78,11 @@ def run_group(group: plan_lib.Group, source, workdir: Workdir, label: str = '',
     raise
 
 
-def _train(group, source, workdir, label, devices, renew, ctx,
-           checkpoint_on_term) -> list[dict]:
+def _train(group, source, workdir, label, renew, ctx, checkpoint_on_term) -> list[dict]:
   t_start = time.time()
   cfg = config_lib.apply_overrides(group.config, {'model.vocab_size': source.vocab_size})
   tc = cfg.train
-  program = Program(group, cfg, devices)
+  program = Program(group, cfg)
   eval_batches = program.put_eval_batches(
       [source.eval_batch(i) for i in range(tc.eval_batches)])
   probe_batch = program.put_batch(source.eval_batch(0))
@@ -103,7 +92,7 @@ def _train(group, source, workdir, label, devices, renew, ctx,
   start, state, host = _start(program, cfg, source, eval_batches, ctx.manager, workdir)
   ctx.step = ctx.checkpoint = start
   primary = jax.process_index() == 0
-  ctx.progress = Progress(label or group.group_id, tc.steps, start)
+  ctx.progress = Progress(label, tc.steps, start)
   log = MetricsLog(group, workdir, start, primary, ctx.progress)
   # Only this thread calls the source inside the loop (sources keep caches).
   ctx.batcher = concurrent.futures.ThreadPoolExecutor(1)
@@ -151,8 +140,7 @@ def _train(group, source, workdir, label, devices, renew, ctx,
 
 
 def _checkpoint(ctx, workdir, log, state, host, renew, wait: bool = False) -> None:
-  """Writes the metrics so far, saves a checkpoint of step `ctx.step` (waiting
-  for it if asked) and renews the workdir lock, within the storage bound."""
+  """Writes the metrics, checkpoints step `ctx.step` and renews the lock (bounded)."""
   log.flush(host)
   with workdir.bounded(f'checkpointing at step {ctx.step}'):
     log.write()
@@ -165,8 +153,7 @@ def _checkpoint(ctx, workdir, log, state, host, renew, wait: bool = False) -> No
 
 
 def _start(program, cfg, source, eval_batches, manager, workdir):
-  """(step, lane state, host record) to train from: the newest checkpoint that
-  restores, else a fresh init and its eval loss."""
+  """(step, lane state, host record): the newest checkpoint that restores, else init."""
   first = program.put_batch(source.train_batch(0))
   if manager.all_steps():
     abstract = jax.eval_shape(program.init, program.hp, first)
@@ -189,10 +176,8 @@ def _start(program, cfg, source, eval_batches, manager, workdir):
 
 
 def _measures(cfg, done: int) -> tuple[bool, tuple[str, ...]]:
-  """Whether step `done` takes the diagnostics (step 1 always: the
-  initialization), and which measures of the state before the step it takes:
-  'ics' (Santurkar et al.'s ICS; unshared per-depth archs only) and
-  'smoothness' (Santurkar et al.'s smoothness along the gradient; step 1 too)."""
+  """Whether step `done` takes the diagnostics (step 1 always), and which
+  measures of the state before it: 'ics' and 'smoothness' (Santurkar et al.)."""
   d = cfg.diagnostics
   diagnose = d.enabled and (done % (d.every or cfg.train.log_every) == 0 or done == 1)
   ics_every = d.ics_every if (d.enabled and cfg.model.share == 'none'
@@ -230,8 +215,7 @@ def _evaluate(program, cfg, state, eval_batches, host: dict, done: int) -> dict:
 
 
 def _position_losses(program, state, source, eval_batches) -> dict[str, list]:
-  """Per lane, eval loss by position in the document, with the source's exact
-  references by position beside it (lnexp.measure.positions)."""
+  """Per lane, eval loss by position with the source's exact references."""
   batches = [source.eval_batch(i) for i in range(len(eval_batches['inputs']))]
   lanes_NxBxT = fetch(program.eval_token_losses(state, eval_batches))
   refs = positions.reference_losses(source, batches)
@@ -243,9 +227,8 @@ BATCH1_SEQUENCES = 8
 
 
 def _eval_batch1(program, state, source) -> dict[str, list[float]]:
-  """Eval losses when inference sees one sequence at a time (the article's
-  low-resource setting), on eval batch 0's first sequences: each normalised with
-  its own batch statistics, and with the running statistics (the same tokens)."""
+  """Eval losses of eval batch 0's first sequences one at a time, with their own
+  and with running statistics (docs/diagnostics.md)."""
   first = source.eval_batch(0)
   singles = program.put_eval_batches([{k: v[i:i + 1] for k, v in first.items()} for i in
                                       range(min(BATCH1_SEQUENCES, len(first['inputs'])))])

@@ -1,13 +1,7 @@
 """A group's memory from its shapes, checked before a run writes anything.
 
-Per lane: parameters, gradients and AdamW's two moments (4 float32 copies of
-the parameters), plus the activations a training step keeps for the backward
-pass (what the arch's registry entry estimates, `Arch.costs`) and
-the logits with their softmax and gradient (3 x rows x vocab, float32). Lanes
-mapped one after another (`lane_mode` map, the CPU default) hold one lane's
-activations at a time. An estimate, not an account: it exists to refuse what
-cannot fit (a batch of 10^8) before the machine swaps, and errs low, never
-refusing a run that fits.
+An estimate that errs low, to refuse what cannot fit before the machine swaps
+(what it counts: docs/data-and-workdir.md).
 """
 from __future__ import annotations
 

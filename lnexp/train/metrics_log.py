@@ -1,10 +1,8 @@
 """A group's per-point step metrics: fetched one step late, written at checkpoints.
 
-A logged step's device metrics are held (`hold`) and fetched (`flush`) once the
-next step has been dispatched, so the host does not wait on the device for
-them. Rows are buffered per point and appended to metrics/POINT_ID.jsonl and
-TensorBoard at each checkpoint (`write`; process 0 only), so a resumed run
-rewrites nothing it kept.
+Held metrics are fetched once the next step is dispatched, so the host does not
+wait for them; rows go to metrics/POINT_ID.jsonl and TensorBoard at each
+checkpoint (process 0), so a resumed run rewrites nothing it kept.
 """
 from __future__ import annotations
 

@@ -1,8 +1,5 @@
-"""Per-lane optimizer: warm-up + cosine schedule and AdamW/SGD with traced hparams.
-
-optax's schedule helpers branch in Python on warm-up length and peak LR; here
-both are traced per-lane values (warm-up 0 included), so one compiled step
-serves every lane of a learning-rate/warm-up sweep.
+"""Per-lane optimizer: warm-up + cosine schedule and AdamW/SGD with traced hparams
+(unlike optax's schedules), so one compiled step serves a whole LR/warm-up sweep.
 """
 from __future__ import annotations
 
@@ -63,11 +60,8 @@ def decay_mask(params):
 
 
 def apply_update(params, direction_tree, step, hp, optim_cfg, total_steps: int):
-  """params - lr_t * direction - wd_t * params, with per-lane lr/wd/warm-up.
-
-  AdamW couples the decay to the LR (wd_t = wd * lr_t, Loshchilov & Hutter
-  2019 as in optax); `optim.decoupled_wd` uses wd_t = wd * schedule instead.
-  """
+  """params - lr_t * direction - wd_t * params, with per-lane lr/wd/warm-up;
+  wd_t = wd * lr_t as in optax's AdamW, or wd * schedule with `optim.decoupled_wd`."""
   m = lr_multiplier(step, hp['warmup_steps'], total_steps, optim_cfg.min_lr_ratio)
   lr_t = hp['lr'] * m
   wd_t = hp['weight_decay'] * (m if optim_cfg.decoupled_wd else lr_t)

@@ -1,8 +1,7 @@
 """One group's compiled program: lanes vmapped (or mapped), jitted, sharded.
 
-Lanes go on a 'lane' mesh axis (padded with copies of the last lane to fill
-it), the batch on a 'data' axis, so a TPU pod runs hundreds of points at once
-and one CPU runs a sweep as one program.
+Lanes go on a 'lane' mesh axis (padded with copies of the last lane), the
+batch on a 'data' axis.
 """
 from __future__ import annotations
 
@@ -37,13 +36,8 @@ def fetch(tree):
 def over_lanes(fn, lane_args: int, mode: str, mesh: Mesh | None = None):
   """Lifts fn over the lane axis of its first `lane_args` arguments.
 
-  'vmap' batches lanes into every op (accelerators, where one big matmul beats
-  many small ones); 'map' runs lanes one after another inside the same
-  program, which on a CPU keeps a sweep of K lanes at K single runs' cost
-  (batched per-lane matmuls and their layout copies cost more there). With
-  'map' and lanes on several devices (CPU host devices), each device maps
-  over its own lanes (`shard_map`, the 'lane' mesh axis manual), which beats
-  vmap across them (docs/performance.md).
+  'vmap' batches lanes (accelerators); 'map' runs them one after another in
+  one program (CPU), each host device over its own lanes (`shard_map`).
   """
   def lifted(*args):
     lane, shared = args[:lane_args], args[lane_args:]
@@ -62,8 +56,7 @@ def over_lanes(fn, lane_args: int, mode: str, mesh: Mesh | None = None):
 
 
 def lane_mode(mode: str) -> str:
-  """'auto': map on CPU (per device when lanes span host devices), vmap on
-  accelerators."""
+  """'auto': map on CPU, vmap on accelerators."""
   if mode != 'auto':
     return mode
   return 'map' if jax.default_backend() == 'cpu' else 'vmap'
@@ -73,14 +66,9 @@ def lane_mode(mode: str) -> str:
 def _compiled(fns: LaneFns, lanes: NamedSharding, mode: str, fast_compile: bool):
   """Jitted functions over lanes, shared by groups of identical structure.
 
-  Init always maps over lanes (batched RNG compiles slowly) and, on CPU, is
-  compiled without LLVM optimisation and with XLA's classic loop emitters
-  instead of its MLIR fusion emitters: it runs once per group, and compiles
-  in a fraction of the time with the same values. `fast_compile` does the
-  same for every program (runs of a few steps). The diagnostic step is
-  compiled on first use only, as are Santurkar et al.'s ICS and smoothness. Optimised CPU
-  programs prefer 512-bit vectors where the CPU has them (XLA's default is
-  256). Measurements: docs/performance.md.
+  Init (run once per group) maps over lanes and, on CPU, compiles unoptimised
+  with the same values; `fast_compile` does so for every program. Each compiles
+  on first use. Measurements: docs/performance.md.
   """
   cpu = jax.default_backend() == 'cpu'
   unoptimised = {'xla_backend_optimization_level': 0,
@@ -122,8 +110,8 @@ def mesh_shape(num_devices: int, lanes: int, batch_size: int) -> tuple[int, int]
 class Program:
   """Compiled init/train/eval for the lanes of one group."""
 
-  def __init__(self, group: plan_lib.Group, cfg, devices=None):
-    devices = devices if devices is not None else jax.devices()
+  def __init__(self, group: plan_lib.Group, cfg):
+    devices = jax.devices()
     self.num_lanes = len(group.points)
     lane_size, data_size = mesh_shape(len(devices), self.num_lanes, cfg.train.batch_size)
     self.padded_lanes = math.ceil(self.num_lanes / lane_size) * lane_size

@@ -1,11 +1,8 @@
-"""Pure per-lane functions: init, train step, eval; vmapped over lanes by `Program`.
+"""Pure per-lane functions: init, train step, eval; lifted over lanes by `Program`.
 
-A lane is one sweep point. Its state is a dict of arrays (params, batch_stats,
-opt_state, step, diverged_step, init_loss); per-lane scalar hyperparameters
-(`LANE_KEYS` in lnexp.models.validate) come in a dict `hp` of traced scalars.
-Every lane sees the same batch. A lane whose loss or gradient norm goes
-non-finite, or whose loss exceeds `train.diverge_factor` x its initial loss, is
-marked diverged at that step and its state stops changing (divergence is data).
+A lane is one sweep point: a state dict, its per-lane hyperparameters in `hp`
+(traced scalars). A lane whose loss goes non-finite or past
+`train.diverge_factor` x its initial loss is frozen, marked diverged.
 """
 from __future__ import annotations
 
@@ -25,9 +22,7 @@ from lnexp.models.validate import LANE_KEYS
 from lnexp.train import optimizer
 
 DIVERGED_NONFINITE, DIVERGED_EXPLODED = 1, 2
-# Santurkar et al.'s smoothness probe (`LaneFns.smoothness`): steps along the
-# gradient that move each parameter by these multiples of the peak LR (RMS), the
-# size of the steps Adam takes.
+# `LaneFns.smoothness`: steps along the gradient of these multiples of the peak LR (RMS).
 SMOOTHNESS_STEPS = (0.5, 1.0, 2.0, 4.0)
 
 
@@ -125,13 +120,8 @@ class LaneFns:
                    'diverged': state['diverged_step'] >= 0, **diag}
 
   def santurkar_ics(self, state, hp, batch):
-    """Santurkar et al. 2018 ICS per layer (`share=none`): ||G_i - G_i'||, and
-    relative to ||G_i|| (comparable across variants whose gradients differ in scale).
-
-    G_i: layer i's weight gradient now; G_i': the same after the parameters
-    before the first block (`Arch.input_params`) and layers < i took this
-    step's update (layers >= i, shared parts and the head unchanged).
-    """
+    """Santurkar et al. 2018 ICS per layer (`share=none`): ||G_i - G_i'|| and
+    relative to ||G_i||; G_i' after the input params and layers < i took this step."""
     def grads_of(params):
       return jax.grad(lambda p: self.loss(p, state['batch_stats'], hp, batch, True)[0])(
           params)
@@ -160,10 +150,8 @@ class LaneFns:
     return {'ics_santurkar': diff_L, 'ics_santurkar_rel': diff_L / jnp.maximum(norm_L, 1e-30)}
 
   def smoothness(self, state, hp, batch):
-    """Santurkar et al. 2018's smoothness along the gradient of this step's
-    training loss (lnexp.measure.smoothness), before the step: the effective
-    beta, the loss range and the gradient norm, probed at per-parameter RMS
-    steps of SMOOTHNESS_STEPS x the lane's peak LR."""
+    """Santurkar et al. 2018's smoothness along this step's gradient, before the
+    step (lnexp.measure.smoothness)."""
     loss_fn = smoothness.lane_loss_fn(self, state['batch_stats'], batch, hp['z_loss'])
     out = smoothness.along_gradient(loss_fn, state['params'],
                                     hp['lr'] * jnp.asarray(SMOOTHNESS_STEPS), rms_steps=True)
@@ -180,12 +168,8 @@ class LaneFns:
     return self._target_mean(state, batches, lambda z, y: z.argmax(-1) == y)
 
   def eval_loss(self, state, batches, batch_statistics: bool = False):
-    """Mean loss over real tokens of stacked eval batches [NB, B, T].
-
-    `batch_statistics`: BatchNorm normalizes with each eval batch's own
-    statistics (its train-mode forward, running stats left alone) instead of
-    the running ones; the difference is the train/inference mismatch.
-    """
+    """Mean loss over real tokens of stacked eval batches [NB, B, T];
+    `batch_statistics`: BatchNorm uses each batch's own statistics (train mode)."""
     return self._target_mean(state, batches, lambda z, y: token_losses(z, y)[0],
                              batch_statistics)
 
@@ -193,23 +177,23 @@ class LaneFns:
     """Per-token eval loss [NB, B, T] of stacked eval batches (running statistics),
     for losses by position (lnexp.measure.positions); PAD targets included."""
     def one(_, batch):
-      variables = {'params': state['params'], 'batch_stats': state['batch_stats']}
-      logits = self.model.apply(variables, batch['inputs'], batch['segment_ids'],
-                                batch['input_mask'], False, mutable=['batch_stats'])[0]
-      return None, token_losses(logits, batch['targets'])[0]
+      return None, token_losses(self._logits(state, batch, False), batch['targets'])[0]
     return jax.lax.scan(one, None, batches)[1]
 
   def _target_mean(self, state, batches, score, train: bool = False):
     """Mean over real targets of score(logits, targets) [B, T] on batches [NB, B, T]."""
     def one(carry, batch):
-      variables = {'params': state['params'], 'batch_stats': state['batch_stats']}
-      logits = self.model.apply(variables, batch['inputs'], batch['segment_ids'],
-                                batch['input_mask'], train, mutable=['batch_stats'])[0]
       mask = batch['loss_mask']
-      scored = score(logits, batch['targets']) * mask
+      scored = score(self._logits(state, batch, train), batch['targets']) * mask
       return (carry[0] + scored.sum(), carry[1] + mask.sum()), None
     (total, count), _ = jax.lax.scan(one, (0.0, 0.0), batches)
     return total / jnp.maximum(count, 1.0)
+
+  def _logits(self, state, batch, train: bool):
+    """The model's logits; batch statistics are computed in train mode, not kept."""
+    variables = {'params': state['params'], 'batch_stats': state['batch_stats']}
+    return self.model.apply(variables, batch['inputs'], batch['segment_ids'],
+                            batch['input_mask'], train, mutable=['batch_stats'])[0]
 
 
 def _at(tree: dict, path: tuple[str, ...]):

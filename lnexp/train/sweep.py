@@ -67,10 +67,8 @@ class RunPlan:
 
 def plan_run(config: ConfigFile | str, overrides: dict | None = None,
              workdir: str | None = None) -> RunPlan:
-  """Validates everything a run needs (data errors included), writing nothing.
-
-  config: a loaded config file, or its `path.py[:arg]` to load.
-  """
+  """Validates everything a run needs (data errors included), writing nothing;
+  config: a loaded config file, or its `path.py[:arg]`."""
   if isinstance(config, str):
     config = config_lib.load_config_file(config)
   overrides = overrides or {}
@@ -102,14 +100,9 @@ def train_and_evaluate(config: ConfigFile | str, overrides: dict | None = None,
                        checkpoint_on_term: bool = True) -> list[dict]:
   """Runs every unfinished point (of `shard`'s groups); returns their rows.
 
-  Shard I/N takes the I-th of N slices of the plan's groups
-  (`plan.shard_groups`), so machines that do not talk can split a grid and
-  `lnexp.merge` joins their workdirs; shards may also share one workdir.
-  Nothing is written before the plan, the workdir and every group's memory
-  estimate check out; then the (workdir, shard) lock is taken (waiting for
-  it with `wait_for_lock`; `lnexp.runtime.lock`). A workdir that cannot be
-  written (read-only, disk full) is one ConfigError; rerunning resumes. SIGTERM
-  stops a group after its step, checkpointed there (`checkpoint_on_term`).
+  Nothing is written before the plan, workdir and memory estimates check out;
+  then the (workdir, shard) lock is taken (`lnexp.runtime.lock`). A workdir
+  that cannot be written is one ConfigError; rerunning resumes.
   """
   plan = plan_run(config, overrides, workdir)
   entries, distinct = len(plan.sweep), len(plan.points)
@@ -147,8 +140,7 @@ SHOWN_GROUPS = 20  # plan lines printed before a summary line
 
 def print_plan(plan: RunPlan, finished: int, todo: list, estimates: dict, path: str,
                out) -> None:
-  """The header with the time left (compiling included) and a line per group
-  to run, the first SHOWN_GROUPS of them."""
+  """The header (time left) and a line per group to run, the first SHOWN_GROUPS."""
   print(f'lnexp.run: {len(plan.points)} points ({finished} finished) in '
         f'{len(plan.groups)} groups, ~{plan_lib.estimate_seconds(todo) / 60:.1f} min left '
         f'on this machine class (compiling included); workdir {path}', file=out)
@@ -160,8 +152,7 @@ def print_plan(plan: RunPlan, finished: int, todo: list, estimates: dict, path: 
 
 def _train(plan: RunPlan, wd: Workdir, lock, estimates: dict, shard, out,
            checkpoint_on_term: bool) -> RunPlan:
-  """Trains the unfinished groups, then those of each LR-grid extension
-  (`_lr_extension`); returns the plan as extended."""
+  """Trains the unfinished groups, then each LR-grid extension's; returns the plan."""
   # orbax: imported once planning passed (bad input fails fast)
   from lnexp.train import loop
   if lock:
@@ -219,8 +210,7 @@ def _take(lock) -> None:
 
 
 def check_memory(plan: RunPlan, groups: list[plan_lib.Group], devices) -> dict[str, int]:
-  """Estimated bytes per group; ConfigError for one that cannot fit (nothing
-  written yet). Vocabulary sizes come from the groups' data sources."""
+  """Estimated bytes per group; ConfigError for one that cannot fit."""
   estimates = {}
   for g in groups:
     cfg = config_lib.apply_overrides(
