@@ -190,6 +190,17 @@ def test_rezero_is_skipinit():
   check(logits, forward(params, tokens, skipinit, 3, final_norm=False))
 
 
+def test_rezero_calls_no_norm_so_any_norm_maps_to_none():
+  """A running-statistics norm with ReZero once failed at init (no batch_stats
+  were ever created): the norm is moot, and `canonical` maps it to 'none'."""
+  from lnexp.models.validate import canonical
+  cfg = canonical(tiny_config(**{'model.placement': 'rezero', 'model.norm': 'batchnorm'}))
+  assert cfg.model.norm == 'none' and cfg.model.unembed_init == tiny_config().model.unembed_init
+  ones = jnp.ones((1, 8), jnp.int32)
+  assert 'batch_stats' not in AlbertGPT(ModelConfig.from_config(cfg)).init(
+      jax.random.key(0), ones, ones, ones, False)
+
+
 def unit(x, axis=-1):
   return x / np.linalg.norm(x, axis=axis, keepdims=True)
 

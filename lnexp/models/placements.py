@@ -49,6 +49,7 @@ class Placement:
   per_depth: tuple[str, ...] = ()  # suffixes of block params never shared across depth
   profiled: bool = False  # '<sublayer>_omega' set at init by Admin's profiling
   hypersphere: bool = False  # nGPT's normalized model (lnexp.models.ngpt)
+  calls_norm: bool = True  # False: model.norm is never used, so it must be 'none'
 
 
 def _post(x, f, s):
@@ -93,7 +94,7 @@ PLACEMENTS: dict[str, Placement] = {
     'peri': Placement(lambda x, f, s: x + s.norm('out_norm', f(s.norm('norm', x))),
                       final_norm=True),
     'rezero': Placement(lambda x, f, s: x + s.gate('gate', 0.0) * f(x),
-                        final_norm=False, moot_without_norm=False),
+                        final_norm=False, moot_without_norm=False, calls_norm=False),
     'deepnorm': Placement(
         lambda x, f, s: s.norm('norm', (2 * s.depth) ** 0.25 * x + f(x)),
         final_norm=False, branch_init=lambda depth: (8 * depth) ** -0.25,
@@ -103,7 +104,8 @@ PLACEMENTS: dict[str, Placement] = {
     'hybridnorm': Placement(_hybridnorm, final_norm=True, qkv_norm=True),
     'admin': Placement(_admin, final_norm=False, moot_without_norm=False,
                        per_depth=('omega',), profiled=True),
-    'ngpt': Placement(_ngpt, final_norm=False, moot_without_norm=False, hypersphere=True),
+    'ngpt': Placement(_ngpt, final_norm=False, moot_without_norm=False, hypersphere=True,
+                      calls_norm=False),
 }
 
 

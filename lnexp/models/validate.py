@@ -99,17 +99,18 @@ def canonical(cfg: ConfigDict) -> ConfigDict:
   """Maps configs that define the same model to one: where the norm is the
   identity, placement is moot for archs that say so (a transformer; a CNN's
   placement matters even without a norm: it moves the ReLU), and 'pre'
-  stands for all; with nGPT's placement (`hypersphere`) the norm and the
-  output layer's init gain are moot, and 'none' and the default stand for
-  all. (Keys an arch does not read are at their defaults: `validate`.)"""
+  stands for all; with a placement that calls no norm (ReZero, nGPT) the norm
+  is moot and 'none' stands for all, and with nGPT's (`hypersphere`) so is the
+  output layer's init gain (the default stands for all). (Keys an arch does not
+  read are at their defaults: `validate`.)"""
   m = cfg.model
   try:
     arch, placement = ARCHS[m.arch], PLACEMENTS[m.placement]
     moot = arch.norm_free_placement and NORMS[m.norm].identity and placement.moot_without_norm
   except KeyError:  # an unknown name: `validate` names it
     return cfg
-  if placement.hypersphere and m.placement in arch.placements and m.norm in arch.norms():
-    # nGPT normalizes by construction and its output layer is normalized.
-    return config_lib.apply_overrides(cfg, {'model.norm': 'none', 'model.unembed_init':
-                                            DEFAULTS['model.unembed_init']})
+  if not placement.calls_norm and m.placement in arch.placements and m.norm in arch.norms():
+    # nGPT also normalizes its output layer by construction.
+    gain = {'model.unembed_init': DEFAULTS['model.unembed_init']} if placement.hypersphere else {}
+    return config_lib.apply_overrides(cfg, {'model.norm': 'none', **gain})
   return config_lib.apply_overrides(cfg, {'model.placement': 'pre'}) if moot else cfg
