@@ -333,6 +333,11 @@ def test_storage_that_fails_or_hangs_ends_the_process_in_one_line(
     time.sleep(0.1)
     raise ConnectionError
   stopped.clear()
+  with storage.bounded(path, 'checkpointing', 0.2), storage.bounded(path, 'uploading', 0.01):
+    assert stopped.wait(30)  # nested: only the outer clock runs, so the outer names the hang
+  err = capfd.readouterr().err
+  assert 'checkpointing did not finish in 0.2 s' in err and 'uploading' not in err, err
+  stopped.clear()
   with storage.bounded(path, 'renewing', 0.2):
     assert stopped.wait(30)  # the watchdog thread
-  assert codes == [75, 75, 75] and 'renewing did not finish in 0.2 s' in capfd.readouterr().err
+  assert codes == [75, 75, 75, 75] and 'renewing did not finish in 0.2 s' in capfd.readouterr().err

@@ -330,6 +330,7 @@ def _clients_log() -> str:
 
 
 _stopping = threading.Lock()
+_clock = threading.local()  # .running: this thread is inside a `bounded` with its clock
 
 
 @contextlib.contextmanager
@@ -337,7 +338,9 @@ def bounded(path: str, what: str, timeout_s: float, cleanup=None):
   """On a gs:// `path`, storage work inside that `failed` or outlives
   `timeout_s` ends the process: `cleanup()`, one line naming `path` and
   `what`, exit 75. It exits rather than raises: a call blocked on a dead server
-  may never return (docs/scaling.md). Local paths: no bound."""
+  may never return (docs/scaling.md). Local paths: no bound. Inside another
+  bound only the outer one's clock runs, so a hang is named by the outermost
+  operation whichever watchdog thread would have run first."""
   if not is_remote(path):
     yield
     return
@@ -354,10 +357,13 @@ def bounded(path: str, what: str, timeout_s: float, cleanup=None):
                f'checkpoints are kept: rerun the same command to resume{details}\n'.encode())
       os._exit(os.EX_TEMPFAIL)
 
+  outermost = not getattr(_clock, 'running', False)
   late = f'did not finish in {timeout_s:g} s (train.storage_timeout_s)'
   watchdog = threading.Timer(timeout_s, stop, [late])
   watchdog.daemon = True
-  watchdog.start()
+  if outermost:
+    _clock.running = True
+    watchdog.start()
   try:
     yield
   except Exception as e:
@@ -365,8 +371,10 @@ def bounded(path: str, what: str, timeout_s: float, cleanup=None):
       raise
     stop(f'failed ({type(e).__name__}: {" ".join(str(e).split())[:200]})')
   finally:
-    watchdog.cancel()
-    watchdog.join()  # one that fired ends the process first
+    if outermost:
+      _clock.running = False
+      watchdog.cancel()
+      watchdog.join()  # one that fired ends the process first
     os.close(stderr)
 
 
