@@ -20,12 +20,15 @@ Confirm stage (results/normbench, after the sweep stage): each method at its
 best LR of the sweep (seed mean, a diverged run at ln V), per dataset, with 3
 fresh seeds, making 5 at that LR with the sweep's 2; on topics, the same at
 4x the depth (8 shared layers; the base's LR and 100 warm-up steps) for
-1,000 steps, 2 seeds; and the widths for the three best methods on topics
-that are not width methods already. Checkpoints every 1,000 steps.
-The planner estimates the core at 9.7 process-hours (4.9 hours with
---jobs 2), before grid extensions; x2 width (d=256, 3.6x a base run), 5
-fresh confirm seeds and 3 depth seeds of 2,000 steps would have made it
-14.5.
+500 steps (a quarter of the base's: whether it trains shows by then; early
+training), 2 seeds, and its own tuning there: the LRs a half decade on
+either side of the base's, 1 seed (the first depth seed); and the widths for
+the three best methods on topics that are not width methods already.
+Checkpoints every 1,000 steps. The planner estimates the core at 9.8
+process-hours (4.9 hours with --jobs 2), before grid extensions; the depth
+runs at 1,000 steps with their own tuning would have made it 10.9, and x2
+width (d=256, 3.6x a base run), 5 fresh confirm seeds and 3 depth seeds of
+2,000 steps without the tuning 14.5.
 
 Sizes: smoke (2 methods, topics, the test suite's check), quick (4
 methods at the claims quick size, planned at 10 minutes), core (the
@@ -35,7 +38,8 @@ Metrics, per method and dataset: the final eval loss (65,536 tokens) at the
 best LR over 5 seeds; LR sensitivity under the three scorings of claims
 v4 (lnexp.claims.scoring: failures at ln V, failures at the unigram entropy,
 stable LRs within 0.1 nats of the best) and stable decades, from the sweep;
-at 4x depth, runs trained / collapsed / diverged and the final loss; the
+at 4x depth, runs trained / collapsed / diverged and the final loss at the
+base's LR, and the best loss over the three LRs of its own tuning; the
 width trend, the slope of LR sensitivity (failures at ln V) on log2 width;
 cost, step time relative to LayerNorm-pre in one process (`python -m
 lnexp.bench --sections norms --json experiments/results/normbench/bench.json`,
@@ -115,6 +119,13 @@ DEPTH_FACTOR = 4
 LRS = (1e-3, 3e-3, 1e-2, 3e-2)
 DATA = ('topics', 'python_docs')
 SWEEP_SEEDS, CONFIRM_SEEDS, DEPTH_SEEDS = (0, 1), (10, 11, 12), (10, 11)
+LADDER = tuple(float(f'{m}e{k}') for k in range(-6, 1) for m in (1, 3))  # LRs, half decades
+
+
+def beside(lr: float) -> tuple[float, float]:
+  """The LRs half a decade below and above `lr` on LADDER (the grids' values)."""
+  i = min(range(len(LADDER)), key=lambda j: abs(math.log(LADDER[j] / lr)))
+  return LADDER[i - 1], LADDER[i + 1]
 
 
 class Check(NamedTuple):
@@ -274,7 +285,7 @@ def best_lrs(sweep_workdir: str) -> dict[tuple[str, str], tuple[float, float]]:
 def confirm_points(size: str, sweep_workdir: str) -> list[dict]:
   best = best_lrs(sweep_workdir)
   data = DATA[:1] if size == 'smoke' else DATA
-  depth_steps = max(get_config(size).train.steps // 2, 1)  # whether it trains shows by then
+  depth_steps = max(get_config(size).train.steps // 4, 1)  # whether it trains shows by then
   points = []
   for source in data:
     for m in methods(size):
@@ -284,9 +295,12 @@ def confirm_points(size: str, sweep_workdir: str) -> list[dict]:
       points += [{'data.source': source, **METHODS[m], **seed, 'optim.lr': lr}
                  for seed in seeds(size, CONFIRM_SEEDS)]
       if source == 'topics':
-        points += [{'data.source': source, **METHODS[m], **seed, 'optim.lr': lr,
-                    'model.num_layers': 2 * DEPTH_FACTOR, 'train.steps': depth_steps}
-                   for seed in seeds(size, DEPTH_SEEDS)]
+        deep = {'data.source': source, **METHODS[m], 'model.num_layers': 2 * DEPTH_FACTOR,
+                'train.steps': depth_steps}
+        points += [{**deep, **seed, 'optim.lr': lr} for seed in seeds(size, DEPTH_SEEDS)]
+        if size not in ('smoke', 'quick'):  # its own tuning at depth
+          points += [{**deep, **seeds(size, DEPTH_SEEDS)[0], 'optim.lr': other}
+                     for other in beside(lr)]
   if size not in ('smoke', 'quick'):
     ranked = sorted((loss, m) for (source, m), (_, loss) in best.items() if source == 'topics')
     extra = [m for _, m in ranked if m not in WIDTH_METHODS][:3]
@@ -372,7 +386,7 @@ def analyse(workdir: str, figdir: str, point_ids=None) -> list:
          'S (failures at ln V)', 'S (failures at H)', 'stable decades'], rows))
     figures += lr_panels(base[base['data.source'] == data],
                          os.path.join(figdir, f'lr_{data}.png'), data)
-  tables.append(depth_table(confirm))
+  tables.append(depth_table(confirm, best))
   trend, figure = width_trend(sweep, confirm, os.path.join(figdir, 'width_trend.png'))
   tables.append(trend)
   findings = [ev.Finding('board', 'descriptive', '', tables, figures + figure)]
@@ -380,17 +394,38 @@ def analyse(workdir: str, figdir: str, point_ids=None) -> list:
                      for check in PAPER_CHECKS if (DATA[0], check.method) in best]
 
 
-def depth_table(confirm) -> str:
+def deep_rows(confirm, best: dict, tuned: bool = False):
+  """Topics rows at 4x depth: at the base's best LR, or (tuned) every LR of the
+  method's own tuning there in the first depth seed."""
+  import numpy as np
+  deep = confirm[(confirm['depth'] == 2 * DEPTH_FACTOR) & (confirm['data.source'] == DATA[0])]
+  if tuned:
+    return deep[deep['train.seed'] == DEPTH_SEEDS[0]]
+  base_lr = [best[(DATA[0], m)].lr if (DATA[0], m) in best else np.nan for m in deep['method']]
+  return deep[np.isclose(deep['optim.lr'], base_lr)]
+
+
+def depth_table(confirm, best: dict) -> str:
   from lnexp.claims import evidence as ev
-  deep = confirm[confirm['depth'] == 2 * DEPTH_FACTOR]
-  rows = [[m, f'{g["optim.lr"].iloc[0]:g}', ev.counts(g['label']),
-           ev.stat(ev.trained_only(g, 'final_eval_loss'))]
-          for m, g in deep.groupby('method', sort=False)]
+  tuned = deep_rows(confirm, best, tuned=True)
+  rows = []
+  for m, g in deep_rows(confirm, best).groupby('method', sort=False):
+    t = tuned[tuned['method'] == m]
+    ok = t[t['label'].eq(ev.TRAINED)]
+    own = ('-' if t['optim.lr'].nunique() < 2 else 'none trained' if ok.empty else  # '-': smoke
+           '{:.3f} at {:g}'.format(*ok.loc[ok['final_eval_loss'].idxmin(),
+                                           ['final_eval_loss', 'optim.lr']]))
+    rows.append([m, f'{g["optim.lr"].iloc[0]:g}', ev.counts(g['label']),
+                 ev.stat(ev.trained_only(g, 'final_eval_loss')), own])
   return ev.table(f'Depth robustness on topics: {2 * DEPTH_FACTOR} shared layers ({DEPTH_FACTOR}x '
-                  f"the base) at the base's best LR and warm-up, half the base's steps: runs "
-                  'trained/collapsed/diverged, final eval loss of the trained runs '
-                  '(mean ± sd).',
-                  ['method', 'LR', 'trained/collapsed/diverged', 'final eval loss'], rows)
+                  f"the base) at the base's best LR and warm-up, a quarter of the base's "
+                  'steps (early training): runs trained/collapsed/diverged, final eval loss of '
+                  'the trained runs '
+                  "(mean ± sd); after its own tuning (the base's LR and a half decade on "
+                  f'either side, seed {DEPTH_SEEDS[0]}): the best final eval loss of a trained '
+                  'run and its LR.',
+                  ['method', 'LR', 'trained/collapsed/diverged', 'final eval loss',
+                   'own tuning: best loss at LR'], rows)
 
 
 def width_trend(sweep, confirm, path: str):
@@ -466,7 +501,7 @@ def paper_finding(check, five, confirm, best, workdir):
   """A paper's claim against what the harness measured, by the rule."""
   from lnexp.claims import evidence as ev
   if check.kind == 'depth':
-    deep = confirm[confirm['depth'] == 2 * DEPTH_FACTOR]
+    deep = deep_rows(confirm, best)
     ok = {m: deep[deep['method'] == m]['label'].eq(ev.TRAINED).tolist()
           for m in (check.method, *check.against)}
     if any(not v for v in ok.values()):

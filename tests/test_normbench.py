@@ -55,6 +55,11 @@ def _confirm_points():
           loss = None if m == 'none' and seed == 10 else CONFIRM[m]
           points.append(({'data.source': data, **overrides, 'model.num_layers': 8}, seed,
                          3e-3, loss, False, {}))
+        # Its own tuning at depth, seed 10: better a half decade lower; ReZero
+        # diverges above, which the depth check (at the base's LR) must not see.
+        for lr, loss in ((1e-3, CONFIRM[m] - 0.05), (1e-2, None if m == 'rezero' else 3.0)):
+          points.append(({'data.source': data, **overrides, 'model.num_layers': 8}, 10,
+                         lr, loss, False, {}))
   return points
 
 
@@ -66,7 +71,7 @@ def out(tmp_path):
   return tmp_path
 
 
-def test_confirm_stage_is_planned_from_the_sweeps_best_lrs(out):
+def test_confirm_stage_is_planned_from_the_sweeps_best_lrs(out, monkeypatch):
   best = NB.best_lrs(str(out / 'results' / 'normbench_sweep'))
   assert best[('topics', 'derf-pre')] == (3e-3, pytest.approx(2.5))
   assert best[('python_docs', 'none')][0] == 3e-3
@@ -77,6 +82,13 @@ def test_confirm_stage_is_planned_from_the_sweeps_best_lrs(out):
   assert seeds.isdisjoint(NB.SWEEP_SEEDS)  # fresh seeds: none chose the LR
   assert {p['optim.lr'] for p in points} == {3e-3}
   assert any(p.get('model.num_layers') == 8 for p in points)
+  assert {p['optim.lr'] for p in points if p.get('model.num_layers') == 8} == {3e-3}  # quick
+  monkeypatch.setattr(NB, 'methods', lambda size: tuple(V))  # the fixture's methods
+  core = NB.confirm_points('core', str(out / 'results' / 'normbench_sweep'))
+  deep = [p for p in core if p.get('model.num_layers') == 8 and p['data.source'] == 'topics'
+          and p['model.norm'] == 'rmsnorm']
+  assert sorted((p['optim.lr'], p['train.seed']) for p in deep) == [
+      (1e-3, 10), (3e-3, 10), (3e-3, 11), (1e-2, 10)]  # own tuning: one seed beside
 
 
 def test_the_rule_on_fabricated_results(out):
@@ -95,7 +107,8 @@ def test_the_rule_on_fabricated_results(out):
   assert findings['rezero/depth'].verdict == 'reproduced'       # 2/2 where none 1/2
   assert 'none trained 1/2' in findings['rezero/depth'].effect
   depth = findings['board'].tables[2]
-  assert '| none | 0.003 | 1/0/1 |' in depth
+  assert '| none | 0.003 | 1/0/1 | 2.620 | 2.570 at 0.001 |' in depth, depth
+  assert '| rezero | 0.003 | 2/0/0 |' in depth and '| 2.560 at 0.001 |' in depth
   # LR sensitivity 0.025, 0.050, 0.100 at log2 d = 6, 7, 7.585: least-squares slope
   # 0.05771 / 1.28483 = +0.0449 per doubling.
   assert '| layernorm-pre | 0.025 | 0.050 | 0.100 | +0.045 |' in findings['board'].tables[3]
