@@ -39,8 +39,8 @@ from lnexp.claims.catalog import Change, Claim, Quote
 
 ORDER = 6
 VERSION = 4
-RUNTIME = ('100 points of the learned-size claims model (more after grid extension); not '
-           'yet run (v3: 60 points at d=64, 200 steps, 6.3 process-minutes).')
+RUNTIME = ('100 points of the learned-size claims model: about 100 process-minutes beside '
+           'another suite process on a 2-core CPU, over two sessions (2026-12-07).')
 SMALLER = Quote('For instance, in AlbertAGPT, which scales down the parameters while '
                 'retaining performance, LayerNorm ensures that the smaller parameter space '
                 'does not lead to overly aggressive learning rates or unstable gradient '
