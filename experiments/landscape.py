@@ -57,9 +57,8 @@ from lnexp.claims.catalog import Change, Claim, Quote
 
 ORDER = 15
 VERSION = 4
-RUNTIME = ('60 points (30 at depth 16); not yet run: the planner puts it at 7 process-minutes '
-           'on a 2-core CPU, leaving out the probes (5 forward-backward passes every 10 '
-           'steps: about +50%, so about 11).')
+RUNTIME = ('60 points (30 at depth 16), probes included: about 10 process-minutes beside '
+           'another suite process on a 2-core CPU, over two sessions (2026-12-07).')
 SMOOTHS = Quote('LayerNorm smooths the optimization landscape by keeping gradients more '
                 'consistent, which is especially beneficial in models that stack many layers, '
                 'such as transformers.', '14',
