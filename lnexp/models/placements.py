@@ -49,7 +49,7 @@ class Placement:
   per_depth: tuple[str, ...] = ()  # suffixes of block params never shared across depth
   profiled: bool = False  # '<sublayer>_omega' set at init by Admin's profiling
   hypersphere: bool = False  # nGPT's normalized model (lnexp.models.ngpt)
-  calls_norm: bool = True  # False: model.norm is never used, so it must be 'none'
+  calls_norm: bool = True  # False: model.norm is moot (`canonical` maps it to 'none')
 
 
 def _post(x, f, s):
