@@ -67,8 +67,8 @@ from lnexp.errors import ConfigError
 ORDER = 2
 VERSION = 4
 STAGES = ('depth_tune', 'depth')  # tune, then confirm: their workdirs' names
-RUNTIME = ('60 tuning and 50 confirming points of 300 steps; not yet run (v3: 150 steps of '
-           'batch 8, 6.3 process-minutes).')
+RUNTIME = ('60 tuning and 50 confirming points of 300 steps: about 25 and 18 minutes '
+           'beside another suite process on a 2-core CPU (2026-12-07).')
 BY_CONSTRUCTION = ('tested by perturbation (does an error injected after block 1 grow '
                    'or shrink?): the old measure, residual scale, is ~1 by construction '
                    'in post-LN')
