@@ -100,9 +100,8 @@ from lnexp.claims.catalog import Change, Claim, Quote
 
 ORDER = 16
 VERSION = 4
-RUNTIME = ('30 points of the learned-size model with 4 unshared layers (twice a run); not yet '
-           'run: the planner puts it at 62 process-minutes on a 2-core CPU, about 15 per '
-           'finding.')
+RUNTIME = ('30 points of the learned-size model with 4 unshared layers (twice a run): 45 '
+           'minutes, mostly beside another suite process, on a 2-core CPU (2026-12-07).')
 UPDATES = Quote('This consistent scaling prevents the network from making overly aggressive '
                 'or overly cautious updates, which could destabilize training.', '15',
                 'with Adam each parameter moves by about the learning rate whatever its '
