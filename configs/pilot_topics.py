@@ -16,13 +16,19 @@ nats (docs/claims-v4-pilots.md).
 The same criteria on padded rows (one document per row, PAD after it;
 claim 12's layout): post-LN at LR 2e-3 and 4e-3, 2,000 and 4,000 steps,
 4 runs, about 6 minutes on a quiet 2-core CPU.
+
+  python -m lnexp.run --config configs/pilot_topics.py:unshared4
+
+The same criteria for 4 unshared layers (claims 5, 15, 16, 18, 19's model):
+post-LN at LR 3e-3 and 1e-2, 2,000 and 4,000 steps, 4 runs, about 12 minutes
+on a quiet 2-core CPU.
 """
 from lnexp.config import base_config
 
 
 def get_config(arg=''):
-  if arg not in ('', 'padded'):
-    raise ValueError(f'unknown pilot {arg!r}; known: padded (or none)')
+  if arg not in ('', 'padded', 'unshared4'):
+    raise ValueError(f'unknown pilot {arg!r}; known: padded, unshared4 (or none)')
   c = base_config()
   m, t = c.model, c.train
   m.num_layers, m.hidden_dim, m.embed_dim, m.num_heads, m.mlp_dim = 2, 128, 128, 4, 512
@@ -32,13 +38,15 @@ def get_config(arg=''):
   t.eval_every, t.eval_batches, t.checkpoint_every = 500, 64, 1000
   c.data.source = 'topics'
   c.data.pack = arg != 'padded'
+  if arg == 'unshared4':
+    m.num_layers, m.share = 4, 'none'
   return c
 
 
 def get_sweep(arg=''):
-  if arg == 'padded':
-    return [{'optim.lr': lr, 'train.steps': steps} for steps in (2000, 4000)
-            for lr in (2e-3, 4e-3)]
+  if arg in ('padded', 'unshared4'):
+    lrs = (2e-3, 4e-3) if arg == 'padded' else (3e-3, 1e-2)
+    return [{'optim.lr': lr, 'train.steps': steps} for steps in (2000, 4000) for lr in lrs]
   lrs = (2e-3, 4e-3, 8e-3)
   variants = [{}, {'model.placement': 'pre'}]
   no_norm = [{'model.norm': 'none', 'model.embed_scale': scale} for scale in (0.1, 1.0)]

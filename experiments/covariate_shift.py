@@ -114,7 +114,7 @@ def analyse(workdir: str, figdir: str, point_ids=None) -> list:
   comps = ev.family(comps)
   post = unshared[unshared['variant'] == 'layernorm-post']
   closed = regime.closed_at_best(ev.best_lr(post).per_seed) if len(post) else None
-  early, scale = regime.scale_note(ev.LEARNED_SCALE, [] if closed is None else [closed])
+  early, scale = regime.scale_note(ev.LEARNED_SCALE, [closed])
   notes.insert(0, scale)
   med = unshared.groupby('variant')['ics'].median()
   return [ev.Finding(

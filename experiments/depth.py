@@ -275,7 +275,7 @@ def analyse(workdir: str, figdir: str, point_ids=None) -> list:
   post_rows = deep[deep['variant'] == 'layernorm-post']
   closed = regime.closed_at_best(dict(zip(post_rows['train.seed'],
                                           post_rows.to_dict('records'))))
-  early, scale = regime.scale_note(ev.SMALL_SCALE, [] if closed is None else [closed])
+  early, scale = regime.scale_note(ev.SMALL_SCALE, [closed])
   notes = [scale]
   if len(not_converged):
     notes.append('not converged by the convergence rule (still falling >= 0.01 nats over '

@@ -124,7 +124,7 @@ def analyse(workdir: str, figdir: str, point_ids=None) -> list:
             for x in others if have('none') and have('layernorm-post')]
   post = best.get(('layernorm-post', 1.0))
   closed = regime.closed_at_best(post.per_seed) if post else None
-  early, scale = regime.scale_note(ev.LEARNED_SCALE, [] if closed is None else [closed])
+  early, scale = regime.scale_note(ev.LEARNED_SCALE, [closed])
   tables = [ev.table('Per variant and embedding scale (`model.embed_scale`): runs trained/'
                      'collapsed/diverged; best LR (seed-mean); final eval loss there '
                      '(mean ± sd over seeds).',

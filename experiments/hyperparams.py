@@ -145,7 +145,7 @@ def analyse(workdir: str, figdir: str, point_ids=None) -> list:
       [np.isclose(df[k], v) for k, v in centre.items()])]
   closed = regime.closed_at_best(dict(zip(post['seed'], post.to_dict('records')))) \
       if len(post) else None
-  early, scale = regime.scale_note(ev.LEARNED_SCALE, [] if closed is None else [closed])
+  early, scale = regime.scale_note(ev.LEARNED_SCALE, [closed])
   return [ev.Finding(
       '3', ev.combine([c.outcome for c in comps]) + early, 'outcomes per factor: ' + ', '.join(
           f'{c.label} {c.outcome}' for c in comps),

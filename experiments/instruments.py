@@ -192,7 +192,7 @@ def analyse(workdir: str, figdir: str, point_ids=None) -> list:
   best = {v: ev.best_lr(g) for v, g in df.groupby('variant', sort=False)}
   post = best.get('layernorm-post')
   closed = regime.closed_at_best(post.per_seed) if post else None
-  early, scale = regime.scale_note(SCALE, [] if closed is None else [closed])
+  early, scale = regime.scale_note(SCALE, [closed])
   rows = [[f'{lr:g}', v, ev.counts(g['label']), ev.stat(g['loss_or_ln_v']),
            ev.median(g['update_spread']), ev.median(g['balance_spread']),
            ev.stat(g['early']), ev.stat(g['late'])]

@@ -144,7 +144,7 @@ def analyse(workdir: str, figdir: str, point_ids=None) -> list:
       'small scale: claims 1 and 4\'s size (d=64, ALBERT-shared depth 16: ~59k parameters; '
       '150 steps of 8 x 64 tokens: ~77k tokens per run) with the v4 fair start; larger models '
       'may behave differently',
-      [] if closed is None else [closed])
+      [closed])
   return [ev.Finding(
       '14', ev.combine([c.outcome for c in primary]) + early,
       'depth 16, d = log beta(none) - log beta(LayerNorm): ' + '; '.join(

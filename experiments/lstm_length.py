@@ -144,7 +144,7 @@ def analyse(workdir: str, figdir: str, point_ids=None) -> list:
   speed = ev.family([steps_comparison(df, metrics, best, d) for d in ('packed', 'padded')])
   packed_ln = best.get((ln, 'packed'))
   closed = regime.closed_at_best(packed_ln[0].per_seed) if packed_ln else None
-  early, scale = regime.scale_note(SCALE, [] if closed is None else [closed])
+  early, scale = regime.scale_note(SCALE, [closed], 'LayerNorm')
   per_variant = ev.table(
       'Per variant and row layout: runs trained/collapsed/diverged over the grid; the eval '
       'mode it is judged on (BatchNorm: the better of running and batch statistics); best LR '

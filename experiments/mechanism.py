@@ -110,7 +110,7 @@ def analyse(workdir: str, figdir: str, point_ids=None) -> list:
             ev.comparisons_table("The rule's comparisons (d > 0: as the article, and Xu et "
                                  'al., predict).', comps + xu)]
   closed = [regime.closed_at_best(ln.per_seed)] if ln else []
-  early, scale = regime.scale_note(ev.LEARNED_SCALE, [x for x in closed if x is not None])
+  early, scale = regime.scale_note(ev.LEARNED_SCALE, closed)
   out = [ev.Finding('13', ev.combine([c.outcome for c in comps]) + early, '; '.join(
       f'{c.name} {ev.fmt_interval(c.interval)} {c.outcome}' for c in comps), tables, [],
       [scale])]

@@ -38,4 +38,5 @@ def test_closed_at_best_counts_failures_at_ln_v_and_names_early_training():
   assert scale_note('S', [0.9, closed_at_best(rows)])[0] == ' (early training)'
   assert closed_at_best({0: {'loss_or_ln_v': 1.3, 'bayes_loss': float('nan'),
                              'context_free_loss': float('nan')}}) is None
-  assert scale_note('S', []) == ('', 'S')
+  assert scale_note('S', []) == scale_note('S', [None]) == ('', 'S')
+  assert scale_note('S', [0.5], 'LayerNorm')[1].startswith('S. LayerNorm at its best LR closed 50%')

@@ -174,6 +174,11 @@ def test_record_then_citation(tmp_path):
   # The copy lies outside git: no commit fixed it there, and the report says so.
   assert saved['rules']['claim-13-v4']['commit'] is None
   assert 'not committed in git' in rules.citation(str(path), str(wd), 'x')
-  # Resuming with results and an unchanged rule keeps the first record.
+  # Restarting before any result, or resuming after some, with an unchanged rule
+  # keeps the first record (its time is when the rules were first recorded).
+  saved['recorded'] = 'earlier'
+  (wd / 'rules.json').write_text(json.dumps(saved))
+  record = rules.record(str(path), str(wd), 'mechanism')
+  assert record['recorded'] == 'earlier'
   (wd / 'results.jsonl').write_text('{"point_id": "x"}\n')
   assert rules.record(str(path), str(wd), 'mechanism') == record

@@ -42,11 +42,13 @@ def closed_at_best(per_seed: dict) -> float | None:
   return gap_closed(mean('loss_or_ln_v'), mean('bayes_loss'), mean('context_free_loss'))
 
 
-def scale_note(scale: str, closed: list[float]) -> tuple[str, str]:
-  """(verdict suffix, the scale line): "early training" when any of `closed` < 75%."""
+def scale_note(scale: str, closed: list, who: str = 'Post-LN') -> tuple[str, str]:
+  """(verdict suffix, the scale line): "early training" when any of `closed` < 75%
+  (None: not measured)."""
+  closed = [x for x in closed if x is not None]
   if not closed:
     return '', scale
   early = min(closed) < MIN_GAP_CLOSED
   return (' (early training)' if early else '',
-          f'{scale}. Post-LN at its best LR closed ' + ', '.join(f'{x:.0%}' for x in closed)
+          f'{scale}. {who} at its best LR closed ' + ', '.join(f'{x:.0%}' for x in closed)
           + ' of the topics context gap' + (' (< 75%: early training).' if early else '.'))

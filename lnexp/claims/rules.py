@@ -148,17 +148,18 @@ def _has_results(workdir: str) -> bool:
 
 
 def record(path: str | None, workdir: str, name: str) -> dict:
-  """Before a run: writes WORKDIR/rules.json, or keeps it for a workdir with
-  results, refusing a rule edited since (`path` None: no rules to judge)."""
+  """Before a run: writes WORKDIR/rules.json, or keeps an earlier record of the
+  same rules (so a restart keeps the first time), refusing a rule edited since
+  results were recorded (`path` None: no rules to judge)."""
   old, resumed = load(workdir), _has_results(workdir)
-  if old is not None and resumed:
-    edited = changed(path, old)
-    if edited:
-      raise ConfigError(
-          f'{name}: rule {", ".join(edited)} of {path} changed after results were '
-          f'recorded in {workdir} under the old text; move those results away to rerun '
-          'under the new rule, or restore the rule')
+  edited = changed(path, old)
+  if old is not None and not edited:
     return old
+  if old is not None and resumed:
+    raise ConfigError(
+        f'{name}: rule {", ".join(edited)} of {path} changed after results were '
+        f'recorded in {workdir} under the old text; move those results away to rerun '
+        'under the new rule, or restore the rule')
   now = datetime.datetime.now(datetime.timezone.utc).strftime('%Y-%m-%d %H:%M UTC')
   when = 'when resuming a run with results but no record' if resumed else 'before the run'
   new = {'experiment': name, 'rules': current(path), 'recorded': f'{now} by lnexp.claims {when}'}

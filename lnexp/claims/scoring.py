@@ -125,7 +125,7 @@ def interaction(df: pd.DataFrame, factor: str, levels: tuple[str, str], claim: s
               for x in levels]
   post = best.get(('layernorm-post', levels[0]))
   closed = regime.closed_at_best(post.per_seed) if post else None
-  early, scale = regime.scale_note(evidence.LEARNED_SCALE, [] if closed is None else [closed])
+  early, scale = regime.scale_note(evidence.LEARNED_SCALE, [closed])
   verdict = judged[0].outcome if judged else 'inconclusive'
   return [evidence.Finding(
       claim, verdict + early, '; '.join(
