@@ -6,6 +6,8 @@ import math
 
 import numpy as np
 
+from lnexp.data.base import entropy
+
 # A language model is collapsed when its final eval loss has covered less than
 # this fraction of the way from the unigram entropy H to the best achievable
 # loss (the data's entropy floor where known, else 0): loss >= H - 0.1 (H - floor).
@@ -29,8 +31,8 @@ def unigram_entropy(batches) -> float:
   (loss-masked): the best loss of a model that ignores its input."""
   targets = np.concatenate([b['targets'][b['loss_mask'] > 0] for b in batches])
   p = np.bincount(targets) / len(targets)
-  p = p[p > 0]
-  return float(-(p * np.log(p)).sum())
+  # Zeros dropped first: recorded rows summed these terms in this order (bitwise).
+  return float(entropy(p[p > 0]))
 
 
 def lm_collapsed(final_eval_loss, unigram: float, floor: float | None) -> bool | None:
