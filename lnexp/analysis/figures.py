@@ -181,12 +181,6 @@ def _seed_note(df: pd.DataFrame) -> str:
   return ' (lighter: other seeds)' if df['seed'].nunique() > 1 else ''
 
 
-def _depth_array(value) -> np.ndarray | None:
-  if not isinstance(value, list):
-    return None
-  return np.array([math.nan if v is None else v for v in value], dtype=float)
-
-
 def plot_depth_profiles(df, styles, picks, out=None) -> tuple:
   """(c) Grad-flow norm and residual RMS vs depth, first and last diagnostic step."""
   from matplotlib.lines import Line2D
@@ -206,7 +200,7 @@ def plot_depth_profiles(df, styles, picks, out=None) -> tuple:
     for row, style in ((logged.iloc[0], '--'), (logged.iloc[-1], '-')):
       steps.add(int(row['step']))
       for ax, key in zip(axes, keys):
-        y = _depth_array(row[key])
+        y = results.depth_array(row[key])
         ax.plot(np.arange(1, len(y) + 1), y, style, **styles[variant],
                 fillstyle='none' if style == '--' else 'full')
     drawn += 1
@@ -236,8 +230,7 @@ def plot_depth_profiles(df, styles, picks, out=None) -> tuple:
 def _over_depth(m: pd.DataFrame, keys: list[str], reduce) -> pd.Series:
   """Per step: reduce() over depth (and over several keys) of list-valued metrics."""
   def one(row):
-    arrays = [_depth_array(row[k]) for k in keys]
-    arrays = [a for a in arrays if a is not None]
+    arrays = [results.depth_array(row[k]) for k in keys if isinstance(row[k], list)]
     return reduce(np.concatenate(arrays)) if arrays else math.nan
   return m.apply(one, axis=1)
 

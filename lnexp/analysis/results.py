@@ -105,7 +105,11 @@ def depth_value(m: pd.DataFrame, key: str, step: str = 'last') -> np.ndarray | N
   logged = m[m[key].notna()]
   if not len(logged):
     return None
-  value = logged[key].iloc[0 if step == 'first' else -1]
+  return depth_array(logged[key].iloc[0 if step == 'first' else -1])
+
+
+def depth_array(value) -> np.ndarray:
+  """A logged per-depth list as floats, None (nothing at that depth) as NaN."""
   return np.asarray([np.nan if v is None else v for v in value], dtype=float)
 
 
