@@ -26,11 +26,11 @@ from lnexp.analysis.figures import (
   styles_for,
 )
 from lnexp.analysis.results import LR_KEY
+from lnexp.analysis.sensitivity import DEFAULT_TOLERANCE
 from lnexp.errors import ConfigError
 from lnexp.runtime import storage
 
 USAGE = 'usage: python -m lnexp.report DIR [DIR ...] [--out OUT] [--tolerance NATS]'
-DEFAULT_TOLERANCE = 0.1  # nats/token
 # Two-sided 95% Student-t quantiles by degrees of freedom (n seeds - 1, n < 5).
 T_975 = {1: 12.706, 2: 4.303, 3: 3.182}
 BOOTSTRAP_SAMPLES = 10_000

@@ -11,7 +11,7 @@ from typing import NamedTuple, Sequence
 
 import numpy as np
 
-DEFAULT_TOLERANCE = 0.1  # nats/token, as lnexp.analysis.report
+DEFAULT_TOLERANCE = 0.1  # nats/token; also lnexp.analysis.report's --tolerance default
 
 
 class Sensitivity(NamedTuple):
