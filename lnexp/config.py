@@ -23,6 +23,9 @@ from lnexp.errors import ConfigError
 # Keys whose default changed after they were added, at their first default:
 # what a workdir saved before the key existed ran with (`Workdir.check_base`).
 FIRST_DEFAULTS = {'model.unembed_init': 1.0}
+# The seeds of a point (init, data): points that differ only in these and the
+# learning rate are one variant (lnexp.runtime.plan, lnexp.analysis.results).
+SEED_KEYS = ('train.seed', 'data.seed')
 
 
 def base_config() -> ConfigDict:

@@ -11,6 +11,7 @@ import os
 import numpy as np
 import pandas as pd
 
+from lnexp.config import SEED_KEYS
 from lnexp.runtime import storage
 from lnexp.runtime.workdir import Workdir, load_config, read_jsonl
 
@@ -18,7 +19,6 @@ COMPACT_FILE = 'metrics.parquet'  # every point's metrics (lnexp.ops.compact)
 COLUMNS_KEY = b'lnexp.columns'  # its schema metadata: {point_id: [column, ...]}
 
 LR_KEY = 'optim.lr'
-SEED_KEYS = ('train.seed', 'data.seed')
 NUMERIC = ('lane', 'diverged_step', 'init_loss', 'final_train_loss', 'final_eval_loss',
            'best_eval_loss', 'final_eval_loss_batch_stats', 'batch1_loss_batch_stats',
            'batch1_loss_running', 'final_eval_accuracy', 'steps',

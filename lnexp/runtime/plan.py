@@ -11,7 +11,7 @@ import json
 from typing import Any
 
 from lnexp import config as config_lib
-from lnexp.config import ConfigDict
+from lnexp.config import SEED_KEYS, ConfigDict
 from lnexp.measure import flops
 from lnexp.models import validate
 
@@ -140,9 +140,6 @@ def make_groups(points: list[Point], max_lanes: int = 0) -> list[Group]:
       chunk = tuple(members[i:i + size])
       groups.append(Group(short_hash([p.point_id for p in chunk]), chunk))
   return groups
-
-
-SEED_KEYS = ('train.seed', 'data.seed')
 
 
 def _variant(point: Point) -> str:
