@@ -75,7 +75,6 @@ def compile_key(cfg: ConfigDict) -> str:
   return structure_key(cfg, ('data.seed',))
 
 
-
 # Seconds of compiling a structure, of a group beyond its FLOPs, of a checkpoint;
 # with `train.fast_compile`. Fitted: docs/performance.md ("Planner constants").
 COMPILE_S, GROUP_S, CHECKPOINT_S = 13.0, 0.5, 1.6
