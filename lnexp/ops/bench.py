@@ -66,6 +66,11 @@ FLOPS_FORMULA = (
     '+ [E!=H] E*H + (tied: [E!=H] H*E + E*V | untied: H*V)  (lnexp.measure.flops)')
 
 
+def _sized(quick: bool, full: dict) -> dict:
+  """A section's model: `full`, or with --quick the reference model shrunk to QUICK."""
+  return {**REFERENCE, **QUICK} if quick else full
+
+
 # ------------------------------------------------------------- measurement
 
 
@@ -231,7 +236,7 @@ def bench_step(quick: bool, done: dict) -> dict:
   best_size = max((r for r in (done.get('peak') or bench_peak(quick, done))['sizes']
                    if r['dtype'] == peak_dtype), key=lambda r: r['gflops'])
   peak_before, probe_n = best_size['gflops'], best_size['n']
-  overrides = {**REFERENCE, **(QUICK if quick else {}), **(ACCELERATOR if big else {}),
+  overrides = {**_sized(quick, REFERENCE), **(ACCELERATOR if big else {}),
                **({'model.attention': 'cudnn'} if cudnn else {})}
   many = 2 if quick or big else 8
 
@@ -272,7 +277,7 @@ def bench_step(quick: bool, done: dict) -> dict:
 def bench_compile(quick: bool, done: dict) -> dict:
   """Compile time at two depths with share=all: scan keeps it flat in depth."""
   depths = (2, 8) if quick else (4, 48)
-  base = {**REFERENCE, **(QUICK if quick else {}), 'model.share': 'all'}
+  base = {**_sized(quick, REFERENCE), 'model.share': 'all'}
   runs = [compile_seconds({**base, 'model.num_layers': d}) for d in depths]
   ratio = runs[1]['total_s'] / runs[0]['total_s']
   return {'config': base, 'runs': runs, 'deep_over_shallow': ratio, 'target': 1.5,
@@ -283,9 +288,8 @@ def bench_lanes(quick: bool, done: dict) -> dict:
   """Step time of K lanes over K x one lane, default and claims-size models."""
   ks = (1, 2) if quick else (1, 2, 4, 8, 16)
   base = config_lib.load_config_file(DEFAULT_CONFIG).base
-  models = {'default': {}, 'claims': CLAIMS}
-  if quick:  # the step section's tiny model: its compiled programs are reused
-    models = {name: {**REFERENCE, **QUICK} for name in models}
+  # --quick: the step section's tiny model for both, its compiled programs reused.
+  models = {'default': _sized(quick, {}), 'claims': _sized(quick, CLAIMS)}
   out = {}
   for name, overrides in models.items():
     out[name] = time_groups(base, overrides, ks, quick)
@@ -298,11 +302,10 @@ def _host_device_runs(quick: bool) -> dict:
   step and claims-size groups of K lanes."""
   ks = (1, 2) if quick else (1, 2, 4, 8, 16)
   base = config_lib.load_config_file(DEFAULT_CONFIG).base
-  claims = {**REFERENCE, **QUICK} if quick else CLAIMS
   return {'devices': jax.device_count(),
-          'reference': time_groups(config_lib.base_config(),
-                                   {**REFERENCE, **(QUICK if quick else {})}, (1,), quick)[0],
-          'claims': time_groups(base, claims, ks, quick)}
+          'reference': time_groups(config_lib.base_config(), _sized(quick, REFERENCE), (1,),
+                                   quick)[0],
+          'claims': time_groups(base, _sized(quick, CLAIMS), ks, quick)}
 
 
 def bench_host_devices(quick: bool, done: dict) -> dict:
@@ -357,7 +360,7 @@ def bench_processes(quick: bool, done: dict) -> dict:
   the faster of before and after them (the VM drifts)."""
   if accelerated():
     return {'skipped': 'one process per CPU core: a CPU-only comparison'}
-  overrides = {**REFERENCE, **QUICK} if quick else CLAIMS
+  overrides = _sized(quick, CLAIMS)
   window_s = 1.0 if quick else 10.0
   one = _steps_in_window(overrides, window_s, None)
   jobs = max(2, len(processes.usable_cores()))
@@ -440,7 +443,7 @@ def bench_diagnostics(quick: bool, done: dict) -> dict:
   """Step-time overhead of in-step diagnostics at cadence 1 and 10 (default
   model), timed as the loop runs them, against plain steps only."""
   base = config_lib.load_config_file(DEFAULT_CONFIG).base
-  group = _Group(base, {**REFERENCE, **QUICK} if quick else {}, 1)
+  group = _Group(base, _sized(quick, {}), 1)
   program, state, batch = group.program, group.state, group.batches[0]
   probe = program.put_batch(group.source.eval_batch(0))
   steps = 10 if quick else 20
