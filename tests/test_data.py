@@ -11,7 +11,8 @@ import numpy as np
 import pytest
 
 from lnexp import config, data
-from lnexp.data import BOS, EOS, PAD
+from lnexp.data.base import BOS, BYTE_VOCAB_SIZE, EOS, NUM_SPECIAL, PAD, TRAIN_FRACTION
+from lnexp.data.text import python_docs
 from lnexp.errors import ConfigError
 from lnexp.models.validate import validate
 
@@ -258,13 +259,13 @@ def test_a_vocab_size_below_the_data_s_is_an_error_naming_both(tmp_path, capsys)
 @pytest.mark.parametrize('pack', [True, False])
 def test_text_rows_come_from_their_split(text_path, pack):
   raw = text_path.read_bytes()
-  cut = int(len(raw) * data.TRAIN_FRACTION)
+  cut = int(len(raw) * TRAIN_FRACTION)
   source = data.make_source(_cfg({'data.source': 'text',
                                   'data.path': str(text_path), 'data.pack': pack}))
   for batch, part in ((source.train_batch(3), raw[:cut]),
                       (source.eval_batch(1), raw[cut:])):
     for row in batch['inputs']:
-      body = row[(row != PAD) & (row != BOS) & (row != EOS)] - data.NUM_SPECIAL
+      body = row[(row != PAD) & (row != BOS) & (row != EOS)] - NUM_SPECIAL
       text = bytes(body.astype(np.uint8).tolist())
       assert text in part
       if not pack:  # one paragraph, trailing newlines cut
@@ -294,15 +295,15 @@ def test_text_errors(tmp_path, content, key, words):
 
 def test_python_docs_is_cpython_reference_text_cut_to_max_bytes():
   from pydoc_data import topics
-  raw = data.python_docs()
+  raw = python_docs()
   assert topics.topics['assert'].strip().encode() in raw and len(raw) > 300_000
   source = data.make_source(_cfg({'data.source': 'python_docs', 'data.max_bytes': 5000}))
-  assert source.vocab_size == data.BYTE_VOCAB_SIZE and source.name == 'python_docs[:5000]'
-  cut = int(5000 * data.TRAIN_FRACTION)
+  assert source.vocab_size == BYTE_VOCAB_SIZE and source.name == 'python_docs[:5000]'
+  cut = int(5000 * TRAIN_FRACTION)
   for batch, part in ((source.train_batch(0), raw[:cut]), (source.eval_batch(0),
                                                              raw[cut:5000])):
     for row in batch['inputs']:
-      assert bytes((row - data.NUM_SPECIAL).astype(np.uint8).tolist()) in part
+      assert bytes((row - NUM_SPECIAL).astype(np.uint8).tolist()) in part
   with pytest.raises(ConfigError, match='data.max_bytes=-1 must be >= 0'):
     data.make_source(_cfg({'data.source': 'python_docs', 'data.max_bytes': -1}))
 
@@ -322,14 +323,14 @@ def test_tfds_reads_validation_when_no_test_split(tfds_dir):
   for batch, prefix in ((source.train_batch(0), b'trn'),
                         (source.eval_batch(0), b'val')):
     for row in batch['inputs']:
-      text = bytes((row[1:4] - data.NUM_SPECIAL).astype(np.uint8).tolist())
+      text = bytes((row[1:4] - NUM_SPECIAL).astype(np.uint8).tolist())
       assert text == prefix
   # One epoch of padded rows visits every train record exactly once.
   source = data.make_source(_cfg({
       'data.source': 'tfds', 'data.tfds_name': 'lnexp_test_lines',
       'data.tfds_data_dir': tfds_dir, 'data.pack': False,
       'train.batch_size': 6}))
-  seen = [bytes((row[4:6] - data.NUM_SPECIAL).astype(np.uint8).tolist())
+  seen = [bytes((row[4:6] - NUM_SPECIAL).astype(np.uint8).tolist())
           for step in range(10) for row in source.train_batch(step)['inputs']]
   assert sorted(seen) == sorted(f'{i:02d}'.encode() for i in range(60))
 

@@ -6,7 +6,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from lnexp.data import rows_to_batch
+from lnexp.data.base import rows_to_batch
 from lnexp.measure import perturbation
 from lnexp.models.model import AlbertGPT, ModelConfig
 from tests.conftest import tiny_config

@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 
 from lnexp import config, data
-from lnexp.data import BOS, EOS, NUM_SPECIAL, PAD, rows_to_batch
+from lnexp.data.base import BOS, EOS, NUM_SPECIAL, PAD, rows_to_batch
 from lnexp.errors import ConfigError
 from lnexp.models.validate import validate
 from lnexp.train import sweep as train

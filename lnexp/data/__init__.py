@@ -9,17 +9,7 @@ import dataclasses
 from typing import Callable
 
 from lnexp.data import images, synthetic, text, tfds, topics
-from lnexp.data.base import (  # re-exported for callers
-  BOS,
-  BYTE_VOCAB_SIZE,
-  EOS,
-  NUM_SPECIAL,
-  PAD,
-  TRAIN_FRACTION,
-  DataSource,
-  rows_to_batch,
-)
-from lnexp.data.text import python_docs
+from lnexp.data.base import DataSource
 from lnexp.errors import ConfigError
 
 
