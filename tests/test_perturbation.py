@@ -197,7 +197,8 @@ def test_at_init_tabulates_every_kind_of_variant():
   for name in ('post-BN', 'deepnorm'):
     assert amp[name] != pytest.approx(1.0, abs=1e-2)
     assert df.set_index('variant')['rms_ratio'][name] == pytest.approx(1.0, abs=1e-4)
-  single = perturbation.at_init({'model.norm': 'rmsnorm', 'model.placement': 'peri'},
-                                depths=(2,), seeds=(0, 1), base=base)
+  single = perturbation.at_init(
+      {'rmsnorm/peri': {'model.norm': 'rmsnorm', 'model.placement': 'peri'}},
+      depths=(2,), seeds=(0, 1), base=base)
   assert set(single['variant']) == {'rmsnorm/peri'} and list(single['seed']) == [0, 1]
   assert single['amplification'].nunique() == 2  # the seed changes init, batch, noise

@@ -111,52 +111,41 @@ def response(model_cfg: ModelConfig, variables, batch, direction_BxTxH, eps=EPS,
           'loss': masked_token_mean(logz - target, batch['loss_mask'])}
 
 
-def measure(model_cfg: ModelConfig, variables, batch, eps: float = EPS, seed: int = 0,
-            after: int = 1, batch_stats: bool = True) -> dict:
-  """`response` with u ~ N(0, I) per token drawn from `seed`; numpy values."""
-  out = _measure(model_cfg, variables, batch, eps, seed, after, batch_stats)
+def measure(model_cfg: ModelConfig, variables, batch, seed: int = 0) -> dict:
+  """`response` (eps = EPS after block 1) with u ~ N(0, I) per token drawn from
+  `seed`; numpy values."""
+  out = _measure(model_cfg, variables, batch, EPS, seed)
   return jax.tree.map(np.asarray, out)
 
 
-@functools.partial(jax.jit, static_argnames=('model_cfg', 'after', 'batch_stats'))
-def _measure(model_cfg, variables, batch, eps, seed, after, batch_stats):
+@functools.partial(jax.jit, static_argnames=('model_cfg',))
+def _measure(model_cfg, variables, batch, eps, seed):
   b, t = batch['inputs'].shape
   key = jax.random.fold_in(jax.random.key(seed), NOISE_STREAM)  # apart from the init's
   direction_BxTxH = jax.random.normal(key, (b, t, model_cfg.hidden_dim), f32)
-  return response(model_cfg, variables, batch, direction_BxTxH, eps, after, batch_stats)
+  return response(model_cfg, variables, batch, direction_BxTxH, eps)
 
 
-@functools.partial(jax.jit, static_argnames=('model_cfg', 'after', 'batch_stats'))
-def _measure_at_init(model_cfg, batch, seed, eps, after, batch_stats):
+@functools.partial(jax.jit, static_argnames=('model_cfg',))
+def _measure_at_init(model_cfg, batch, seed, eps):
   """Init as a training lane with this seed starts (LaneFns.init), then measure:
   one compiled program per structure, seeds and batches traced."""
   variables = ARCHS[model_cfg.arch].model(model_cfg).init(
       jax.random.key(seed), batch['inputs'][:1], batch['segment_ids'][:1],
       batch['input_mask'][:1], False)
-  return _measure(model_cfg, variables, batch, eps, seed, after, batch_stats)
+  return _measure(model_cfg, variables, batch, eps, seed)
 
 
-def variant_name(overrides: Mapping) -> str:
-  return '/'.join(str(overrides[k]) for k in ('model.norm', 'model.placement')
-                  if k in overrides) or 'base'
-
-
-def at_init(cfg_overrides: Mapping, depths: Sequence[int] = (2, 4, 8, 16, 32),
-            seeds: Sequence[int] = (0,), *, base=None, eps: float = EPS,
-            after: int = 1, batch_stats: bool = True):
+def at_init(variants: Mapping[str, Mapping], depths: Sequence[int] = (2, 4, 8, 16, 32),
+            seeds: Sequence[int] = (0,), *, base=None):
   """Perturbation metrics of freshly initialised models over depth (a DataFrame).
 
-  cfg_overrides: {variant name: dotted overrides}, or one dict of them (named
-  norm/placement), each applied over `base` (default: base_config()), then
-  `model.num_layers` = depth. A seed sets the init (train.seed), the batch
-  (data.seed; eval batch 0) and the noise direction.
+  variants: {variant name: dotted overrides}, each applied over `base` (default:
+  base_config()), then `model.num_layers` = depth. A seed sets the init
+  (train.seed), the batch (data.seed; eval batch 0) and the noise direction.
   """
   import pandas as pd  # only here: the rest of the module is jax-only
 
-  if all(isinstance(v, Mapping) for v in cfg_overrides.values()):
-    variants = dict(cfg_overrides)
-  else:
-    variants = {variant_name(cfg_overrides): cfg_overrides}
   base = config_lib.base_config() if base is None else base
   rows = []
   for name, overrides in variants.items():
@@ -170,9 +159,8 @@ def at_init(cfg_overrides: Mapping, depths: Sequence[int] = (2, 4, 8, 16, 32),
         cfg.model.vocab_size = source.vocab_size
         model_cfg = ModelConfig.from_config(cfg)
         batch = {k: jnp.asarray(v) for k, v in source.eval_batch(0).items()}
-        out = jax.tree.map(np.asarray, _measure_at_init(model_cfg, batch, seed, eps,
-                                                        after, batch_stats))
-        rows.append({'variant': name, 'depth': depth, 'seed': seed, 'eps': eps,
+        out = jax.tree.map(np.asarray, _measure_at_init(model_cfg, batch, seed, EPS))
+        rows.append({'variant': name, 'depth': depth, 'seed': seed, 'eps': EPS,
                      'amplification': float(out['amplification']),
                      'kl': float(out['kl']), 'rel_dev_last': float(out['rel_dev_L'][-1]),
                      'rms_ratio': float(out['rms_ratio']), 'loss': float(out['loss'])})
