@@ -1,4 +1,4 @@
-"""Every config key with its default, its type and range, and override parsing.
+"""Every config key with its default, its type and range, and applying overrides.
 
 Config files start from `base_config()`; `get_sweep()` returns dotted-key
 override dicts. User input is checked by `apply_overrides` (types) and
@@ -148,24 +148,6 @@ def flatten(cfg: ConfigDict | dict, prefix: str = '') -> dict:
   return out
 
 
-def _parse_value(key: str, text: str, default: Any) -> Any:
-  """Parses a CLI string into the type of the key's default."""
-  if isinstance(default, bool):
-    if text.lower() in ('true', '1', 'yes'):
-      return True
-    if text.lower() in ('false', '0', 'no'):
-      return False
-    raise ConfigError(f'--config.{key}={text}: expected a bool (true/false)')
-  if isinstance(default, (int, float)):
-    kind = type(default)
-    try:
-      return kind(text)
-    except ValueError:
-      raise ConfigError(f'--config.{key}={text}: expected '
-                        f'{"an int" if kind is int else "a float"}') from None
-  return text
-
-
 def _check_type(key: str, value: Any, default: Any) -> Any:
   if isinstance(default, bool):
     ok = isinstance(value, bool)
@@ -193,16 +175,14 @@ def get(cfg: ConfigDict, key: str) -> Any:
   return node
 
 
-def apply_overrides(cfg: ConfigDict, overrides: dict[str, Any],
-                    from_cli: bool = False) -> ConfigDict:
+def apply_overrides(cfg: ConfigDict, overrides: dict[str, Any]) -> ConfigDict:
   """Returns a copy of cfg with dotted-key overrides applied and type-checked."""
   cfg = ConfigDict(cfg.to_dict())
   for key, value in overrides.items():
     default = get(cfg, key)
     if isinstance(default, ConfigDict):
       raise ConfigError(f'{key!r} is a section, not a key')
-    value = (_parse_value(key, value, default) if from_cli and isinstance(value, str)
-             else _check_type(key, value, default))
+    value = _check_type(key, value, default)
     section, _, leaf = key.rpartition('.')
     get(cfg, section)[leaf] = value
   return cfg

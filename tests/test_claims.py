@@ -304,10 +304,10 @@ def test_accelerator_size_plans_and_one_group_runs_shrunk_on_cpu(tmp_path):
         jnp.ones((1, 8)), False))
     params = sum(x.size for x in jax.tree.leaves(shapes['params']))
     assert (0.8e6 < params < 0.9e6) if c.model.share == 'all' else (6e6 < params < 6.5e6)
-  shrunk = {'model.hidden_dim': '16', 'model.embed_dim': '16', 'model.mlp_dim': '32',
-            'model.num_layers': '2', 'train.batch_size': '2', 'train.seq_len': '16',
-            'train.steps': '2', 'train.eval_every': '2', 'train.eval_batches': '1',
-            'train.fast_compile': 'true', 'optim.lr_extend': '0'}
+  shrunk = {'model.hidden_dim': 16, 'model.embed_dim': 16, 'model.mlp_dim': 32,
+            'model.num_layers': 2, 'train.batch_size': 2, 'train.seq_len': 16,
+            'train.steps': 2, 'train.eval_every': 2, 'train.eval_batches': 1,
+            'train.fast_compile': True, 'optim.lr_extend': 0}
   rows = run_lib.train_and_evaluate(suite.spec('lr_sensitivity', 'accel'), shrunk,
                                     str(tmp_path / 'w'), out=io.StringIO(), shard=(0, 6))
   assert len(rows) == 6 and all(r['status'] == 'ok' and r['steps'] == 2 for r in rows)

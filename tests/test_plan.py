@@ -89,8 +89,8 @@ def test_a_run_extends_its_grid_and_records_the_extension(tmp_path):
   config.write_text(open(TINY).read() + "\n\ndef get_sweep():\n  return [{'optim.lr': lr} "
                     "for lr in (1e-5, 1e-4)]\n")
   out = io.StringIO()
-  rows = train.train_and_evaluate(str(config), {'optim.lr_extend': '1', 'train.steps': '8',
-                                                'train.eval_every': '8'},
+  rows = train.train_and_evaluate(str(config), {'optim.lr_extend': 1, 'train.steps': 8,
+                                                'train.eval_every': 8},
                                   str(tmp_path / 'w'), out=out)
   # Tiny LRs barely move in 8 steps: the larger one is best, so 1e-3 is added.
   assert 'points extend the grid (lr 0.001)' in out.getvalue()

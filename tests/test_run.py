@@ -20,8 +20,7 @@ TINY = os.path.join(HERE, 'tiny_config.py')
 LRS = (3e-3, 1e-2, 30.0)  # the last diverges
 
 
-def _run(tmp, *flags, config=TINY):
-  overrides = dict(f[len('--config.'):].split('=', 1) for f in flags)
+def _run(tmp, overrides=None, config=TINY):
   return train.train_and_evaluate(config, overrides, str(tmp))
 
 
@@ -87,8 +86,9 @@ def test_lanes_equal_points_run_alone_and_ignore_a_diverging_lane(sweep, tmp_pat
   tiny_without_divergence = tmp_path / 'two_lrs.py'
   tiny_without_divergence.write_text(open(TINY).read().replace('(3e-3, 1e-2, 30.0)',
                                                                '(3e-3, 1e-2)'))
-  alone = _run(tmp_path / 'wd', '--config.train.max_lanes_per_program=1',
-               '--config.diagnostics.enabled=false', config=str(tiny_without_divergence))
+  alone = _run(tmp_path / 'wd', {'train.max_lanes_per_program': 1,
+                                  'diagnostics.enabled': False},
+               config=str(tiny_without_divergence))
   assert len({r['group'] for r in alone}) == 2
   metrics = open(tmp_path / 'wd' / 'metrics' / f"{alone[0]['point_id']}.jsonl").read()
   assert 'grad_norm' in metrics and 'depth/' not in metrics  # diagnostics off
@@ -117,7 +117,7 @@ def test_rerun_skips_finished_points_and_extension_runs_only_new_ones(sweep, tmp
 def test_workdir_with_different_base_config_is_refused(sweep, tmp_path):
   wd, _ = sweep
   with pytest.raises(ConfigError, match='different base config'):
-    _run(wd, '--config.model.hidden_dim=64')
+    _run(wd, {'model.hidden_dim': 64})
   # A workdir from before lnexp had a key resumes when the key is at its default.
   saved = json.load(open(wd / 'config.json'))
   del saved['base']['train.fast_compile']
@@ -211,14 +211,14 @@ def test_resume_with_another_lane_split_matches_the_uninterrupted_run(tmp_path, 
   saves.clear()  # two lanes a program: both restart; the second dies at its step 20
   monkeypatch.setattr(checkpoints, 'save', save_then_die_at(3))
   with pytest.raises(KeyboardInterrupt):
-    _run(wd, '--config.train.max_lanes_per_program=2', config=str(four))
+    _run(wd, {'train.max_lanes_per_program': 2}, config=str(four))
   assert restored == [] and 'was 0: an unfinished point' in capsys.readouterr().out
   assert sorted(rows_by_lr(wd)) == [3e-3, 1e-2]
   monkeypatch.setattr(checkpoints, 'save', real_save)
   calls = []
   monkeypatch.setattr(loop, 'run_group', lambda g, *a, real=loop.run_group, **k: (
       calls.append([p.config.optim.lr for p in g.points]), real(g, *a, **k))[1])
-  got = {r['optim.lr']: r for r in _run(wd, '--config.train.max_lanes_per_program=3',
+  got = {r['optim.lr']: r for r in _run(wd, {'train.max_lanes_per_program': 3},
                                         config=str(four))}
   assert calls == [[3e-2, 30.0]] and restored == [20]  # its group, from its checkpoint
   assert got[30.0]['status'] == 'diverged'
@@ -310,7 +310,7 @@ def test_batchnorm_initial_loss_uses_batch_statistics(tmp_path):
   # Output gain 1: logits large enough that the two statistics' losses differ
   # (the default fair start puts both within 0.02 nats of ln V).
   rows = {r['model.norm']: r for r in train.train_and_evaluate(
-      str(config), {'train.steps': '1', 'train.eval_every': '1', 'model.unembed_init': '1'},
+      str(config), {'train.steps': 1, 'train.eval_every': 1, 'model.unembed_init': 1.0},
       str(tmp_path / 'w'))}
   assert abs(rows['batchnorm']['init_loss'] - rows['none']['init_loss']) > 1e-2
 
@@ -324,7 +324,7 @@ def test_batch1_inference_rows_of_running_stats_norms(tmp_path):
   config.write_text(open(TINY).read() + "\n\ndef get_sweep():\n  return [{'model.norm': n, "
                     "'model.bn_axes': a} for n, a in (('batchnorm', 'batch'), "
                     "('batchnorm', 'cumulative'), ('layernorm', 'batch'))]\n")
-  rows = train.train_and_evaluate(str(config), {'train.steps': '2', 'train.eval_every': '2'},
+  rows = train.train_and_evaluate(str(config), {'train.steps': 2, 'train.eval_every': 2},
                                   str(tmp_path / 'w'))
   by = {(r['model.norm'], r['model.bn_axes']): r for r in rows}
   causal, cumulative = by[('batchnorm', 'batch')], by[('batchnorm', 'cumulative')]

@@ -431,8 +431,7 @@ def bench_default_text(quick: bool, done: dict) -> dict:
               f'def get_config():\n  return load_config_file({DEFAULT_CONFIG!r}).base\n'
               f'def get_sweep():\n  return [{{"train.seed": s, "data.seed": s}} for s in '
               f'{seeds!r}]\n')
-    rows = train_and_evaluate(spec, {k: str(v) for k, v in flags.items()},
-                              os.path.join(workdir, 'w'), out=open(os.devnull, 'w'))
+    rows = train_and_evaluate(spec, flags, os.path.join(workdir, 'w'), out=open(os.devnull, 'w'))
   ratios = [r['final_eval_loss'] / r['unigram_entropy'] for r in rows]
   return {'final_eval_loss': [r['final_eval_loss'] for r in rows],
           'loss_over_unigram': ratios, 'mean_loss_over_unigram': float(np.mean(ratios)),

@@ -76,7 +76,7 @@ def plan_run(config: ConfigFile | str, overrides: dict | None = None,
   if swept:
     raise ConfigError(f'--config.{swept[0]} is swept by {config.path}\'s get_sweep(), '
                       'which would override it; change the sweep or drop the flag')
-  base = config_lib.apply_overrides(config.base, overrides, from_cli=True)
+  base = config_lib.apply_overrides(config.base, overrides)
   validate.validate(base)
   return _plan(base, config.sweep, config.name,
                workdir or os.path.join('runs', config.name), {})
