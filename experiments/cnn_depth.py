@@ -5,7 +5,7 @@
 A residual CNN (lnexp.models.cnn, ResNet v1 "post" blocks, 8 channels) on
 scikit-learn's 8x8 digits (1,437 train / 360 test images; 128 test images
 per evaluation), batch 16, 1,200 AdamW steps (~13 epochs) with 5% warm-up
-(the saturation pilot, docs/claims-v4-pilots.md section 7); no norm,
+(the saturation pilot, docs/claims-v4-pilots.md section 8); no norm,
 BatchNorm, LayerNorm (over C, H, W) and GroupNorm (4 groups) at depth 4 and
 12 (--full: 4, 8, 16); peak LR 1e-3, 1e-2, 1e-1; 5 seeds. The classifier head
 starts with init gain 0.1 (lnexp's default fair start), so every variant
@@ -39,11 +39,11 @@ from lnexp.models.validate import with_arch
 
 ORDER = 13
 VERSION = 4
-RUNTIME = ('120 small points of 1,200 steps: about an hour beside another suite process on a '
-           '2-core CPU (estimate from the pilot).')
+RUNTIME = ('120 small points of 1,200 steps: 38 minutes beside two benchmark processes on '
+           'a 2-core CPU (2026-12-07).')
 SCALE = ('small scale: claim 9\'s residual CNN (8 channels; ~5k parameters at depth 4, ~15k '
          'at depth 12), 1,200 steps of 16 images (~13 epochs of digits), saturated '
-         '(docs/claims-v4-pilots.md, section 7); larger models may behave differently')
+         '(docs/claims-v4-pilots.md, section 8); larger models may behave differently')
 GROWTH = Quote('Without normalization, the activations of deeper layers can grow '
                'disproportionately, leading to sharp gradients that destabilize the '
                'training.', '9')
