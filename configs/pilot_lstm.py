@@ -7,7 +7,8 @@ LSTM (hidden 64, embedding 64, batch 16 x 64, untied output layer initialised at
 zero), no norm and LayerNorm (Ba et al. 2016), LR 1e-2 and 3e-2 (v3's best LRs
 after 300 steps), 100 warm-up steps, at 2,000 and 4,000 steps; 64 eval batches
 (65k bytes). python_docs has no exact floor, so only the saturation criterion
-applies: doubling the steps gains < 0.05 nats (docs/claims-v4-pilots.md).
+applies: doubling the steps gains < 0.05 nats (docs/claims-v4-pilots.md;
+`python -m lnexp.claims.regime WORKDIR` prints the table).
 """
 from lnexp.config import base_config
 from lnexp.models.validate import with_arch

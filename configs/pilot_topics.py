@@ -9,7 +9,8 @@ steps, no norm (embedding x 0.1 or x 1) at 2,000; 64 eval batches (65k
 tokens). A size is in the
 learned regime when the best LR closes >= 75% of the gap between the
 previous-token loss and the Bayes floor and doubling the steps gains < 0.05
-nats (docs/claims-v4-pilots.md).
+nats (docs/claims-v4-pilots.md; `python -m lnexp.claims.regime WORKDIR` prints
+the table).
 
   python -m lnexp.run --config configs/pilot_topics.py:padded
 
