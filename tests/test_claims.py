@@ -521,12 +521,6 @@ def test_parallel_suite_units_are_unfinished_shards_longest_first(tmp_path):
   assert estimates == sorted(estimates, reverse=True)
   assert [label.split()[0] for label, _ in units][0] == 'depth_tune'
   assert all(args[-2:] == ['--shard', label.split()[1]] for label, args in units)
-  # A short experiment (planned under SHARD_MIN_S) runs whole, in one unit.
-  short = {'mechanism': run_lib.plan_run(suite.spec('mechanism', 'quick'), {},
-                                         suite.workdir(str(tmp_path), 'mechanism'))}
-  assert plan.estimate_seconds(short['mechanism'].groups) < suite.SHARD_MIN_S
-  assert [label for label, _ in suite._units(short, RUNS, 'quick', str(tmp_path), 2)] == [
-      'mechanism 0/1']
 
 
 def test_suite_runs_outside_a_checkout_with_experiments_dir(tmp_path):

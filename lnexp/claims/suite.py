@@ -42,11 +42,6 @@ def release_compiled() -> None:
   jax.clear_caches()
 
 
-# An experiment planned shorter than this runs as one unit: its shards would each
-# pay the process start-up and compile its programs again (docs/performance.md).
-SHARD_MIN_S = 180.0
-
-
 def _units(plans: dict, runs: dict, size: str, out: str,
            jobs: int) -> list[tuple[str, list[str]]]:
   """Every experiment's unfinished shards as lnexp.run units, longest first."""
@@ -54,13 +49,12 @@ def _units(plans: dict, runs: dict, size: str, out: str,
   units = []
   for name, plan in plans.items():
     finished = Workdir(workdir(out, name)).finished()
-    count = jobs if plan_lib.estimate_seconds(plan.groups) >= SHARD_MIN_S else 1
     shards = processes.shard_units(
         ['--config', runs[name].spec(size, out), '--workdir', workdir(out, name)],
-        count,
+        jobs,
         f'{name} ')
     for i, unit in enumerate(shards):
-      left = [g for g in plan_lib.shard_groups(plan.groups, i, count)
+      left = [g for g in plan_lib.shard_groups(plan.groups, i, jobs)
               if any(p.point_id not in finished for p in g.points)]
       if left:
         units.append((plan_lib.estimate_seconds(left), unit))
