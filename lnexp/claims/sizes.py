@@ -84,8 +84,8 @@ def claims_config(size: str, steps: int = 300):
     t.batch_size, t.seq_len = 4, 16
     t.fast_compile = True  # 4 steps: compiling is most of the run
     steps = 4
-  elif size == 'quick':
-    steps = max(steps // 3, 10)
+  elif size == 'quick':  # a pipeline check within 12 minutes on 2 cores
+    steps = max(steps // 6, 10)
   elif size == 'accel':
     m.num_layers, m.hidden_dim, m.embed_dim, m.num_heads, m.mlp_dim = 8, 256, 256, 4, 1024
     m.dtype = 'bfloat16'
@@ -115,8 +115,8 @@ def learned_config(size: str):
     t.eval_every, t.eval_batches, t.checkpoint_every = 500, 64, 500
     t.log_every, c.diagnostics.every = 50, 250
   elif size == 'quick':
-    t.steps, c.optim.warmup_steps = 300, 15
-    t.eval_every, t.checkpoint_every = 100, 100
+    t.steps, c.optim.warmup_steps = 150, 8
+    t.eval_every, t.checkpoint_every = 50, 50
   return c
 
 
