@@ -2,9 +2,10 @@
 
   python -m lnexp.run --config configs/pilot_cnn.py
 
-A few minutes on a 2-core CPU (20 small runs in 5 groups). Claim 9's model
-(experiments/cnn_depth.py: residual CNN, 8 channels, depth 12, 8x8 digits,
-batch 16, classifier head at init gain 0.1), LayerNorm and BatchNorm at LR
+About 12 minutes beside other work on a 2-core CPU (20 small runs in 10
+groups). Claim 9's model (experiments/cnn_depth.py: residual CNN, 8 channels,
+depth 12, 8x8 digits, batch 16, classifier head at init gain 0.1), LayerNorm
+and BatchNorm at LR
 1e-3 and 1e-2, 150 to 2,400 steps with the same 8 warm-up steps; every eval
 reads 256 test images. digits has no Bayes floor, so only the saturation
 criterion applies: doubling the steps gains < 0.05 nats of test loss

@@ -21,8 +21,8 @@ claim 12's layout): post-LN at LR 2e-3 and 4e-3, 2,000 and 4,000 steps,
   python -m lnexp.run --config configs/pilot_topics.py:unshared4
 
 The same criteria for 4 unshared layers (claims 5, 15, 16, 18, 19's model):
-post-LN at LR 3e-3 and 1e-2, 2,000 and 4,000 steps, 4 runs, about 12 minutes
-on a quiet 2-core CPU.
+post-LN at LR 3e-3 and 1e-2, 2,000 and 4,000 steps, 4 runs, 12 minutes beside
+other work on a 2-core CPU.
 """
 from lnexp.config import base_config
 
