@@ -5,11 +5,11 @@
 About 12 minutes beside other work on a 2-core CPU (20 small runs in 10
 groups). Claim 9's model (experiments/cnn_depth.py: residual CNN, 8 channels,
 depth 12, 8x8 digits, batch 16, classifier head at init gain 0.1), LayerNorm
-and BatchNorm at LR
-1e-3 and 1e-2, 150 to 2,400 steps with the same 8 warm-up steps; every eval
-reads 256 test images. digits has no Bayes floor, so only the saturation
-criterion applies: doubling the steps gains < 0.05 nats of test loss
-(docs/claims-v4-pilots.md; `python -m lnexp.claims.regime WORKDIR` prints the table).
+and BatchNorm at LR 1e-3 and 1e-2, 150 to 2,400 steps with the same 8 warm-up
+steps; every eval reads 256 test images. digits has no Bayes floor, so only
+the saturation criterion applies: doubling the steps gains < 0.05 nats of
+test loss (docs/claims-v4-pilots.md; `python -m lnexp.claims.regime WORKDIR`
+prints the table).
 """
 from lnexp.claims import sizes
 from lnexp.models.validate import with_arch
