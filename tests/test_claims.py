@@ -279,6 +279,13 @@ def test_embedding_scale_rules_on_fabricated_results(tmp_path):
   _workdir(tmp_path / 'b', _embedding_points(0.1))
   found = {f.claim: f for f in analyse('embedding_scale', str(tmp_path / 'b'), str(tmp_path))}
   assert found['10'].verdict == 'supported' and found['10b'].verdict == 'contradicted'
+  # --quick runs x1 and x3 only: the contrasts it has, not an empty verdict (no
+  # norm's x3 contrast is inside delta: the scale does not matter there).
+  _workdir(tmp_path / 'c', [p for p in _embedding_points(0.1)
+                            if p[0]['model.embed_scale'] != 0.3])
+  found = {f.claim: f for f in analyse('embedding_scale', str(tmp_path / 'c'), str(tmp_path))}
+  assert found['10'].verdict == 'contradicted' and found['10b'].verdict == 'contradicted'
+  assert found['10'].effect.startswith('none: loss(x3) - loss(x1) +0.000 [')
 
 
 def test_accelerator_size_plans_and_one_group_runs_shrunk_on_cpu(tmp_path):
