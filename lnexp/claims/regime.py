@@ -35,34 +35,42 @@ class Regime(NamedTuple):
             and self.gain is not None and self.gain < MAX_GAIN)
 
 
+def _has_floors(row: dict) -> bool:
+  """Whether the row carries topics' exact floors (None or NaN elsewhere)."""
+  return row.get('bayes_loss') is not None and row['bayes_loss'] == row['bayes_loss']
+
+
 def regime(row: dict, longer: dict | None = None) -> Regime:
   """From the run's result row and, if given, the same run trained twice as long."""
-  floors = row.get('bayes_loss') is not None and row['bayes_loss'] == row['bayes_loss']
   closed = (gap_closed(row['final_eval_loss'], row['bayes_loss'], row['context_free_loss'])
-            if floors else None)
+            if _has_floors(row) else None)
   gain = None if longer is None else row['final_eval_loss'] - longer['final_eval_loss']
   return Regime(closed, gain)
 
 
+def _steps(row: dict) -> int:
+  return row.get('train.steps', row['steps'])
+
+
+def _swept(row: dict) -> tuple:
+  """The row's config values but LENGTH_KEYS, as sortable (key, text) pairs."""
+  return tuple(sorted((k, str(v)) for k, v in row.items()
+                      if '.' in k and k not in LENGTH_KEYS))
+
+
 def doubling(rows: list[dict]) -> list[tuple[dict, Regime]]:
   """Each run with its regime against its twin at twice the steps (the same
-  swept values but LENGTH_KEYS), if that ran."""
-  def steps(r):
-    return r.get('train.steps', r['steps'])
-
-  def swept(r):
-    return tuple(sorted((k, str(v)) for k, v in r.items() if '.' in k and k not in LENGTH_KEYS))
-  by_key = {(swept(r), steps(r)): r for r in rows}
-  ordered = sorted(rows, key=lambda r: (swept(r), steps(r)))
-  return [(r, regime(r, by_key.get((swept(r), 2 * steps(r))))) for r in ordered]
+  values but LENGTH_KEYS), if that ran."""
+  by_key = {(_swept(r), _steps(r)): r for r in rows}
+  ordered = sorted(rows, key=lambda r: (_swept(r), _steps(r)))
+  return [(r, regime(r, by_key.get((_swept(r), 2 * _steps(r))))) for r in ordered]
 
 
 def closed_at_best(per_seed: dict) -> float | None:
   """The gap the seed-mean loss closes at a variant's best LR (Best.per_seed),
   or None off topics."""
   rows = list(per_seed.values())
-  if not rows or any(r.get('bayes_loss') is None or r['bayes_loss'] != r['bayes_loss']
-                     for r in rows):
+  if not rows or not all(map(_has_floors, rows)):
     return None
   mean = lambda key: sum(r[key] for r in rows) / len(rows)  # noqa: E731
   return gap_closed(mean('loss_or_ln_v'), mean('bayes_loss'), mean('context_free_loss'))
@@ -83,9 +91,9 @@ def scale_note(scale: str, closed: list, who: str = 'Post-LN') -> tuple[str, str
 def doubling_table(rows: list[dict]) -> str:
   """`doubling` as a markdown table, one line per run."""
   from lnexp.analysis.report import markdown_table
-  keys = sorted({k for r in rows for k in r if '.' in k and k not in LENGTH_KEYS
-                 and len({str(x.get(k)) for x in rows}) > 1})
-  lines = [[*(str(r.get(k)) for k in keys), str(r.get('train.steps', r['steps'])),
+  keys = sorted({k for r in rows for k, _ in _swept(r)
+                 if len({str(x.get(k)) for x in rows}) > 1})
+  lines = [[*(str(r.get(k)) for k in keys), str(_steps(r)),
             f"{r['final_eval_loss']:.3f}", '-' if g.closed is None else f'{g.closed:.0%}',
             *(('-', '-') if g.gain is None else (f'{g.gain:.3f}', 'yes' if g.learned else 'no'))]
            for r, g in doubling(rows)]
