@@ -12,8 +12,8 @@ every method starts at ln V; docs/claims-v4-pilots.md), on `topics` (exact
 Bayes floor) and `python_docs` (CPython's documentation, bytes).
 
 Sweep stage (results/normbench_sweep): every method x peak LR 1e-3, 3e-3,
-1e-2, 3e-2 (a best LR at an edge grows the grid by a half decade on that
-side, twice at most) x 2 seeds on both datasets; on topics, the width
+1e-2, 3e-2 (a best LR at an edge grows the grid by one grid step, x3, on
+that side, twice at most) x 2 seeds on both datasets; on topics, the width
 methods (WIDTH_METHODS) also at d=64 and d=192 (head size 32 kept) x the
 same LRs, 1 seed.
 Confirm stage (results/normbench, after the sweep stage): each method at its
@@ -123,9 +123,13 @@ LADDER = tuple(float(f'{m}e{k}') for k in range(-6, 1) for m in (1, 3))  # LRs, 
 
 
 def beside(lr: float) -> tuple[float, float]:
-  """The LRs half a decade below and above `lr` on LADDER (the grids' values)."""
-  i = min(range(len(LADDER)), key=lambda j: abs(math.log(LADDER[j] / lr)))
-  return LADDER[i - 1], LADDER[i + 1]
+  """The LRs half a decade below and above `lr`: its neighbours on LADDER (the
+  grids' values), or lr / sqrt(10) and lr * sqrt(10) for an LR off it (a grid
+  extension's)."""
+  on = [i for i, x in enumerate(LADDER) if math.isclose(x, lr)]
+  if on:
+    return LADDER[on[0] - 1], LADDER[on[0] + 1]
+  return tuple(float(f'{lr * 10 ** k:.3g}') for k in (-0.5, 0.5))
 
 
 class Check(NamedTuple):
@@ -254,22 +258,24 @@ def method_of(row: dict) -> str | None:
   return None
 
 
-def best_lrs(sweep_workdir: str) -> dict[tuple[str, str], tuple[float, float]]:
-  """(data, method) -> (best LR, its seed-mean loss) at the base size, from the
-  sweep stage's rows: the seed mean of the final eval loss, a diverged run
-  counting at ln V (as lnexp.runtime.plan.lr_extensions and
-  lnexp.claims.evidence.best_lr count). Pure Python: the config loads
-  without pandas."""
+def sweep_losses(sweep_workdir: str) -> dict[tuple[str, str], dict[float, list[float]]]:
+  """(data, method) -> LR -> the final eval loss per seed at the base size, from
+  the sweep stage's rows (one per point), a diverged run counting at ln V (as
+  lnexp.runtime.plan.lr_extensions and lnexp.claims.evidence.best_lr count).
+  Pure Python: the config loads without pandas."""
   path = os.path.join(sweep_workdir, 'results.jsonl')
   if not os.path.isfile(path):
     raise ConfigError(f'experiments/normbench.py:SIZE@{sweep_workdir} needs the sweep '
                       f'results {path}: run experiments/normbench.py:SIZE into it first')
-  losses: dict = {}
+  rows = {}
   for line in open(path):
     try:
       row = json.loads(line)
     except json.JSONDecodeError:  # a line cut short by a kill: that point reruns
       continue
+    rows[row['point_id']] = row
+  losses: dict = {}
+  for row in rows.values():
     name = method_of(row)
     if name is None or 'model.hidden_dim' in row or 'model.num_layers' in row:
       continue  # another width or depth
@@ -278,25 +284,34 @@ def best_lrs(sweep_workdir: str) -> dict[tuple[str, str], tuple[float, float]]:
       loss = math.log(row['vocab_size'])
     losses.setdefault((row['data.source'], name), {}).setdefault(row['optim.lr'], []).append(
         loss)
-  return {key: min(((lr, sum(v) / len(v)) for lr, v in by_lr.items()), key=lambda x: x[1])
-          for key, by_lr in losses.items()}
+  return losses
+
+
+def best_lrs(sweep_workdir: str) -> dict[tuple[str, str], tuple[float, float]]:
+  """(data, method) -> (best LR, its seed-mean loss), the lowest LR on a tie
+  (as evidence.best_lr)."""
+  return {key: min(((lr, sum(v) / len(v)) for lr, v in sorted(by_lr.items())),
+                   key=lambda x: x[1])
+          for key, by_lr in sweep_losses(sweep_workdir).items()}
 
 
 def confirm_points(size: str, sweep_workdir: str) -> list[dict]:
-  best = best_lrs(sweep_workdir)
+  losses, best = sweep_losses(sweep_workdir), best_lrs(sweep_workdir)
   data = DATA[:1] if size == 'smoke' else DATA
   depth_steps = max(get_config(size).train.steps // 4, 1)  # whether it trains shows by then
   points = []
   for source in data:
     for m in methods(size):
-      if (source, m) not in best:
-        raise ConfigError(f'{sweep_workdir} has no finished sweep run of {m} on {source}')
+      runs = losses.get((source, m), {})
+      if any(len(runs.get(lr, ())) < len(seeds(size, SWEEP_SEEDS)) for lr in lrs(size)):
+        raise ConfigError(f'{sweep_workdir} has not finished the sweep of {m} on {source}: '
+                          'finish the sweep stage first')
       lr = best[(source, m)][0]
       points += [{'data.source': source, **METHODS[m], **seed, 'optim.lr': lr}
                  for seed in seeds(size, CONFIRM_SEEDS)]
       if source == 'topics':
         deep = {'data.source': source, **METHODS[m], 'model.num_layers': 2 * DEPTH_FACTOR,
-                'train.steps': depth_steps}
+                'train.steps': depth_steps, 'optim.lr_extend': 0}  # its tuning: three LRs
         points += [{**deep, **seed, 'optim.lr': lr} for seed in seeds(size, DEPTH_SEEDS)]
         if size not in ('smoke', 'quick'):  # its own tuning at depth
           points += [{**deep, **seeds(size, DEPTH_SEEDS)[0], 'optim.lr': other}
@@ -337,6 +352,10 @@ def at_best(sweep, confirm, best: dict):
   chosen = np.array([(d, m) in best and np.isclose(lr, best[(d, m)].lr) for d, m, lr in
                      zip(base['data.source'], base['method'], base['optim.lr'])], bool)
   confirmed = confirm[(confirm['width'] == 128) & (confirm['depth'] == 2)]
+  planned = [best[(d, m)].lr for d, m in zip(confirmed['data.source'], confirmed['method'])]
+  if not np.allclose(confirmed['optim.lr'], planned):
+    raise ValueError('confirm-stage runs at an LR other than the sweep\'s best: the sweep '
+                     'results changed after the confirm stage was planned')
   return pd.concat([base[chosen], confirmed], ignore_index=True)
 
 
@@ -358,7 +377,8 @@ def analyse(workdir: str, figdir: str, point_ids=None) -> list:
   sweep, confirm = frames(os.path.dirname(workdir), point_ids)
   base = sweep[(sweep['width'] == 128) & (sweep['depth'] == 2)]
   best = {(d, m): ev.best_lr(g) for (d, m), g in base.groupby(['data.source', 'method'])}
-  scored = {(d, m): scoring.scores(g) for (d, m), g in base.groupby(['data.source', 'method'])}
+  common = base[base['optim.lr'].isin(LRS)]  # Wortsman et al.'s fixed LR range
+  scored = {(d, m): scoring.scores(g) for (d, m), g in common.groupby(['data.source', 'method'])}
   five = at_best(sweep, confirm, best)
   tables, figures = [], []
   for data in dict.fromkeys(confirm['data.source']):
@@ -380,8 +400,9 @@ def analyse(workdir: str, figdir: str, point_ids=None) -> list:
         f'fresh) at the best LR of the sweep (an edge: not bracketed after extension); '
         f'd = loss - '
         f'loss({REFERENCE}), 95% paired interval, better / worse / tie at delta = {DELTA}; '
-        'from the sweep: LR sensitivity with failures at ln V and at the unigram entropy, '
-        'stable decades (LRs within 0.1 nats of the best x half a decade).',
+        'from the sweep, on the common grid 1e-3..3e-2 (an extension\'s LRs left out): LR '
+        'sensitivity with failures at ln V and at the unigram entropy, stable decades (LRs '
+        'within 0.1 nats of the best x the grid step in decades).',
         ['rank', 'method', 'best LR', 'final eval loss', f'd vs {REFERENCE}', 'outcome',
          'S (failures at ln V)', 'S (failures at H)', 'stable decades'], rows))
     figures += lr_panels(base[base['data.source'] == data],
@@ -437,7 +458,8 @@ def width_trend(sweep, confirm, path: str):
   from lnexp.claims import evidence as ev
   from lnexp.claims import plots, scoring
   rows = pd.concat([sweep, confirm[confirm['width'] != 128]])
-  rows = rows[(rows['data.source'] == 'topics') & (rows['depth'] == 2)]
+  rows = rows[(rows['data.source'] == 'topics') & (rows['depth'] == 2)
+              & rows['optim.lr'].isin(LRS)]  # one LR range at every width
   first = rows['seed'].min()
   by = {}
   for (m, w), g in rows[rows['seed'] == first].groupby(['method', 'width']):
@@ -445,7 +467,7 @@ def width_trend(sweep, confirm, path: str):
       by.setdefault(m, {})[w] = float(np.mean(list(scoring.scores(g).at_ln_v.values())))
   by = {m: s for m, s in by.items() if len(s) == 1 + len(WIDTHS)}
   table = ev.table('Width trend on topics (one seed): LR sensitivity with failures at ln V '
-                   'per width, and its slope on log2 width (positive: more sensitive as the '
+                   'per width on the common grid 1e-3..3e-2, and its slope on log2 width (positive: more sensitive as the '
                    'model widens).', ['method'] + [f'd={w}' for w in sorted({128, *WIDTHS})]
                    + ['slope'],
                    [[m] + [f'{s[w]:.3f}' for w in sorted(s)] + [
@@ -499,6 +521,8 @@ def lr_panels(df, path: str, data: str) -> list[str]:
 
 def paper_finding(check, five, confirm, best, workdir):
   """A paper's claim against what the harness measured, by the rule."""
+  import numpy as np
+
   from lnexp.claims import evidence as ev
   if check.kind == 'depth':
     deep = deep_rows(confirm, best)
@@ -514,7 +538,7 @@ def paper_finding(check, five, confirm, best, workdir):
     effect = '; '.join(f'{m} trained {sum(v)}/{len(v)}' for m, v in ok.items())
   elif check.kind == 'speed':
     ratios = speed_ratios(confirm, check.method, check.against[0], workdir)
-    median = float(sorted(ratios)[len(ratios) // 2]) if ratios else math.nan
+    median = float(np.median(ratios)) if ratios else math.nan
     outcome = ('inconclusive' if not ratios or any(map(math.isnan, ratios)) else
                'reproduced' if median <= check.factor else 'not reproduced')
     effect = (f'steps to {check.against[0]}\'s final train loss / its steps: median '
@@ -540,7 +564,7 @@ def speed_ratios(confirm, method: str, reference: str, workdir: str) -> list[flo
 
   from lnexp.analysis import results
   from lnexp.claims import evidence as ev
-  base = confirm[confirm['depth'] == 2]
+  base = confirm[(confirm['depth'] == 2) & (confirm['width'] == 128)]
   out = []
   for (data, seed), g in base.groupby(['data.source', 'seed']):
     rows = {m: g[g['method'] == m] for m in (method, reference)}

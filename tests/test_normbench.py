@@ -7,6 +7,7 @@ import os
 import pytest
 
 from lnexp.claims import catalog, sizes, writeup
+from lnexp.errors import ConfigError
 from tests.test_claims import _workdir
 
 RUNS = catalog.runs(suite='normbench')
@@ -89,6 +90,7 @@ def test_confirm_stage_is_planned_from_the_sweeps_best_lrs(out, monkeypatch):
           and p['model.norm'] == 'rmsnorm']
   assert sorted((p['optim.lr'], p['train.seed']) for p in deep) == [
       (1e-3, 10), (3e-3, 10), (3e-3, 11), (1e-2, 10)]  # own tuning: one seed beside
+  assert {p['optim.lr_extend'] for p in deep} == {0}  # three LRs, never extended
 
 
 def test_the_rule_on_fabricated_results(out):
@@ -151,7 +153,8 @@ def test_the_core_plans_within_its_budget(tmp_path):
   os.makedirs(tmp_path / 'results' / 'normbench_sweep', exist_ok=True)
   with open(tmp_path / 'results' / 'normbench_sweep' / 'results.jsonl', 'w') as f:
     for i, p in enumerate(first.points):
-      f.write(json.dumps({**p.overrides, 'status': 'ok', 'final_eval_loss': 3.0 - 0.01 * (i % 7),
+      f.write(json.dumps({**p.overrides, 'point_id': p.point_id, 'status': 'ok',
+                          'final_eval_loss': 3.0 - 0.01 * (i % 7),
                           'vocab_size': 35}) + '\n')
   second = sweep.plan_run(suite.spec('normbench', 'core', out=out), {},
                           str(tmp_path / 'results' / 'normbench'))
@@ -176,3 +179,25 @@ def test_smoke_runs_both_stages_and_writes_the_board(tmp_path):
                                             'results.jsonl')]
   assert {r['train.seed'] for r in rows} == {NB.CONFIRM_SEEDS[0]}
   assert sorted(r.get('model.num_layers', 2) for r in rows) == [2, 2, 8, 8]
+
+
+def test_depth_tuning_sits_half_a_decade_either_side_and_never_extends():
+  assert NB.beside(3e-3) == (1e-3, 1e-2)  # on the grids' ladder
+  assert NB.beside(0.09) == (0.0285, 0.285)  # an extension's LR (3e-2 x 3): x/÷ sqrt(10)
+
+
+def test_the_confirm_stage_needs_a_finished_sweep(out):
+  sweep = out / 'results' / 'normbench_sweep' / 'results.jsonl'
+  rows = [json.loads(line) for line in open(sweep)]
+  sweep.write_text(''.join(json.dumps(r) + '\n' for r in rows
+                           if not (r['optim.lr'] == 1e-2 and r['model.norm'] == 'derf')))
+  with pytest.raises(ConfigError, match='not finished the sweep of derf-pre on topics'):
+    NB.confirm_points('quick', str(sweep.parent))  # its grid: 3e-3 and 1e-2
+  assert NB.confirm_points('smoke', str(sweep.parent))  # 3e-3 only
+
+
+def test_the_speed_check_takes_the_median_of_an_even_count(monkeypatch):
+  check = NB.Check('rezero', 'words', ('layernorm-post',), kind='speed', factor=0.25)
+  monkeypatch.setattr(NB, 'speed_ratios', lambda *a: [0.2, 0.2, 0.24, 0.26, 0.3, 0.3])
+  finding = NB.paper_finding(check, None, None, {}, '')
+  assert finding.verdict == 'reproduced' and 'median 0.25 over 6 runs' in finding.effect

@@ -59,29 +59,33 @@ def _rows(points, loss_of_lr, diverged=()):
 
 def test_lr_grid_extends_past_an_edge_best_at_most_max_steps():
   """A fake loss curve with its minimum at lr=0.1, outside the grid 1e-3..1e-2:
-  the grid grows by its own step (x sqrt(10)) on the high side, twice at most."""
+  the grid grows by its own step (x sqrt(10)) on the high side, twice at most
+  (optim.lr_extend), never for a variant whose points set it to 0."""
   import math
-  base = _base()
+  base = config_lib.apply_overrides(_base(), {'optim.lr_extend': 2})
   curve = lambda lr: (math.log10(lr) + 1) ** 2 + 2.0  # noqa: E731  minimum at 0.1
   sweep = [{'optim.lr': lr, 'train.seed': s} for lr in (1e-3, 3.16228e-3, 1e-2)
            for s in (0, 1)]
   points = plan.make_points(base, sweep)
   original = {p.point_id for p in points}
-  new = plan.lr_extensions(points, original, _rows(points, curve), 2)
+  new = plan.lr_extensions(points, original, _rows(points, curve))
   assert sorted({e['optim.lr'] for e in new}) == [0.0316228]
   assert sorted(e['train.seed'] for e in new) == [0, 1]  # every seed of the variant
   points = plan.make_points(base, sweep + new)
-  new2 = plan.lr_extensions(points, original, _rows(points, curve), 2)
+  new2 = plan.lr_extensions(points, original, _rows(points, curve))
   assert {e['optim.lr'] for e in new2} == {0.1}
   points = plan.make_points(base, sweep + new + new2)
   # Still at the edge (0.1 is best), but two steps were added: no more.
-  assert plan.lr_extensions(points, original, _rows(points, curve), 2) == []
+  assert plan.lr_extensions(points, original, _rows(points, curve)) == []
   # Interior best: nothing to add; a diverged top LR counts at ln V, not as best.
   assert plan.lr_extensions(points, original,
-                            _rows(points, lambda lr: (math.log10(lr) + 2) ** 2), 2) == []
+                            _rows(points, lambda lr: (math.log10(lr) + 2) ** 2)) == []
   low = plan.make_points(base, sweep)
-  flat = plan.lr_extensions(low, original, _rows(low, lambda lr: 1.0, diverged=(1e-2,)), 2)
+  flat = plan.lr_extensions(low, original, _rows(low, lambda lr: 1.0, diverged=(1e-2,)))
   assert {e['optim.lr'] for e in flat} == {0.000316228}  # ties: the lowest LR wins
+  fixed = plan.make_points(base, [{**e, 'optim.lr_extend': 0} for e in sweep])
+  assert plan.extends(fixed) is False
+  assert plan.lr_extensions(fixed, {p.point_id for p in fixed}, _rows(fixed, curve)) == []
 
 
 def test_a_run_extends_its_grid_and_records_the_extension(tmp_path):

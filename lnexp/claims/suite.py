@@ -93,7 +93,7 @@ def _extend(plans: dict, runs: dict, size: str, out: str, stream) -> None:
   """The grid extensions (optim.lr_extend): they read every shard's rows, so
   they run here, unsharded, after the pool."""
   for name, plan in plans.items():
-    if plan.base.optim.lr_extend:
+    if plan_lib.extends(plan.points):
       _run_here(runs[name], size, out, stream)
 
 

@@ -148,12 +148,16 @@ def _variant(point: Point) -> str:
                      if k not in ('optim.lr', 'model.vocab_size', *SEED_KEYS)}, 16)
 
 
-def lr_extensions(points: list[Point], original: set[str], rows: dict[str, dict],
-                  max_steps: int) -> list[dict]:
+def extends(points: list[Point]) -> bool:
+  """Whether any point may grow its variant's LR grid (optim.lr_extend)."""
+  return any(p.config.optim.lr_extend for p in points)
+
+
+def lr_extensions(points: list[Point], original: set[str], rows: dict[str, dict]) -> list[dict]:
   """Sweep entries that extend a finished variant's LR grid one grid step past
   the edge where its best LR (mean final eval loss over seeds, diverged at
-  ln V) sits, up to `max_steps` per side (docs/data-and-workdir.md).
-  `original`: the ids of the config file's own points."""
+  ln V) sits, up to the variant's optim.lr_extend steps per side
+  (docs/data-and-workdir.md). `original`: the ids of the config file's own points."""
   import math
   variants: dict[str, list[Point]] = {}
   for p in points:
@@ -165,7 +169,8 @@ def lr_extensions(points: list[Point], original: set[str], rows: dict[str, dict]
       by_lr.setdefault(p.config.optim.lr, []).append(p)
     lrs = sorted(by_lr)
     grid = sorted({p.config.optim.lr for p in members if p.point_id in original})
-    if len(grid) < 2 or any(p.point_id not in rows for p in members):
+    max_steps = members[0].config.optim.lr_extend  # a variant's config but for LR and seeds
+    if len(grid) < 2 or not max_steps or any(p.point_id not in rows for p in members):
       continue
 
     def loss(p):

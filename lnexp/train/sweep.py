@@ -186,10 +186,9 @@ def _unfinished(plan: RunPlan, finished: dict) -> list[plan_lib.Group]:
 def _lr_extension(plan: RunPlan, wd: Workdir, original: set[str], shard) -> list[dict]:
   """New sweep entries that bracket each variant's best LR (optim.lr_extend;
   one process, unsharded: the extension reads every variant's finished rows)."""
-  extend = plan.base.optim.lr_extend
-  if not extend or shard is not None or jax.process_count() > 1:
+  if not plan_lib.extends(plan.points) or shard is not None or jax.process_count() > 1:
     return []
-  return [e for e in plan_lib.lr_extensions(plan.points, original, wd.finished(), extend)
+  return [e for e in plan_lib.lr_extensions(plan.points, original, wd.finished())
           if e not in plan.sweep]
 
 
