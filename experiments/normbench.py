@@ -364,10 +364,13 @@ def compare(rows, data: str, method: str, other: str, sweep_best: dict):
   from lnexp.claims import evidence as ev
   base = rows[rows['data.source'] == data]
   losses = {m: ev.by_seed(base[base['method'] == m], 'loss_or_ln_v') for m in (method, other)}
-  edge = ev.edge(*(sweep_best[(data, m)] for m in (method, other) if (data, m) in sweep_best))
+  bests = {m: sweep_best[(data, m)] for m in (method, other) if (data, m) in sweep_best}
+  edge = '; '.join(f'{m} {ev.edge(b)}' for m, b in bests.items() if b.edge) or None
   c = ev.compare(f'{data}: loss({method}) - loss({other})', losses[method], losses[other],
                  DELTA, edge=edge)
-  return c._replace(outcome=OUTCOME.get(c.outcome, c.outcome))
+  would = {f'would be {k}': f'would be {v}' for k, v in OUTCOME.items()}
+  note = next((c.note.replace(k, v) for k, v in would.items() if c.note.endswith(k)), c.note)
+  return c._replace(outcome=OUTCOME.get(c.outcome, c.outcome), note=note)
 
 
 def analyse(workdir: str, figdir: str, point_ids=None) -> list:

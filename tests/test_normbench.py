@@ -201,3 +201,15 @@ def test_the_speed_check_takes_the_median_of_an_even_count(monkeypatch):
   monkeypatch.setattr(NB, 'speed_ratios', lambda *a: [0.2, 0.2, 0.24, 0.26, 0.3, 0.3])
   finding = NB.paper_finding(check, None, None, {}, '')
   assert finding.verdict == 'reproduced' and 'median 0.25 over 6 runs' in finding.effect
+
+
+def test_an_edge_best_lr_is_inconclusive_in_the_boards_words(out):
+  from lnexp.claims import evidence as ev
+  sweep, confirm = NB.frames(str(out / 'results'))
+  base = sweep[(sweep['width'] == 128) & (sweep['depth'] == 2)]
+  best = {(d, m): ev.best_lr(g) for (d, m), g in base.groupby(['data.source', 'method'])}
+  five = NB.at_best(sweep, confirm, best)
+  best[('topics', 'derf-pre')] = best[('topics', 'derf-pre')]._replace(edge='highest')
+  c = NB.compare(five, 'topics', 'derf-pre', 'layernorm-pre', best)
+  assert c.outcome == 'inconclusive'
+  assert c.note == 'derf-pre highest of 0.001..0.03: best LR at a grid edge; would be better'
