@@ -493,7 +493,7 @@ def width_trend(sweep, confirm, path: str):
 
 def lr_panels(df, path: str, data: str) -> list[str]:
   """One panel per method, final eval loss vs LR (every seed, a failure at ln V),
-  LayerNorm-pre in grey in each; the same axes and colours everywhere."""
+  LayerNorm-pre dashed in each; the same axes and colours everywhere."""
   import numpy as np
   from matplotlib.figure import Figure
 
@@ -503,21 +503,22 @@ def lr_panels(df, path: str, data: str) -> list[str]:
   fig = Figure(figsize=(3.0 * cols, 2.4 * math.ceil(len(names) / cols)), layout='constrained')
   axes = fig.subplots(math.ceil(len(names) / cols), cols, sharex=True, sharey=True,
                       squeeze=False).ravel()
-  style = plots.base.styles_for(names)
   ln_v = float(np.log(df['vocab_size'].iloc[0]))
   for ax, m in zip(axes, names):
-    for name, colour in ((REFERENCE, '0.7'), (m, style[m]['color'])):
+    for name, colour, line in ((REFERENCE, '0.4', '--'), (m, 'tab:blue', '-')):
       for _, s in df[df['method'] == name].groupby('seed'):
         s = s.sort_values('optim.lr')
-        ax.plot(s['optim.lr'], s['loss_or_ln_v'], color=colour, marker='o', markersize=3,
-                linewidth=1)
+        ax.plot(s['optim.lr'], s['loss_or_ln_v'], color=colour, linestyle=line, marker='o',
+                markersize=3, linewidth=1)
     ax.set_title(m, fontsize=8)
     ax.set_xscale('log')
-    ax.set_ylim(top=ln_v + 0.1)
     ax.grid(True, alpha=0.3)
+  lowest = float(df['loss_or_ln_v'].min())  # set once, after every panel drew: shared axes
+  axes[0].set_ylim(lowest - 0.05 * (ln_v - lowest), ln_v + 0.1)
   for ax in axes[len(names):]:
     ax.set_visible(False)
-  fig.suptitle(f'{data}: final eval loss vs peak LR (grey: {REFERENCE}; a failure at ln V)',
+  fig.suptitle(f'{data}: final eval loss vs peak LR (blue: the method, every seed; grey '
+               f'dashed: {REFERENCE}; a failure at ln V)',
                fontsize=10)
   return plots.save(fig, path)
 

@@ -213,3 +213,19 @@ def test_an_edge_best_lr_is_inconclusive_in_the_boards_words(out):
   c = NB.compare(five, 'topics', 'derf-pre', 'layernorm-pre', best)
   assert c.outcome == 'inconclusive'
   assert c.note == 'derf-pre highest of 0.001..0.03: best LR at a grid edge; would be better'
+
+
+def test_every_lr_panel_shows_every_run(out, monkeypatch):
+  """The panels share one y range, set after all drew: a method far below the
+  reference (none on python_docs here) stays inside it."""
+  from lnexp.claims import plots
+  sweep, _ = NB.frames(str(out / 'results'))
+  df = sweep[(sweep['width'] == 128) & (sweep['data.source'] == 'topics')].copy()
+  df.loc[df['method'] == 'none', 'loss_or_ln_v'] -= 1.0
+  figures = []
+  monkeypatch.setattr(plots, 'save', lambda fig, path: figures.append(fig) or [path])
+  NB.lr_panels(df, str(out / 'lr.png'), 'topics')
+  (fig,) = figures
+  bottom, top = fig.axes[0].get_ylim()
+  assert bottom < df['loss_or_ln_v'].min() and top > math.log(df['vocab_size'].iloc[0])
+  assert all(ax.get_ylim() == (bottom, top) for ax in fig.axes)
