@@ -287,16 +287,17 @@ def sweep_losses(sweep_workdir: str) -> dict[tuple[str, str], dict[float, list[f
   return losses
 
 
-def best_lrs(sweep_workdir: str) -> dict[tuple[str, str], tuple[float, float]]:
-  """(data, method) -> (best LR, its seed-mean loss), the lowest LR on a tie
-  (as evidence.best_lr)."""
+def best_lrs(losses: dict) -> dict[tuple[str, str], tuple[float, float]]:
+  """(data, method) -> (best LR, its seed-mean loss) from `sweep_losses`, the
+  lowest LR on a tie (as evidence.best_lr)."""
   return {key: min(((lr, sum(v) / len(v)) for lr, v in sorted(by_lr.items())),
                    key=lambda x: x[1])
-          for key, by_lr in sweep_losses(sweep_workdir).items()}
+          for key, by_lr in losses.items()}
 
 
 def confirm_points(size: str, sweep_workdir: str) -> list[dict]:
-  losses, best = sweep_losses(sweep_workdir), best_lrs(sweep_workdir)
+  losses = sweep_losses(sweep_workdir)
+  best = best_lrs(losses)
   data = DATA[:1] if size == 'smoke' else DATA
   depth_steps = max(get_config(size).train.steps // 4, 1)  # whether it trains shows by then
   points = []

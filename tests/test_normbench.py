@@ -73,7 +73,7 @@ def out(tmp_path):
 
 
 def test_confirm_stage_is_planned_from_the_sweeps_best_lrs(out, monkeypatch):
-  best = NB.best_lrs(str(out / 'results' / 'normbench_sweep'))
+  best = NB.best_lrs(NB.sweep_losses(str(out / 'results' / 'normbench_sweep')))
   assert best[('topics', 'derf-pre')] == (3e-3, pytest.approx(2.5))
   assert best[('python_docs', 'none')][0] == 3e-3
   # Width and depth rows never choose a base LR.
