@@ -144,3 +144,17 @@ def test_the_issue_cases_are_planned_within_2x_of_their_measured_time():
                                                      for k in range(1000)]))
   assert len(wide) == 1000
   assert 0.5 <= plan.estimate_seconds(wide) / (1000 * TINY_STRUCTURE_S) <= 2
+
+
+def test_groups_sharing_compiled_programs_are_adjacent():
+  """Seeds interleaved with variants in the sweep still train each compiled
+  structure's groups one after another: a process then holds few programs
+  (program._compiled keeps 4; 32 exhausted Linux's memory maps)."""
+  sweep = [{'model.norm': norm, 'data.seed': seed}
+           for seed in (0, 1) for norm in ('layernorm', 'rmsnorm', 'none')]
+  groups = plan.make_groups(plan.make_points(_base(), sweep))
+  order = [(g.config.model.norm, g.config.data.seed) for g in groups]
+  assert order == [('layernorm', 0), ('layernorm', 1), ('rmsnorm', 0), ('rmsnorm', 1),
+                   ('none', 0), ('none', 1)]
+  keys = [plan.compile_key(g.config) for g in groups]
+  assert keys[0] == keys[1] != keys[2] == keys[3] != keys[4] == keys[5]

@@ -32,16 +32,6 @@ def auto_jobs() -> int:
   return max(1, min(len(processes.usable_cores()), 8))
 
 
-def release_compiled() -> None:
-  """Drops every compiled program: one process runs hundreds of structures, and
-  holding all of them exhausted a 24 GB machine midway through the core suite."""
-  import jax
-
-  from lnexp.train import program
-  program._compiled.cache_clear()
-  jax.clear_caches()
-
-
 def _units(plans: dict, runs: dict, size: str, out: str,
            jobs: int) -> list[tuple[str, list[str]]]:
   """Every experiment's unfinished shards as lnexp.run units, longest first."""
@@ -84,9 +74,10 @@ def _stored_ids(plan, path: str) -> list[str]:
 
 def _run_here(run: catalog.Run, size: str, out: str, stream) -> None:
   """Runs (or resumes) one experiment in this process."""
+  from lnexp.train import program
   from lnexp.train import sweep as run_lib
   run_lib.train_and_evaluate(run.spec(size, out), {}, workdir(out, run.name), out=stream)
-  release_compiled()
+  program.release()  # hundreds of structures in one process exhausted a 24 GB machine
 
 
 def _extend(plans: dict, runs: dict, size: str, out: str, stream) -> None:
@@ -119,6 +110,7 @@ def run_suite(size: str, out: str | None, only: list[str] | None,
   returns its path. jobs > 1: all experiments' shards, longest first, on
   `jobs` processes, so no core waits for another experiment's last shard."""
   from lnexp.claims import writeup
+  from lnexp.train import program
   from lnexp.train import sweep as run_lib
   stream = stream or sys.stdout
   runs = catalog.runs(experiments, suite) if os.path.isdir(experiments) else {}

@@ -128,12 +128,17 @@ def shard_groups(groups: list[Group], index: int, count: int) -> list[Group]:
 
 
 def make_groups(points: list[Point], max_lanes: int = 0) -> list[Group]:
-  """Groups by structure, in first-seen order, split into chunks of max_lanes."""
-  by_key: dict[str, list[Point]] = {}
+  """Groups by structure, in first-seen order, split into chunks of max_lanes;
+  groups that share compiled programs (compile_key) run one after another, so
+  a process holds few compiled structures at a time (program._compiled)."""
+  by_key: dict[tuple[str, str], list[Point]] = {}
   for p in points:
-    by_key.setdefault(structure_key(p.config), []).append(p)
+    by_key.setdefault((compile_key(p.config), structure_key(p.config)), []).append(p)
+  first = {}
+  for compiled, _ in by_key:
+    first.setdefault(compiled, len(first))
   groups = []
-  for members in by_key.values():
+  for (compiled, _), members in sorted(by_key.items(), key=lambda kv: first[kv[0][0]]):
     size = max_lanes or len(members)
     for i in range(0, len(members), size):
       chunk = tuple(members[i:i + size])

@@ -62,7 +62,10 @@ def lane_mode(mode: str) -> str:
   return 'map' if jax.default_backend() == 'cpu' else 'vmap'
 
 
-@functools.lru_cache(maxsize=32)
+# Compiled structures hold hundreds of memory maps each: 32 met Linux's
+# vm.max_map_count (docs/performance.md). Groups sharing programs run one after
+# another (plan.make_groups), so 4 suffice.
+@functools.lru_cache(maxsize=4)
 def _compiled(fns: LaneFns, lanes: NamedSharding, mode: str, fast_compile: bool):
   """Jitted functions over lanes, shared by groups of identical structure.
 
@@ -95,6 +98,12 @@ def _compiled(fns: LaneFns, lanes: NamedSharding, mode: str, fast_compile: bool)
   token_losses = jit(fns.eval_token_losses, 1, out_shardings=lanes)
   return (init, step(False), step(True), eval_loss, eval_batch_stats, eval_accuracy,
           probe_stats, ics, smoothness, token_losses)
+
+
+def release() -> None:
+  """Drops every compiled program (between experiments of one process)."""
+  _compiled.cache_clear()
+  jax.clear_caches()
 
 
 def mesh_shape(num_devices: int, lanes: int, batch_size: int) -> tuple[int, int]:
