@@ -85,7 +85,10 @@ from lnexp.errors import ConfigError
 SUITE = 'normbench'
 STAGES = ('normbench_sweep', 'normbench')  # sweep, then confirm: their workdirs' names
 ORDER = 100
-RUNTIME = 'not yet run.'
+RUNTIME = ('sweep stage 328 points in 88 groups (8 from grid extension), 468 process-minutes; '
+           'confirm stage 194 points in 142 groups, 189 process-minutes; 11 process-hours '
+           'in all (planned 9.8), over two sessions with --jobs 2 on a 2-core CPU '
+           '(2026-12-07 to 12-08; the groups\' wall times are in results.jsonl).')
 
 LN, LN_PRE = 'layernorm', {'model.norm': 'layernorm', 'model.placement': 'pre'}
 PLAIN = {'model.branch_init': 'plain'}  # a method that brings its own branch scaling
@@ -600,7 +603,9 @@ def board(out: str, findings: list, status: str) -> str:
       f'Scale: {ev.LEARNED_SCALE}; d=128, 2 ALBERT-shared layers, 2,000 steps of 16 x 64 '
       'tokens on topics and python_docs, every method starting at ln V.',
       'Design, metrics and the rule fixed before the run: `experiments/normbench.py`; '
-      'regenerate with `python -m lnexp.claims --suite normbench --report_only`. ' + status,
+      'regenerate with `python -m lnexp.claims --suite normbench --report_only`. ' + status
+      + ' Notes on the committed run (what it shows, the diagnostics behind its '
+      'surprising rows, what it cannot show): `docs/normbench-notes.md`.',
       *first.tables, *figures, *cost_table(out),
       ev.table('Each paper\'s own claim, quoted, beside what this harness measured, with the '
                'outcome by the rule.', ['paper and claim', 'method', 'measured', 'outcome'],
