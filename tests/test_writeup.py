@@ -1,5 +1,5 @@
-"""The report's v4 parts (lnexp.claims.writeup): on for experiments whose rules
-are v4, off for v3 ones, whose report must regenerate unchanged."""
+"""The report's parts (lnexp.claims.writeup): the verdict reading, the changes
+since v3 and the suite-wide checks."""
 import types
 
 import pandas as pd
@@ -30,9 +30,8 @@ def _report(runs, frames=None):
   return writeup._markdown('/tmp', 'core', {}, [], runs, '/nonexistent/coverage.py', frames)
 
 
-def test_v4_report_defines_labels_from_lnexp_labels_and_shows_the_v4_parts():
-  runs = _runs(VERSION=4, CHANGES=(CHANGE,))
-  assert writeup.edition(runs) == 4
+def test_report_defines_labels_from_lnexp_labels_and_shows_the_v4_parts():
+  runs = _runs(CHANGES=(CHANGE,))
   md = _report(runs, _frames())
   assert f'Runs are labelled trained / {labels.definition()} / diverged' in md
   assert '90% of the unigram entropy' not in md
@@ -46,16 +45,3 @@ def test_v4_report_defines_labels_from_lnexp_labels_and_shows_the_v4_parts():
   assert 'worst +1.44, fake: none' in md
   assert md.index('## What changed since v3') < md.index('## Runs') < md.index(
       '## Grid edges')
-
-
-def test_v3_report_keeps_its_words_and_has_no_v4_parts():
-  runs = _runs()
-  assert writeup.edition(runs) == 3
-  md = _report(runs, _frames())
-  # The v3 words, kept so that REPORT.md regenerates from the v3 results unchanged
-  # (they misstate lnexp.measure.labels' rule where the data have a floor).
-  assert ('Runs are labelled trained / collapsed (finished at ≥ 90% of the unigram '
-          'entropy: learned nothing) / diverged; diagnostics compare trained runs only.'
-          ) in md
-  for v4_only in ('fragile', 'Holm', '## What changed since v3', '## Grid edges'):
-    assert v4_only not in md

@@ -1,6 +1,5 @@
 """Writes OUT/REPORT.md: per claim the article's sentence, the experiment and its
-rule, the evidence (tables, figures) and the verdict the rule gives. Rules of
-VERSION 4 turn on the v4 parts; a v3 report regenerates unchanged
+rule, the evidence (tables, figures) and the verdict the rule gives
 (docs/claims-analysis.md)."""
 from __future__ import annotations
 
@@ -37,12 +36,6 @@ def claims(runs: dict[str, catalog.Run]) -> dict[str, tuple[catalog.Run, catalog
   return dict(sorted(found.items(), key=lambda kv: catalog.claim_order(kv[0])))
 
 
-def edition(runs: dict[str, catalog.Run]) -> int:
-  """The judged experiments' highest VERSION (3 when none says)."""
-  return max([getattr(run.module, 'VERSION', 3) for run in runs.values() if run.judged],
-             default=3)
-
-
 def write_board(out: str, suite: str, point_ids: dict[str, list[str]],
                 runs: dict[str, catalog.Run]) -> str:
   """OUT/SUITE.md (NORMBENCH.md) from the judged run's `analyse` and `board`,
@@ -71,7 +64,6 @@ def write(out: str, size: str, point_ids: dict[str, list[str]],
   """Analyses every finished run of `point_ids` (name -> the ids its sweep
   plans; other rows are ignored); writes OUT/REPORT.md."""
   findings, status, total_s, frames = {}, [], 0.0, {}
-  v4 = edition(runs) >= 4
   for name, ids in point_ids.items():
     workdir = experiment_workdir(out, name)
     if not os.path.isfile(os.path.join(workdir, 'results.jsonl')):
@@ -83,7 +75,7 @@ def write(out: str, size: str, point_ids: dict[str, list[str]],
     seconds = df.groupby('group')['wall_s'].first().sum()
     total_s += seconds
     status.append([name, str(len(df)), str(missing), f'{seconds / 60:.1f} min'])
-    if v4 and not missing:  # the suite-wide checks, tuning stages included
+    if not missing:  # the suite-wide checks, tuning stages included
       frames[name] = audit.load(workdir, ids)
     if missing or not runs[name].judged:
       continue  # a verdict never rests on a partial grid, nor on a tuning stage
@@ -102,26 +94,21 @@ def _command(run: catalog.Run) -> str:
       f':core@experiments/results/{run.tuned_by}' if run.tuned_by else '')
 
 
-def reading(v4: bool) -> str:
+def reading() -> str:
   """The report's "How a verdict is read" paragraph."""
-  head = ('**How a verdict is read.** A rule compares two variants over the same seeds: '
+  return ('**How a verdict is read.** A rule compares two variants over the same seeds: '
           'the per-seed difference d is oriented so that positive is what the article '
           'predicts; its 95% paired t-interval against the rule\'s minimum effect δ gives '
           '*supported* (interval above +δ), *contradicted* (below −δ), *no effect* (inside '
           '±δ) or *inconclusive* (straddles ±δ, a missing pair, or a best LR at a grid '
-          'edge); a rule of several comparisons gives their common outcome, or *mixed*. ')
-  if not v4:  # the v3 report's words, kept so that it regenerates unchanged
-    return head + ('Runs are labelled trained / collapsed (finished at ≥ 90% of the '
-                   'unigram entropy: learned nothing) / diverged; diagnostics compare '
-                   'trained runs only.')
-  return head + (
-      'An LR-sensitivity comparison is judged under three scorings fixed with its rule: '
-      + '; '.join(scoring.SCORINGS) + '. Its outcome is theirs where all three agree, '
-      'else *fragile* (its table shows the three). Where a rule names its '
-      'primary comparisons, they are one family adjusted by Holm-Bonferroni (an outcome '
-      'whose adjusted p is ≥ 0.05 counts as inconclusive); the others are exploratory, '
-      f'marked so, and decide nothing. Runs are labelled trained / {labels.definition()} '
-      '/ diverged; diagnostics compare trained runs only.')
+          'edge); a rule of several comparisons gives their common outcome, or *mixed*. '
+          'An LR-sensitivity comparison is judged under three scorings fixed with its rule: '
+          + '; '.join(scoring.SCORINGS) + '. Its outcome is theirs where all three agree, '
+          'else *fragile* (its table shows the three). Where a rule names its primary '
+          'comparisons, they are one family adjusted by Holm-Bonferroni (an outcome whose '
+          'adjusted p is ≥ 0.05 counts as inconclusive); the others are exploratory, marked '
+          f'so, and decide nothing. Runs are labelled trained / {labels.definition()} / '
+          'diverged; diagnostics compare trained runs only.')
 
 
 def changes_section(runs: dict[str, catalog.Run]) -> list[str]:
@@ -140,7 +127,6 @@ def changes_section(runs: dict[str, catalog.Run]) -> list[str]:
 
 def _markdown(out, size, findings, status, runs, coverage_path, frames=None) -> str:
   sections = claims(runs)
-  v4 = edition(runs) >= 4
   now = datetime.datetime.now(datetime.timezone.utc).strftime('%Y-%m-%d %H:%M UTC')
   md = [
       '# Layer normalization in an ALBERT-style GPT: the claims, tested',
@@ -164,19 +150,18 @@ def _markdown(out, size, findings, status, runs, coverage_path, frames=None) -> 
       'offline: `topics` (synthetic documents, each from one of 4 latent Markov '
       'chains, so the best loss needs the context; its Bayes floor is exact), the '
       'synthetic order-1 Markov language (claim 7\'s variable-length documents) and '
-      'CPython\'s reference docs (`python_docs`, bytes, 90/10 split).' + (
-          ' Experiments with claims v4 rules (VERSION = 4) run the learned size '
-          'instead (lnexp.claims.sizes.learned_config): hidden 128, MLP 512, 2,000 '
-          'steps, 100 warm-up steps, an untied output layer initialised at zero, so '
-          'every variant starts at exactly ln V; their designs say where they differ.'
-          if v4 else ''),
+      'CPython\'s reference docs (`python_docs`, bytes, 90/10 split).'
+      ' Experiments with claims v4 rules (VERSION = 4) run the learned size '
+      'instead (lnexp.claims.sizes.learned_config): hidden 128, MLP 512, 2,000 '
+      'steps, 100 warm-up steps, an untied output layer initialised at zero, so '
+      'every variant starts at exactly ln V; their designs say where they differ.',
       '',
       '**Scale.** This is a small-scale proxy: ~56k parameters and ~0.3M tokens per '
       'run (claims v4\'s learned size: ~0.21M and 2.0M), on CPU. Every verdict below '
       'holds at this scale only; no accelerator-scale run has been made yet '
       '(lnexp.claims.sizes).',
       '',
-      reading(v4),
+      reading(),
       '',
       '## Verdicts',
       '',
@@ -198,7 +183,7 @@ def _markdown(out, size, findings, status, runs, coverage_path, frames=None) -> 
          '',
          evidence.table('', ['experiment', 'points finished', 'missing', 'compute'],
                         status).strip(), '']
-  if v4 and frames:
+  if frames:
     md += audit.section(frames)
   for key, (run, claim) in sections.items():
     with open(run.path) as f:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import jax
 import jax.numpy as jnp
+import optax
 
 f32 = jnp.float32
 
@@ -26,16 +27,9 @@ def param_groups(tree: dict) -> dict:
   return groups
 
 
-def tree_norm(tree) -> jax.Array:
-  leaves = jax.tree.leaves(tree)
-  return jnp.sqrt(sum(jnp.sum(jnp.square(x.astype(f32))) for x in leaves)) if leaves \
-      else jnp.zeros((), f32)
-
-
 def tree_rms(tree) -> jax.Array:
-  leaves = jax.tree.leaves(tree)
-  size = sum(x.size for x in leaves)
-  return tree_norm(tree) / jnp.sqrt(max(size, 1))
+  size = sum(x.size for x in jax.tree.leaves(tree))
+  return optax.tree.norm(tree) / jnp.sqrt(max(size, 1))
 
 
 def group_metrics(grads, params, new_params) -> dict:
@@ -43,7 +37,7 @@ def group_metrics(grads, params, new_params) -> dict:
   out, params, new_params = {}, param_groups(params), param_groups(new_params)
   for name, g in param_groups(grads).items():
     update = jax.tree.map(lambda a, b: a - b, new_params[name], params[name])
-    out[f'grad_norm/{name}'] = tree_norm(g)
+    out[f'grad_norm/{name}'] = optax.tree.norm(g)
     out[f'update_ratio/{name}'] = tree_rms(update) / jnp.maximum(tree_rms(params[name]), 1e-30)
   return out
 

@@ -113,7 +113,7 @@ def _train(group, source, workdir, label, renew, ctx, checkpoint_on_term) -> lis
     if diagnose:  # fetched with the metrics, one step late like them
       metrics = {**metrics, 'probe': program.probe_stats(state, probe_batch)}
     if diagnose or before or done % tc.log_every == 0 or done == tc.steps:
-      log.hold(done, metrics)
+      log.pending = (done, metrics)
     if done % tc.eval_every == 0 or done == tc.steps:
       log.flush(host)
       log.add_eval(done, _evaluate(program, cfg, state, eval_batches, host, done))

@@ -33,9 +33,6 @@ class MetricsLog:
           workdir.tensorboard(tensorboard.run_name(p.config, p.point_id)), start,
           tensorboard.hparams(p.config, p.overrides, p.point_id))
 
-  def hold(self, step: int, metrics: dict) -> None:
-    self.pending = (step, metrics)
-
   def flush(self, host: dict) -> None:
     """Fetches the held metrics into rows; the ICS drift's moments and the last
     train losses go to the checkpointed `host` record."""

@@ -143,8 +143,8 @@ class LaneFns:
       mixed = {k: updated[k] if k in arch.input_params else params[k] for k in params}
       g_mixed_L = _at(grads_of(_put(mixed, path, layers)), path)
       diff = jax.tree.map(lambda a, b: (a - b)[i], g_mixed_L, g_L)
-      norm = diagnostics.tree_norm(jax.tree.map(lambda a: a[i], g_L))
-      return diagnostics.tree_norm(diff), norm
+      norm = optax.tree.norm(jax.tree.map(lambda a: a[i], g_L))
+      return optax.tree.norm(diff), norm
 
     diff_L, norm_L = jax.lax.map(for_layer, jnp.arange(depth))
     return {'ics_santurkar': diff_L, 'ics_santurkar_rel': diff_L / jnp.maximum(norm_L, 1e-30)}
