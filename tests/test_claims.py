@@ -223,9 +223,10 @@ def _claim7_points(bn_batch_stats_gap):
                                      base + stats_gap + 0.003 * seed)]
           if not pack:
             arms.append((rms, base + 0.001, base + 0.001))
-          for variant, loss, stats in arms:
+          for variant, loss, batch_stats_loss in arms:
             points.append(({**variant, 'data.pack': pack, 'train.batch_size': batch},
-                           seed, lr, loss, False, {'final_eval_loss_batch_stats': stats}))
+                           seed, lr, loss, False,
+                           {'final_eval_loss_batch_stats': batch_stats_loss}))
   return points
 
 

@@ -110,7 +110,6 @@ def run_suite(size: str, out: str | None, only: list[str] | None,
   returns its path. jobs > 1: all experiments' shards, longest first, on
   `jobs` processes, so no core waits for another experiment's last shard."""
   from lnexp.claims import writeup
-  from lnexp.train import program
   from lnexp.train import sweep as run_lib
   stream = stream or sys.stdout
   runs = catalog.runs(experiments, suite) if os.path.isdir(experiments) else {}

@@ -134,11 +134,11 @@ def make_groups(points: list[Point], max_lanes: int = 0) -> list[Group]:
   by_key: dict[tuple[str, str], list[Point]] = {}
   for p in points:
     by_key.setdefault((compile_key(p.config), structure_key(p.config)), []).append(p)
-  first = {}
-  for compiled, _ in by_key:
-    first.setdefault(compiled, len(first))
+  first_seen = {}
+  for shared, _ in by_key:
+    first_seen.setdefault(shared, len(first_seen))
   groups = []
-  for (compiled, _), members in sorted(by_key.items(), key=lambda kv: first[kv[0][0]]):
+  for _, members in sorted(by_key.items(), key=lambda kv: first_seen[kv[0][0]]):
     size = max_lanes or len(members)
     for i in range(0, len(members), size):
       chunk = tuple(members[i:i + size])
