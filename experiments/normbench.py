@@ -474,8 +474,8 @@ def width_trend(sweep, confirm, path: str):
       by.setdefault(m, {})[w] = float(np.mean(list(scoring.scores(g).at_ln_v.values())))
   by = {m: s for m, s in by.items() if len(s) == 1 + len(WIDTHS)}
   table = ev.table('Width trend on topics (one seed): LR sensitivity with failures at ln V '
-                   'per width on the common grid 1e-3..3e-2, and its slope on log2 width (positive: more sensitive as the '
-                   'model widens).', ['method'] + [f'd={w}' for w in sorted({128, *WIDTHS})]
+                   'per width on the common grid 1e-3..3e-2, and its slope on log2 width '
+                   '(positive: more sensitive as the model widens).', ['method'] + [f'd={w}' for w in sorted({128, *WIDTHS})]
                    + ['slope'],
                    [[m] + [f'{s[w]:.3f}' for w in sorted(s)] + [
                        f'{np.polyfit(np.log2(sorted(s)), [s[w] for w in sorted(s)], 1)[0]:+.3f}']
